@@ -199,6 +199,18 @@ class TrackPoint:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A picture of a tracklet's person, already redacted: every other face blurred."""
+
+    frame_index: int
+    timestamp: datetime
+    image: Image
+    """The crop around the person (with context), other people's faces blurred."""
+    subject_xyxy: tuple[float, float, float, float]
+    """The person's box inside ``image``."""
+
+
+@dataclass(frozen=True)
 class Tracklet:
     """One person, one camera, one continuous track."""
 
@@ -209,6 +221,7 @@ class Tracklet:
     mask_status: MaskStatus = MaskStatus.UNKNOWN
     mask_votes: tuple[int, int] = (0, 0)
     """(worn, not worn) face votes."""
+    snapshot: Snapshot | None = None
 
     @property
     def start(self) -> datetime:

@@ -1,0 +1,123 @@
+"""What a trace returns: ranked sightings, the route and close contacts.
+
+These are plain frozen records (no embeddings, no raw crops) that reports, the
+CLI and the API render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cctrace.types import MaskStatus, SightingStatus
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    """A camera as a report shows it."""
+
+    camera_id: str
+    name: str
+    x_m: float | None
+    """Site-plan position in metres (None when only lat/lon is known)."""
+    y_m: float | None
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    """A person's ground position at an instant, in site metres."""
+
+    timestamp: datetime
+    x_m: float
+    y_m: float
+
+
+@dataclass(frozen=True)
+class SightingResult:
+    """One tracklet matched to the case."""
+
+    tracklet_id: int
+    camera_id: str
+    start: datetime
+    end: datetime
+    score: float
+    """Best cosine similarity between a query face and the tracklet's faces."""
+    status: SightingStatus
+    mask_status: MaskStatus
+    snapshot_path: str | None
+    path: tuple[PathPoint, ...] = ()
+    """Ground path in site metres (camera-local ground mapped to the site plan)."""
+
+
+@dataclass(frozen=True)
+class ContactResult:
+    """A person who was close to the case."""
+
+    contact_tracklet_id: int
+    case_tracklet_id: int
+    camera_id: str
+    start: datetime
+    end: datetime
+    seconds_within: float
+    """Seconds within the query distance."""
+    min_distance_m: float
+    min_distance_at: datetime
+    case_mask: MaskStatus
+    contact_mask: MaskStatus
+    snapshot_path: str | None
+    seconds_by_band: dict[float, float] = field(default_factory=dict)
+    """All stored bands (metres -> seconds), for the report's detail columns."""
+
+
+@dataclass(frozen=True)
+class ContactSummary:
+    """One contact person over all their encounters with the case (cumulative time)."""
+
+    contact_tracklet_ids: tuple[int, ...]
+    total_seconds_within: float
+    min_distance_m: float
+    first_seen: datetime
+    last_seen: datetime
+    contact_mask: MaskStatus
+    is_close_contact: bool
+    """True when cumulative time within the distance passes the minutes threshold."""
+    encounters: tuple[ContactResult, ...]
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """What the investigator asked."""
+
+    case_id: str
+    photos: tuple[str, ...]
+    start_tracklet_id: int | None
+    window_from: datetime | None
+    window_to: datetime | None
+    distance_m: float
+    minutes: float
+    accept_threshold: float
+    review_threshold: float
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """Everything a trace found, ready to report."""
+
+    query: TraceQuery
+    created_at: datetime
+    actor: str
+    cameras: tuple[CameraInfo, ...]
+    sightings: tuple[SightingResult, ...]
+    """All hits at or above the review threshold, best score first."""
+    contacts: tuple[ContactSummary, ...]
+    """Close contacts and near-contacts, longest cumulative time first."""
+    notes: tuple[str, ...] = ()
+    """Caveats shown to the reader (e.g. a camera without calibration)."""
+
+    @property
+    def route(self) -> tuple[SightingResult, ...]:
+        """Accepted sightings in time order."""
+        accepted = [s for s in self.sightings if s.status == SightingStatus.ACCEPTED]
+        return tuple(sorted(accepted, key=lambda s: s.start))

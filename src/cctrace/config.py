@@ -1,0 +1,291 @@
+"""Site configuration: cameras, calibration, ingest, models and trace thresholds.
+
+A site is one YAML file (see ``examples/site.yaml``). It is validated strictly:
+unknown keys, bad homographies and missing footage are errors that name the
+file and line. Relative paths are resolved against the YAML file's folder.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from cctrace.errors import ConfigError
+from cctrace.geometry import GroundCalibration
+
+
+class Strict(BaseModel):
+    """Base for config models: unknown keys are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SitePosition(Strict):
+    """Where a camera is: site-plan metres and/or WGS84 lat/lon."""
+
+    x_m: float | None = Field(None, description="East on the site plan, metres")
+    y_m: float | None = Field(None, description="North on the site plan, metres")
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude, degrees")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude, degrees")
+
+    @model_validator(mode="after")
+    def _needs_one(self) -> SitePosition:
+        has_xy = self.x_m is not None and self.y_m is not None
+        has_ll = self.lat is not None and self.lon is not None
+        if not (has_xy or has_ll):
+            raise ValueError("give x_m and y_m (site metres) or lat and lon")
+        return self
+
+
+class PlanPlacement(Strict):
+    """How a camera's ground frame sits on the site plan (rotate, then shift)."""
+
+    x_m: float = Field(0.0, description="Shift east, metres")
+    y_m: float = Field(0.0, description="Shift north, metres")
+    rotation_deg: float = Field(0.0, ge=-360, le=360, description="Counter-clockwise rotation")
+
+
+class Calibration(Strict):
+    """Ground-plane calibration: >= 4 image-point to ground-point pairs."""
+
+    points: list[Annotated[list[float], Field(min_length=4, max_length=4)]] = Field(
+        ..., description="Rows [u_px, v_px, x_m, y_m]: a pixel and where it lies on the ground"
+    )
+    placement: PlanPlacement = Field(
+        default_factory=PlanPlacement, description="Placement of this ground frame on the plan"
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _fits(cls, rows: list[list[float]]) -> list[list[float]]:
+        try:
+            GroundCalibration.fit([r[:2] for r in rows], [r[2:] for r in rows])
+        except ConfigError as exc:  # pydantic reports ValueErrors with their location
+            raise ValueError(str(exc)) from exc
+        return rows
+
+    def homography(self) -> GroundCalibration:
+        """The fitted image-to-ground homography."""
+        return GroundCalibration.fit([r[:2] for r in self.points], [r[2:] for r in self.points])
+
+
+class CameraConfig(Strict):
+    """One camera: identity, place, footage and calibration."""
+
+    id: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Stable camera id")
+    name: str = Field("", max_length=200, description="Human-readable name")
+    location: SitePosition
+    footage: list[Path] = Field(..., min_length=1, description="Files, folders or glob patterns")
+    start_time: datetime | None = Field(
+        None, description="UTC start of the footage; else taken from file names or metadata"
+    )
+    source_fps: float | None = Field(
+        None, gt=0, le=240, description="True capture rate when the container's rate is wrong"
+    )
+    calibration: Calibration | None = Field(
+        None, description="Ground-plane calibration; without it distances are estimated"
+    )
+
+    @field_validator("start_time")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("start_time needs a time zone, e.g. 2026-03-15T08:00:00Z")
+        return value.astimezone(timezone.utc)
+
+
+class ModelChoice(Strict):
+    """A model picked by ``type`` from the registry, with its parameters."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelsConfig(Strict):
+    """Which model runs each stage."""
+
+    person_detector: ModelChoice = ModelChoice(type="yolov3-tiny")
+    face_detector: ModelChoice = ModelChoice(type="yunet")
+    face_embedder: ModelChoice = ModelChoice(type="sface")
+    mask_classifier: ModelChoice = ModelChoice(type="default")
+
+
+class IngestConfig(Strict):
+    """How footage is analysed."""
+
+    analysis_fps: float = Field(7.0, gt=0, le=60, description="Frames analysed per second")
+    face_every_n_frames: int = Field(
+        1, ge=1, le=100, description="Run face detection on every n-th analysed frame"
+    )
+    min_face_px: int = Field(16, ge=8, le=512, description="Smallest face width kept")
+    faces_per_tracklet: int = Field(5, ge=1, le=50, description="Best face crops kept per track")
+    min_track_points: int = Field(3, ge=1, description="Shorter tracks are dropped as noise")
+    tracker: Literal["bytetrack", "ocsort", "sort"] = "bytetrack"
+    checkpoint_seconds: float = Field(
+        30.0, gt=0, description="Footage seconds between crash-safe checkpoints"
+    )
+    workers: int = Field(0, ge=0, le=256, description="Worker processes; 0 = one per core")
+    distance_bands_m: tuple[float, float, float] = (1.0, 2.0, 3.0)
+    max_gap_s: float = Field(
+        1.0, gt=0, description="Longest gap between two sampled frames still counted as contact"
+    )
+
+
+class TraceConfig(Strict):
+    """Default trace thresholds (each can be overridden per query)."""
+
+    accept_threshold: float = Field(
+        0.50, ge=-1, le=1, description="Cosine similarity at or above which a hit is accepted"
+    )
+    review_threshold: float = Field(
+        0.363, ge=-1, le=1, description="Hits between this and accept need human review"
+    )
+    distance_m: float = Field(2.0, gt=0, le=10, description="Close-contact distance, metres")
+    minutes: float = Field(15.0, ge=0, description="Cumulative minutes within distance in 24 h")
+    top_k: int = Field(200, ge=1, le=100_000, description="Face hits considered per query")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TraceConfig:
+        if self.review_threshold > self.accept_threshold:
+            raise ValueError("review_threshold must not exceed accept_threshold")
+        return self
+
+
+class StorageConfig(Strict):
+    """Where the index lives."""
+
+    data_dir: Path = Field(Path("cctrace-data"), description="Database, index, crops")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite in data_dir (PostgreSQL supported)"
+    )
+
+
+class SiteConfig(Strict):
+    """A whole site: its cameras and how to analyse and search them."""
+
+    name: str = Field("site", max_length=200)
+    cameras: list[CameraConfig] = Field(..., min_length=1)
+    ingest: IngestConfig = IngestConfig()
+    models: ModelsConfig = ModelsConfig()
+    trace: TraceConfig = TraceConfig()
+    storage: StorageConfig = StorageConfig()
+    source_file: Path | None = Field(None, exclude=True, description="Set by load_site")
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        seen: set[str] = set()
+        for cam in cameras:
+            if cam.id in seen:
+                raise ValueError(f"camera id {cam.id!r} appears more than once")
+            seen.add(cam.id)
+        return cameras
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        """The camera with this id; ``ConfigError`` naming the known ids otherwise."""
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        known = ", ".join(c.id for c in self.cameras)
+        raise ConfigError(f"unknown camera {camera_id!r}; this site has: {known}")
+
+
+def load_site(path: str | Path, check_files: bool = True) -> SiteConfig:
+    """Read, validate and resolve a site YAML file.
+
+    Raises ``ConfigError`` naming the file and line of the first problem.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"{source}: site file not found")
+    yaml = YAML(typ="rt")
+    try:
+        raw = yaml.load(source.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}:1: a site file must be a mapping with a 'cameras' list")
+    try:
+        site = SiteConfig.model_validate(_plain(raw))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        line = _line_of(raw, loc)
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        raise ConfigError(f"{source}:{line}: {where}: {err['msg']}") from exc
+    base = source.resolve().parent
+    site = _resolve_paths(site, base, source.resolve())
+    if check_files:
+        _check_footage(site, raw, source)
+    return site
+
+
+def _resolve_paths(site: SiteConfig, base: Path, source: Path) -> SiteConfig:
+    cameras = [
+        cam.model_copy(update={"footage": [_abs(base, p) for p in cam.footage]})
+        for cam in site.cameras
+    ]
+    storage = site.storage.model_copy(update={"data_dir": _abs(base, site.storage.data_dir)})
+    return site.model_copy(update={"cameras": cameras, "storage": storage, "source_file": source})
+
+
+def _abs(base: Path, path: Path) -> Path:
+    expanded = path.expanduser()
+    return expanded if expanded.is_absolute() else base / expanded
+
+
+def _check_footage(site: SiteConfig, raw: dict[str, Any], source: Path) -> None:
+    for i, cam in enumerate(site.cameras):
+        for j, pattern in enumerate(cam.footage):
+            if any(ch in str(pattern) for ch in "*?["):
+                if not list(pattern.parent.glob(pattern.name)):
+                    line = _line_of(raw, ("cameras", i, "footage", j))
+                    raise ConfigError(f"{source}:{line}: no files match {pattern}")
+            elif not pattern.exists():
+                line = _line_of(raw, ("cameras", i, "footage", j))
+                raise ConfigError(f"{source}:{line}: footage not found: {pattern}")
+
+
+def _plain(node: Any) -> Any:
+    """ruamel round-trip containers -> plain dicts/lists for pydantic."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _line_of(raw: Any, loc: tuple[Any, ...]) -> int:
+    """1-based line of the deepest node of ``loc`` that exists in the YAML."""
+    line = 1
+    node = raw
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and part in node:
+                if lc is not None:
+                    line = lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                if lc is not None:
+                    line = lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (KeyError, IndexError, TypeError):
+            break
+    return line

@@ -1,0 +1,1 @@
+"""Ingest: footage of many cameras in, tracklets, faces and encounters stored."""

@@ -1,0 +1,290 @@
+"""Per-camera analysis: frames in, finished tracklets and encounters out.
+
+``CameraProcessor`` holds all per-camera state (tracker, open tracklets, open
+encounters) and pickles, so ingest can checkpoint it and resume after a crash.
+Models are passed in per call and never pickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cctrace.config import CameraConfig, IngestConfig
+from cctrace.geometry import GroundCalibration, HeightScaleEstimate
+from cctrace.ingest.models import ModelSet
+from cctrace.privacy.redaction import crop_with_context, redact_snapshot
+from cctrace.tracking.encounters import EncounterAccumulator
+from cctrace.tracking.tracker import PersonTracker
+from cctrace.tracking.tracklets import TrackletBuilder
+from cctrace.types import Detections, Encounter, Face, FaceSample, Frame, Snapshot, TrackPoint
+from cctrace.types import Tracklet as TrackletT
+
+PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
+"""A face outside every person box becomes a person detection above this score."""
+SNAPSHOT_IMPROVEMENT = 1.15
+"""A new snapshot replaces the old one when it scores this much better."""
+
+
+@dataclass
+class CameraOutput:
+    """What one step of a camera produced that is ready to store."""
+
+    tracklets: list[TrackletT] = field(default_factory=list)
+    encounters: list[Encounter] = field(default_factory=list)
+
+    def extend(self, other: CameraOutput) -> None:
+        self.tracklets.extend(other.tracklets)
+        self.encounters.extend(other.encounters)
+
+
+class GroundMapper:
+    """Foot points in pixels -> site-plan metres, calibrated or estimated."""
+
+    def __init__(self, camera: CameraConfig, image_width: int) -> None:
+        self.calibrated = camera.calibration is not None
+        self._homography: GroundCalibration | None = None
+        self._estimate: HeightScaleEstimate | None = None
+        if camera.calibration is not None:
+            self._homography = camera.calibration.homography()
+            p = camera.calibration.placement
+            angle = np.deg2rad(p.rotation_deg)
+            self._rotation = np.array(
+                [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+            )
+            self._shift = np.array([p.x_m, p.y_m])
+        else:
+            self._estimate = HeightScaleEstimate.for_image(image_width)
+
+    def to_site(self, detections: Detections) -> np.ndarray:
+        """(N, 2) site metres of each box's foot point."""
+        if len(detections) == 0:
+            return np.zeros((0, 2))
+        if self._homography is not None:
+            ground = self._homography.to_ground(detections.foot_points)
+            return np.asarray(ground @ self._rotation.T + self._shift)
+        assert self._estimate is not None  # set in __init__ when uncalibrated
+        return self._estimate.to_ground(detections.xyxy)
+
+
+class CameraProcessor:
+    """Tracks people in one camera's frames and builds tracklets and encounters."""
+
+    def __init__(self, camera: CameraConfig, config: IngestConfig) -> None:
+        self.camera = camera
+        self.config = config
+        lost_after_s = 2.0
+        self.tracker = PersonTracker(config.tracker, config.analysis_fps, lost_after_s)
+        self.builder = TrackletBuilder(
+            camera.id,
+            faces_per_tracklet=config.faces_per_tracklet,
+            min_points=config.min_track_points,
+            lost_after_s=lost_after_s + 0.5,
+        )
+        self.encounters = EncounterAccumulator(
+            camera.id,
+            bands_m=config.distance_bands_m,
+            max_gap_s=config.max_gap_s,
+            nominal_step_s=1.0 / config.analysis_fps,
+        )
+        self._pending: list[Encounter] = []
+        self._finished_kept: set[int] = set()
+        self._finished_dropped: set[int] = set()
+        self._mapper: GroundMapper | None = None
+        self._frames_seen = 0
+
+    def process(self, frame: Frame, models: ModelSet) -> CameraOutput:
+        """Analyse one sampled frame; return whatever finished because of it."""
+        if self._mapper is None:
+            self._mapper = GroundMapper(self.camera, frame.width)
+        persons = models.person_detector.detect(frame.image)
+        faces: list[Face] = []
+        if self._frames_seen % self.config.face_every_n_frames == 0:
+            faces = [f for f in models.face_detector.detect(frame.image) if f.score > 0]
+        self._frames_seen += 1
+        persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
+        tracked = self.tracker.update(persons)
+        confirmed = tracked.filter(tracked.tracker_id >= 0)
+        ground = self._mapper.to_site(confirmed)
+        for row in range(len(confirmed)):
+            tid = int(confirmed.tracker_id[row])
+            box = confirmed.xyxy[row]
+            self.builder.add_point(
+                tid,
+                TrackPoint(
+                    frame_index=frame.frame_index,
+                    timestamp=frame.timestamp,
+                    xyxy=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                    ground_xy=(float(ground[row, 0]), float(ground[row, 1])),
+                    confidence=float(confirmed.confidence[row]),
+                ),
+            )
+        self.encounters.update(frame.timestamp, confirmed.tracker_id, ground)
+        face_rows = _assign_faces(confirmed, faces)
+        self._add_faces(frame, confirmed, faces, face_rows, models)
+        self._update_snapshots(frame, confirmed, faces, face_rows)
+        kept, gone = self.builder.expire(frame.timestamp)
+        return self._finish(kept, gone)
+
+    def finish(self) -> CameraOutput:
+        """End of footage: finish every open track and encounter."""
+        kept, gone = self.builder.finish_all()
+        out = self._finish(kept, gone)
+        leftover = self.encounters.close_all()
+        out.encounters.extend(self._release(leftover, final=True))
+        out.encounters.extend(self._release([], final=True))
+        return out
+
+    def _finish(self, kept: list[TrackletT], gone: set[int]) -> CameraOutput:
+        kept_ids = {t.track_id for t in kept}
+        self._finished_kept |= kept_ids
+        self._finished_dropped |= gone - kept_ids
+        closed = self.encounters.close_tracks(gone)
+        return CameraOutput(tracklets=kept, encounters=self._release(closed, final=False))
+
+    def _release(self, closed: list[Encounter], final: bool) -> list[Encounter]:
+        """Emit encounters once both tracklets are stored; drop those with noise tracks."""
+        self._pending.extend(closed)
+        ready: list[Encounter] = []
+        waiting: list[Encounter] = []
+        for enc in self._pending:
+            ids = {enc.track_a, enc.track_b}
+            if ids & self._finished_dropped:
+                continue
+            if ids <= self._finished_kept:
+                ready.append(enc)
+            elif not final:
+                waiting.append(enc)
+        self._pending = waiting
+        return ready
+
+    def _add_faces(
+        self,
+        frame: Frame,
+        tracked: Detections,
+        faces: Sequence[Face],
+        face_rows: dict[int, int],
+        models: ModelSet,
+    ) -> None:
+        from cctrace.vision.quality import face_quality
+
+        todo: list[tuple[int, Face, float]] = []
+        for face_idx, row in face_rows.items():
+            face = faces[face_idx]
+            if face.width < self.config.min_face_px:
+                continue
+            tid = int(tracked.tracker_id[row])
+            quality = face_quality(frame.image, face)
+            todo.append((tid, face, quality))
+        if not todo:
+            return
+        embeddings = models.face_embedder.embed(frame.image, [f for _, f, _ in todo])
+        crops = [models.face_embedder.align(frame.image, f) for _, f, _ in todo]
+        mask_probs = models.mask_classifier.classify([_face_crop(frame, f) for _, f, _ in todo])
+        for (tid, _face, quality), emb, crop, prob in zip(
+            todo, embeddings, crops, mask_probs, strict=True
+        ):
+            sample = FaceSample(
+                frame_index=frame.frame_index,
+                timestamp=frame.timestamp,
+                embedding=np.asarray(emb, np.float32),
+                quality=float(quality),
+                mask_probability=float(prob),
+                crop=crop,
+            )
+            self.builder.add_face(tid, sample)
+
+    def _update_snapshots(
+        self, frame: Frame, tracked: Detections, faces: Sequence[Face], face_rows: dict[int, int]
+    ) -> None:
+        rows_with_face = set(face_rows.values())
+        for row in range(len(tracked)):
+            tid = int(tracked.tracker_id[row])
+            box = tracked.xyxy[row]
+            height = float(box[3] - box[1])
+            score = height * float(tracked.confidence[row]) * (1.5 if row in rows_with_face else 1)
+            if score <= self.builder.snapshot_score(tid) * SNAPSHOT_IMPROVEMENT:
+                continue
+            crop, subject = crop_with_context(frame.image, tuple(box.tolist()))
+            offset = (float(box[0] - subject[0]), float(box[1] - subject[1]))
+            others = [tracked.xyxy[r] for r in range(len(tracked)) if r != row]
+            face_boxes = [np.asarray(f.xyxy) for f in faces]
+            redacted = redact_snapshot(
+                crop,
+                subject,
+                [_shift(b, offset) for b in face_boxes],
+                [_shift(b, offset) for b in others],
+            )
+            self.builder.set_snapshot(
+                tid,
+                Snapshot(frame.frame_index, frame.timestamp, redacted, subject),
+                score,
+            )
+
+
+def _shift(box: np.ndarray, offset: tuple[float, float]) -> tuple[float, float, float, float]:
+    ox, oy = offset
+    return (float(box[0] - ox), float(box[1] - oy), float(box[2] - ox), float(box[3] - oy))
+
+
+def _face_crop(frame: Frame, face: Face, margin: float = 0.15) -> np.ndarray:
+    x1, y1, x2, y2 = face.xyxy
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    xa, ya = max(int(x1 - mx), 0), max(int(y1 - my), 0)
+    xb, yb = min(int(x2 + mx), frame.width), min(int(y2 + my), frame.height)
+    if xb <= xa or yb <= ya:
+        return np.zeros((8, 8, 3), np.uint8)
+    return np.ascontiguousarray(frame.image[ya:yb, xa:xb])
+
+
+def _assign_faces(persons: Detections, faces: Sequence[Face]) -> dict[int, int]:
+    """Face index -> row of the person whose upper body holds the face centre."""
+    out: dict[int, int] = {}
+    if not faces or len(persons) == 0:
+        return out
+    boxes = persons.xyxy
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    taken: set[int] = set()
+    for idx in sorted(range(len(faces)), key=lambda i: -faces[i].score):
+        x1, y1, x2, y2 = faces[idx].xyxy
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        upper = boxes[:, 1] + 0.45 * (boxes[:, 3] - boxes[:, 1])
+        inside = (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] - 0.1 * (y2 - y1) <= cy)
+        inside &= cy <= upper
+        candidates = [int(r) for r in np.nonzero(inside)[0] if int(r) not in taken]
+        if not candidates:
+            continue
+        row = min(candidates, key=lambda r: float(areas[r]))
+        out[idx] = row
+        taken.add(row)
+    return out
+
+
+def _add_pseudo_persons(
+    persons: Detections, faces: Sequence[Face], width: int, height: int
+) -> Detections:
+    """Add a body box below each confident face that no person box holds.
+
+    Close-up cameras often see a face but not the body; without this the face
+    would never join a track.
+    """
+    lonely = [
+        f
+        for i, f in enumerate(faces)
+        if f.score >= PSEUDO_PERSON_MIN_FACE_SCORE and i not in _assign_faces(persons, faces)
+    ]
+    if not lonely:
+        return persons
+    extra = []
+    for f in lonely:
+        x1, y1, x2, y2 = f.xyxy
+        w, h = x2 - x1, y2 - y1
+        cx = (x1 + x2) / 2
+        extra.append(
+            [max(cx - 1.5 * w, 0), max(y1 - 0.3 * h, 0), min(cx + 1.5 * w, width), min(y1 + 7 * h, height)]
+        )
+    boxes = np.vstack([persons.xyxy, np.asarray(extra, np.float32)])
+    conf = np.concatenate([persons.confidence, [f.score * 0.9 for f in lonely]])
+    return Detections.create(boxes, conf)

@@ -1,0 +1,43 @@
+"""The set of models one ingest worker uses, built lazily from the site config."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from cctrace.config import ModelsConfig
+from cctrace.vision.base import FaceDetector, FaceEmbedder, MaskClassifier, PersonDetector
+
+
+class ModelSet:
+    """Person and face detectors, face embedder and mask classifier; each loads on first use."""
+
+    def __init__(self, config: ModelsConfig | None = None) -> None:
+        self.config = config or ModelsConfig()
+
+    @cached_property
+    def person_detector(self) -> PersonDetector:
+        from cctrace.vision import build_person_detector
+
+        c = self.config.person_detector
+        return build_person_detector(c.type, **c.params)
+
+    @cached_property
+    def face_detector(self) -> FaceDetector:
+        from cctrace.vision import build_face_detector
+
+        c = self.config.face_detector
+        return build_face_detector(c.type, **c.params)
+
+    @cached_property
+    def face_embedder(self) -> FaceEmbedder:
+        from cctrace.vision import build_face_embedder
+
+        c = self.config.face_embedder
+        return build_face_embedder(c.type, **c.params)
+
+    @cached_property
+    def mask_classifier(self) -> MaskClassifier:
+        from cctrace.vision import build_mask_classifier
+
+        c = self.config.mask_classifier
+        return build_mask_classifier(c.type, **c.params)

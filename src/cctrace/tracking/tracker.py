@@ -1,0 +1,77 @@
+"""Per-camera multi-object tracking, wrapping the `trackers` library (Apache-2.0).
+
+One ``PersonTracker`` per camera: its state belongs to the instance and pickles,
+so an interrupted ingest resumes with the same track ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cctrace.types import Detections
+
+TRACKER_TYPES = ("bytetrack", "ocsort", "sort")
+
+
+class PersonTracker:
+    """Assigns stable ids to person detections over consecutive analysed frames.
+
+    ``frame_rate`` is the analysis rate; ``lost_after_s`` how long a track
+    survives without detections before its id is retired.
+    """
+
+    def __init__(
+        self,
+        kind: str = "bytetrack",
+        frame_rate: float = 7.0,
+        lost_after_s: float = 2.0,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        if kind not in TRACKER_TYPES:
+            raise ValueError(f"unknown tracker {kind!r}; choose one of {', '.join(TRACKER_TYPES)}")
+        self.kind = kind
+        self.frame_rate = frame_rate
+        buffer = max(1, round(lost_after_s * frame_rate))
+        options: dict[str, Any] = {"lost_track_buffer": buffer, "frame_rate": frame_rate}
+        options.update(params or {})
+        self._tracker = _make(kind, options)
+
+    def update(self, detections: Detections) -> Detections:
+        """Detections of this frame with ``tracker_id`` set (-1 = not yet confirmed).
+
+        Rows keep the input order; boxes are the detector's boxes.
+        """
+        import supervision as sv
+
+        n = len(detections)
+        if n == 0:
+            sv_in = sv.Detections.empty()
+        else:
+            sv_in = sv.Detections(
+                xyxy=detections.xyxy.astype(np.float32),
+                confidence=detections.confidence.astype(np.float32),
+                class_id=detections.class_id.astype(int),
+                data={"row": np.arange(n)},
+            )
+        out = self._tracker.update(sv_in)
+        ids = np.full(n, -1, np.int64)
+        if n and len(out):
+            rows = np.asarray(out.data["row"], dtype=np.int64)
+            tids = out.tracker_id if out.tracker_id is not None else np.full(len(rows), -1)
+            ids[rows] = np.asarray(tids, dtype=np.int64)
+        return detections.with_tracker_id(ids)
+
+
+def _make(kind: str, options: dict[str, Any]) -> Any:
+    from trackers import ByteTrackTracker, OCSORTTracker, SORTTracker
+
+    if kind == "bytetrack":
+        options.setdefault("track_activation_threshold", 0.4)
+        options.setdefault("high_conf_det_threshold", 0.5)
+        options.setdefault("minimum_consecutive_frames", 2)
+        return ByteTrackTracker(**options)
+    if kind == "ocsort":
+        return OCSORTTracker(**options)
+    return SORTTracker(**options)

@@ -1,0 +1,135 @@
+"""Tracklet builder: gathers each track's path, best faces, mask votes and snapshot."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cctrace.types import FaceSample, MaskStatus, Snapshot, TrackPoint, Tracklet
+
+MASK_WORN_AT = 0.5
+"""A face sample votes "worn" when its mask probability is at least this."""
+MASK_MAJORITY = 0.6
+"""Share of votes needed to call a tracklet worn / not worn; otherwise unknown."""
+
+
+@dataclass
+class _Open:
+    track_id: int
+    points: list[TrackPoint] = field(default_factory=list)
+    faces: list[tuple[float, int, FaceSample]] = field(default_factory=list)
+    """Min-heap of (quality, sequence, sample): the best few faces."""
+    worn: int = 0
+    not_worn: int = 0
+    snapshot: Snapshot | None = None
+    snapshot_score: float = 0.0
+    last_seen: datetime | None = None
+
+
+def vote_mask(worn: int, not_worn: int) -> MaskStatus:
+    """Majority vote over face samples; too few or split votes give UNKNOWN."""
+    total = worn + not_worn
+    if total == 0:
+        return MaskStatus.UNKNOWN
+    if worn / total >= MASK_MAJORITY:
+        return MaskStatus.WORN
+    if not_worn / total >= MASK_MAJORITY:
+        return MaskStatus.NOT_WORN
+    return MaskStatus.UNKNOWN
+
+
+class TrackletBuilder:
+    """Collects per-track observations and emits finished ``Tracklet`` objects."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        faces_per_tracklet: int = 5,
+        min_points: int = 3,
+        lost_after_s: float = 2.5,
+    ) -> None:
+        self.camera_id = camera_id
+        self.faces_per_tracklet = faces_per_tracklet
+        self.min_points = min_points
+        self.lost_after_s = lost_after_s
+        self._open: dict[int, _Open] = {}
+        self._seq = 0
+
+    @property
+    def open_ids(self) -> set[int]:
+        """Track ids still being built."""
+        return set(self._open)
+
+    def add_point(self, track_id: int, point: TrackPoint) -> None:
+        """Record where a track was in an analysed frame."""
+        track = self._open.setdefault(track_id, _Open(track_id))
+        track.points.append(point)
+        track.last_seen = point.timestamp
+
+    def would_keep_face(self, track_id: int, quality: float) -> bool:
+        """True when a face of this quality would enter the track's best few."""
+        track = self._open.get(track_id)
+        if track is None or len(track.faces) < self.faces_per_tracklet:
+            return True
+        return quality > track.faces[0][0]
+
+    def add_face(self, track_id: int, sample: FaceSample) -> None:
+        """Vote its mask status and keep it if it is among the best faces."""
+        track = self._open.setdefault(track_id, _Open(track_id))
+        if sample.mask_probability is not None:
+            if sample.mask_probability >= MASK_WORN_AT:
+                track.worn += 1
+            else:
+                track.not_worn += 1
+        self._seq += 1
+        entry = (sample.quality, self._seq, sample)
+        if len(track.faces) < self.faces_per_tracklet:
+            heapq.heappush(track.faces, entry)
+        elif sample.quality > track.faces[0][0]:
+            heapq.heapreplace(track.faces, entry)
+
+    def snapshot_score(self, track_id: int) -> float:
+        """Score of the track's current snapshot (0 when none)."""
+        track = self._open.get(track_id)
+        return track.snapshot_score if track else 0.0
+
+    def set_snapshot(self, track_id: int, snapshot: Snapshot, score: float) -> None:
+        """Replace the track's snapshot with a better one."""
+        track = self._open.setdefault(track_id, _Open(track_id))
+        track.snapshot = snapshot
+        track.snapshot_score = score
+
+    def expire(self, now: datetime) -> tuple[list[Tracklet], set[int]]:
+        """Finish tracks unseen for ``lost_after_s``: (kept tracklets, all finished ids)."""
+        gone = {
+            tid
+            for tid, t in self._open.items()
+            if t.last_seen is not None and (now - t.last_seen).total_seconds() > self.lost_after_s
+        }
+        return self._finish(gone), gone
+
+    def finish_all(self) -> tuple[list[Tracklet], set[int]]:
+        """Finish every open track (end of footage)."""
+        ids = set(self._open)
+        return self._finish(ids), ids
+
+    def _finish(self, ids: set[int]) -> list[Tracklet]:
+        done: list[Tracklet] = []
+        for tid in sorted(ids):
+            track = self._open.pop(tid)
+            if len(track.points) < self.min_points:
+                continue
+            faces = tuple(s for _, _, s in sorted(track.faces, key=lambda e: -e[0]))
+            done.append(
+                Tracklet(
+                    camera_id=self.camera_id,
+                    track_id=tid,
+                    points=tuple(track.points),
+                    faces=faces,
+                    mask_status=vote_mask(track.worn, track.not_worn),
+                    mask_votes=(track.worn, track.not_worn),
+                    snapshot=track.snapshot,
+                )
+            )
+        return done

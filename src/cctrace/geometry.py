@@ -113,6 +113,15 @@ def _is_degenerate(pts: Points) -> bool:
     unique = np.unique(np.round(pts, 6), axis=0)
     if len(unique) < MIN_POINTS:
         return True
+    scale = float(np.ptp(unique, axis=0).max()) or 1.0
+    if len(unique) == MIN_POINTS:
+        # With exactly four points, any three on one line leave the homography undefined.
+        for skip in range(MIN_POINTS):
+            tri = np.delete(unique, skip, axis=0)
+            area = abs(np.cross(tri[1] - tri[0], tri[2] - tri[0])) / 2
+            if area < 1e-6 * scale * scale:
+                return True
+        return False
     centred = unique - unique.mean(axis=0)
     singular = np.linalg.svd(centred, compute_uv=False)
     return bool(singular[1] < 1e-6 * max(singular[0], 1e-12))

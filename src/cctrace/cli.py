@@ -1,0 +1,367 @@
+"""The ``cctrace`` command line: validate a site, ingest footage, trace a case, export."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cctrace.errors import CctraceError
+
+app = typer.Typer(
+    help=(
+        "cctrace: search CCTV footage for a confirmed case's route and close contacts.\n\n"
+        "Typical use: `cctrace site validate site.yaml`, `cctrace ingest site.yaml`, then "
+        "`cctrace trace --site site.yaml --case C-001 --photo case.jpg`. "
+        "`cctrace demo` runs all of it on real footage."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+site_app = typer.Typer(help="Check site configuration files.", no_args_is_help=True)
+export_app = typer.Typer(help="Export tracks, sightings and contacts.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
+app.add_typer(site_app, name="site")
+app.add_typer(export_app, name="export")
+app.add_typer(audit_app, name="audit")
+
+console = Console()
+err_console = Console(stderr=True)
+
+SiteOption = Annotated[
+    Path,
+    typer.Option(
+        "--site",
+        "-s",
+        help="Site YAML file (default: $CCTRACE_SITE or ./site.yaml).",
+        envvar="CCTRACE_SITE",
+    ),
+]
+
+
+def _actor(actor: str | None) -> str:
+    return actor or os.environ.get("CCTRACE_ACTOR") or getpass.getuser()
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{name}: {value!r} is not an ISO time like 2026-03-15T08:00:00Z"
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@site_app.command("validate")
+def site_validate(
+    file: Annotated[Path, typer.Argument(help="Site YAML file to check.")],
+) -> None:
+    """Check a site file: keys, calibration homographies and footage paths."""
+    from cctrace.config import load_site
+
+    site = load_site(file)
+    table = Table(title=f"{site.name}: {len(site.cameras)} camera(s) OK")
+    for col in ("camera", "name", "footage", "calibration"):
+        table.add_column(col)
+    for cam in site.cameras:
+        if cam.calibration is not None:
+            cal = cam.calibration.homography()
+            calib = f"{len(cam.calibration.points)} points, median error {cal.median_error_m:.2f} m"
+        else:
+            calib = "none (distances estimated from person height)"
+        table.add_row(cam.id, cam.name, ", ".join(str(p) for p in cam.footage), calib)
+    console.print(table)
+
+
+@app.command()
+def ingest(
+    site_file: Annotated[Path, typer.Argument(help="Site YAML file.")],
+    camera: Annotated[
+        list[str] | None, typer.Option("--camera", "-c", help="Only these camera ids.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: site config, 0 = per core).")
+    ] = None,
+) -> None:
+    """Analyse every camera's footage into the index (idempotent and resumable)."""
+    from cctrace.config import load_site
+    from cctrace.ingest.runner import ingest_site
+
+    site = load_site(site_file)
+    summary = ingest_site(site, camera_ids=camera, workers=workers, progress=True)
+    table = Table(title="ingest")
+    for col in ("camera", "file", "status", "tracklets", "encounters", "note"):
+        table.add_column(col)
+    for row in summary.files:
+        table.add_row(
+            row.camera_id,
+            Path(row.path).name,
+            row.status,
+            str(row.tracklets),
+            str(row.encounters),
+            row.note,
+        )
+    console.print(table)
+    if summary.failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def status(site_file: Annotated[Path, typer.Argument(help="Site YAML file.")]) -> None:
+    """Show what has been ingested, per camera and file."""
+    from cctrace.config import load_site
+    from cctrace.store.repository import Store
+
+    site = load_site(site_file, check_files=False)
+    with Store.for_site(site) as store:
+        table = Table(title=f"{site.name}: footage")
+        for col in ("camera", "file", "status", "progress", "tracklets"):
+            table.add_column(col)
+        for f in store.list_footage():
+            table.add_row(
+                f.camera_id,
+                Path(f.path).name,
+                f.status,
+                f"{f.progress_offset_s:.0f}/{f.duration_s:.0f} s",
+                str(store.count_tracklets(f.id)),
+            )
+        console.print(table)
+
+
+@app.command()
+def trace(
+    case: Annotated[str, typer.Option("--case", help="Case number; every trace belongs to one.")],
+    site: SiteOption = Path("site.yaml"),
+    photo: Annotated[
+        list[Path] | None, typer.Option("--photo", "-p", help="Face photo of the case.")
+    ] = None,
+    tracklet: Annotated[
+        int | None, typer.Option("--tracklet", help="Start from a tracklet id picked in a frame.")
+    ] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Window start, ISO time (UTC if no zone).")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Window end, ISO time.")] = None,
+    distance: Annotated[
+        float | None, typer.Option("--distance", help="Close-contact distance, metres.")
+    ] = None,
+    minutes: Annotated[
+        float | None,
+        typer.Option("--minutes", help="Cumulative minutes within the distance (24 h)."),
+    ] = None,
+    legal_basis: Annotated[
+        str, typer.Option(help="Legal basis recorded with a new case.")
+    ] = "not stated",
+    actor: Annotated[str | None, typer.Option(help="Who runs the trace (audit).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default: in the data dir).")
+    ] = None,
+) -> None:
+    """Trace a case: sightings, route and close contacts, with a report."""
+    from cctrace.config import load_site
+    from cctrace.tracing.service import TraceRequest, run_trace
+
+    if not photo and tracklet is None:
+        raise typer.BadParameter("give at least one --photo or a --tracklet")
+    cfg = load_site(site, check_files=False)
+    request = TraceRequest(
+        case_id=case,
+        photos=tuple(photo or ()),
+        tracklet_id=tracklet,
+        window_from=_parse_time(from_, "--from"),
+        window_to=_parse_time(to, "--to"),
+        distance_m=distance if distance is not None else cfg.trace.distance_m,
+        minutes=minutes if minutes is not None else cfg.trace.minutes,
+        actor=_actor(actor),
+        legal_basis=legal_basis,
+    )
+    result, paths = run_trace(cfg, request, out_dir=out)
+    _print_trace(result)
+    console.print(f"\nreport: [bold]{paths.html}[/bold]")
+    console.print(f"json:   {paths.json}")
+
+
+def _print_trace(result: object) -> None:
+    from cctrace.tracing.result import TraceResult
+
+    assert isinstance(result, TraceResult)
+    t = Table(title=f"case {result.query.case_id}: sightings")
+    for col in ("tracklet", "camera", "start (UTC)", "end", "score", "status", "mask"):
+        t.add_column(col)
+    for s in result.sightings:
+        t.add_row(
+            str(s.tracklet_id),
+            s.camera_id,
+            s.start.strftime("%Y-%m-%d %H:%M:%S"),
+            s.end.strftime("%H:%M:%S"),
+            f"{s.score:.3f}",
+            s.status.value,
+            s.mask_status.value,
+        )
+    console.print(t)
+    c = Table(title="contacts")
+    for col in ("tracklets", "seconds within", "min distance", "first seen", "mask", "close"):
+        c.add_column(col)
+    for s in result.contacts:
+        c.add_row(
+            ",".join(map(str, s.contact_tracklet_ids)),
+            f"{s.total_seconds_within:.1f}",
+            f"{s.min_distance_m:.2f} m",
+            s.first_seen.strftime("%H:%M:%S"),
+            s.contact_mask.value,
+            "YES" if s.is_close_contact else "no",
+        )
+    console.print(c)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+@export_app.command("tracks")
+def export_tracks(
+    camera: Annotated[str, typer.Option("--camera", "-c", help="Camera id.")],
+    site: SiteOption = Path("site.yaml"),
+    fmt: Annotated[str, typer.Option("--format", help="Output format: mot.")] = "mot",
+    out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
+) -> None:
+    """Write a camera's tracks in MOT-challenge format (frame,id,x,y,w,h,conf,-1,-1,-1)."""
+    from cctrace.config import load_site
+    from cctrace.report.mot import write_mot
+    from cctrace.store.repository import Store
+
+    if fmt != "mot":
+        raise typer.BadParameter(f"unknown format {fmt!r}; supported: mot")
+    cfg = load_site(site, check_files=False)
+    cfg.camera(camera)
+    with Store.for_site(cfg) as store:
+        rows = store.mot_rows(camera)
+    target = out or Path("/dev/stdout")
+    write_mot(rows, target)
+    if out:
+        console.print(f"{len(rows)} boxes written to {out}")
+
+
+@export_app.command("sightings")
+def export_sightings(
+    case: Annotated[str, typer.Option("--case", help="Case number.")],
+    site: SiteOption = Path("site.yaml"),
+    out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("sightings.csv"),
+    actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
+) -> None:
+    """Write the latest trace's sightings of a case as CSV."""
+    _export_csv(site, case, out, "sightings", _actor(actor))
+
+
+@export_app.command("contacts")
+def export_contacts(
+    case: Annotated[str, typer.Option("--case", help="Case number.")],
+    site: SiteOption = Path("site.yaml"),
+    out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("contacts.csv"),
+    actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
+) -> None:
+    """Write the latest trace's contacts of a case as CSV."""
+    _export_csv(site, case, out, "contacts", _actor(actor))
+
+
+def _export_csv(site: Path, case: str, out: Path, what: str, actor: str) -> None:
+    from cctrace.config import load_site
+    from cctrace.tracing.service import export_case_csv
+
+    cfg = load_site(site, check_files=False)
+    n = export_case_csv(cfg, case, what, out, actor)
+    console.print(f"{n} {what} rows written to {out}")
+
+
+@audit_app.command("list")
+def audit_list(
+    site: SiteOption = Path("site.yaml"),
+    case: Annotated[str | None, typer.Option(help="Only this case.")] = None,
+) -> None:
+    """Show the audit log: who searched what, when, and how much was found."""
+    from cctrace.config import load_site
+    from cctrace.store.repository import Store
+
+    cfg = load_site(site, check_files=False)
+    with Store.for_site(cfg) as store:
+        table = Table(title="audit log")
+        for col in ("id", "time (UTC)", "actor", "action", "case", "result"):
+            table.add_column(col)
+        for e in store.list_audit():
+            if case and e.case_id != case:
+                continue
+            table.add_row(
+                str(e.id),
+                e.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                e.actor,
+                e.action,
+                e.case_id or "",
+                ", ".join(f"{k}={v}" for k, v in e.result.items()),
+            )
+        console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(site: SiteOption = Path("site.yaml")) -> None:
+    """Check the audit log's hash chain; exit 1 if any entry was edited, removed or moved."""
+    from cctrace.config import load_site
+    from cctrace.store.repository import Store
+
+    cfg = load_site(site, check_files=False)
+    with Store.for_site(cfg) as store:
+        bad = store.verify_audit_chain()
+    if bad is None:
+        console.print("audit log intact")
+    else:
+        err_console.print(f"[red]audit log broken at entry {bad}[/red]")
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo site is built.")] = Path("demo"),
+    shared_data: Annotated[
+        Path | None,
+        typer.Option(help="Use view001.mp4 from this shared data folder instead of apt."),
+    ] = None,
+) -> None:
+    """Build a demo site from real PETS2009 footage, ingest it and trace a sample case."""
+    from cctrace.demo import run_demo
+
+    report = run_demo(workdir, shared_data=shared_data, console=console)
+    console.print(f"\n[bold green]demo report:[/bold green] {report}")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning cctrace errors into one clear line and exit 2."""
+    try:
+        app()
+    except CctraceError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

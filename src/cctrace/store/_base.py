@@ -1,0 +1,190 @@
+"""Engine, connection settings and transaction helpers shared by the repository parts."""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cctrace.errors import CctraceError, StoreError
+
+from .records import InvalidInputError
+from .schema import SCHEMA_VERSION, Base, StoreMetaRow
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+IN_CHUNK = 500
+"""Ids per ``IN (...)`` clause; keeps us well under every driver's parameter limit."""
+
+T = TypeVar("T")
+
+
+def default_url(data_dir: Path) -> str:
+    """The default SQLite database inside ``data_dir``."""
+    return f"sqlite:///{(data_dir / 'cctrace.db').resolve()}"
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def unique_ints(ids: Iterable[int]) -> list[int]:
+    """Distinct ids in first-seen order, as Python ints."""
+    return list(dict.fromkeys(int(i) for i in ids))
+
+
+def require_aware(value: datetime, name: str) -> datetime:
+    """``value`` if it is a timezone-aware datetime, else :class:`InvalidInputError`."""
+    if not isinstance(value, datetime):
+        raise InvalidInputError(f"{name}: expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError(f"{name}: expected a timezone-aware datetime, got {value!r}")
+    return value
+
+
+def require_finite(value: float, name: str) -> float:
+    """``value`` as a float if finite, else :class:`InvalidInputError`."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name}: expected a number, got {value!r}") from exc
+    if not math.isfinite(out):
+        raise InvalidInputError(f"{name}: expected a finite number, got {out}")
+    return out
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, busy timeout, and explicit BEGIN so writers can take the lock
+    up front (``BEGIN IMMEDIATE``) instead of failing on a read-to-write upgrade."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("cctrace_sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class StoreBase:
+    """Owns the engine and hands out read and write transactions."""
+
+    def __init__(self, data_dir: Path | str, *, url: str | None = None, echo: bool = False):
+        self.data_dir = Path(data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.url = url or default_url(self.data_dir)
+        try:
+            parsed = make_url(self.url)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"expected a database URL, got {self.url!r}: {exc}") from exc
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self._engine = create_engine(self.url, **kwargs)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise StoreError(f"cannot create a database engine for {parsed!r}: {exc}") from exc
+        if self.dialect == "sqlite":
+            _configure_sqlite(self._engine)
+            self._write_engine = self._engine.execution_options(
+                cctrace_sqlite_begin="IMMEDIATE"
+            )
+        else:
+            self._write_engine = self._engine
+        self.instance_id = self._init_schema()
+        log.info("store open: %s (instance %s)", parsed.render_as_string(), self.instance_id)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for maintenance and tests; application code uses methods)."""
+        return self._engine
+
+    def _init_schema(self) -> str:
+        try:
+            Base.metadata.create_all(self._engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot create the schema at {self.url!r}: {exc}") from exc
+        for attempt in range(2):
+            try:
+                with self._write() as s:
+                    meta = {r.key: r.value for r in s.scalars(select(StoreMetaRow))}
+                    version = meta.get("schema_version")
+                    if version is None:
+                        s.add(StoreMetaRow(key="schema_version", value=SCHEMA_VERSION))
+                    elif version != SCHEMA_VERSION:
+                        raise StoreError(
+                            f"expected schema version {SCHEMA_VERSION}, found {version} in "
+                            f"{self.url!r}"
+                        )
+                    instance = meta.get("instance_id")
+                    if instance is None:
+                        instance = uuid.uuid4().hex
+                        s.add(StoreMetaRow(key="instance_id", value=instance))
+                    return instance
+            except StoreError as exc:
+                # Another process initialised the same database at the same moment.
+                if attempt == 0 and isinstance(exc.__cause__, IntegrityError):
+                    continue
+                raise
+        raise StoreError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction: commits on success, rolls back on any exception."""
+        with self._session(self._write_engine) as s:
+            yield s
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read transaction."""
+        with self._session(self._engine) as s:
+            yield s
+
+    @contextmanager
+    def _session(self, engine: Engine) -> Iterator[Session]:
+        try:
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except CctraceError:
+            raise
+        except IntegrityError as exc:
+            raise StoreError(f"database constraint violated: {exc.orig}") from exc
+        except OperationalError as exc:
+            raise StoreError(f"database unavailable or locked ({self.url}): {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {exc}") from exc
+
+    def abspath(self, relpath: str | None) -> str | None:
+        """Absolute path of a file stored relative to the data directory."""
+        if relpath is None:
+            return None
+        return str(self.data_dir / relpath)
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self._engine.dispose()

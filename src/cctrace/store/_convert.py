@@ -1,0 +1,187 @@
+"""ORM rows -> frozen records."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from cctrace.types import FloatArray, MaskStatus, SightingStatus, TrackPoint
+
+from .records import (
+    AuditRecord,
+    CameraRecord,
+    CaseRecord,
+    CaseStatus,
+    EmbeddingRecord,
+    EncounterRecord,
+    FootageRecord,
+    FootageStatus,
+    Homography,
+    SightingRecord,
+    TrackletRecord,
+)
+from .schema import (
+    AuditRow,
+    CameraRow,
+    CaseRow,
+    CaseSightingRow,
+    EncounterRow,
+    FaceEmbeddingRow,
+    FootageRow,
+    TrackletRow,
+    TrackPointRow,
+)
+
+PathFn = Callable[[str | None], str | None]
+
+
+def camera(row: CameraRow) -> CameraRecord:
+    """Camera row -> record."""
+    homography: Homography | None = None
+    if row.homography is not None:
+        homography = tuple(
+            (float(r[0]), float(r[1]), float(r[2])) for r in row.homography
+        )
+    return CameraRecord(
+        id=row.id,
+        name=row.name,
+        lat=row.lat,
+        lon=row.lon,
+        x_m=row.x_m,
+        y_m=row.y_m,
+        homography=homography,
+        config=dict(row.config or {}),
+    )
+
+
+def footage(row: FootageRow) -> FootageRecord:
+    """Footage row -> record."""
+    return FootageRecord(
+        id=row.id,
+        camera_id=row.camera_id,
+        path=row.path,
+        sha256=row.sha256,
+        size=row.size,
+        start_time=row.start_time,
+        duration_s=row.duration_s,
+        fps=row.fps,
+        status=FootageStatus(row.status),
+        progress_offset_s=row.progress_offset_s,
+        checkpoint_state=None if row.checkpoint_state is None else bytes(row.checkpoint_state),
+        error=row.error,
+        frames_decoded=row.frames_decoded,
+        frames_failed=row.frames_failed,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def tracklet(row: TrackletRow, path: PathFn) -> TrackletRecord:
+    """Tracklet row -> record (snapshot path made absolute by ``path``)."""
+    return TrackletRecord(
+        id=row.id,
+        camera_id=row.camera_id,
+        footage_id=row.footage_id,
+        track_id=row.track_id,
+        start=row.start_time,
+        end=row.end_time,
+        n_points=row.n_points,
+        mask_status=MaskStatus(row.mask_status),
+        mask_votes=(row.mask_worn_votes, row.mask_not_worn_votes),
+        snapshot_path=path(row.snapshot_path),
+        best_face_quality=row.best_face_quality,
+    )
+
+
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def point(row: TrackPointRow) -> TrackPoint:
+    """Track point row -> the pipeline's :class:`TrackPoint` (NULL ground -> NaN)."""
+    return TrackPoint(
+        frame_index=row.frame_index,
+        timestamp=row.timestamp,
+        xyxy=(row.x1, row.y1, row.x2, row.y2),
+        ground_xy=(_nan_if_none(row.ground_x), _nan_if_none(row.ground_y)),
+        confidence=row.confidence,
+    )
+
+
+def vector(blob: bytes) -> FloatArray:
+    """A stored float32 blob as a read-only array."""
+    arr = np.frombuffer(bytes(blob), dtype=np.float32)
+    arr.flags.writeable = False
+    return arr
+
+
+def embedding(row: FaceEmbeddingRow, path: PathFn) -> EmbeddingRecord:
+    """Face embedding row -> record."""
+    return EmbeddingRecord(
+        id=row.id,
+        tracklet_id=row.tracklet_id,
+        frame_index=row.frame_index,
+        timestamp=row.timestamp,
+        quality=row.quality,
+        mask_probability=row.mask_probability,
+        vector=vector(row.vector),
+        crop_path=path(row.crop_path),
+    )
+
+
+def encounter(row: EncounterRow, side: int) -> EncounterRecord:
+    """Encounter row -> record seen from tracklet ``side``."""
+    other = row.tracklet_b_id if side == row.tracklet_a_id else row.tracklet_a_id
+    return EncounterRecord(
+        id=row.id,
+        camera_id=row.camera_id,
+        footage_id=row.footage_id,
+        tracklet_id=side,
+        other_tracklet_id=other,
+        start=row.start_time,
+        end=row.end_time,
+        seconds_within={float(k): float(v) for k, v in (row.seconds_by_band or {}).items()},
+        min_distance_m=row.min_distance_m,
+        min_distance_at=row.min_distance_at,
+    )
+
+
+def case(row: CaseRow) -> CaseRecord:
+    """Case row -> record."""
+    return CaseRecord(
+        id=row.id,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        legal_basis=row.legal_basis,
+        notes=row.notes,
+        status=CaseStatus(row.status),
+    )
+
+
+def sighting(row: CaseSightingRow) -> SightingRecord:
+    """Case sighting row -> record."""
+    return SightingRecord(
+        case_id=row.case_id,
+        tracklet_id=row.tracklet_id,
+        score=row.score,
+        status=SightingStatus(row.status),
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )
+
+
+def audit(row: AuditRow) -> AuditRecord:
+    """Audit row -> record."""
+    return AuditRecord(
+        id=row.id,
+        timestamp=row.timestamp,
+        actor=row.actor,
+        action=row.action,
+        case_id=row.case_id,
+        query=dict(row.query),
+        result=dict(row.result),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )

@@ -1,0 +1,275 @@
+"""``save_batch``: one ingest batch (tracklets, faces, encounters, progress) in one
+transaction."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from cctrace.errors import NotFoundError
+from cctrace.types import Encounter, MaskStatus, Tracklet
+
+from ._base import StoreBase, chunks, require_aware, require_finite
+from ._footage import parse_footage_status
+from .files import FileBatch, crop_relpath, snapshot_relpath
+from .records import FootageStatus, InvalidInputError
+from .schema import (
+    EncounterRow,
+    FaceEmbeddingRow,
+    FootageRow,
+    TrackletRow,
+    TrackPointRow,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+NORM_TOLERANCE = 1e-2
+FIXED_BANDS = {1.0: "seconds_within_1m", 2.0: "seconds_within_2m", 3.0: "seconds_within_3m"}
+
+
+def _validate_tracklet(t: Tracklet, camera_id: str) -> None:
+    where = f"tracklet {t.track_id}"
+    if t.camera_id != camera_id:
+        raise InvalidInputError(f"{where}: expected camera {camera_id!r}, got {t.camera_id!r}")
+    if not t.points:
+        raise InvalidInputError(f"{where}: expected at least one point, got none")
+    frames = [p.frame_index for p in t.points]
+    if len(set(frames)) != len(frames):
+        raise InvalidInputError(f"{where}: expected distinct frame indices, got repeats")
+    for p in t.points:
+        require_aware(p.timestamp, f"{where} point timestamp")
+        for v in p.xyxy:
+            require_finite(v, f"{where} box")
+        require_finite(p.confidence, f"{where} confidence")
+    if t.start > t.end:
+        raise InvalidInputError(f"{where}: expected points in time order, start {t.start} > end "
+                                f"{t.end}")
+    MaskStatus(t.mask_status)
+    dims = set()
+    for f in t.faces:
+        require_aware(f.timestamp, f"{where} face timestamp")
+        require_finite(f.quality, f"{where} face quality")
+        vec = np.asarray(f.embedding)
+        if vec.ndim != 1 or vec.size == 0 or not np.isfinite(vec).all():
+            raise InvalidInputError(f"{where}: expected a finite 1-D embedding, got {vec.shape}")
+        norm = float(np.linalg.norm(vec))
+        if abs(norm - 1.0) > NORM_TOLERANCE:
+            raise InvalidInputError(f"{where}: expected an L2-normalised embedding, norm {norm}")
+        dims.add(vec.size)
+    if len(dims) > 1:
+        raise InvalidInputError(f"{where}: expected one embedding size, got {sorted(dims)}")
+
+
+def _validate_encounter(e: Encounter, camera_id: str) -> None:
+    where = f"encounter {e.track_a}-{e.track_b}"
+    if e.camera_id != camera_id:
+        raise InvalidInputError(f"{where}: expected camera {camera_id!r}, got {e.camera_id!r}")
+    if e.track_a == e.track_b:
+        raise InvalidInputError(f"{where}: expected two different tracks")
+    for name in ("start", "end", "min_distance_at"):
+        require_aware(getattr(e, name), f"{where} {name}")
+    if e.start > e.end:
+        raise InvalidInputError(f"{where}: start {e.start} is after end {e.end}")
+    require_finite(e.min_distance_m, f"{where} min_distance_m")
+    for band, seconds in e.seconds_within.items():
+        require_finite(band, f"{where} band")
+        require_finite(seconds, f"{where} seconds")
+
+
+def _ground(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+class IngestMixin(StoreBase):
+    """The batch writer of :class:`~cctrace.store.Store`."""
+
+    def save_batch(
+        self,
+        footage_id: int,
+        tracklets: Sequence[Tracklet],
+        encounters: Sequence[Encounter],
+        progress_offset_s: float,
+        checkpoint_state: bytes | None,
+        status: FootageStatus | str,
+        frames_decoded: int,
+        frames_failed: int,
+        *,
+        error: str | None = None,
+    ) -> list[int]:
+        """Store one ingest batch atomically and return the tracklet ids, in input order.
+
+        In one transaction: tracklets (points, face embeddings), encounters, and the
+        footage's progress, checkpoint, status and frame counters. Face crops and
+        snapshots are written as JPEG files (deterministic names) before the commit.
+        A tracklet whose (footage, track id) is already stored is skipped, and so is an
+        encounter already stored, so a retried batch changes nothing twice. Encounters
+        name tracker ids of tracklets in this batch or already stored for the footage;
+        any other id raises :class:`InvalidInputError` and nothing is stored.
+        """
+        new_status = parse_footage_status(status)
+        require_finite(progress_offset_s, "progress_offset_s")
+        track_ids = [t.track_id for t in tracklets]
+        if len(set(track_ids)) != len(track_ids):
+            raise InvalidInputError("tracklets: expected distinct track ids within a batch")
+        files = FileBatch(self.data_dir)
+        body_done = False
+        try:
+            with self._write() as s:
+                footage = s.get(FootageRow, footage_id, with_for_update=True)
+                if footage is None:
+                    raise NotFoundError(f"expected a stored footage file {footage_id}, found none")
+                camera_id = footage.camera_id
+                for t in tracklets:
+                    _validate_tracklet(t, camera_id)
+                for e in encounters:
+                    _validate_encounter(e, camera_id)
+                ids: dict[int, int] = {
+                    int(track): int(tid)
+                    for track, tid in s.execute(
+                        select(TrackletRow.track_id, TrackletRow.id).where(
+                            TrackletRow.footage_id == footage_id
+                        )
+                    ).tuples()
+                }
+                new = [t for t in tracklets if t.track_id not in ids]
+                if len(new) < len(tracklets):
+                    log.info("footage %s: %d tracklets already stored, skipped",
+                             footage_id, len(tracklets) - len(new))
+                ids.update(self._insert_tracklets(s, footage_id, camera_id, new, files))
+                self._insert_encounters(s, footage_id, encounters, ids)
+                footage.progress_offset_s = float(progress_offset_s)
+                footage.checkpoint_state = None if checkpoint_state is None else bytes(
+                    checkpoint_state
+                )
+                footage.status = new_status.value
+                footage.error = error
+                footage.frames_decoded = int(frames_decoded)
+                footage.frames_failed = int(frames_failed)
+                footage.updated_at = utcnow()
+                body_done = True
+        except BaseException:
+            if body_done:
+                log.warning("footage %s: commit failed; files kept for the retry", footage_id)
+            else:
+                files.discard()
+            raise
+        log.debug("footage %s: stored %d tracklets, %d encounters, offset %.1f s",
+                  footage_id, len(tracklets), len(encounters), progress_offset_s)
+        return [ids[t.track_id] for t in tracklets]
+
+    def _insert_tracklets(
+        self,
+        s: Session,
+        footage_id: int,
+        camera_id: str,
+        tracklets: Sequence[Tracklet],
+        files: FileBatch,
+    ) -> dict[int, int]:
+        rows: list[TrackletRow] = []
+        for t in tracklets:
+            snapshot = None
+            if t.snapshot is not None:
+                snapshot = snapshot_relpath(camera_id, footage_id, t.track_id)
+                files.write_jpeg(snapshot, t.snapshot.image)
+            rows.append(
+                TrackletRow(
+                    camera_id=camera_id,
+                    footage_id=footage_id,
+                    track_id=int(t.track_id),
+                    start_time=t.start,
+                    end_time=t.end,
+                    n_points=len(t.points),
+                    mask_status=MaskStatus(t.mask_status).value,
+                    mask_worn_votes=int(t.mask_votes[0]),
+                    mask_not_worn_votes=int(t.mask_votes[1]),
+                    snapshot_path=snapshot,
+                    best_face_quality=max((float(f.quality) for f in t.faces), default=None),
+                )
+            )
+        s.add_all(rows)
+        s.flush()
+        points: list[dict[str, Any]] = []
+        faces: list[dict[str, Any]] = []
+        for t, row in zip(tracklets, rows, strict=True):
+            for p in t.points:
+                points.append({
+                    "tracklet_id": row.id, "frame_index": int(p.frame_index),
+                    "timestamp": p.timestamp, "x1": float(p.xyxy[0]), "y1": float(p.xyxy[1]),
+                    "x2": float(p.xyxy[2]), "y2": float(p.xyxy[3]),
+                    "ground_x": _ground(p.ground_xy[0]), "ground_y": _ground(p.ground_xy[1]),
+                    "confidence": float(p.confidence),
+                })
+            for n, f in enumerate(t.faces):
+                crop = None
+                if f.crop is not None and np.asarray(f.crop).size > 0:
+                    crop = crop_relpath(camera_id, footage_id, t.track_id, f.frame_index, n)
+                    files.write_jpeg(crop, f.crop)
+                faces.append({
+                    "tracklet_id": row.id, "frame_index": int(f.frame_index),
+                    "timestamp": f.timestamp, "quality": float(f.quality),
+                    "mask_probability": (
+                        None if f.mask_probability is None else float(f.mask_probability)
+                    ),
+                    "vector": np.ascontiguousarray(f.embedding, dtype=np.float32).tobytes(),
+                    "crop_path": crop,
+                })
+        if points:
+            s.execute(insert(TrackPointRow), points)
+        if faces:
+            s.execute(insert(FaceEmbeddingRow), faces)
+        return {t.track_id: row.id for t, row in zip(tracklets, rows, strict=True)}
+
+    def _insert_encounters(
+        self, s: Session, footage_id: int, encounters: Sequence[Encounter], ids: dict[int, int]
+    ) -> None:
+        if not encounters:
+            return
+        resolved: list[tuple[int, int, Encounter]] = []
+        for e in encounters:
+            missing = [t for t in (e.track_a, e.track_b) if t not in ids]
+            if missing:
+                raise InvalidInputError(
+                    f"encounter {e.track_a}-{e.track_b}: expected tracks stored for footage "
+                    f"{footage_id} or in this batch, found none for {missing}"
+                )
+            a, b = sorted((ids[e.track_a], ids[e.track_b]))
+            resolved.append((a, b, e))
+        seen: set[tuple[int, int, datetime]] = set()
+        a_ids = sorted({a for a, _, _ in resolved})
+        for part in chunks(a_ids):
+            stmt = select(
+                EncounterRow.tracklet_a_id, EncounterRow.tracklet_b_id, EncounterRow.start_time
+            ).where(EncounterRow.tracklet_a_id.in_(part))
+            seen.update((int(a), int(b), t) for a, b, t in s.execute(stmt).tuples())
+        rows: list[dict[str, Any]] = []
+        for a, b, e in resolved:
+            key = (a, b, e.start)
+            if key in seen:
+                continue
+            seen.add(key)
+            row: dict[str, Any] = {
+                "camera_id": e.camera_id, "footage_id": footage_id,
+                "tracklet_a_id": a, "tracklet_b_id": b,
+                "start_time": e.start, "end_time": e.end,
+                "seconds_by_band": {
+                    repr(float(k)): float(v) for k, v in sorted(e.seconds_within.items())
+                },
+                "min_distance_m": float(e.min_distance_m),
+                "min_distance_at": e.min_distance_at,
+            }
+            for band, column in FIXED_BANDS.items():
+                row[column] = next(
+                    (float(v) for k, v in e.seconds_within.items() if math.isclose(k, band)),
+                    None,
+                )
+            rows.append(row)
+        if rows:
+            s.execute(insert(EncounterRow), rows)

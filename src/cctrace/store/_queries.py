@@ -1,0 +1,224 @@
+"""Read side for tracing: tracklets, points, encounters, embeddings, MOT export; and the
+retention purge of face data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, func, or_, select, update
+
+from cctrace.errors import NotFoundError
+from cctrace.types import TrackPoint
+
+from . import _convert
+from ._base import StoreBase, chunks, require_aware, unique_ints
+from .records import EmbeddingBatch, EmbeddingRecord, EncounterRecord, MotRow, TrackletRecord
+from .schema import EncounterRow, FaceEmbeddingRow, FootageRow, TrackletRow, TrackPointRow
+
+log = logging.getLogger(__name__)
+
+
+class QueryMixin(StoreBase):
+    """Tracing queries of :class:`~cctrace.store.Store`."""
+
+    def get_tracklet(self, tracklet_id: int) -> TrackletRecord:
+        """One tracklet; :class:`NotFoundError` if unknown."""
+        with self._read() as s:
+            row = s.get(TrackletRow, int(tracklet_id))
+            if row is None:
+                raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
+            return _convert.tracklet(row, self.abspath)
+
+    def get_tracklets(self, ids: Iterable[int]) -> list[TrackletRecord]:
+        """The stored tracklets among ``ids``, in input order (unknown ids are skipped)."""
+        wanted = unique_ints(ids)
+        found: dict[int, TrackletRecord] = {}
+        with self._read() as s:
+            for part in chunks(wanted):
+                for row in s.scalars(select(TrackletRow).where(TrackletRow.id.in_(part))):
+                    found[row.id] = _convert.tracklet(row, self.abspath)
+        return [found[i] for i in wanted if i in found]
+
+    def tracklet_points(self, tracklet_id: int) -> tuple[TrackPoint, ...]:
+        """A tracklet's points in frame order; :class:`NotFoundError` if unknown."""
+        points = self.points_for_tracklets([tracklet_id]).get(int(tracklet_id))
+        if not points:
+            raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
+        return points
+
+    def points_for_tracklets(self, ids: Iterable[int]) -> dict[int, tuple[TrackPoint, ...]]:
+        """Points of several tracklets (frame order), keyed by tracklet id."""
+        out: dict[int, list[TrackPoint]] = {}
+        with self._read() as s:
+            for part in chunks(unique_ints(ids)):
+                stmt = (
+                    select(TrackPointRow)
+                    .where(TrackPointRow.tracklet_id.in_(part))
+                    .order_by(TrackPointRow.tracklet_id, TrackPointRow.frame_index)
+                )
+                for row in s.scalars(stmt):
+                    out.setdefault(row.tracklet_id, []).append(_convert.point(row))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def tracklets_in_window(
+        self,
+        t_from: datetime,
+        t_to: datetime,
+        camera_ids: Iterable[str] | None = None,
+    ) -> list[TrackletRecord]:
+        """Tracklets overlapping [t_from, t_to] (optionally of some cameras), by start."""
+        require_aware(t_from, "t_from")
+        require_aware(t_to, "t_to")
+        stmt = (
+            select(TrackletRow)
+            .where(TrackletRow.end_time >= t_from, TrackletRow.start_time <= t_to)
+            .order_by(TrackletRow.start_time, TrackletRow.id)
+        )
+        if camera_ids is not None:
+            stmt = stmt.where(TrackletRow.camera_id.in_(list(camera_ids)))
+        with self._read() as s:
+            return [_convert.tracklet(r, self.abspath) for r in s.scalars(stmt)]
+
+    def encounters_for(
+        self,
+        tracklet_ids: Iterable[int],
+        t_from: datetime | None = None,
+        t_to: datetime | None = None,
+    ) -> list[EncounterRecord]:
+        """Encounters of the given tracklets (on either side), by start time.
+
+        Each record is seen from the asked-about tracklet (``tracklet_id``) and names
+        the other person (``other_tracklet_id``). With ``t_from``/``t_to``, only
+        encounters overlapping that window are returned.
+        """
+        wanted = set(unique_ints(tracklet_ids))
+        rows: dict[int, EncounterRow] = {}
+        with self._read() as s:
+            for part in chunks(sorted(wanted)):
+                stmt = select(EncounterRow).where(
+                    or_(EncounterRow.tracklet_a_id.in_(part), EncounterRow.tracklet_b_id.in_(part))
+                )
+                if t_from is not None:
+                    stmt = stmt.where(EncounterRow.end_time >= require_aware(t_from, "t_from"))
+                if t_to is not None:
+                    stmt = stmt.where(EncounterRow.start_time <= require_aware(t_to, "t_to"))
+                rows.update((r.id, r) for r in s.scalars(stmt))
+            out = [
+                _convert.encounter(r, side)
+                for r in rows.values()
+                for side in (r.tracklet_a_id, r.tracklet_b_id)
+                if side in wanted
+            ]
+        out.sort(key=lambda e: (e.start, e.id, e.tracklet_id))
+        return out
+
+    def embeddings_for_tracklets(self, ids: Iterable[int]) -> list[EmbeddingRecord]:
+        """Face embeddings of the tracklets, by tracklet then best quality first."""
+        out: list[EmbeddingRecord] = []
+        with self._read() as s:
+            for part in chunks(sorted(set(unique_ints(ids)))):
+                stmt = (
+                    select(FaceEmbeddingRow)
+                    .where(FaceEmbeddingRow.tracklet_id.in_(part))
+                    .order_by(
+                        FaceEmbeddingRow.tracklet_id,
+                        FaceEmbeddingRow.quality.desc(),
+                        FaceEmbeddingRow.id,
+                    )
+                )
+                out.extend(_convert.embedding(r, self.abspath) for r in s.scalars(stmt))
+        return out
+
+    def embedding_stats(self, upto_id: int | None = None) -> tuple[int, int]:
+        """(count, max id) of stored face embeddings (those with id <= ``upto_id``)."""
+        stmt = select(func.count(FaceEmbeddingRow.id), func.max(FaceEmbeddingRow.id))
+        if upto_id is not None:
+            stmt = stmt.where(FaceEmbeddingRow.id <= upto_id)
+        with self._read() as s:
+            count, max_id = s.execute(stmt).one()
+        return int(count or 0), int(max_id or 0)
+
+    def iter_embedding_batches(
+        self, after_id: int = 0, batch_size: int = 20_000
+    ) -> Iterator[EmbeddingBatch]:
+        """Face embeddings with id > ``after_id`` in id order, as column arrays."""
+        last = int(after_id)
+        while True:
+            stmt = (
+                select(
+                    FaceEmbeddingRow.id,
+                    FaceEmbeddingRow.tracklet_id,
+                    FaceEmbeddingRow.timestamp,
+                    FaceEmbeddingRow.vector,
+                )
+                .where(FaceEmbeddingRow.id > last)
+                .order_by(FaceEmbeddingRow.id)
+                .limit(batch_size)
+            )
+            with self._read() as s:
+                rows = s.execute(stmt).all()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            yield EmbeddingBatch(
+                ids=ids,
+                tracklet_ids=np.fromiter((r[1] for r in rows), np.int64, len(rows)),
+                timestamps=np.fromiter((r[2].timestamp() for r in rows), np.float64, len(rows)),
+                vectors=np.stack([np.frombuffer(bytes(r[3]), np.float32) for r in rows]),
+            )
+            last = int(ids[-1])
+
+    def mot_rows(self, camera_id: str, footage_id: int | None = None) -> list[MotRow]:
+        """Every stored box of a camera (or one footage file) for MOTChallenge export,
+        ordered by footage start, frame, tracklet."""
+        stmt = (
+            select(TrackPointRow, TrackletRow.id)
+            .join(TrackletRow, TrackPointRow.tracklet_id == TrackletRow.id)
+            .join(FootageRow, TrackletRow.footage_id == FootageRow.id)
+            .where(TrackletRow.camera_id == camera_id)
+            .order_by(FootageRow.start_time, FootageRow.id, TrackPointRow.frame_index,
+                      TrackletRow.id)
+        )
+        if footage_id is not None:
+            stmt = stmt.where(TrackletRow.footage_id == footage_id)
+        with self._read() as s:
+            return [
+                MotRow(
+                    frame_index=p.frame_index, track_id=tid, x=p.x1, y=p.y1,
+                    w=p.x2 - p.x1, h=p.y2 - p.y1, confidence=p.confidence,
+                )
+                for p, tid in s.execute(stmt).tuples()
+            ]
+
+    def purge_face_data(self, before: datetime) -> tuple[int, int]:
+        """Retention: delete face embeddings (and crop files) taken before ``before`` and
+        snapshots of tracklets that ended before it. Returns (embeddings, snapshots)
+        removed. Run :meth:`FaceIndex.sync` afterwards; it rebuilds the index."""
+        require_aware(before, "before")
+        with self._write() as s:
+            crops = list(s.scalars(
+                select(FaceEmbeddingRow.crop_path).where(FaceEmbeddingRow.timestamp < before)
+            ))
+            n_faces = s.execute(
+                delete(FaceEmbeddingRow).where(FaceEmbeddingRow.timestamp < before)
+            ).rowcount
+            snaps = list(s.scalars(
+                select(TrackletRow.snapshot_path).where(
+                    TrackletRow.end_time < before, TrackletRow.snapshot_path.is_not(None)
+                )
+            ))
+            s.execute(
+                update(TrackletRow)
+                .where(TrackletRow.end_time < before, TrackletRow.snapshot_path.is_not(None))
+                .values(snapshot_path=None)
+            )
+        for rel in [*crops, *snaps]:
+            if rel:
+                Path(self.data_dir / rel).unlink(missing_ok=True)
+        log.info("purged %d face embeddings and %d snapshots before %s",
+                 n_faces, len(snaps), before.isoformat())
+        return int(n_faces), len(snaps)

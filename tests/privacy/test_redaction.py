@@ -226,9 +226,7 @@ def test_crop_keeps_the_box_pixels() -> None:
     crop, (bx1, by1, bx2, by2) = crop_with_context(img, box, margin=0.5, min_size=32)
     assert crop.shape[:2] == (240, 120)
     assert (bx2 - bx1, by2 - by1) == (60, 120)
-    assert np.array_equal(
-        crop[int(by1) : int(by2), int(bx1) : int(bx2)], img[100:220, 200:260]
-    )
+    assert np.array_equal(crop[int(by1) : int(by2), int(bx1) : int(bx2)], img[100:220, 200:260])
     crop[:] = 0
     assert img.any(), "the crop must be a copy"
 
@@ -271,9 +269,7 @@ def test_crop_bad_input_raises(
 def test_explicit_subject_face_is_kept_and_never_blurred() -> None:
     img = textured()
     overlapping = (70.0, 20.0, 110.0, 60.0)  # a bystander's face partly over the subject's
-    out = redact_snapshot(
-        img, SUBJECT, [overlapping, SUBJECT_FACE], [], subject_face=SUBJECT_FACE
-    )
+    out = redact_snapshot(img, SUBJECT, [overlapping, SUBJECT_FACE], [], subject_face=SUBJECT_FACE)
     x1, y1, x2, y2 = _ints(SUBJECT_FACE)
     assert np.array_equal(out[y1:y2, x1:x2], img[y1:y2, x1:x2])
     # The part of the bystander's face outside the subject's face is blurred.

@@ -207,8 +207,11 @@ class CameraProcessor:
             score = height * float(tracked.confidence[row]) * (1.5 if row in rows_with_face else 1)
             if score <= self.builder.snapshot_score(tid) * SNAPSHOT_IMPROVEMENT:
                 continue
-            crop, subject = crop_with_context(frame.image, tuple(box.tolist()))
-            offset = (float(box[0] - subject[0]), float(box[1] - subject[1]))
+            clipped = np.clip(box, 0, [frame.width, frame.height, frame.width, frame.height])
+            if clipped[2] - clipped[0] < 2 or clipped[3] - clipped[1] < 2:
+                continue
+            crop, subject = crop_with_context(frame.image, tuple(clipped.tolist()))
+            offset = (float(clipped[0] - subject[0]), float(clipped[1] - subject[1]))
             others = [tracked.xyxy[r] for r in range(len(tracked)) if r != row]
             face_boxes = [np.asarray(f.xyxy) for f in faces]
             redacted = redact_snapshot(

@@ -162,9 +162,7 @@ def head_region(person_xyxy: BoxesLike, fraction: float = HEAD_FRACTION) -> Box:
     )
 
 
-def _subject_face(
-    subject: npt.NDArray[np.float64], faces: npt.NDArray[np.float64]
-) -> int | None:
+def _subject_face(subject: npt.NDArray[np.float64], faces: npt.NDArray[np.float64]) -> int | None:
     """Index of the face that is the subject's, or None.
 
     A candidate lies mostly (>= 60 %) inside the subject's box with its centre in

@@ -1,0 +1,48 @@
+"""Storage: the SQL database (source of truth) and the face vector index (a cache).
+
+Use :class:`Store` for everything in the database and :class:`FaceIndex` for face
+search; both return frozen records from :mod:`cctrace.store.records`.
+"""
+
+from __future__ import annotations
+
+from ._cases import GENESIS_HASH
+from .records import (
+    AlreadyExistsError,
+    AuditRecord,
+    CameraRecord,
+    CaseRecord,
+    CaseStatus,
+    EmbeddingBatch,
+    EmbeddingRecord,
+    EncounterRecord,
+    FootageRecord,
+    FootageStatus,
+    InvalidInputError,
+    MotRow,
+    SightingRecord,
+    TrackletRecord,
+)
+from .repository import Store
+from .vector_index import FaceIndex, Hit
+
+__all__ = [
+    "GENESIS_HASH",
+    "AlreadyExistsError",
+    "AuditRecord",
+    "CameraRecord",
+    "CaseRecord",
+    "CaseStatus",
+    "EmbeddingBatch",
+    "EmbeddingRecord",
+    "EncounterRecord",
+    "FaceIndex",
+    "FootageRecord",
+    "FootageStatus",
+    "Hit",
+    "InvalidInputError",
+    "MotRow",
+    "SightingRecord",
+    "Store",
+    "TrackletRecord",
+]

@@ -109,13 +109,10 @@ class StoreBase:
             self._engine = create_engine(self.url, **kwargs)
         except (SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot create a database engine for {parsed!r}: {exc}") from exc
+        self._write_engine: Engine = self._engine
         if self.dialect == "sqlite":
             _configure_sqlite(self._engine)
-            self._write_engine = self._engine.execution_options(
-                cctrace_sqlite_begin="IMMEDIATE"
-            )
-        else:
-            self._write_engine = self._engine
+            self._write_engine = self._engine.execution_options(cctrace_sqlite_begin="IMMEDIATE")
         self.instance_id = self._init_schema()
         log.info("store open: %s (instance %s)", parsed.render_as_string(), self.instance_id)
 
@@ -125,10 +122,15 @@ class StoreBase:
         return self._engine
 
     def _init_schema(self) -> str:
-        try:
-            Base.metadata.create_all(self._engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the schema at {self.url!r}: {exc}") from exc
+        for attempt in range(2):
+            try:
+                Base.metadata.create_all(self._engine)
+                break
+            except SQLAlchemyError as exc:
+                if attempt == 0 and isinstance(exc, OperationalError | IntegrityError):
+                    log.debug("schema creation raced another process, retrying: %s", exc)
+                    continue
+                raise StoreError(f"cannot create the schema at {self.url!r}: {exc}") from exc
         for attempt in range(2):
             try:
                 with self._write() as s:

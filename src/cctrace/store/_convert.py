@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cctrace.types import FloatArray, MaskStatus, SightingStatus, TrackPoint
+from cctrace.types import FloatArray, MaskStatus, SightingStatus
 
 from .records import (
     AuditRecord,
@@ -31,7 +31,6 @@ from .schema import (
     FaceEmbeddingRow,
     FootageRow,
     TrackletRow,
-    TrackPointRow,
 )
 
 PathFn = Callable[[str | None], str | None]
@@ -41,9 +40,7 @@ def camera(row: CameraRow) -> CameraRecord:
     """Camera row -> record."""
     homography: Homography | None = None
     if row.homography is not None:
-        homography = tuple(
-            (float(r[0]), float(r[1]), float(r[2])) for r in row.homography
-        )
+        homography = tuple((float(r[0]), float(r[1]), float(r[2])) for r in row.homography)
     return CameraRecord(
         id=row.id,
         name=row.name,
@@ -95,19 +92,9 @@ def tracklet(row: TrackletRow, path: PathFn) -> TrackletRecord:
     )
 
 
-def _nan_if_none(value: float | None) -> float:
-    return math.nan if value is None else value
-
-
-def point(row: TrackPointRow) -> TrackPoint:
-    """Track point row -> the pipeline's :class:`TrackPoint` (NULL ground -> NaN)."""
-    return TrackPoint(
-        frame_index=row.frame_index,
-        timestamp=row.timestamp,
-        xyxy=(row.x1, row.y1, row.x2, row.y2),
-        ground_xy=(_nan_if_none(row.ground_x), _nan_if_none(row.ground_y)),
-        confidence=row.confidence,
-    )
+def ground(x: float | None, y: float | None) -> tuple[float, float]:
+    """A stored ground point; NULL (an unmapped foot point) comes back as NaN."""
+    return (math.nan if x is None else x, math.nan if y is None else y)
 
 
 def vector(blob: bytes) -> FloatArray:

@@ -30,7 +30,9 @@ def parse_footage_status(status: FootageStatus | str) -> FootageStatus:
         return FootageStatus(status)
     except ValueError:
         allowed = ", ".join(s.value for s in FootageStatus)
-        raise InvalidInputError(f"footage status: expected one of {allowed}, got {status!r}") from None
+        raise InvalidInputError(
+            f"footage status: expected one of {allowed}, got {status!r}"
+        ) from None
 
 
 def _homography(value: Any) -> list[list[float]] | None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from cctrace.errors import NotFoundError
@@ -21,6 +21,7 @@ from ._footage import parse_footage_status
 from .files import FileBatch, crop_relpath, snapshot_relpath
 from .records import FootageStatus, InvalidInputError
 from .schema import (
+    Base,
     EncounterRow,
     FaceEmbeddingRow,
     FootageRow,
@@ -50,8 +51,9 @@ def _validate_tracklet(t: Tracklet, camera_id: str) -> None:
             require_finite(v, f"{where} box")
         require_finite(p.confidence, f"{where} confidence")
     if t.start > t.end:
-        raise InvalidInputError(f"{where}: expected points in time order, start {t.start} > end "
-                                f"{t.end}")
+        raise InvalidInputError(
+            f"{where}: expected points in time order, start {t.start} > end {t.end}"
+        )
     MaskStatus(t.mask_status)
     dims = set()
     for f in t.faces:
@@ -82,6 +84,11 @@ def _validate_encounter(e: Encounter, camera_id: str) -> None:
     for band, seconds in e.seconds_within.items():
         require_finite(band, f"{where} band")
         require_finite(seconds, f"{where} seconds")
+
+
+def _table(model: type[Base]) -> Table:
+    """The Core table of a mapped class (Core inserts skip the ORM's per-row work)."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 def _ground(v: float) -> float | None:
@@ -137,17 +144,20 @@ class IngestMixin(StoreBase):
                         select(TrackletRow.track_id, TrackletRow.id).where(
                             TrackletRow.footage_id == footage_id
                         )
-                    ).tuples()
+                    )
                 }
                 new = [t for t in tracklets if t.track_id not in ids]
                 if len(new) < len(tracklets):
-                    log.info("footage %s: %d tracklets already stored, skipped",
-                             footage_id, len(tracklets) - len(new))
+                    log.info(
+                        "footage %s: %d tracklets already stored, skipped",
+                        footage_id,
+                        len(tracklets) - len(new),
+                    )
                 ids.update(self._insert_tracklets(s, footage_id, camera_id, new, files))
                 self._insert_encounters(s, footage_id, encounters, ids)
                 footage.progress_offset_s = float(progress_offset_s)
-                footage.checkpoint_state = None if checkpoint_state is None else bytes(
-                    checkpoint_state
+                footage.checkpoint_state = (
+                    None if checkpoint_state is None else bytes(checkpoint_state)
                 )
                 footage.status = new_status.value
                 footage.error = error
@@ -161,8 +171,13 @@ class IngestMixin(StoreBase):
             else:
                 files.discard()
             raise
-        log.debug("footage %s: stored %d tracklets, %d encounters, offset %.1f s",
-                  footage_id, len(tracklets), len(encounters), progress_offset_s)
+        log.debug(
+            "footage %s: stored %d tracklets, %d encounters, offset %.1f s",
+            footage_id,
+            len(tracklets),
+            len(encounters),
+            progress_offset_s,
+        )
         return [ids[t.track_id] for t in tracklets]
 
     def _insert_tracklets(
@@ -200,31 +215,42 @@ class IngestMixin(StoreBase):
         faces: list[dict[str, Any]] = []
         for t, row in zip(tracklets, rows, strict=True):
             for p in t.points:
-                points.append({
-                    "tracklet_id": row.id, "frame_index": int(p.frame_index),
-                    "timestamp": p.timestamp, "x1": float(p.xyxy[0]), "y1": float(p.xyxy[1]),
-                    "x2": float(p.xyxy[2]), "y2": float(p.xyxy[3]),
-                    "ground_x": _ground(p.ground_xy[0]), "ground_y": _ground(p.ground_xy[1]),
-                    "confidence": float(p.confidence),
-                })
+                points.append(
+                    {
+                        "tracklet_id": row.id,
+                        "frame_index": int(p.frame_index),
+                        "timestamp": p.timestamp,
+                        "x1": float(p.xyxy[0]),
+                        "y1": float(p.xyxy[1]),
+                        "x2": float(p.xyxy[2]),
+                        "y2": float(p.xyxy[3]),
+                        "ground_x": _ground(p.ground_xy[0]),
+                        "ground_y": _ground(p.ground_xy[1]),
+                        "confidence": float(p.confidence),
+                    }
+                )
             for n, f in enumerate(t.faces):
                 crop = None
                 if f.crop is not None and np.asarray(f.crop).size > 0:
                     crop = crop_relpath(camera_id, footage_id, t.track_id, f.frame_index, n)
                     files.write_jpeg(crop, f.crop)
-                faces.append({
-                    "tracklet_id": row.id, "frame_index": int(f.frame_index),
-                    "timestamp": f.timestamp, "quality": float(f.quality),
-                    "mask_probability": (
-                        None if f.mask_probability is None else float(f.mask_probability)
-                    ),
-                    "vector": np.ascontiguousarray(f.embedding, dtype=np.float32).tobytes(),
-                    "crop_path": crop,
-                })
+                faces.append(
+                    {
+                        "tracklet_id": row.id,
+                        "frame_index": int(f.frame_index),
+                        "timestamp": f.timestamp,
+                        "quality": float(f.quality),
+                        "mask_probability": (
+                            None if f.mask_probability is None else float(f.mask_probability)
+                        ),
+                        "vector": np.ascontiguousarray(f.embedding, dtype=np.float32).tobytes(),
+                        "crop_path": crop,
+                    }
+                )
         if points:
-            s.execute(insert(TrackPointRow), points)
+            s.execute(insert(_table(TrackPointRow)), points)
         if faces:
-            s.execute(insert(FaceEmbeddingRow), faces)
+            s.execute(insert(_table(FaceEmbeddingRow)), faces)
         return {t.track_id: row.id for t, row in zip(tracklets, rows, strict=True)}
 
     def _insert_encounters(
@@ -248,7 +274,7 @@ class IngestMixin(StoreBase):
             stmt = select(
                 EncounterRow.tracklet_a_id, EncounterRow.tracklet_b_id, EncounterRow.start_time
             ).where(EncounterRow.tracklet_a_id.in_(part))
-            seen.update((int(a), int(b), t) for a, b, t in s.execute(stmt).tuples())
+            seen.update((int(a), int(b), t) for a, b, t in s.execute(stmt))
         rows: list[dict[str, Any]] = []
         for a, b, e in resolved:
             key = (a, b, e.start)
@@ -256,9 +282,12 @@ class IngestMixin(StoreBase):
                 continue
             seen.add(key)
             row: dict[str, Any] = {
-                "camera_id": e.camera_id, "footage_id": footage_id,
-                "tracklet_a_id": a, "tracklet_b_id": b,
-                "start_time": e.start, "end_time": e.end,
+                "camera_id": e.camera_id,
+                "footage_id": footage_id,
+                "tracklet_a_id": a,
+                "tracklet_b_id": b,
+                "start_time": e.start,
+                "end_time": e.end,
                 "seconds_by_band": {
                     repr(float(k)): float(v) for k, v in sorted(e.seconds_within.items())
                 },
@@ -272,4 +301,4 @@ class IngestMixin(StoreBase):
                 )
             rows.append(row)
         if rows:
-            s.execute(insert(EncounterRow), rows)
+            s.execute(insert(_table(EncounterRow)), rows)

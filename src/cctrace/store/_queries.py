@@ -53,15 +53,30 @@ class QueryMixin(StoreBase):
     def points_for_tracklets(self, ids: Iterable[int]) -> dict[int, tuple[TrackPoint, ...]]:
         """Points of several tracklets (frame order), keyed by tracklet id."""
         out: dict[int, list[TrackPoint]] = {}
+        p = TrackPointRow
+        cols = (
+            p.tracklet_id,
+            p.frame_index,
+            p.timestamp,
+            p.x1,
+            p.y1,
+            p.x2,
+            p.y2,
+            p.ground_x,
+            p.ground_y,
+            p.confidence,
+        )
         with self._read() as s:
             for part in chunks(unique_ints(ids)):
                 stmt = (
-                    select(TrackPointRow)
-                    .where(TrackPointRow.tracklet_id.in_(part))
-                    .order_by(TrackPointRow.tracklet_id, TrackPointRow.frame_index)
+                    select(*cols)
+                    .where(p.tracklet_id.in_(part))
+                    .order_by(p.tracklet_id, p.frame_index)
                 )
-                for row in s.scalars(stmt):
-                    out.setdefault(row.tracklet_id, []).append(_convert.point(row))
+                for tid, frame, ts, x1, y1, x2, y2, gx, gy, conf in s.execute(stmt):
+                    out.setdefault(tid, []).append(
+                        TrackPoint(frame, ts, (x1, y1, x2, y2), _convert.ground(gx, gy), conf)
+                    )
         return {k: tuple(v) for k, v in out.items()}
 
     def tracklets_in_window(
@@ -133,14 +148,19 @@ class QueryMixin(StoreBase):
                 out.extend(_convert.embedding(r, self.abspath) for r in s.scalars(stmt))
         return out
 
-    def embedding_stats(self, upto_id: int | None = None) -> tuple[int, int]:
-        """(count, max id) of stored face embeddings (those with id <= ``upto_id``)."""
-        stmt = select(func.count(FaceEmbeddingRow.id), func.max(FaceEmbeddingRow.id))
+    def embedding_stats(self, upto_id: int | None = None) -> tuple[int, int, int]:
+        """(count, max id, sum of tracklet ids) of the stored face embeddings with
+        id <= ``upto_id`` (all when None): a cheap fingerprint for the vector index."""
+        stmt = select(
+            func.count(FaceEmbeddingRow.id),
+            func.max(FaceEmbeddingRow.id),
+            func.sum(FaceEmbeddingRow.tracklet_id),
+        )
         if upto_id is not None:
             stmt = stmt.where(FaceEmbeddingRow.id <= upto_id)
         with self._read() as s:
-            count, max_id = s.execute(stmt).one()
-        return int(count or 0), int(max_id or 0)
+            count, max_id, tracklet_sum = s.execute(stmt).one()
+        return int(count or 0), int(max_id or 0), int(tracklet_sum or 0)
 
     def iter_embedding_batches(
         self, after_id: int = 0, batch_size: int = 20_000
@@ -180,18 +200,24 @@ class QueryMixin(StoreBase):
             .join(TrackletRow, TrackPointRow.tracklet_id == TrackletRow.id)
             .join(FootageRow, TrackletRow.footage_id == FootageRow.id)
             .where(TrackletRow.camera_id == camera_id)
-            .order_by(FootageRow.start_time, FootageRow.id, TrackPointRow.frame_index,
-                      TrackletRow.id)
+            .order_by(
+                FootageRow.start_time, FootageRow.id, TrackPointRow.frame_index, TrackletRow.id
+            )
         )
         if footage_id is not None:
             stmt = stmt.where(TrackletRow.footage_id == footage_id)
         with self._read() as s:
             return [
                 MotRow(
-                    frame_index=p.frame_index, track_id=tid, x=p.x1, y=p.y1,
-                    w=p.x2 - p.x1, h=p.y2 - p.y1, confidence=p.confidence,
+                    frame_index=p.frame_index,
+                    track_id=tid,
+                    x=p.x1,
+                    y=p.y1,
+                    w=p.x2 - p.x1,
+                    h=p.y2 - p.y1,
+                    confidence=p.confidence,
                 )
-                for p, tid in s.execute(stmt).tuples()
+                for p, tid in s.execute(stmt)
             ]
 
     def purge_face_data(self, before: datetime) -> tuple[int, int]:
@@ -200,17 +226,19 @@ class QueryMixin(StoreBase):
         removed. Run :meth:`FaceIndex.sync` afterwards; it rebuilds the index."""
         require_aware(before, "before")
         with self._write() as s:
-            crops = list(s.scalars(
-                select(FaceEmbeddingRow.crop_path).where(FaceEmbeddingRow.timestamp < before)
-            ))
-            n_faces = s.execute(
-                delete(FaceEmbeddingRow).where(FaceEmbeddingRow.timestamp < before)
-            ).rowcount
-            snaps = list(s.scalars(
-                select(TrackletRow.snapshot_path).where(
-                    TrackletRow.end_time < before, TrackletRow.snapshot_path.is_not(None)
+            crops = list(
+                s.scalars(
+                    select(FaceEmbeddingRow.crop_path).where(FaceEmbeddingRow.timestamp < before)
                 )
-            ))
+            )
+            s.execute(delete(FaceEmbeddingRow).where(FaceEmbeddingRow.timestamp < before))
+            snaps = list(
+                s.scalars(
+                    select(TrackletRow.snapshot_path).where(
+                        TrackletRow.end_time < before, TrackletRow.snapshot_path.is_not(None)
+                    )
+                )
+            )
             s.execute(
                 update(TrackletRow)
                 .where(TrackletRow.end_time < before, TrackletRow.snapshot_path.is_not(None))
@@ -219,6 +247,10 @@ class QueryMixin(StoreBase):
         for rel in [*crops, *snaps]:
             if rel:
                 Path(self.data_dir / rel).unlink(missing_ok=True)
-        log.info("purged %d face embeddings and %d snapshots before %s",
-                 n_faces, len(snaps), before.isoformat())
-        return int(n_faces), len(snaps)
+        log.info(
+            "purged %d face embeddings and %d snapshots before %s",
+            len(crops),
+            len(snaps),
+            before.isoformat(),
+        )
+        return len(crops), len(snaps)

@@ -63,7 +63,9 @@ def encode_jpeg(image: Image) -> bytes:
         )
     if arr.ndim == 3 and arr.shape[2] not in (1, 3):
         raise InvalidInputError(f"expected 1 or 3 channels, got shape {arr.shape}")
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(arr), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    ok, buf = cv2.imencode(
+        ".jpg", np.ascontiguousarray(arr), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    )
     if not ok:
         raise InvalidInputError(f"could not encode a {arr.shape} image as JPEG")
     return bytes(buf.tobytes())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,11 @@ class InvalidInputError(StoreError, ValueError):
     an encounter naming a tracklet that does not exist, ...)."""
 
 
-class FootageStatus(str, Enum):
+class AlreadyExistsError(StoreError):
+    """A record with that key (e.g. a case number) is already stored."""
+
+
+class FootageStatus(StrEnum):
     """Ingest state of one footage file."""
 
     PENDING = "pending"
@@ -29,7 +33,7 @@ class FootageStatus(str, Enum):
     FAILED = "failed"
 
 
-class CaseStatus(str, Enum):
+class CaseStatus(StrEnum):
     """Whether a case is still being worked on."""
 
     OPEN = "open"

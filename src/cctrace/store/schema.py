@@ -257,9 +257,7 @@ class CaseSightingRow(Base):
     """A tracklet matched to a case, with the machine score and any human decision."""
 
     __tablename__ = "case_sightings"
-    __table_args__ = (
-        CheckConstraint(_in("status", SIGHTING_STATUSES), name="ck_sighting_status"),
-    )
+    __table_args__ = (CheckConstraint(_in("status", SIGHTING_STATUSES), name="ck_sighting_status"),)
 
     case_id: Mapped[str] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True

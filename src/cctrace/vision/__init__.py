@@ -1,0 +1,99 @@
+"""Model adapters behind small protocols, chosen by a ``type`` key.
+
+Importing this package loads no model: the adapters are imported and their networks
+created only when a ``build_*`` factory's product is first used.
+
+==================  =====================  ==========================================
+registry            type                   class
+==================  =====================  ==========================================
+PERSON_DETECTORS    ``yolov3-tiny``        :class:`~.person.YoloV3TinyPersonDetector`
+FACE_DETECTORS      ``yunet``              :class:`~.face.YuNetFaceDetector`
+FACE_EMBEDDERS      ``sface``              :class:`~.face.SFaceEmbedder`
+MASK_CLASSIFIERS    ``mobilenetv2-avg``    :class:`~.mask.EnsembleMaskClassifier` (default)
+MASK_CLASSIFIERS    ``keras-mobilenetv2``  :class:`~.mask.KerasMobileNetV2MaskClassifier`
+MASK_CLASSIFIERS    ``torch-mobilenetv2``  :class:`~.mask.TorchMobileNetV2MaskClassifier`
+==================  =====================  ==========================================
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from cctrace.vision.base import FaceDetector, FaceEmbedder, MaskClassifier, PersonDetector
+
+PERSON_DETECTORS: dict[str, str] = {
+    "yolov3-tiny": "cctrace.vision.person:YoloV3TinyPersonDetector",
+}
+FACE_DETECTORS: dict[str, str] = {
+    "yunet": "cctrace.vision.face:YuNetFaceDetector",
+}
+FACE_EMBEDDERS: dict[str, str] = {
+    "sface": "cctrace.vision.face:SFaceEmbedder",
+}
+MASK_CLASSIFIERS: dict[str, str] = {
+    "mobilenetv2-avg": "cctrace.vision.mask:EnsembleMaskClassifier",
+    "keras-mobilenetv2": "cctrace.vision.mask:KerasMobileNetV2MaskClassifier",
+    "torch-mobilenetv2": "cctrace.vision.mask:TorchMobileNetV2MaskClassifier",
+}
+
+DEFAULTS: dict[str, str] = {
+    "person_detector": "yolov3-tiny",
+    "face_detector": "yunet",
+    "face_embedder": "sface",
+    "mask_classifier": "mobilenetv2-avg",
+}
+
+
+def _build(kind: str, registry: dict[str, str], type_: str, params: dict[str, Any]) -> Any:
+    target = registry.get(type_)
+    if target is None:
+        known = ", ".join(sorted(registry))
+        raise ValueError(f"unknown {kind} type {type_!r}; expected one of: {known}")
+    module_name, class_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for {kind} {type_!r}: {exc}") from exc
+
+
+def build_person_detector(type: str = "yolov3-tiny", **params: Any) -> PersonDetector:
+    """A person detector by type key (see ``PERSON_DETECTORS``)."""
+    detector: PersonDetector = _build("person detector", PERSON_DETECTORS, type, params)
+    return detector
+
+
+def build_face_detector(type: str = "yunet", **params: Any) -> FaceDetector:
+    """A face detector by type key (see ``FACE_DETECTORS``)."""
+    detector: FaceDetector = _build("face detector", FACE_DETECTORS, type, params)
+    return detector
+
+
+def build_face_embedder(type: str = "sface", **params: Any) -> FaceEmbedder:
+    """A face embedder by type key (see ``FACE_EMBEDDERS``)."""
+    embedder: FaceEmbedder = _build("face embedder", FACE_EMBEDDERS, type, params)
+    return embedder
+
+
+def build_mask_classifier(type: str = "mobilenetv2-avg", **params: Any) -> MaskClassifier:
+    """A mask classifier by type key (see ``MASK_CLASSIFIERS``)."""
+    classifier: MaskClassifier = _build("mask classifier", MASK_CLASSIFIERS, type, params)
+    return classifier
+
+
+__all__ = [
+    "DEFAULTS",
+    "FACE_DETECTORS",
+    "FACE_EMBEDDERS",
+    "MASK_CLASSIFIERS",
+    "PERSON_DETECTORS",
+    "FaceDetector",
+    "FaceEmbedder",
+    "MaskClassifier",
+    "PersonDetector",
+    "build_face_detector",
+    "build_face_embedder",
+    "build_mask_classifier",
+    "build_person_detector",
+]

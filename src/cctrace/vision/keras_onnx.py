@@ -33,7 +33,7 @@ def _pair(value: Any) -> tuple[int, int]:
 
 
 def _read_weights(h5: Any, layer_name: str) -> Weights:
-    weights_root = h5["model_weights"] if "model_weights" in h5 else h5
+    weights_root = h5.get("model_weights", h5)
     if layer_name not in weights_root:
         return []
     group = weights_root[layer_name]
@@ -102,7 +102,11 @@ class _Converter:
         kernel = w[0].transpose(3, 2, 0, 1)  # (kh, kw, in, out) -> (out, in, kh, kw)
         bias = w[1] if cfg.get("use_bias", True) else None
         y = self.g.conv(
-            ins[0], kernel, bias, base=layer["name"], strides=_pair(cfg["strides"]),
+            ins[0],
+            kernel,
+            bias,
+            base=layer["name"],
+            strides=_pair(cfg["strides"]),
             **self._padding(layer),
         )
         return self._activation(y, cfg.get("activation", "linear"), layer["name"] + "_act")
@@ -116,8 +120,13 @@ class _Converter:
         kernel = w[0].reshape(kh, kw, cin * mult).transpose(2, 0, 1)[:, None, :, :]
         bias = w[1] if cfg.get("use_bias", True) else None
         y = self.g.conv(
-            ins[0], kernel, bias, base=layer["name"], strides=_pair(cfg["strides"]),
-            group=cin, **self._padding(layer),
+            ins[0],
+            kernel,
+            bias,
+            base=layer["name"],
+            strides=_pair(cfg["strides"]),
+            group=cin,
+            **self._padding(layer),
         )
         return self._activation(y, cfg.get("activation", "linear"), layer["name"] + "_act")
 
@@ -132,10 +141,13 @@ class _Converter:
         beta = next(it) if cfg.get("center", True) else None
         mean, var = next(it), next(it)
         return self.g.batch_norm(
-            ins[0], base=layer["name"],
+            ins[0],
+            base=layer["name"],
             gamma=gamma if gamma is not None else np.ones_like(mean),
             beta=beta if beta is not None else np.zeros_like(mean),
-            mean=mean, var=var, eps=float(cfg.get("epsilon", 1e-3)),
+            mean=mean,
+            var=var,
+            eps=float(cfg.get("epsilon", 1e-3)),
         )
 
     def _relu(self, layer: Layer, ins: list[str], w: Weights) -> str:
@@ -176,7 +188,11 @@ class _Converter:
         pool = _pair(cfg["pool_size"])
         strides = _pair(cfg.get("strides") or cfg["pool_size"])
         return self.g.op(
-            op, ins, layer["name"], kernel_shape=list(pool), strides=list(strides),
+            op,
+            ins,
+            layer["name"],
+            kernel_shape=list(pool),
+            strides=list(strides),
             **self._padding(layer),
         )
 
@@ -217,9 +233,7 @@ class _Converter:
             if kind == "InputLayer":
                 dims = layer["config"]["batch_input_shape"]
                 shape = ["N", *[int(d) for d in dims[1:]]]
-                self.tensors[name] = self.g.op(
-                    "Transpose", ["input"], "to_nchw", perm=[0, 3, 1, 2]
-                )
+                self.tensors[name] = self.g.op("Transpose", ["input"], "to_nchw", perm=[0, 3, 1, 2])
                 continue
             handler = self.handlers.get(kind)
             if handler is None:
@@ -233,8 +247,12 @@ class _Converter:
             raise ModelError("keras->onnx: input layer not found")
         self.g.op("Identity", [self.tensors[outputs[0][0]]], "output", output="output")
         self.g.save(
-            out, input_name="input", input_shape=shape, output_name="output",
-            output_shape=["N", "K"], doc=doc,
+            out,
+            input_name="input",
+            input_shape=shape,
+            output_name="output",
+            output_shape=["N", "K"],
+            doc=doc,
         )
 
 

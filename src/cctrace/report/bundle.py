@@ -1,0 +1,64 @@
+"""Write every report format for a trace into one folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cctrace.report.csv_export import (
+    write_contact_persons_csv,
+    write_contacts_csv,
+    write_sightings_csv,
+)
+from cctrace.report.geojson import write_geojson
+from cctrace.report.html import write_html
+from cctrace.report.json_report import write_json
+from cctrace.tracing.result import TraceResult
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where :func:`write_report` put each file."""
+
+    json: Path
+    geojson: Path
+    html: Path
+    sightings_csv: Path
+    contacts_csv: Path
+    contact_persons_csv: Path
+
+
+def _safe_stem(case_id: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in case_id)
+    return keep.strip("._") or "case"
+
+
+def write_report(
+    result: TraceResult,
+    out_dir: str | os.PathLike[str],
+    snapshot_dir: str | os.PathLike[str] | None = None,
+) -> ReportPaths:
+    """Write JSON, GeoJSON, HTML and the CSVs into ``out_dir`` (created if needed).
+
+    Files are named after the case: ``<case>.json``, ``<case>.geojson``,
+    ``<case>.html``, ``<case>-sightings.csv``, ``<case>-contacts.csv`` and
+    ``<case>-contact-persons.csv`` (unsafe characters in the case id become ``_``).
+    ``snapshot_dir`` resolves relative snapshot paths for the HTML.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = _safe_stem(result.query.case_id)
+    paths = ReportPaths(
+        json=write_json(result, out / f"{stem}.json"),
+        geojson=write_geojson(result, out / f"{stem}.geojson"),
+        html=write_html(result, out / f"{stem}.html", snapshot_dir),
+        sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv"),
+        contacts_csv=write_contacts_csv(result, out / f"{stem}-contacts.csv"),
+        contact_persons_csv=write_contact_persons_csv(result, out / f"{stem}-contact-persons.csv"),
+    )
+    logger.info("wrote report for case %s to %s", result.query.case_id, out)
+    return paths

@@ -1,0 +1,282 @@
+"""The printable, self-contained HTML report (Jinja2, autoescaped).
+
+Everything is inline: CSS, SVG charts and snapshots as base64 data URIs, so the
+file opens offline and can be mailed or printed as is. Snapshots are read from
+the paths in the result (already redacted by the pipeline) and downscaled.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from cctrace import __version__
+from cctrace.report.formatting import (
+    camera_index,
+    camera_name,
+    clock,
+    count_status,
+    day,
+    duration,
+    human_utc,
+    mask_label,
+    metres,
+    route_order,
+    score,
+    seconds_between,
+    sighting_key,
+    status_label,
+)
+from cctrace.report.json_report import atomic_write_text
+from cctrace.report.siteplan import build_site_plan
+from cctrace.report.snapshots import SnapshotEmbedder
+from cctrace.report.timeline import build_timeline
+from cctrace.tracing.result import ContactSummary, TraceResult
+from cctrace.types import SightingStatus
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE = "report.html"
+
+
+@dataclass(frozen=True)
+class SightingRow:
+    """One row of the sightings table."""
+
+    order: str
+    tracklet_id: int
+    camera: str
+    camera_id: str
+    start: str
+    date: str
+    end: str
+    duration: str
+    score: str
+    status: str
+    status_label: str
+    mask: str
+    mask_label: str
+    thumb: str | None
+
+
+@dataclass(frozen=True)
+class EncounterRow:
+    """One encounter under a contact."""
+
+    camera: str
+    start: str
+    date: str
+    end: str
+    seconds_within: str
+    min_distance: str
+    min_distance_at: str
+    case_mask: str
+    case_mask_label: str
+    contact_mask: str
+    contact_mask_label: str
+    bands: tuple[str, ...]
+    tracklets: str
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """One contact person and their encounters."""
+
+    number: int
+    thumb: str | None
+    total: str
+    min_distance: str
+    first_seen: str
+    first_date: str
+    last_seen: str
+    last_date: str
+    cameras: str
+    contact_mask: str
+    contact_mask_label: str
+    case_masks: tuple[tuple[str, str], ...]
+    is_close: bool
+    tracklets: str
+    encounters: tuple[EncounterRow, ...]
+
+
+@functools.cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("cctrace.report", "templates"),
+        autoescape=select_autoescape(("html", "htm", "xml"), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["f1"] = lambda v: f"{float(v):.1f}"
+    return env
+
+
+def _sighting_rows(result: TraceResult, snaps: SnapshotEmbedder) -> list[SightingRow]:
+    cams = camera_index(result)
+    order = route_order(result)
+    rows = []
+    for s in sorted(result.sightings, key=lambda s: s.start):
+        pos = order.get(sighting_key(s))
+        rows.append(
+            SightingRow(
+                order="" if pos is None else str(pos),
+                tracklet_id=s.tracklet_id,
+                camera=camera_name(cams, s.camera_id),
+                camera_id=s.camera_id,
+                start=clock(s.start),
+                date=day(s.start),
+                end=clock(s.end),
+                duration=duration(seconds_between(s.start, s.end)),
+                score=score(s.score),
+                status=s.status.value,
+                status_label=status_label(s.status),
+                mask=s.mask_status.value,
+                mask_label=mask_label(s.mask_status),
+                thumb=snaps.data_uri(s.snapshot_path),
+            )
+        )
+    return rows
+
+
+def _bands(bands: dict[float, float]) -> tuple[str, ...]:
+    return tuple(f"≤ {d:g} m: {duration(bands[d])}" for d in sorted(bands))
+
+
+def _contact_row(
+    number: int, c: ContactSummary, result: TraceResult, snaps: SnapshotEmbedder
+) -> ContactRow:
+    cams = camera_index(result)
+    encounters = sorted(c.encounters, key=lambda e: e.start)
+    thumb = next((u for u in (snaps.data_uri(e.snapshot_path) for e in encounters) if u), None)
+    case_masks = sorted({e.case_mask for e in encounters}, key=lambda m: m.value)
+    return ContactRow(
+        number=number,
+        thumb=thumb,
+        total=duration(c.total_seconds_within),
+        min_distance=metres(c.min_distance_m),
+        first_seen=clock(c.first_seen),
+        first_date=day(c.first_seen),
+        last_seen=clock(c.last_seen),
+        last_date=day(c.last_seen),
+        cameras=", ".join(sorted({camera_name(cams, e.camera_id) for e in encounters})),
+        contact_mask=c.contact_mask.value,
+        contact_mask_label=mask_label(c.contact_mask),
+        case_masks=tuple((m.value, mask_label(m)) for m in case_masks),
+        is_close=c.is_close_contact,
+        tracklets=", ".join(str(t) for t in c.contact_tracklet_ids),
+        encounters=tuple(
+            EncounterRow(
+                camera=camera_name(cams, e.camera_id),
+                start=clock(e.start),
+                date=day(e.start),
+                end=clock(e.end),
+                seconds_within=duration(e.seconds_within),
+                min_distance=metres(e.min_distance_m),
+                min_distance_at=clock(e.min_distance_at),
+                case_mask=e.case_mask.value,
+                case_mask_label=mask_label(e.case_mask),
+                contact_mask=e.contact_mask.value,
+                contact_mask_label=mask_label(e.contact_mask),
+                bands=_bands(e.seconds_by_band),
+                tracklets=f"{e.contact_tracklet_id} ↔ case {e.case_tracklet_id}",
+            )
+            for e in encounters
+        ),
+    )
+
+
+def _auto_notes(result: TraceResult, missing_snapshots: list[str], plan_note: str) -> list[str]:
+    notes: list[str] = []
+    review = count_status(result.sightings, SightingStatus.NEEDS_REVIEW)
+    if review:
+        notes.append(
+            f"{review} sighting(s) need review: they are not on the route until an "
+            "investigator confirms them."
+        )
+    known = {c.camera_id for c in result.cameras}
+    used = {s.camera_id for s in result.sightings} | {
+        e.camera_id for c in result.contacts for e in c.encounters
+    }
+    unknown = sorted(used - known)
+    if unknown:
+        notes.append(f"Camera(s) not in the site description: {', '.join(unknown)}.")
+    if missing_snapshots:
+        notes.append(f"{len(missing_snapshots)} snapshot file(s) could not be read.")
+    if plan_note:
+        notes.append(f"Site plan: {plan_note}")
+    notes.append(
+        "Distances are on the ground plane from camera calibration; faces are matched "
+        "by similarity score, which a person must confirm before acting on a sighting."
+    )
+    return notes
+
+
+def build_context(
+    result: TraceResult, snapshot_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """The template's variables (exposed for tests and other front ends)."""
+    snaps = SnapshotEmbedder(snapshot_dir)
+    q = result.query
+    sightings = _sighting_rows(result, snaps)
+    contacts = [_contact_row(i, c, result, snaps) for i, c in enumerate(result.contacts, 1)]
+    plan = build_site_plan(result)
+    route = result.route
+    window = (
+        f"{human_utc(q.window_from, seconds=False)} to {human_utc(q.window_to, seconds=False)}"
+        if q.window_from or q.window_to
+        else "All footage"
+    )
+    return {
+        "case_id": q.case_id,
+        "query": q,
+        "window": window,
+        "query_source": ([f"{len(q.photos)} photo(s)"] if q.photos else [])
+        + ([f"tracklet {q.start_tracklet_id}"] if q.start_tracklet_id is not None else []),
+        "created_at": human_utc(result.created_at),
+        "actor": result.actor,
+        "version": __version__,
+        "summary": {
+            "accepted": count_status(result.sightings, SightingStatus.ACCEPTED),
+            "review": count_status(result.sightings, SightingStatus.NEEDS_REVIEW),
+            "cameras": len({s.camera_id for s in route}),
+            "close": sum(1 for c in result.contacts if c.is_close_contact),
+            "other": sum(1 for c in result.contacts if not c.is_close_contact),
+            "route_span": (
+                f"{clock(route[0].start)[:5]}–{clock(max(s.end for s in route))[:5]}"
+                if route
+                else "—"
+            ),
+        },
+        "timeline": build_timeline(result),
+        "plan": plan,
+        "sightings": sightings,
+        "contacts": contacts,
+        "notes": list(result.notes) + _auto_notes(result, snaps.missing, plan.note if plan else ""),
+    }
+
+
+def render_html(result: TraceResult, snapshot_dir: str | os.PathLike[str] | None = None) -> str:
+    """The report as an HTML string.
+
+    ``snapshot_dir`` resolves relative snapshot paths (default: working directory).
+    """
+    template = _environment().get_template(TEMPLATE)
+    return template.render(**build_context(result, snapshot_dir))
+
+
+def write_html(
+    result: TraceResult,
+    path: str | os.PathLike[str],
+    snapshot_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write the HTML report to ``path``; returns the path."""
+    out = atomic_write_text(Path(path), render_html(result, snapshot_dir))
+    logger.info("wrote HTML report %s", out)
+    return out

@@ -1,0 +1,288 @@
+"""Geometry of the report's site plan: cameras, the route and a scale bar.
+
+The plan is in metres with y pointing up (north when the site plan is
+north-up). Observed movement (a sighting's ground path) is a solid line;
+movement between sightings was not observed and is a dashed straight line. Each
+route sighting gets its order number at the point where it starts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cctrace.report.formatting import (
+    camera_index,
+    camera_name,
+    clock,
+    route_order,
+    score,
+    sighting_key,
+)
+from cctrace.report.geo import XY, Plane, plane_for, sighting_xy
+from cctrace.tracing.result import TraceResult
+from cctrace.types import SightingStatus
+
+WIDTH = 960
+MARGIN = 48
+MIN_HEIGHT = 280
+MAX_HEIGHT = 620
+MIN_EXTENT_M = 10.0
+MAX_PATH_POINTS = 200
+SCALE_STEPS_M = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000)
+ROUTE_COLOURS = ("#0b7285", "#1971c2", "#5f3dc4", "#9c36b5", "#c2255c")
+"""Route colours run along this ramp from the first stop to the last."""
+MARKER_R = 10.0
+
+
+@dataclass(frozen=True)
+class PlanCamera:
+    """A camera on the plan."""
+
+    x: float
+    y: float
+    label: str
+    title: str
+    on_route: bool
+
+
+@dataclass(frozen=True)
+class PlanLeg:
+    """A polyline: ``observed`` (a ground path) or not (a jump between sightings)."""
+
+    points: str
+    observed: bool
+    colour: str
+    arrow_id: str
+
+
+@dataclass(frozen=True)
+class PlanMarker:
+    """A numbered route stop, or a dot for a sighting needing review (number empty)."""
+
+    x: float
+    y: float
+    number: str
+    title: str
+    colour: str = ""
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """Everything the template needs to draw the plan."""
+
+    width: int
+    height: int
+    cameras: tuple[PlanCamera, ...]
+    legs: tuple[PlanLeg, ...]
+    markers: tuple[PlanMarker, ...]
+    review_markers: tuple[PlanMarker, ...]
+    grid: tuple[tuple[float, float, float, float], ...]
+    scale_x: float
+    scale_y: float
+    scale_px: float
+    scale_label: str
+    note: str
+    arrows: tuple[tuple[str, str], ...] = ()
+    """``(marker id, colour)`` of each arrowhead the legs use."""
+
+
+def _nice_step(target_m: float) -> float:
+    best = SCALE_STEPS_M[0]
+    for step in SCALE_STEPS_M:
+        if step <= target_m:
+            best = step
+    return float(best)
+
+
+def _thin(points: Sequence[XY], limit: int = MAX_PATH_POINTS) -> list[XY]:
+    if len(points) <= limit:
+        return list(points)
+    stride = math.ceil(len(points) / limit)
+    kept = list(points[::stride])
+    if kept[-1] != points[-1]:
+        kept.append(points[-1])
+    return kept
+
+
+class _Frame:
+    """Metres -> SVG pixels, fitted to the content, y up."""
+
+    def __init__(self, points: Sequence[XY]) -> None:
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+        dx = max(max(xs) - min(xs), MIN_EXTENT_M) * 1.1
+        dy = max(max(ys) - min(ys), MIN_EXTENT_M) * 1.1
+        inner_w = WIDTH - 2 * MARGIN
+        self.scale = inner_w / dx
+        height = dy * self.scale + 2 * MARGIN
+        if height > MAX_HEIGHT:
+            self.scale = (MAX_HEIGHT - 2 * MARGIN) / dy
+            height = MAX_HEIGHT
+        self.height = int(max(MIN_HEIGHT, height))
+        self.cx, self.cy = cx, cy
+
+    def px(self, p: XY) -> XY:
+        return (
+            WIDTH / 2 + (p[0] - self.cx) * self.scale,
+            self.height / 2 - (p[1] - self.cy) * self.scale,
+        )
+
+    def metres_at(self, x_px: float, y_px: float) -> XY:
+        return (
+            self.cx + (x_px - WIDTH / 2) / self.scale,
+            self.cy - (y_px - self.height / 2) / self.scale,
+        )
+
+
+def route_colour(index: int, count: int) -> str:
+    """Colour of stop ``index`` (0-based) of ``count``, along :data:`ROUTE_COLOURS`."""
+    if count <= 1:
+        return ROUTE_COLOURS[0]
+    pos = index / (count - 1) * (len(ROUTE_COLOURS) - 1)
+    lo = min(int(pos), len(ROUTE_COLOURS) - 2)
+    f = pos - lo
+    a = [int(ROUTE_COLOURS[lo][i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(ROUTE_COLOURS[lo + 1][i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b, strict=True))
+
+
+def _trim(a: XY, b: XY, start: float, end: float) -> tuple[XY, XY] | None:
+    """Segment a->b shortened by ``start`` and ``end`` pixels; None if too short."""
+    d = math.dist(a, b)
+    if d <= start + end + 4:
+        return None
+    ux, uy = (b[0] - a[0]) / d, (b[1] - a[1]) / d
+    return (a[0] + ux * start, a[1] + uy * start), (b[0] - ux * end, b[1] - uy * end)
+
+
+def _fmt(points: Sequence[XY]) -> str:
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+
+
+def _note(plane: Plane) -> str:
+    if plane.source == "latlon":
+        return (
+            "Cameras have lat/lon only: positions are projected to local metres (north up) "
+            "and the route joins cameras, not walked paths."
+        )
+    if plane.source == "none":
+        return "No camera has a known position; only ground paths are drawn."
+    return "Site-plan metres, y up. Solid: observed walking path; dashed: unobserved move."
+
+
+def build_site_plan(result: TraceResult) -> SitePlan | None:
+    """The site plan for ``result``; None when nothing has a position."""
+    plane = plane_for(result.cameras)
+    route = result.route
+    stops = [sighting_xy(s, plane) for s in route]
+    review = [
+        (s, sighting_xy(s, plane))
+        for s in result.sightings
+        if s.status == SightingStatus.NEEDS_REVIEW
+    ]
+    everything: list[XY] = list(plane.cameras.values())
+    for pts in stops:
+        everything.extend(pts)
+    for _, pts in review:
+        everything.extend(pts)
+    if not everything:
+        return None
+    frame = _Frame(everything)
+    cams = camera_index(result)
+    on_route = {s.camera_id for s in route}
+
+    legs: list[PlanLeg] = []
+    markers: list[PlanMarker] = []
+    arrows: dict[str, str] = {}
+    previous_end: XY | None = None
+    order = route_order(result)
+    for i, (s, pts) in enumerate(zip(route, stops, strict=True)):
+        if not pts:
+            continue
+        colour = route_colour(i, len(route))
+        arrow = f"arrow-{i}"
+        px = [frame.px(p) for p in _thin(pts)]
+        if previous_end is not None:
+            # Stop short of the numbered marker so the arrowhead shows.
+            gap = _trim(previous_end, px[0], 2.0, MARKER_R + 2.0)
+            if gap is not None:
+                legs.append(PlanLeg(_fmt(gap), observed=False, colour=colour, arrow_id=arrow))
+                arrows[arrow] = colour
+        if len(px) >= 2 and math.dist(px[0], px[-1]) > 2.0:
+            legs.append(PlanLeg(_fmt(px), observed=True, colour=colour, arrow_id=arrow))
+            arrows[arrow] = colour
+        previous_end = px[-1]
+        x, y = px[0]
+        # Keep numbers of repeated visits to one spot from hiding each other.
+        for m in markers:
+            if math.hypot(m.x - x, m.y - y) < 2 * MARKER_R:
+                x += 2 * MARKER_R + 2
+        markers.append(
+            PlanMarker(
+                x=x,
+                y=y,
+                number=str(order[sighting_key(s)]),
+                title=f"{camera_name(cams, s.camera_id)} {clock(s.start)}–{clock(s.end)} UTC",
+                colour=colour,
+            )
+        )
+
+    review_markers = tuple(
+        PlanMarker(
+            x=sum(frame.px(p)[0] for p in pts) / len(pts),
+            y=sum(frame.px(p)[1] for p in pts) / len(pts),
+            number="",
+            title=(
+                f"Needs review: {camera_name(cams, s.camera_id)} "
+                f"{clock(s.start)}–{clock(s.end)} UTC, score {score(s.score)}"
+            ),
+        )
+        for s, pts in review
+        if pts
+    )
+
+    cameras = tuple(
+        PlanCamera(
+            x=frame.px(xy)[0],
+            y=frame.px(xy)[1],
+            label=camera_name(cams, cam_id),
+            title=f"{camera_name(cams, cam_id)} ({cam_id})",
+            on_route=cam_id in on_route,
+        )
+        for cam_id, xy in plane.cameras.items()
+    )
+
+    step = _nice_step((WIDTH - 2 * MARGIN) / frame.scale / 5)
+    scale_m = _nice_step(180 / frame.scale)
+    grid: list[tuple[float, float, float, float]] = []
+    (mx0, my1) = frame.metres_at(0, 0)
+    (mx1, my0) = frame.metres_at(WIDTH, frame.height)
+    gx = math.floor(mx0 / step) * step
+    while gx <= mx1:
+        x, _ = frame.px((gx, 0.0))
+        grid.append((x, 0.0, x, float(frame.height)))
+        gx += step
+    gy = math.floor(my0 / step) * step
+    while gy <= my1:
+        _, y = frame.px((0.0, gy))
+        grid.append((0.0, y, float(WIDTH), y))
+        gy += step
+
+    return SitePlan(
+        width=WIDTH,
+        height=frame.height,
+        cameras=cameras,
+        legs=tuple(legs),
+        markers=tuple(markers),
+        review_markers=review_markers,
+        grid=tuple(grid),
+        scale_x=24.0,
+        scale_y=frame.height - 22.0,
+        scale_px=scale_m * frame.scale,
+        scale_label=f"{scale_m:g} m",
+        note=_note(plane),
+        arrows=tuple(arrows.items()),
+    )

@@ -1,0 +1,47 @@
+"""The :class:`Store` repository: the only door to the database for the rest of cctrace.
+
+Every method runs in its own transaction and returns frozen records
+(:mod:`cctrace.store.records`), never ORM objects. SQLite (WAL) by default; pass a
+PostgreSQL URL (``postgresql+psycopg://...``) for a shared server.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+
+from ._cases import CaseMixin
+from ._footage import FootageMixin
+from ._ingest import IngestMixin
+from ._queries import QueryMixin
+
+log = logging.getLogger(__name__)
+
+
+class Store(FootageMixin, IngestMixin, QueryMixin, CaseMixin):
+    """Cameras, footage, tracklets, encounters, cases, sightings and the audit log.
+
+    ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
+    ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,
+    snapshots) live under ``data_dir`` in both cases and are stored as relative paths.
+    """
+
+    @classmethod
+    def open(cls, data_dir: Path | str, url: str | None = None) -> Store:
+        """Open the store in ``data_dir`` (SQLite unless ``url`` is given)."""
+        return cls(data_dir, url=url)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store(data_dir={str(self.data_dir)!r}, dialect={self.dialect!r})"

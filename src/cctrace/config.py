@@ -121,7 +121,7 @@ class ModelsConfig(Strict):
     person_detector: ModelChoice = ModelChoice(type="yolov3-tiny")
     face_detector: ModelChoice = ModelChoice(type="yunet")
     face_embedder: ModelChoice = ModelChoice(type="sface")
-    mask_classifier: ModelChoice = ModelChoice(type="default")
+    mask_classifier: ModelChoice = ModelChoice(type="mobilenetv2-avg")
 
 
 class IngestConfig(Strict):

@@ -52,6 +52,7 @@ def test_truncated_file_keeps_the_frames_before_the_cut(
     assert report.last_good_offset_s == pytest.approx(got[-1] / fps)
     assert any("truncated" in e for e in report.errors)
     assert not report.ok
+    assert "truncated (last good frame at" in report.summary()
 
 
 def test_truncated_file_at_a_low_rate_with_nonref_skip(
@@ -97,6 +98,7 @@ def test_garbage_that_breaks_frames_is_counted(clips: dict[str, Path], tmp_path:
     assert report.frames_failed >= 1
     assert len(frames) + report.frames_failed == N_FRAMES
     assert any("decode error" in e for e in report.errors)
+    assert f"{report.frames_failed} frames lost" in report.summary()
 
 
 def write_text(path: Path) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cctrace.errors import FootageError
-from cctrace.footage.sources import expand_sources, natural_key
+from cctrace.footage.sources import expand_footage, expand_sources, natural_key
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def names(paths: list[Path], root: Path) -> list[str]:
 
 
 def test_folder_is_searched_recursively_in_natural_order(tree: Path) -> None:
-    assert names(expand_sources(tree / "cam1"), tree) == [
+    assert names(expand_footage(tree / "cam1"), tree) == [
         "cam1/cam1_1.avi",
         "cam1/cam1_2.mp4",
         "cam1/cam1_10.MP4",
@@ -58,7 +58,7 @@ def test_folder_is_searched_recursively_in_natural_order(tree: Path) -> None:
 
 
 def test_folder_without_recursion(tree: Path) -> None:
-    got = names(expand_sources([tree / "cam1"], recursive=False), tree)
+    got = names(expand_footage([tree / "cam1"], recursive=False), tree)
     assert got == ["cam1/cam1_1.avi", "cam1/cam1_2.mp4", "cam1/cam1_10.MP4"]
 
 
@@ -77,7 +77,7 @@ def test_folder_without_recursion(tree: Path) -> None:
 def test_specs_relative_to_a_base_dir(
     tree: Path, specs: list[str], expected: list[str] | None
 ) -> None:
-    got = names(expand_sources(specs, base_dir=tree), tree)
+    got = names(expand_footage(specs, base_dir=tree), tree)
     if expected is None:
         assert len(got) == 9 and "cam2/a.mp4" in got and "cam2/recording.dav" not in got
     else:
@@ -85,7 +85,8 @@ def test_specs_relative_to_a_base_dir(
 
 
 def test_single_string_spec(tree: Path) -> None:
-    assert names(expand_sources(str(tree / "cam2")), tree) == ["cam2/a.mp4"]
+    assert names(expand_footage(str(tree / "cam2")), tree) == ["cam2/a.mp4"]
+    assert expand_sources is expand_footage
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,7 @@ def test_single_string_spec(tree: Path) -> None:
 )
 def test_missing_paths_raise(tree: Path, specs: list[str], message: str) -> None:
     with pytest.raises(FootageError, match=message):
-        expand_sources(specs, base_dir=tree)
+        expand_footage(specs, base_dir=tree)
 
 
 def test_natural_key() -> None:

@@ -13,6 +13,7 @@ import pytest
 from cctrace.errors import FootageError
 from cctrace.footage.timing import (
     parse_filename_time,
+    resolve_start,
     resolve_start_time,
     sha256_file,
     to_utc,
@@ -82,23 +83,30 @@ def tagged_clip(
 def test_resolution_order(tagged_clip: Callable[[str, str | None], Path]) -> None:
     named_and_tagged = tagged_clip("cam1_20260315_081500.mp4", "2025-01-01T00:00:00Z")
     configured = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
-    got = resolve_start_time(named_and_tagged, configured)
+    before = datetime(2020, 1, 1, tzinfo=UTC)
+    got = resolve_start(named_and_tagged, configured, previous_end=before)
     assert (got.value, got.source) == (configured, "config")
-    got = resolve_start_time(named_and_tagged)
+    got = resolve_start(named_and_tagged, previous_end=before)
     assert (got.value, got.source) == (AT_0815, "filename")
     tagged = tagged_clip("cam1.mp4", "2025-01-01T00:00:00.000000Z")
-    got = resolve_start_time(tagged)
+    got = resolve_start(tagged, previous_end=before)
     assert (got.value, got.source) == (datetime(2025, 1, 1, tzinfo=UTC), "container")
+    untagged = tagged_clip("cam2.mp4", None)
+    got = resolve_start(untagged, previous_end=before)
+    assert (got.value, got.source) == (before, "previous")
+    assert resolve_start_time(named_and_tagged) == AT_0815  # the plain datetime
 
 
 def test_configured_naive_time_is_local() -> None:
     got = resolve_start_time("any.mp4", datetime(2026, 3, 15, 9, 15), "Europe/Zurich")
-    assert got.value == AT_0815 and got.value.tzinfo == UTC
+    assert got == AT_0815 and got.tzinfo == UTC
 
 
-def test_creation_time_passed_in_is_used_without_reading(tmp_path: Path) -> None:
-    got = resolve_start_time(tmp_path / "not-read.mp4", creation_time=AT_0815)
+def test_container_time_passed_in_is_used_without_reading(tmp_path: Path) -> None:
+    got = resolve_start(tmp_path / "not-read.mp4", container_time=AT_0815)
     assert (got.value, got.source) == (AT_0815, "container")
+    got = resolve_start(tmp_path / "not-read.mp4", read_container=False, previous_end=AT_0815)
+    assert got.source == "previous"
 
 
 def test_no_start_time_says_how_to_set_it(tagged_clip: Callable[[str, str | None], Path]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import cv2
@@ -426,6 +427,9 @@ def test_mot_rows(store: Store) -> None:
     r = rows[0]
     assert (r.x, r.y, r.w, r.h) == (10.0, 20.0, 40.0, 100.0) and r.confidence == 0.9
     assert store.mot_rows("cam1", footage_id=f.id + 1) == []
+    frame, track, *_ = rows[-1]  # unpacks like report.mot's tuples
+    assert (frame, track) == (2, ids[1])
+    assert store.count_tracklets() == 2 and store.count_tracklets(f.id + 1) == 0
 
 
 def test_purge_face_data(store: Store) -> None:
@@ -461,3 +465,9 @@ def test_store_errors_are_store_errors(tmp_path: Path) -> None:
     (bad / "cctrace.db").write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError):
         Store(bad)
+
+
+def test_for_site_uses_storage_section(tmp_path: Path) -> None:
+    site = SimpleNamespace(storage=SimpleNamespace(data_dir=tmp_path / "site", database_url=None))
+    with Store.for_site(site) as s:  # type: ignore[arg-type]
+        assert s.dialect == "sqlite" and (tmp_path / "site" / "cctrace.db").exists()

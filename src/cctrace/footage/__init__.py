@@ -9,10 +9,16 @@
 
 from cctrace.footage.decode_report import DecodeReport
 from cctrace.footage.reader import NONREF_MIN_RATIO, FootageInfo, iter_frames, probe
-from cctrace.footage.sources import VIDEO_EXTENSIONS, expand_sources, is_video_file
+from cctrace.footage.sources import (
+    VIDEO_EXTENSIONS,
+    expand_footage,
+    expand_sources,
+    is_video_file,
+)
 from cctrace.footage.timing import (
     StartTime,
     parse_filename_time,
+    resolve_start,
     resolve_start_time,
     sha256_file,
 )
@@ -23,11 +29,13 @@ __all__ = [
     "DecodeReport",
     "FootageInfo",
     "StartTime",
+    "expand_footage",
     "expand_sources",
     "is_video_file",
     "iter_frames",
     "parse_filename_time",
     "probe",
+    "resolve_start",
     "resolve_start_time",
     "sha256_file",
 ]

@@ -61,3 +61,18 @@ class DecodeReport:
             or self.truncated
             or self.errors
         )
+
+    def summary(self) -> str:
+        """One line for logs and reports: counts, truncation and the first errors."""
+        parts = [f"{self.frames_decoded} frames decoded, {self.frames_yielded} analysed"]
+        if self.frames_failed or self.packets_failed:
+            parts.append(f"{self.frames_failed} frames lost ({self.packets_failed} bad packets)")
+        if self.frames_corrupt:
+            parts.append(f"{self.frames_corrupt} concealed (corrupt) frames")
+        if self.truncated:
+            last = "none" if self.last_good_offset_s is None else f"{self.last_good_offset_s:.2f} s"
+            parts.append(f"truncated (last good frame at {last})")
+        if self.errors:
+            more = len(self.errors) - 3 + self.errors_dropped
+            parts.append("; ".join(self.errors[:3]) + (f" (+{more} more)" if more > 0 else ""))
+        return ", ".join(parts)

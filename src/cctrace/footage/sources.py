@@ -71,7 +71,7 @@ def _expand_one(spec: Path, recursive: bool) -> list[Path]:
     raise FootageError(f"footage path {spec} does not exist")
 
 
-def expand_sources(
+def expand_footage(
     specs: str | Path | Sequence[str | Path],
     base_dir: str | Path | None = None,
     recursive: bool = True,
@@ -98,3 +98,7 @@ def expand_sources(
         listed = ", ".join(str(s) for s in items)
         raise FootageError(f"no video files found in {listed or 'an empty footage list'}")
     return sorted(seen, key=natural_key)
+
+
+expand_sources = expand_footage
+"""Alias of :func:`expand_footage`."""

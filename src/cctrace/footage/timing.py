@@ -5,6 +5,7 @@ The start time of a file is taken, in order, from:
 1. an explicit value from the site config (wins over everything);
 2. the file name (see below), read in the NVR's local time zone (``local_tz``);
 3. the container's ``creation_time`` tag;
+4. if the caller gives it, the end of the camera's previous file (segments in a row);
 
 else :class:`~cctrace.errors.FootageError` says how to set it.
 
@@ -44,7 +45,7 @@ from cctrace.errors import FootageError
 
 log = logging.getLogger(__name__)
 
-StartTimeSource = Literal["config", "filename", "container"]
+StartTimeSource = Literal["config", "filename", "container", "previous"]
 
 _YEAR_RANGE = (1970, 2100)
 _CHUNK = 1 << 20
@@ -129,34 +130,39 @@ def _to_datetime(match: re.Match[str]) -> datetime | None:
         return None
 
 
-def resolve_start_time(
+def resolve_start(
     path: str | Path,
-    configured: datetime | None = None,
+    explicit: datetime | None = None,
     local_tz: tzinfo | str = UTC,
-    creation_time: datetime | None = None,
+    container_time: datetime | None = None,
+    previous_end: datetime | None = None,
     *,
     read_container: bool = True,
 ) -> StartTime:
-    """Decide when the footage in ``path`` starts (aware UTC).
+    """Decide when the footage in ``path`` starts (aware UTC), and say from what.
 
-    ``configured`` (from the site config) wins; a naive value is local time in
-    ``local_tz``. Else the file name, read in ``local_tz``. Else ``creation_time``
-    (pass it if the file was probed already) or, when ``read_container``, the
-    container's ``creation_time`` tag. Else :class:`FootageError`.
+    In order: ``explicit`` (from the site config; a naive value is local time in
+    ``local_tz``); the file name, read in ``local_tz``; ``container_time`` (pass the
+    probed ``creation_time``) or, when not given and ``read_container``, the container's
+    ``creation_time`` tag; ``previous_end``, the end of the camera's previous file
+    (consecutive NVR segments without times). Else :class:`FootageError`.
     """
     path = Path(path)
-    if configured is not None:
-        return StartTime(to_utc(configured, local_tz), "config")
+    if explicit is not None:
+        return StartTime(to_utc(explicit, local_tz), "config")
     from_name = parse_filename_time(path, local_tz)
     if from_name is not None:
         return StartTime(from_name, "filename")
-    if creation_time is None and read_container:
+    if container_time is None and read_container:
         from cctrace.footage.reader import probe  # av is needed only here
 
-        creation_time = probe(path).creation_time
-    if creation_time is not None:
-        log.info("%s: start time from container creation_time %s", path, creation_time)
-        return StartTime(to_utc(creation_time), "container")
+        container_time = probe(path).creation_time
+    if container_time is not None:
+        log.info("%s: start time from container creation_time %s", path, container_time)
+        return StartTime(to_utc(container_time), "container")
+    if previous_end is not None:
+        log.info("%s: no start time of its own; continuing the previous file", path)
+        return StartTime(to_utc(previous_end, local_tz), "previous")
     raise FootageError(
         f"{path}: cannot tell when this footage starts: no time in the file name and no "
         "creation_time in the container. Set the start time for this file or camera in the "
@@ -164,6 +170,21 @@ def resolve_start_time(
         "file with its start time, e.g. cam1_20260315_081500.mp4 (read in the camera's "
         "local time zone)."
     )
+
+
+def resolve_start_time(
+    path: str | Path,
+    explicit: datetime | None = None,
+    local_tz: tzinfo | str = UTC,
+    container_time: datetime | None = None,
+    previous_end: datetime | None = None,
+    *,
+    read_container: bool = True,
+) -> datetime:
+    """When the footage in ``path`` starts (aware UTC); see :func:`resolve_start`."""
+    return resolve_start(
+        path, explicit, local_tz, container_time, previous_end, read_container=read_container
+    ).value
 
 
 def sha256_file(path: str | Path, chunk_size: int = _CHUNK) -> str:

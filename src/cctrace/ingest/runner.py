@@ -103,8 +103,15 @@ def run_camera(
                     container_time=info.creation_time,
                     previous_end=previous_end,
                 )
-                fps = camera.source_fps or info.fps
-                duration = info.duration_s * (info.fps / fps) if camera.source_fps else info.duration_s
+                container_fps = info.fps or camera.source_fps
+                if container_fps is None or not info.duration_s:
+                    raise FootageError(
+                        f"{path}: the container gives no frame rate or duration; "
+                        "set source_fps for this camera"
+                    )
+                fps = camera.source_fps or container_fps
+                # With a corrected rate the same frames span a different time.
+                duration = info.duration_s * container_fps / fps
                 previous_end = start + timedelta(seconds=duration)
                 record = store.get_or_create_footage(
                     camera_id, str(path), sha256_file(path), path.stat().st_size,

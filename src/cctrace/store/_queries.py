@@ -33,6 +33,14 @@ class QueryMixin(StoreBase):
                 raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
             return _convert.tracklet(row, self.abspath)
 
+    def count_tracklets(self, footage_id: int | None = None) -> int:
+        """How many tracklets are stored (for one footage file, or in all)."""
+        stmt = select(func.count(TrackletRow.id))
+        if footage_id is not None:
+            stmt = stmt.where(TrackletRow.footage_id == footage_id)
+        with self._read() as s:
+            return int(s.execute(stmt).scalar_one())
+
     def get_tracklets(self, ids: Iterable[int]) -> list[TrackletRecord]:
         """The stored tracklets among ``ids``, in input order (unknown ids are skipped)."""
         wanted = unique_ints(ids)

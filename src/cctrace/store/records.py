@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -149,13 +149,17 @@ class EmbeddingBatch:
     """(N, dim) float32."""
 
 
-@dataclass(frozen=True)
-class MotRow:
-    """One box in MOTChallenge form (frame_index is the stored 0-based index)."""
+class MotRow(NamedTuple):
+    """One box in MOTChallenge form; a tuple ``(frame_index, track_id, x, y, w, h,
+    confidence)`` as :func:`cctrace.report.mot.format_mot` takes it.
+
+    ``frame_index`` is the stored 0-based index; ``track_id`` the tracklet's database
+    id (unique across footage files; pass ``footage_id`` to ``mot_rows`` so frame
+    indices of different files are not mixed).
+    """
 
     frame_index: int
     track_id: int
-    """The tracklet's database id (unique across footage files)."""
     x: float
     y: float
     w: float

@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ._cases import CaseMixin
 from ._footage import FootageMixin
 from ._ingest import IngestMixin
 from ._queries import QueryMixin
+
+if TYPE_CHECKING:
+    from cctrace.config import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,11 @@ class Store(FootageMixin, IngestMixin, QueryMixin, CaseMixin):
     def open(cls, data_dir: Path | str, url: str | None = None) -> Store:
         """Open the store in ``data_dir`` (SQLite unless ``url`` is given)."""
         return cls(data_dir, url=url)
+
+    @classmethod
+    def for_site(cls, site: SiteConfig) -> Store:
+        """Open the store a site's ``storage`` section names (data dir, optional URL)."""
+        return cls(site.storage.data_dir, url=site.storage.database_url)
 
     def __enter__(self) -> Store:
         return self

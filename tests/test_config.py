@@ -67,9 +67,7 @@ def test_good_site_resolves_paths_and_utc(tmp_path: Path) -> None:
         ("  distance_m: 1.5\n", "  distance_m: far\n", 19, "valid number"),
     ],
 )
-def test_errors_name_the_line(
-    tmp_path: Path, old: str, new: str, line: int, message: str
-) -> None:
+def test_errors_name_the_line(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:
     assert old in GOOD
     path = _write(tmp_path, GOOD.replace(old, new))
     with pytest.raises(ConfigError) as info:
@@ -100,5 +98,5 @@ def test_duplicate_camera_ids(tmp_path: Path) -> None:
 
 def test_unknown_camera(tmp_path: Path) -> None:
     site = load_site(_write(tmp_path, GOOD))
-    with pytest.raises(ConfigError, match="unknown camera 'nope'.*cam1"):
+    with pytest.raises(ConfigError, match=r"unknown camera 'nope'.*cam1"):
         site.camera("nope")

@@ -6,7 +6,7 @@ import getpass
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -62,8 +62,8 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
             f"{name}: {value!r} is not an ISO time like 2026-03-15T08:00:00Z"
         ) from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 @app.callback()
@@ -226,14 +226,14 @@ def _print_trace(result: object) -> None:
     c = Table(title="contacts")
     for col in ("tracklets", "seconds within", "min distance", "first seen", "mask", "close"):
         c.add_column(col)
-    for s in result.contacts:
+    for contact in result.contacts:
         c.add_row(
-            ",".join(map(str, s.contact_tracklet_ids)),
-            f"{s.total_seconds_within:.1f}",
-            f"{s.min_distance_m:.2f} m",
-            s.first_seen.strftime("%H:%M:%S"),
-            s.contact_mask.value,
-            "YES" if s.is_close_contact else "no",
+            ",".join(map(str, contact.contact_tracklet_ids)),
+            f"{contact.total_seconds_within:.1f}",
+            f"{contact.min_distance_m:.2f} m",
+            contact.first_seen.strftime("%H:%M:%S"),
+            contact.contact_mask.value,
+            "YES" if contact.is_close_contact else "no",
         )
     console.print(c)
     for note in result.notes:

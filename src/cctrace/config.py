@@ -7,7 +7,7 @@ file and line. Relative paths are resolved against the YAML file's folder.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -105,7 +105,7 @@ class CameraConfig(Strict):
             return None
         if value.tzinfo is None:
             raise ValueError("start_time needs a time zone, e.g. 2026-03-15T08:00:00Z")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
 
 class ModelChoice(Strict):

@@ -9,7 +9,7 @@ across the plaza are seen by both cameras, as on a real street.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -115,8 +115,8 @@ def pick_demo_tracklet(site_path: Path) -> int:
         best, best_secs = None, -1.0
         for cam in site.cameras:
             records = store.tracklets_in_window(
-                datetime(1970, 1, 1, tzinfo=timezone.utc),
-                datetime(9999, 1, 1, tzinfo=timezone.utc),
+                datetime(1970, 1, 1, tzinfo=UTC),
+                datetime(9999, 1, 1, tzinfo=UTC),
                 camera_ids=[cam.id],
             )
             ids = [r.id for r in records]

@@ -54,7 +54,8 @@ class GroundCalibration:
                     f"calibration {name} points are degenerate (repeated or on one line); "
                     "spread at least 4 points over the floor, no 3 of them collinear"
                 )
-        matrix, _ = cv2.findHomography(img, gnd, method=0)
+        found, _ = cv2.findHomography(img, gnd, method=0)
+        matrix = None if found is None else np.asarray(found, dtype=np.float64)
         if matrix is None or not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-12:
             raise ConfigError("calibration points do not define a usable homography")
         projected = _apply(matrix, img)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ Image = npt.NDArray[np.uint8]
 """A BGR image, HxWx3 uint8 (OpenCV convention)."""
 
 
-class MaskStatus(str, Enum):
+class MaskStatus(StrEnum):
     """Whether a person wears a face mask, as voted over a tracklet."""
 
     WORN = "worn"
@@ -29,7 +29,7 @@ class MaskStatus(str, Enum):
     UNKNOWN = "unknown"
 
 
-class SightingStatus(str, Enum):
+class SightingStatus(StrEnum):
     """How a search hit is classified against the shipped thresholds."""
 
     ACCEPTED = "accepted"
@@ -112,9 +112,7 @@ class Detections:
                 np.zeros(n, np.int64) if class_id is None else np.asarray(class_id, np.int64)
             ),
             tracker_id=(
-                np.full(n, -1, np.int64)
-                if tracker_id is None
-                else np.asarray(tracker_id, np.int64)
+                np.full(n, -1, np.int64) if tracker_id is None else np.asarray(tracker_id, np.int64)
             ),
             data=dict(data or {}),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +12,12 @@ import pytest
 
 from cctrace.tracking.encounters import EncounterAccumulator
 
-T0 = datetime(2026, 3, 15, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)
 
 
-def _feed(acc: EncounterAccumulator, frames: list[dict[int, tuple[float, float]]], fps: float) -> None:
+def _feed(
+    acc: EncounterAccumulator, frames: list[dict[int, tuple[float, float]]], fps: float
+) -> None:
     for i, positions in enumerate(frames):
         ids = np.array(sorted(positions))
         xy = np.array([positions[k] for k in ids]) if len(ids) else np.zeros((0, 2))

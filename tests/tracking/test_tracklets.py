@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from cctrace.tracking.tracklets import TrackletBuilder, vote_mask
 from cctrace.types import FaceSample, MaskStatus, TrackPoint
 
-T0 = datetime(2026, 3, 15, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)
 
 
 def _point(i: int) -> TrackPoint:

@@ -39,12 +39,6 @@ def read_image(path: Path) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared data root; skips when absent."""
-    return require_data()
-
-
-@pytest.fixture(scope="session")
 def pets_frames() -> dict[int, np.ndarray]:
     """Ten PETS2009 S2L1 View_001 frames (0-based index -> BGR), decoded with PyAV."""
     import av

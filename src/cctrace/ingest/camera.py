@@ -24,6 +24,8 @@ from cctrace.types import Tracklet as TrackletT
 
 PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
 """A face outside every person box becomes a person detection above this score."""
+FACE_TO_BODY_RATIO = 6.0
+"""A person box this many times the smallest usable face width may show a face."""
 SNAPSHOT_IMPROVEMENT = 1.15
 """A new snapshot replaces the old one when it scores this much better."""
 
@@ -101,8 +103,10 @@ class CameraProcessor:
             self._mapper = GroundMapper(self.camera, frame.width)
         persons = models.person_detector.detect(frame.image)
         faces: list[Face] = []
-        if self._frames_seen % self.config.face_every_n_frames == 0:
-            faces = [f for f in models.face_detector.detect(frame.image) if f.score > 0]
+        if self._frames_seen % self.config.face_every_n_frames == 0 and self._faces_possible(
+            persons
+        ):
+            faces = list(models.face_detector.detect(frame.image))
         self._frames_seen += 1
         persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
         tracked = self.tracker.update(persons)
@@ -127,6 +131,17 @@ class CameraProcessor:
         self._update_snapshots(frame, confirmed, faces, face_rows)
         kept, gone = self.builder.expire(frame.timestamp)
         return self._finish(kept, gone)
+
+    def _faces_possible(self, persons: Detections) -> bool:
+        """Skip face detection when every person is too small to show a usable face.
+
+        A face is about a seventh of a standing person's height; with no person at
+        all, faces are still looked for (close-up cameras see faces, not bodies).
+        """
+        if len(persons) == 0:
+            return True
+        heights = persons.xyxy[:, 3] - persons.xyxy[:, 1]
+        return bool(heights.max() >= FACE_TO_BODY_RATIO * self.config.min_face_px)
 
     def finish(self) -> CameraOutput:
         """End of footage: finish every open track and encounter."""
@@ -182,7 +197,8 @@ class CameraProcessor:
             return
         embeddings = models.face_embedder.embed(frame.image, [f for _, f, _ in todo])
         crops = [models.face_embedder.align(frame.image, f) for _, f, _ in todo]
-        mask_probs = models.mask_classifier.classify([_face_crop(frame, f) for _, f, _ in todo])
+        # The mask classifiers score best on the aligned crops (bench/masks.py).
+        mask_probs = models.mask_classifier.classify(crops)
         for (tid, _face, quality), emb, crop, prob in zip(
             todo, embeddings, crops, mask_probs, strict=True
         ):
@@ -232,16 +248,6 @@ def _shift(box: np.ndarray, offset: tuple[float, float]) -> tuple[float, float, 
     return (float(box[0] - ox), float(box[1] - oy), float(box[2] - ox), float(box[3] - oy))
 
 
-def _face_crop(frame: Frame, face: Face, margin: float = 0.15) -> np.ndarray:
-    x1, y1, x2, y2 = face.xyxy
-    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    xa, ya = max(int(x1 - mx), 0), max(int(y1 - my), 0)
-    xb, yb = min(int(x2 + mx), frame.width), min(int(y2 + my), frame.height)
-    if xb <= xa or yb <= ya:
-        return np.zeros((8, 8, 3), np.uint8)
-    return np.ascontiguousarray(frame.image[ya:yb, xa:xb])
-
-
 def _assign_faces(persons: Detections, faces: Sequence[Face]) -> dict[int, int]:
     """Face index -> row of the person whose upper body holds the face centre."""
     out: dict[int, int] = {}
@@ -286,7 +292,12 @@ def _add_pseudo_persons(
         w, h = x2 - x1, y2 - y1
         cx = (x1 + x2) / 2
         extra.append(
-            [max(cx - 1.5 * w, 0), max(y1 - 0.3 * h, 0), min(cx + 1.5 * w, width), min(y1 + 7 * h, height)]
+            [
+                max(cx - 1.5 * w, 0),
+                max(y1 - 0.3 * h, 0),
+                min(cx + 1.5 * w, width),
+                min(y1 + 7 * h, height),
+            ]
         )
     boxes = np.vstack([persons.xyxy, np.asarray(extra, np.float32)])
     conf = np.concatenate([persons.confidence, [f.score * 0.9 for f in lonely]])

@@ -50,14 +50,20 @@ def ingest_file(
     """Analyse one file from its last checkpoint to the end and store the results."""
     if footage.status in (FootageStatus.DONE, FootageStatus.PARTIAL):
         return FileResult(
-            footage.id, footage.status, 0, 0, footage.frames_decoded, footage.frames_failed,
+            footage.id,
+            footage.status,
+            0,
+            0,
+            footage.frames_decoded,
+            footage.frames_failed,
             "already ingested",
         )
     cfg = site.ingest
     if footage.checkpoint_state:
         processor: CameraProcessor = pickle.loads(footage.checkpoint_state)
-        log.info("camera %s: resuming %s at %.1f s", camera.id, footage.path,
-                 footage.progress_offset_s)
+        log.info(
+            "camera %s: resuming %s at %.1f s", camera.id, footage.path, footage.progress_offset_s
+        )
     else:
         processor = CameraProcessor(camera, cfg)
     report = DecodeReport()
@@ -109,6 +115,11 @@ def ingest_file(
     if damaged:
         log.warning("camera %s: %s: %s", camera.id, footage.path, note)
     return FileResult(
-        footage.id, status, counts[0], counts[1],
-        decoded_before + report.frames_decoded, failed_before + report.frames_failed, note,
+        footage.id,
+        status,
+        counts[0],
+        counts[1],
+        decoded_before + report.frames_decoded,
+        failed_before + report.frames_failed,
+        note,
     )

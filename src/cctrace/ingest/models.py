@@ -29,6 +29,16 @@ class ModelSet:
         return build_face_detector(c.type, **c.params)
 
     @cached_property
+    def photo_face_detector(self) -> FaceDetector:
+        """Face detector for query photos: large photos are scaled to 1024 px first,
+        where YuNet boxes huge faces badly."""
+        from cctrace.vision import build_face_detector
+
+        c = self.config.face_detector
+        params = {"max_side": 1024, **c.params}
+        return build_face_detector(c.type, **params)
+
+    @cached_property
     def face_embedder(self) -> FaceEmbedder:
         from cctrace.vision import build_face_embedder
 

@@ -114,8 +114,13 @@ def run_camera(
                 duration = info.duration_s * container_fps / fps
                 previous_end = start + timedelta(seconds=duration)
                 record = store.get_or_create_footage(
-                    camera_id, str(path), sha256_file(path), path.stat().st_size,
-                    start, duration, fps,
+                    camera_id,
+                    str(path),
+                    sha256_file(path),
+                    path.stat().st_size,
+                    start,
+                    duration,
+                    fps,
                 )
                 records.append(record)
             except FootageError as exc:
@@ -125,8 +130,14 @@ def run_camera(
             try:
                 result = ingest_file(store, site, camera, record, models, reporter.at)
                 summaries.append(
-                    FileSummary(camera_id, record.path, result.status.value, result.tracklets,
-                                result.encounters, result.note)
+                    FileSummary(
+                        camera_id,
+                        record.path,
+                        result.status.value,
+                        result.tracklets,
+                        result.encounters,
+                        result.note,
+                    )
                 )
             except FootageError as exc:
                 store.mark_footage(record.id, FootageStatus.FAILED, error=str(exc))
@@ -165,6 +176,10 @@ def ingest_site(
     n_workers = max(1, min(n_workers, len(cameras)))
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     summary = IngestSummary()
+    from cctrace.store.repository import Store
+
+    with Store.for_site(site):
+        pass  # create the schema once, before workers race to do it
     if n_workers == 1:
         with _ProgressView(progress, [c.id for c in cameras]) as view:
             for cam in cameras:
@@ -227,14 +242,14 @@ class _ProgressView:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed:>7.1f}/{task.total:.1f} s footage"),
+                TextColumn("{task.completed:>7.1f}/{task.fields[total_s]} s footage"),
                 TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
             )
             self._progress.start()
             for cam in self.camera_ids:
-                self._tasks[cam] = self._progress.add_task(cam, total=None, rate="")
+                self._tasks[cam] = self._progress.add_task(cam, total=None, rate="", total_s="?")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -255,7 +270,9 @@ class _ProgressView:
         while True:
             try:
                 kind, cam, value = (
-                    self._events.get(timeout=timeout) if first and timeout else self._events.get_nowait()
+                    self._events.get(timeout=timeout)
+                    if first and timeout
+                    else self._events.get_nowait()
                 )
             except (queue_mod.Empty, EOFError, OSError):
                 return
@@ -267,7 +284,7 @@ class _ProgressView:
             return
         task = self._tasks[cam]
         if kind == "total":
-            self._progress.update(task, total=value)
+            self._progress.update(task, total=value, total_s=f"{value:.1f}")
         else:
             self._progress.update(task, completed=value)
             t = self._progress.tasks[task]

@@ -93,9 +93,7 @@ def group_contacts(
     return summaries
 
 
-def link_same_person(
-    embeddings: dict[int, np.ndarray], threshold: float
-) -> dict[int, int]:
+def link_same_person(embeddings: dict[int, np.ndarray], threshold: float) -> dict[int, int]:
     """Group tracklets whose best face embeddings match above ``threshold``.
 
     ``embeddings`` maps tracklet id -> (K, D) normalised face embeddings; the

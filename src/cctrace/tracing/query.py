@@ -44,7 +44,7 @@ def embed_photo(path: str | Path, models: ModelSet) -> FloatArray:
     saying which.
     """
     image = read_photo(path)
-    faces = models.face_detector.detect(image)
+    faces = models.photo_face_detector.detect(image)
     if not faces:
         raise PhotoError(
             f"{path}: no face found; use a photo where the face is visible and at least "

@@ -7,10 +7,11 @@ person confirmed become extra queries (query expansion).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,10 @@ def run_trace(
             result = trace_in_store(site, store, request, models or ModelSet(site.models))
         except Exception as exc:
             store.append_audit(
-                request.actor, "trace", request.case_id, audit_query,
+                request.actor,
+                "trace",
+                request.case_id,
+                audit_query,
                 {"error": f"{type(exc).__name__}: {exc}"},
             )
             raise
@@ -109,8 +113,9 @@ def trace_in_store(
         store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
         scores[request.tracklet_id] = 1.0
         queries.extend(_vectors(store, [request.tracklet_id]))
-    decided = {s.tracklet_id: s for s in store.list_sightings(request.case_id)
-               if s.decided_by is not None}
+    decided = {
+        s.tracklet_id: s for s in store.list_sightings(request.case_id) if s.decided_by is not None
+    }
     confirmed = [t for t, s in decided.items() if s.status == SightingStatus.ACCEPTED]
     queries.extend(_vectors(store, confirmed))
     for tid in confirmed:
@@ -120,8 +125,12 @@ def trace_in_store(
         index.sync(store)
         matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
         hits = index.search(
-            matrix, k=site.trace.top_k, t_from=request.window_from, t_to=request.window_to,
-            min_score=review, per_tracklet=True,
+            matrix,
+            k=site.trace.top_k,
+            t_from=request.window_from,
+            t_to=request.window_to,
+            min_score=review,
+            per_tracklet=True,
         )
         for row in hits:
             for hit in row:
@@ -135,7 +144,8 @@ def trace_in_store(
         store.record_sightings(request.case_id, machine)
     statuses = {s.tracklet_id: s.status for s in store.list_sightings(request.case_id)}
     keep = [
-        tid for tid in scores
+        tid
+        for tid in scores
         if scores[tid] >= review and statuses.get(tid) != SightingStatus.REJECTED
     ]
     records = {r.id: r for r in store.get_tracklets(keep)}
@@ -183,11 +193,9 @@ def trace_in_store(
             accept_threshold=accept,
             review_threshold=review,
         ),
-        created_at=datetime.now(timezone.utc).replace(microsecond=0),
+        created_at=datetime.now(UTC).replace(microsecond=0),
         actor=request.actor,
-        cameras=tuple(
-            CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras
-        ),
+        cameras=tuple(CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras),
         sightings=tuple(sightings),
         contacts=tuple(
             group_contacts(contacts, _same_person(store, contacts, accept), request.minutes)
@@ -203,7 +211,8 @@ def _contacts(
     if not route_ids:
         return [], notes
     encounters = [
-        e for e in store.encounters_for(sorted(route_ids), request.window_from, request.window_to)
+        e
+        for e in store.encounters_for(sorted(route_ids), request.window_from, request.window_to)
         if e.other_tracklet_id not in route_ids
     ]
     tracklets = {
@@ -271,10 +280,8 @@ def _ensure_case(store: Store, request: TraceRequest) -> None:
     try:
         store.get_case(request.case_id)
     except NotFoundError:
-        try:
+        with contextlib.suppress(AlreadyExistsError):
             store.create_case(request.case_id, request.actor, request.legal_basis)
-        except AlreadyExistsError:
-            pass
 
 
 def _audit_query(request: TraceRequest) -> dict[str, Any]:

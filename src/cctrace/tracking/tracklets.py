@@ -6,7 +6,7 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cctrace.types import FaceSample, MaskStatus, Snapshot, TrackPoint, Tracklet
+from cctrace.types import FaceSample, MaskStatus, Snapshot, Tracklet, TrackPoint
 
 MASK_WORN_AT = 0.5
 """A face sample votes "worn" when its mask probability is at least this."""

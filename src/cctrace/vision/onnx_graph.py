@@ -110,6 +110,7 @@ class GraphBuilder:
         output_name: str,
         output_shape: list[int | str],
         doc: str,
+        opset: int = OPSET,
     ) -> None:
         """Check the graph and write the model (deterministic bytes)."""
         import onnx
@@ -124,7 +125,7 @@ class GraphBuilder:
         )
         model = h.make_model(
             graph,
-            opset_imports=[h.make_opsetid("", OPSET)],
+            opset_imports=[h.make_opsetid("", opset)],
             producer_name="cctrace",
             doc_string=doc,
         )

@@ -106,13 +106,25 @@ def ingest(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: site config, 0 = per core).")
     ] = None,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show progress bars (also off with CCTRACE_NO_PROGRESS=1).",
+        ),
+    ] = True,
 ) -> None:
-    """Analyse every camera's footage into the index (idempotent and resumable)."""
+    """Analyse every camera's footage into the index (idempotent and resumable).
+
+    Re-running adds nothing for files already ingested; a run that was killed
+    resumes from its last checkpoint.
+    """
     from cctrace.config import load_site
     from cctrace.ingest.runner import ingest_site
 
     site = load_site(site_file)
-    summary = ingest_site(site, camera_ids=camera, workers=workers, progress=True)
+    show = progress and not os.environ.get("CCTRACE_NO_PROGRESS")
+    summary = ingest_site(site, camera_ids=camera, workers=workers, progress=show)
     table = Table(title="ingest")
     for col in ("camera", "file", "status", "tracklets", "encounters", "note"):
         table.add_column(col)

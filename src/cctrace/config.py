@@ -141,7 +141,10 @@ class IngestConfig(Strict):
     workers: int = Field(0, ge=0, le=256, description="Worker processes; 0 = one per core")
     distance_bands_m: tuple[float, float, float] = (1.0, 2.0, 3.0)
     max_gap_s: float = Field(
-        1.0, gt=0, description="Longest gap between two sampled frames still counted as contact"
+        1.5, gt=0, le=10, description="Detection drop-outs up to this long are interpolated"
+    )
+    smoothing_s: float = Field(
+        0.6, ge=0, le=10, description="Moving-average window for ground positions, seconds"
     )
 
 

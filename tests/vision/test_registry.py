@@ -135,12 +135,24 @@ def test_fixed_cfg_has_corrected_mask(model_dir: Path) -> None:
 CONVERTED_SHA256 = {
     "mask-keras-onnx": "affca0acb896b3131f002d8933ec07e438dedd54bc54d65415f7055553be251d",
     "mask-torch-onnx": "42b19a3913951dc9ff47a2e760cd4e36dc20599c6998247bf2aee44e2eaa0852",
+    "yolov3-tiny-onnx": "af625f39e144a95c5e5008ecfc6d47462c7a34672fbc1f5d1d2c7cc605903c7e",
+    "yolov3-tiny-onnx-int8": "842da2618be16ba339d2b8dacf562fa671240f55599264265229e237e7e352df",
 }
 
 
 @pytest.mark.parametrize("name", sorted(CONVERTED_SHA256))
 def test_conversions_are_reproducible(model_dir: Path, name: str) -> None:
     assert registry.sha256_file(resolve(name)) == CONVERTED_SHA256[name]
+
+
+def test_int8_model_version_follows_its_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cctrace.vision import yolo_int8_ranges
+
+    before = registry._int8_ranges_version()
+    assert before == DERIVED["yolov3-tiny-onnx-int8"].version
+    changed = dict(yolo_int8_ranges.YOLOV3_TINY_INT8_RANGES, extra=(0.0, 1.0))
+    monkeypatch.setattr(yolo_int8_ranges, "YOLOV3_TINY_INT8_RANGES", changed)
+    assert registry._int8_ranges_version() != before
 
 
 def test_corrupt_derived_file_is_rebuilt_or_refused(model_dir: Path) -> None:
@@ -161,7 +173,7 @@ def test_prepare_module_runs(model_dir: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "3 derived files" in result.stdout
+    assert "5 derived files" in result.stdout
 
 
 def test_importing_vision_loads_no_runtime() -> None:

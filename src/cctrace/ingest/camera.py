@@ -16,7 +16,7 @@ from cctrace.config import CameraConfig, IngestConfig
 from cctrace.geometry import GroundCalibration, HeightScaleEstimate
 from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
-from cctrace.tracking.encounters import EncounterAccumulator
+from cctrace.tracking.encounters import EncounterBuilder, EncounterSettings
 from cctrace.tracking.tracker import PersonTracker
 from cctrace.tracking.tracklets import TrackletBuilder
 from cctrace.types import Detections, Encounter, Face, FaceSample, Frame, Snapshot, TrackPoint
@@ -85,15 +85,15 @@ class CameraProcessor:
             min_points=config.min_track_points,
             lost_after_s=lost_after_s + 0.5,
         )
-        self.encounters = EncounterAccumulator(
+        self.encounters = EncounterBuilder(
             camera.id,
-            bands_m=config.distance_bands_m,
-            max_gap_s=config.max_gap_s,
-            nominal_step_s=1.0 / config.analysis_fps,
+            EncounterSettings(
+                bands_m=config.distance_bands_m,
+                step_s=1.0 / config.analysis_fps,
+                max_gap_s=config.max_gap_s,
+                smooth_s=config.smoothing_s,
+            ),
         )
-        self._pending: list[Encounter] = []
-        self._finished_kept: set[int] = set()
-        self._finished_dropped: set[int] = set()
         self._mapper: GroundMapper | None = None
         self._frames_seen = 0
 
@@ -125,12 +125,11 @@ class CameraProcessor:
                     confidence=float(confirmed.confidence[row]),
                 ),
             )
-        self.encounters.update(frame.timestamp, confirmed.tracker_id, ground)
         face_rows = _assign_faces(confirmed, faces)
         self._add_faces(frame, confirmed, faces, face_rows, models)
         self._update_snapshots(frame, confirmed, faces, face_rows)
-        kept, gone = self.builder.expire(frame.timestamp)
-        return self._finish(kept, gone)
+        kept, _ = self.builder.expire(frame.timestamp)
+        return self._finish(kept)
 
     def _faces_possible(self, persons: Detections) -> bool:
         """Skip face detection when every person is too small to show a usable face.
@@ -144,36 +143,14 @@ class CameraProcessor:
         return bool(heights.max() >= FACE_TO_BODY_RATIO * self.config.min_face_px)
 
     def finish(self) -> CameraOutput:
-        """End of footage: finish every open track and encounter."""
-        kept, gone = self.builder.finish_all()
-        out = self._finish(kept, gone)
-        leftover = self.encounters.close_all()
-        out.encounters.extend(self._release(leftover, final=True))
-        out.encounters.extend(self._release([], final=True))
-        return out
+        """End of footage: finish every open track and its encounters."""
+        kept, _ = self.builder.finish_all()
+        return self._finish(kept)
 
-    def _finish(self, kept: list[TrackletT], gone: set[int]) -> CameraOutput:
-        kept_ids = {t.track_id for t in kept}
-        self._finished_kept |= kept_ids
-        self._finished_dropped |= gone - kept_ids
-        closed = self.encounters.close_tracks(gone)
-        return CameraOutput(tracklets=kept, encounters=self._release(closed, final=False))
-
-    def _release(self, closed: list[Encounter], final: bool) -> list[Encounter]:
-        """Emit encounters once both tracklets are stored; drop those with noise tracks."""
-        self._pending.extend(closed)
-        ready: list[Encounter] = []
-        waiting: list[Encounter] = []
-        for enc in self._pending:
-            ids = {enc.track_a, enc.track_b}
-            if ids & self._finished_dropped:
-                continue
-            if ids <= self._finished_kept:
-                ready.append(enc)
-            elif not final:
-                waiting.append(enc)
-        self._pending = waiting
-        return ready
+    def _finish(self, kept: list[TrackletT]) -> CameraOutput:
+        encounters = self.encounters.add_finished(kept)
+        self.encounters.forget_before(self.builder.earliest_open_start())
+        return CameraOutput(tracklets=kept, encounters=encounters)
 
     def _add_faces(
         self,

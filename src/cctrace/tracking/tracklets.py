@@ -61,6 +61,11 @@ class TrackletBuilder:
         """Track ids still being built."""
         return set(self._open)
 
+    def earliest_open_start(self) -> datetime | None:
+        """Start of the oldest track still being built (None when none is open)."""
+        starts = [t.points[0].timestamp for t in self._open.values() if t.points]
+        return min(starts) if starts else None
+
     def add_point(self, track_id: int, point: TrackPoint) -> None:
         """Record where a track was in an analysed frame."""
         track = self._open.setdefault(track_id, _Open(track_id))

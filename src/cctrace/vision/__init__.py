@@ -7,6 +7,8 @@ created only when a ``build_*`` factory's product is first used.
 registry            type                   class
 ==================  =====================  ==========================================
 PERSON_DETECTORS    ``yolov3-tiny``        :class:`~.person.YoloV3TinyPersonDetector`
+PERSON_DETECTORS    ``yolov3-tiny-onnx``   :class:`~.person.YoloV3TinyOnnxPersonDetector`
+PERSON_DETECTORS    ``yolov3-tiny-int8``   :class:`~.person.YoloV3TinyInt8PersonDetector`
 FACE_DETECTORS      ``yunet``              :class:`~.face.YuNetFaceDetector`
 FACE_EMBEDDERS      ``sface``              :class:`~.face.SFaceEmbedder`
 MASK_CLASSIFIERS    ``mobilenetv2-avg``    :class:`~.mask.EnsembleMaskClassifier` (default)
@@ -24,6 +26,8 @@ from cctrace.vision.base import FaceDetector, FaceEmbedder, MaskClassifier, Pers
 
 PERSON_DETECTORS: dict[str, str] = {
     "yolov3-tiny": "cctrace.vision.person:YoloV3TinyPersonDetector",
+    "yolov3-tiny-onnx": "cctrace.vision.person:YoloV3TinyOnnxPersonDetector",
+    "yolov3-tiny-int8": "cctrace.vision.person:YoloV3TinyInt8PersonDetector",
 }
 FACE_DETECTORS: dict[str, str] = {
     "yunet": "cctrace.vision.face:YuNetFaceDetector",

@@ -18,7 +18,14 @@ same order (per head, then cell row, cell column, anchor):
     cx, cy, w, h (fractions of the input), objectness, objectness * class probability...
 
 with ``cx = (col + sigmoid(tx)) / W``, ``w = exp(tw) * anchor_w / input_w``. Unlike cv2.dnn,
-class scores below 0.2 are not zeroed (no effect at a confidence threshold >= 0.2).
+class scores of 0.2 or less are not zeroed (the detectors drop them). On a PETS frame the
+rows match cv2.dnn's to ~5e-5 at 320, 416 and 608 px (``tests/vision/test_darknet_onnx.py``).
+
+int8: :func:`calibrate_ranges` measures every activation's range over sample images and
+``convert_darknet(..., int8_ranges=...)`` emits the backbone in QDQ form (per-channel
+symmetric int8 weights, int32 biases, uint8 activations; max pooling and upsampling keep
+their input's quantisation), which onnxruntime runs as QLinearConv / QLinearLeakyRelu /
+QLinearConcat. The two head convolutions and the decoding stay float.
 
 Darknet weights file: int32 major, minor, revision, then ``seen`` as int64 when
 ``major * 10 + minor >= 2`` and ``major < 1000`` (else int32), then per convolution either
@@ -29,6 +36,8 @@ Darknet weights file: int32 major, minor, revision, then ``seen`` as int64 when
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +47,12 @@ from cctrace.errors import ModelError
 from cctrace.vision.onnx_graph import GraphBuilder
 
 OPSET = 17
-BN_EPSILON = 1e-5
-"""cv2.dnn's Darknet importer folds batch norm as gamma / sqrt(var + 1e-5)."""
+BN_EPSILON = 1e-6
+"""cv2.dnn's Darknet importer folds batch norm as gamma / sqrt(var + 1e-6) (max abs diff ~5e-6)."""
 LEAKY_SLOPE = 0.1
+
+Ranges = Mapping[str, tuple[float, float]]
+"""Activation (min, max) by calibration key, e.g. ``"l000_convolutional.out"``."""
 
 
 @dataclass
@@ -132,17 +144,29 @@ class _WeightReader:
         return out
 
 
+def _uint8_qparams(lo: float, hi: float) -> tuple[float, int]:
+    """Asymmetric uint8 (scale, zero point) for a range (widened to include 0)."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    scale = (hi - lo) / 255.0 if hi > lo else 1.0
+    return scale, int(np.clip(round(-lo / scale), 0, 255))
+
+
 class _Converter:
-    def __init__(self, sections: list[Section], weights: _WeightReader) -> None:
+    def __init__(
+        self, sections: list[Section], weights: _WeightReader, ranges: Ranges | None = None
+    ) -> None:
         self.net = sections[0]
         self.layers = sections[1:]
         self.weights = weights
+        self.ranges = ranges
         self.g = GraphBuilder("darknet")
         self.outputs: list[str] = []  # per layer
         self.channels: list[int] = []  # per layer
         self.heads: list[str] = []
         self.row_width = 0
         self.input_hw = ""
+        self.taps: dict[str, str] = {}  # range key -> float tensor (for calibration)
+        self.qparams: dict[str, tuple[float, int]] = {}  # dequantised tensor -> (scale, zp)
 
     # -- helpers -----------------------------------------------------------------
     def _i64(self, base: str, values: list[int]) -> str:
@@ -150,6 +174,82 @@ class _Converter:
 
     def _f32(self, base: str, values: np.ndarray | list[float] | float) -> str:
         return self.g.const(base, np.asarray(values, np.float32))
+
+    def _qdq(self, x: str, scale: float, zero_point: int, base: str) -> str:
+        """QuantizeLinear + DequantizeLinear (uint8): onnxruntime fuses the float ops
+        between such pairs into their integer forms (QLinearConv, ...)."""
+        s = self._f32(base + "_qs", np.array(scale, np.float32))
+        z = self.g.const(base + "_qz", np.array(zero_point, np.uint8))
+        q = self.g.op("QuantizeLinear", [x, s, z], base + "_q")
+        y = self.g.op("DequantizeLinear", [q, s, z], base + "_dq")
+        self.qparams[y] = (scale, zero_point)
+        return y
+
+    def _tap(self, x: str, key: str) -> str:
+        """A calibration point: with int8 ranges, quantise ``x`` to its range there."""
+        self.taps[key] = x
+        if self.ranges is None:
+            return x
+        if key not in self.ranges:
+            raise ModelError(f"darknet->onnx: no int8 range for {key!r}")
+        lo, hi = self.ranges[key]
+        return self._qdq(x, *_uint8_qparams(lo, hi), base=key.replace(".", "_"))
+
+    def _same_qparams(self, x: str, y: str, base: str) -> str:
+        """Requantise ``y`` as ``x`` (max pooling and resizing run on uint8 then)."""
+        if x not in self.qparams:
+            return y
+        return self._qdq(y, *self.qparams[x], base=base + "_rq")
+
+    def _int8_conv(
+        self,
+        x: str,
+        kernel: np.ndarray,
+        bias: np.ndarray,
+        *,
+        base: str,
+        stride: int,
+        pad: int,
+        groups: int,
+    ) -> str:
+        """Conv with per-channel symmetric int8 weights and int32 bias (QDQ form)."""
+        x_scale = self.qparams[x][0]
+        w_scale = np.abs(kernel).reshape(len(kernel), -1).max(axis=1) / 127.0
+        w_scale = np.where(w_scale > 0, w_scale, 1.0).astype(np.float32)
+        w_q = np.clip(np.round(kernel / w_scale[:, None, None, None]), -127, 127)
+        b_scale = (np.float64(x_scale) * w_scale).astype(np.float32)
+        b_q = np.round(bias / b_scale.astype(np.float64)).astype(np.int32)
+        g = self.g
+        w = g.op(
+            "DequantizeLinear",
+            [
+                g.const(base + "_wq", w_q.astype(np.int8)),
+                g.const(base + "_ws", w_scale),
+                g.const(base + "_wz", np.zeros(len(w_scale), np.int8)),
+            ],
+            base + "_w",
+            axis=0,
+        )
+        b = g.op(
+            "DequantizeLinear",
+            [
+                g.const(base + "_bq", b_q),
+                g.const(base + "_bs", b_scale),
+                g.const(base + "_bz", np.zeros(len(b_scale), np.int32)),
+            ],
+            base + "_b",
+            axis=0,
+        )
+        size = int(kernel.shape[2])
+        return g.op(
+            "Conv",
+            [x, w, b],
+            base,
+            kernel_shape=[size, size],
+            strides=[stride, stride],
+            pads=[pad, pad, pad, pad],
+            group=groups,
+        )
 
     def _ref(self, index: int, at: int) -> int:
         absolute = at + index if index < 0 else index
@@ -169,7 +269,9 @@ class _Converter:
         raise ModelError(f"darknet->onnx: unsupported activation {name!r} in {base}")
 
     # -- layers ------------------------------------------------------------------
-    def _convolutional(self, s: Section, x: str, cin: int, base: str) -> tuple[str, int]:
+    def _convolutional(
+        self, s: Section, x: str, cin: int, base: str, *, head: bool
+    ) -> tuple[str, int]:
         filters = s.get_int("filters")
         size = s.get_int("size", 1)
         stride = s.get_int("stride", 1)
@@ -189,16 +291,32 @@ class _Converter:
             scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + BN_EPSILON)
             kernel = kernel * scale[:, None, None, None]
             bias = beta - mean.astype(np.float64) * scale
-        y = self.g.conv(
-            x,
-            kernel.astype(np.float32),
-            np.asarray(bias, np.float32),
-            base=base,
-            strides=(stride, stride),
-            pads=(pad, pad, pad, pad),
-            group=groups,
-        )
-        return self._activation(y, s.options.get("activation", "logistic"), base + "_act"), filters
+        activation = s.options.get("activation", "logistic")
+        if self.ranges is not None and not head:
+            y = self._int8_conv(
+                x,
+                kernel,
+                np.asarray(bias, np.float64),
+                base=base,
+                stride=stride,
+                pad=pad,
+                groups=groups,
+            )
+        else:  # float (also the [yolo] heads of an int8 model: their logits need precision)
+            y = self.g.conv(
+                x,
+                kernel.astype(np.float32),
+                np.asarray(bias, np.float32),
+                base=base,
+                strides=(stride, stride),
+                pads=(pad, pad, pad, pad),
+                group=groups,
+            )
+        if head:
+            return self._activation(y, activation, base + "_act"), filters
+        if activation != "linear":
+            y = self._activation(self._tap(y, base + ".conv"), activation, base + "_act")
+        return self._tap(y, base + ".out"), filters
 
     def _maxpool(self, s: Section, x: str, base: str) -> str:
         size = s.get_int("size", s.get_int("stride", 1))
@@ -207,7 +325,7 @@ class _Converter:
         if s.get_int("stride_x", stride) != stride or s.get_int("maxpool_depth", 0):
             raise ModelError(f"darknet->onnx: {base}: stride_x / maxpool_depth unsupported")
         lo, hi = padding // 2, padding - padding // 2
-        return self.g.op(
+        y = self.g.op(
             "MaxPool",
             [x],
             base,
@@ -215,6 +333,7 @@ class _Converter:
             strides=[stride, stride],
             pads=[lo, lo, hi, hi],
         )
+        return self._same_qparams(x, y, base)
 
     def _route(self, s: Section, at: int, base: str) -> tuple[str, int]:
         if s.get_int("groups", 1) != 1:
@@ -225,14 +344,18 @@ class _Converter:
         channels = sum(self.channels[r] for r in refs)
         if len(refs) == 1:
             return self.outputs[refs[0]], channels
-        return self.g.op("Concat", [self.outputs[r] for r in refs], base, axis=1), channels
+        y = self.g.op("Concat", [self.outputs[r] for r in refs], base, axis=1)
+        return self._tap(y, base + ".out"), channels
 
     def _shortcut(self, s: Section, x: str, at: int, base: str) -> str:
         ref = self._ref(s.get_int("from"), at)
         if self.channels[ref] != self.channels[at - 1]:
             raise ModelError(f"darknet->onnx: {base}: shortcut between different widths")
         y = self.g.op("Add", [x, self.outputs[ref]], base)
-        return self._activation(y, s.options.get("activation", "linear"), base + "_act")
+        activation = s.options.get("activation", "linear")
+        if activation != "linear":
+            y = self._activation(self._tap(y, base + ".add"), activation, base + "_act")
+        return self._tap(y, base + ".out")
 
     def _upsample(self, s: Section, x: str, base: str) -> str:
         stride = s.get_int("stride", 2)
@@ -248,7 +371,10 @@ class _Converter:
             nearest_mode="floor",
         )
         scale = s.get_float("scale", 1.0)
-        return y if scale == 1.0 else self.g.op("Mul", [y, self._f32(base + "_k", scale)], base)
+        if scale != 1.0:
+            y = self.g.op("Mul", [y, self._f32(base + "_k", scale)], base)
+            return self._tap(y, base + ".out")
+        return self._same_qparams(x, y, base)
 
     def _yolo(self, s: Section, x: str, cin: int, base: str) -> None:
         """Decode one head to (N, H*W*A, 5 + classes) rows, cv2.dnn's layout."""
@@ -329,10 +455,14 @@ class _Converter:
         in_wh = self.g.op("Gather", [shape, self._i64("wh_idx", [3, 2])], "input_wh", axis=0)
         self.input_hw = self.g.op("Cast", [in_wh], "input_whf", to=1)
         x, cin = "input", channels
+        if self.ranges is not None:  # blobs of uint8 images: k / 255 is exact in uint8
+            x = self._qdq(x, 1.0 / 255.0, 0, "input")
+        kinds = [s.type for s in self.layers]
         for at, s in enumerate(self.layers):
             base = f"l{at:03d}_{s.type}"
             if s.type in ("convolutional", "conv"):
-                x, cin = self._convolutional(s, x, cin, base)
+                head = at + 1 < len(kinds) and kinds[at + 1] == "yolo"
+                x, cin = self._convolutional(s, x, cin, base, head=head)
             elif s.type in ("maxpool", "max"):
                 x = self._maxpool(s, x, base)
             elif s.type == "route":
@@ -371,21 +501,73 @@ class _Converter:
         )
 
 
-def convert_darknet(
-    cfg_path: Path, weights_path: Path, out: Path, *, input_size: int | None = None
-) -> None:
-    """Write an ONNX equivalent of a Darknet YOLO cfg + weights to ``out``.
-
-    ``input_size`` fixes the input to (N, 3, S, S) (a multiple of 32); None leaves H and W
-    dynamic. The output is deterministic: the same files give the same bytes.
-    """
+def _convert(
+    cfg_path: Path,
+    weights_path: Path,
+    out: Path,
+    input_size: int | None,
+    ranges: Ranges | None,
+) -> _Converter:
     if input_size is not None and (input_size <= 0 or input_size % 32):
         raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
     sections = parse_cfg(cfg_path)
     header, values = read_weights(weights_path)
-    converter = _Converter(sections, _WeightReader(values, Path(weights_path)))
+    converter = _Converter(sections, _WeightReader(values, Path(weights_path)), ranges)
     doc = (
         f"converted from {Path(cfg_path).name} + {Path(weights_path).name} "
-        f"(darknet {header[0]}.{header[1]}.{header[2]}) by cctrace.vision.darknet_onnx"
+        f"(darknet {header[0]}.{header[1]}.{header[2]}"
+        f"{', int8 QDQ' if ranges is not None else ''}) by cctrace.vision.darknet_onnx"
     )
     converter.run(out, input_size, doc)
+    return converter
+
+
+def convert_darknet(
+    cfg_path: Path,
+    weights_path: Path,
+    out: Path,
+    *,
+    input_size: int | None = None,
+    int8_ranges: Ranges | None = None,
+) -> None:
+    """Write an ONNX equivalent of a Darknet YOLO cfg + weights to ``out``.
+
+    ``input_size`` fixes the input to (N, 3, S, S) (a multiple of 32); None leaves H and W
+    dynamic. With ``int8_ranges`` (from :func:`calibrate_ranges`) the backbone is
+    quantised in QDQ form: per-channel symmetric int8 weights, uint8 activations with
+    those ranges; the [yolo] head convolutions and the decoding stay float. The output
+    is deterministic: the same inputs give the same bytes.
+    """
+    _convert(cfg_path, weights_path, out, input_size, int8_ranges)
+
+
+def calibrate_ranges(
+    cfg_path: Path, weights_path: Path, blobs: Iterable[np.ndarray]
+) -> dict[str, tuple[float, float]]:
+    """Min and max of every quantised activation of the float model over ``blobs``
+    ((N, 3, H, W) float32 RGB in [0, 1]), by calibration key, for ``int8_ranges``."""
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="cctrace-calib-") as tmp:
+        path = Path(tmp) / "float.onnx"
+        converter = _convert(cfg_path, weights_path, path, None, None)
+        model = onnx.load(str(path))
+    keys = sorted(converter.taps)
+    for key in keys:
+        model.graph.output.append(
+            onnx.helper.make_tensor_value_info(converter.taps[key], onnx.TensorProto.FLOAT, None)
+        )
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [converter.taps[k] for k in keys]
+    lo = dict.fromkeys(keys, np.inf)
+    hi = dict.fromkeys(keys, -np.inf)
+    count = 0
+    for blob in blobs:
+        count += 1
+        for key, value in zip(keys, session.run(names, {"input": blob}), strict=True):
+            lo[key] = min(lo[key], float(value.min()))
+            hi[key] = max(hi[key], float(value.max()))
+    if not count:
+        raise ValueError("calibration needs at least one blob")
+    return {k: (lo[k], hi[k]) for k in keys}

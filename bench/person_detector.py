@@ -1,0 +1,213 @@
+"""Person detector speed and accuracy on PETS2009 S2L1 View_001 (one command).
+
+    python bench/person_detector.py [--data DIR] [--step 16] [--sizes 416 320]
+        [--threads 1 2] [--types yolov3-tiny yolov3-tiny-onnx yolov3-tiny-int8] [--rounds 3]
+    python bench/person_detector.py --calibrate src/cctrace/vision/yolo_int8_ranges.py
+
+For every detector type and input size it prints recall and precision (greedy one-to-one
+matching at IoU 0.5 against gt_mot.txt, 1-based frames, as tests/vision/test_person.py)
+over every ``step``-th frame (step 16: 50 frames, 0..784), and the median milliseconds
+per :meth:`detect` call (blob, forward, decoding, NMS) per thread count. Timing runs
+the configurations in turn, ``rounds`` times over the frames, so load from other
+processes falls on all of them alike; the load average is printed before and after.
+
+``--calibrate OUT`` instead writes the activation ranges of the int8 model (registry
+``yolov3-tiny-onnx-int8``) as a Python module: min / max of every quantised activation
+over PETS frames 8, 58, ..., 758 and every 6th photo of masks/kaggle-andrewmvd, each at
+416 and 320 px.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("CCTRACE_SHARED_DATA")
+    root = Path(env) if env else Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    return (root / "pets2009-s2l1").resolve()
+
+
+def load_frames(video: Path, step: int) -> dict[int, np.ndarray]:
+    """Every ``step``-th frame (0-based index -> BGR), decoded with PyAV."""
+    import av
+
+    frames: dict[int, np.ndarray] = {}
+    with av.open(str(video)) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index % step == 0:
+                frames[index] = frame.to_ndarray(format="bgr24")
+    return frames
+
+
+def load_gt(path: Path) -> dict[int, np.ndarray]:
+    """Ground-truth person boxes by 0-based frame index, (N, 4) xyxy."""
+    boxes: dict[int, list[list[float]]] = {}
+    for line in path.read_text().splitlines():
+        f, _, x, y, w, h = (float(v) for v in line.split(",")[:6])
+        boxes.setdefault(int(f) - 1, []).append([x, y, x + w, y + h])
+    return {k: np.asarray(v, np.float32) for k, v in boxes.items()}
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return np.asarray(inter / (area_a[:, None] + area_b[None, :] - inter))
+
+
+def matches(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.5) -> int:
+    """Greedy one-to-one matches at IoU >= threshold."""
+    if len(pred) == 0 or len(gt) == 0:
+        return 0
+    m = iou(pred, gt)
+    count = 0
+    while m.size and m.max() >= threshold:
+        i, j = np.unravel_index(int(np.argmax(m)), m.shape)
+        m[i, :] = -1
+        m[:, j] = -1
+        count += 1
+    return count
+
+
+def accuracy(
+    detector: Any, frames: dict[int, np.ndarray], gt: dict[int, np.ndarray]
+) -> tuple[float, float]:
+    tp = n_pred = n_gt = 0
+    for index, frame in frames.items():
+        boxes = detector.detect(frame).xyxy
+        truth = gt.get(index, np.zeros((0, 4), np.float32))
+        tp += matches(boxes, truth)
+        n_pred += len(boxes)
+        n_gt += len(truth)
+    return tp / max(n_gt, 1), tp / max(n_pred, 1)
+
+
+def _busy_seconds() -> tuple[float, float]:
+    """(seconds all CPUs were busy, seconds this process ran) since boot / start."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = (sum(fields[:8]) - fields[3] - fields[4]) / tick  # all but idle and iowait
+    own = os.times()
+    return busy, own.user + own.system
+
+
+def calibrate(data: Path, out: Path) -> None:
+    """Write the int8 activation ranges module (see the module docstring)."""
+    import cv2
+
+    from cctrace.vision.darknet_onnx import calibrate_ranges
+    from cctrace.vision.registry import resolve
+
+    frames = load_frames(data / "view001.mp4", 1)
+    images = [frames[i] for i in range(8, len(frames), 50)]
+    photos = sorted((data.parent / "masks" / "kaggle-andrewmvd" / "images").glob("*.*"))
+    images += [np.asarray(cv2.imread(str(p))) for p in photos[::6]]
+    blobs = (
+        cv2.dnn.blobFromImage(image, 1 / 255.0, (size, size), swapRB=True)
+        for image in images
+        for size in (416, 320)
+    )
+    ranges = calibrate_ranges(resolve("yolov3-tiny-cfg"), resolve("yolov3-tiny-weights"), blobs)
+    lines = [
+        '"""Activation ranges of the int8 YOLOv3-tiny (registry ``yolov3-tiny-onnx-int8``).',
+        "",
+        "Generated by ``python bench/person_detector.py --calibrate <this file>`` (min / max",
+        f"over {len(images)} images at 416 and 320 px: PETS S2L1 frames and mask photos).",
+        "Changing them changes the derived model: bump its version in the registry.",
+        '"""',
+        "",
+        "YOLOV3_TINY_INT8_RANGES: dict[str, tuple[float, float]] = {",
+        *(f'    "{k}": ({lo!r}, {hi!r}),' for k, (lo, hi) in sorted(ranges.items())),
+        "}",
+        "",
+    ]
+    out.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {len(ranges)} ranges from {len(images)} images to {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=default_data_dir())
+    parser.add_argument("--step", type=int, default=16, help="use every step-th frame")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[416, 320])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--types",
+        nargs="+",
+        default=["yolov3-tiny", "yolov3-tiny-onnx", "yolov3-tiny-int8"],
+        help="detector types",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timing passes over the frames (0: none)"
+    )
+    parser.add_argument("--param", action="append", default=[], help="extra KEY=VALUE (int)")
+    parser.add_argument("--calibrate", type=Path, help="write int8 ranges here and exit")
+    args = parser.parse_args(argv)
+    if args.calibrate:
+        calibrate(args.data, args.calibrate)
+        return 0
+
+    import cv2
+
+    from cctrace.vision import build_person_detector
+
+    video, gt_path = args.data / "view001.mp4", args.data / "gt_mot.txt"
+    if not video.is_file() or not gt_path.is_file():
+        print(f"PETS S2L1 not found under {args.data}", file=sys.stderr)
+        return 2
+    frames, gt = load_frames(video, args.step), load_gt(gt_path)
+    extra = {k: int(v) for k, v in (p.split("=", 1) for p in args.param)}
+    print(f"{len(frames)} frames, load average {os.getloadavg()[0]:.2f}", flush=True)
+
+    configs = []
+    for type_ in args.types:
+        for size in args.sizes:
+            for threads in args.threads:
+                det = build_person_detector(type_, input_size=size, threads=threads, **extra)
+                det.detect(next(iter(frames.values())))  # load + warm up
+                configs.append((type_, size, threads, det))
+    times: dict[tuple[str, int, int], list[float]] = {c[:3]: [] for c in configs}
+    busy0, own0, wall0 = *_busy_seconds(), time.perf_counter()
+    for _ in range(args.rounds):
+        for type_, size, threads, det in configs:
+            cv2.setNumThreads(threads)  # the cv2 backend's pool is process-wide
+            for frame in frames.values():
+                t0 = time.perf_counter()
+                det.detect(frame)
+                times[(type_, size, threads)].append(time.perf_counter() - t0)
+    busy1, own1, wall1 = *_busy_seconds(), time.perf_counter()
+    others = max(0.0, (busy1 - busy0) - (own1 - own0)) / max(wall1 - wall0, 1e-9)
+    print(
+        f"load average after timing {os.getloadavg()[0]:.2f}; other processes used "
+        f"{others:.2f} of {os.cpu_count()} CPUs while timing",
+        flush=True,
+    )
+
+    print(f"{'type':<20} {'size':>4} {'recall':>6} {'prec':>6}  ms/frame by threads")
+    for type_ in args.types:
+        for size in args.sizes:
+            det = next(c[3] for c in configs if c[:2] == (type_, size))
+            cv2.setNumThreads(max(args.threads))
+            recall, precision = accuracy(det, frames, gt)
+            cells = "  ".join(
+                f"{t}: {1000 * float(np.median(times[(type_, size, t)])):5.1f}"
+                for t in args.threads
+                if times[(type_, size, t)]
+            )
+            print(f"{type_:<20} {size:>4} {recall:6.3f} {precision:6.3f}  {cells}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

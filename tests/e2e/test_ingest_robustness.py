@@ -1,0 +1,169 @@
+"""Ingest on a real clip: idempotent re-ingest, kill -9 and resume, damaged files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+from pets import write_pets_site
+
+from cctrace.config import load_site
+from cctrace.ingest.runner import ingest_site
+from cctrace.store.repository import Store
+
+pytestmark = pytest.mark.slow
+
+CLIP_FRAMES = 120
+
+
+@pytest.fixture(scope="module")
+def short_clip(pets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 120 frames of PETS View_001 as an MKV (so a truncated copy still opens)."""
+    out = tmp_path_factory.mktemp("clip") / "view001-short.mkv"
+    with av.open(str(pets_dir / "view001.mp4")) as inp, av.open(str(out), "w") as dst:
+        stream = dst.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
+        stream.options = {"crf": "20", "preset": "veryfast", "g": "10"}
+        for i, frame in enumerate(inp.decode(video=0)):
+            if i >= CLIP_FRAMES:
+                break
+            new = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24")
+            for packet in stream.encode(new):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    return out
+
+
+def _site(pets_dir: Path, workdir: Path, clip: Path, extra: str = "") -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return write_pets_site(
+        pets_dir, workdir, footage=clip, extra_cameras=extra, ingest="  checkpoint_seconds: 2\n"
+    )
+
+
+def _snapshot(site_path: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Everything ingest stored, in a comparable form (no database ids)."""
+    site = load_site(site_path, check_files=False)
+    with Store.for_site(site) as store:
+        (footage,) = store.list_footage()
+        records = store.tracklets_in_window(
+            footage.start_time, footage.start_time.replace(year=2100)
+        )
+        by_id = {r.id: r.track_id for r in records}
+        tracklets = sorted(
+            (r.camera_id, r.track_id, r.start, r.end, r.n_points, r.mask_status) for r in records
+        )
+        encounters = sorted(
+            {
+                (
+                    min(by_id[e.tracklet_id], by_id[e.other_tracklet_id]),
+                    max(by_id[e.tracklet_id], by_id[e.other_tracklet_id]),
+                    e.start,
+                    round(e.seconds_within[2.0], 6),
+                    round(e.min_distance_m, 6),
+                )
+                for e in store.encounters_for(list(by_id))
+            }
+        )
+    return tracklets, encounters
+
+
+@pytest.fixture(scope="module")
+def reference(pets_dir: Path, short_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site_path = _site(pets_dir, tmp_path_factory.mktemp("ref"), short_clip)
+    summary = ingest_site(load_site(site_path), workers=1, progress=False)
+    assert [f.status for f in summary.files] == ["done"], summary.files
+    return site_path
+
+
+def test_reingest_adds_nothing(reference: Path) -> None:
+    before = _snapshot(reference)
+    assert before[0], "the clip should give tracklets"
+    summary = ingest_site(load_site(reference), workers=1, progress=False)
+    assert [f.note for f in summary.files] == ["already ingested"]
+    assert _snapshot(reference) == before
+
+
+def _progress(db: Path) -> tuple[str, float] | None:
+    if not db.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        row = con.execute("select status, progress_offset_s from footage_files").fetchone()
+        con.close()
+    except sqlite3.Error:
+        return None
+    return (str(row[0]), float(row[1])) if row else None
+
+
+def test_kill_9_then_resume_matches_uninterrupted_run(
+    pets_dir: Path, short_clip: Path, reference: Path, tmp_path: Path
+) -> None:
+    site_path = _site(pets_dir, tmp_path / "killed", short_clip)
+    db = site_path.parent / "data" / "cctrace.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cctrace.cli", "ingest", str(site_path), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "CCTRACE_NO_PROGRESS": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 240
+        state = None
+        while time.monotonic() < deadline:
+            state = _progress(db)
+            if state and state[0] == "running" and state[1] >= 4.0:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"ingest ended before it could be killed (rc {proc.returncode})")
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"no checkpoint within the deadline: {state}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    status, offset = _progress(db) or ("", 0.0)
+    assert status == "running" and offset < CLIP_FRAMES / 7
+    summary = ingest_site(load_site(site_path), workers=1, progress=False)
+    assert [f.status for f in summary.files] == ["done"]
+    assert _snapshot(site_path) == _snapshot(reference)
+
+
+def test_truncated_and_garbage_files(pets_dir: Path, short_clip: Path, tmp_path: Path) -> None:
+    work = tmp_path / "damaged"
+    work.mkdir()
+    truncated = work / "truncated.mkv"
+    data = short_clip.read_bytes()
+    truncated.write_bytes(data[: int(len(data) * 0.6)])
+    garbage = work / "garbage.mp4"
+    garbage.write_bytes(b"this is not a video\n" * 500)
+    extra = (
+        "  - id: broken\n"
+        "    location: {x_m: 5, y_m: 5}\n"
+        f"    footage: [{garbage}]\n"
+        "    start_time: 2009-01-01T12:34:00Z\n"
+    )
+    site_path = _site(pets_dir, work, truncated, extra)
+    summary = ingest_site(load_site(site_path), workers=2, progress=False)
+    by_camera = {f.camera_id: f for f in summary.files}
+    assert by_camera["view001"].status == "partial", by_camera["view001"]
+    assert by_camera["view001"].tracklets > 0
+    assert "truncat" in by_camera["view001"].note.lower() or by_camera["view001"].note
+    assert by_camera["broken"].status == "failed"
+    assert "garbage.mp4" in by_camera["broken"].note
+    site = load_site(site_path)
+    with Store.for_site(site) as store:
+        footage = {f.camera_id: f for f in store.list_footage()}
+        assert footage["view001"].status.value == "partial"
+        assert footage["view001"].frames_decoded > 0
+        assert store.count_tracklets(footage["view001"].id) == by_camera["view001"].tracklets

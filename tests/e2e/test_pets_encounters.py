@@ -1,0 +1,59 @@
+"""End to end on real footage: PETS2009 S2L1 ingested, encounters against ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pets import gt_pair_seconds, map_tracklets_to_gt, write_pets_site
+
+from cctrace.config import load_site
+from cctrace.ingest.runner import ingest_site
+from cctrace.store.repository import Store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pets_ingest(pets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("pets")
+    site_path = write_pets_site(pets_dir, workdir)
+    summary = ingest_site(load_site(site_path), workers=1, progress=False)
+    assert [f.status for f in summary.files] == ["done"], summary.files
+    return site_path
+
+
+def _pair_seconds(site_path: Path, pets_dir: Path, band: float) -> dict[tuple[int, int], float]:
+    site = load_site(site_path)
+    with Store.for_site(site) as store:
+        to_gt = map_tracklets_to_gt(store, pets_dir, "view001")
+        ids = sorted(to_gt)
+        totals: dict[tuple[int, int], float] = {}
+        seen: set[int] = set()
+        for enc in store.encounters_for(ids):
+            if enc.id in seen:
+                continue
+            seen.add(enc.id)
+            a, b = to_gt.get(enc.tracklet_id), to_gt.get(enc.other_tracklet_id)
+            if a is None or b is None or a == b:
+                continue
+            key = (min(a, b), max(a, b))
+            totals[key] = totals.get(key, 0.0) + enc.seconds_within[band]
+    return totals
+
+
+@pytest.mark.parametrize(("pair", "frames"), [((11, 12), 341), ((9, 15), 109)])
+def test_documented_close_pairs_found_within_20_percent(
+    pets_ingest: Path, pets_dir: Path, pair: tuple[int, int], frames: int
+) -> None:
+    found = _pair_seconds(pets_ingest, pets_dir, 1.0)
+    truth = frames / 7.0
+    assert pair in found, f"pair {pair} not found; found {sorted(found)}"
+    assert found[pair] == pytest.approx(truth, rel=0.20)
+
+
+def test_most_two_metre_pairs_found(pets_ingest: Path, pets_dir: Path) -> None:
+    truth = {k: v for k, v in gt_pair_seconds(pets_dir, 2.0).items() if v >= 5.0}
+    found = _pair_seconds(pets_ingest, pets_dir, 2.0)
+    hits = [k for k in truth if found.get(k, 0.0) > 0]
+    assert len(hits) / len(truth) >= 0.8, (sorted(truth), sorted(found))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from cctrace.config import CameraConfig, IngestConfig
@@ -23,9 +24,15 @@ from cctrace.types import Detections, Encounter, Face, FaceSample, Frame, Snapsh
 from cctrace.types import Tracklet as TrackletT
 
 PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
-"""A face outside every person box becomes a person detection above this score."""
-FACE_TO_BODY_RATIO = 6.0
-"""A person box this many times the smallest usable face width may show a face."""
+"""A face no person box holds becomes a person detection above this score."""
+FACE_TO_BODY_RATIO = 8.0
+"""A standing person is about this many face widths tall."""
+FULL_BODY_ASPECT = 2.2
+"""A person box at least this many times taller than wide shows the whole body."""
+HEAD_UPSCALE_MAX = 2.0
+"""Head regions are upscaled at most this much before face detection."""
+HEAD_REGION_TARGET_PX = 96
+"""Head regions smaller than this (height) are upscaled towards it."""
 SNAPSHOT_IMPROVEMENT = 1.15
 """A new snapshot replaces the old one when it scores this much better."""
 
@@ -102,11 +109,7 @@ class CameraProcessor:
         if self._mapper is None:
             self._mapper = GroundMapper(self.camera, frame.width)
         persons = models.person_detector.detect(frame.image)
-        faces: list[Face] = []
-        if self._frames_seen % self.config.face_every_n_frames == 0 and self._faces_possible(
-            persons
-        ):
-            faces = list(models.face_detector.detect(frame.image))
+        faces = self._detect_faces(frame, persons, models)
         self._frames_seen += 1
         persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
         tracked = self.tracker.update(persons)
@@ -131,16 +134,32 @@ class CameraProcessor:
         kept, _ = self.builder.expire(frame.timestamp)
         return self._finish(kept)
 
-    def _faces_possible(self, persons: Detections) -> bool:
-        """Skip face detection when every person is too small to show a usable face.
+    def _detect_faces(self, frame: Frame, persons: Detections, models: ModelSet) -> list[Face]:
+        """Faces in this frame: a full-frame pass now and then, head regions otherwise.
 
-        A face is about a seventh of a standing person's height; with no person at
-        all, faces are still looked for (close-up cameras see faces, not bodies).
+        The full frame is searched every ``face_full_frame_every`` analysed frames
+        (and whenever no person is seen: close-up cameras see faces, not bodies).
+        On other frames only the head regions of people tall enough to show a
+        usable face are searched, upscaled when small, which is both faster and
+        finds smaller faces than one pass over the whole frame.
         """
-        if len(persons) == 0:
-            return True
-        heights = persons.xyxy[:, 3] - persons.xyxy[:, 1]
-        return bool(heights.max() >= FACE_TO_BODY_RATIO * self.config.min_face_px)
+        cfg = self.config
+        if self._frames_seen % cfg.face_every_n_frames != 0:
+            return []
+        full_every = cfg.face_full_frame_every
+        if len(persons) == 0 or (full_every and self._frames_seen % full_every == 0):
+            return list(models.face_detector.detect(frame.image))
+        faces: list[Face] = []
+        min_height = FACE_TO_BODY_RATIO * cfg.min_face_px / HEAD_UPSCALE_MAX
+        for x0, y0, x1, y1 in head_regions(persons, frame.width, frame.height, min_height):
+            crop: np.ndarray = frame.image[y0:y1, x0:x1]
+            scale = min(HEAD_UPSCALE_MAX, max(1.0, HEAD_REGION_TARGET_PX / max(y1 - y0, 1)))
+            if scale > 1.0:
+                crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+            for face in models.face_detector.detect(np.ascontiguousarray(crop)):
+                faces.append(_to_frame(face, x0, y0, scale))
+        faces.sort(key=lambda f: -f.score)
+        return faces
 
     def finish(self) -> CameraOutput:
         """End of footage: finish every open track and its encounters."""
@@ -225,6 +244,61 @@ def _shift(box: np.ndarray, offset: tuple[float, float]) -> tuple[float, float, 
     return (float(box[0] - ox), float(box[1] - oy), float(box[2] - ox), float(box[3] - oy))
 
 
+def head_regions(
+    persons: Detections, width: int, height: int, min_person_height: float
+) -> list[tuple[int, int, int, int]]:
+    """Head-and-shoulder regions of tall-enough people, merged where they overlap."""
+    regions: list[list[float]] = []
+    for x1, y1, x2, y2 in persons.xyxy.tolist():
+        h, w = y2 - y1, x2 - x1
+        if h < min_person_height:
+            continue
+        # A full body shows its face in the top part; a head-and-shoulders box (not
+        # much taller than wide) may hold it anywhere, so search all of it.
+        bottom = y1 + 0.4 * h if h >= FULL_BODY_ASPECT * w else y2
+        regions.append([x1 - 0.25 * w, y1 - 0.1 * h, x2 + 0.25 * w, bottom])
+    merged = True
+    while merged and len(regions) > 1:
+        merged = False
+        for i in range(len(regions)):
+            for j in range(i + 1, len(regions)):
+                a, b = regions[i], regions[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    regions[i] = [
+                        min(a[0], b[0]),
+                        min(a[1], b[1]),
+                        max(a[2], b[2]),
+                        max(a[3], b[3]),
+                    ]
+                    del regions[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    out = []
+    for x1, y1, x2, y2 in regions:
+        box = (max(int(x1), 0), max(int(y1), 0), min(int(x2) + 1, width), min(int(y2) + 1, height))
+        if box[2] - box[0] >= 8 and box[3] - box[1] >= 8:
+            out.append(box)
+    return out
+
+
+def _to_frame(face: Face, x0: int, y0: int, scale: float) -> Face:
+    """A face found in a (scaled) crop, in frame pixels."""
+    raw = face.raw.astype(np.float32).copy()
+    raw[:14] /= scale
+    raw[0:14:2] += x0
+    raw[1:14:2] += y0
+    raw[2] -= x0  # width and height are not shifted
+    raw[3] -= y0
+    return Face(
+        xyxy=(float(raw[0]), float(raw[1]), float(raw[0] + raw[2]), float(raw[1] + raw[3])),
+        score=face.score,
+        landmarks=tuple((float(raw[4 + 2 * i]), float(raw[5 + 2 * i])) for i in range(5)),
+        raw=raw,
+    )
+
+
 def _assign_faces(persons: Detections, faces: Sequence[Face]) -> dict[int, int]:
     """Face index -> row of the person whose upper body holds the face centre."""
     out: dict[int, int] = {}
@@ -236,7 +310,9 @@ def _assign_faces(persons: Detections, faces: Sequence[Face]) -> dict[int, int]:
     for idx in sorted(range(len(faces)), key=lambda i: -faces[i].score):
         x1, y1, x2, y2 = faces[idx].xyxy
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        upper = boxes[:, 1] + 0.45 * (boxes[:, 3] - boxes[:, 1])
+        # The face centre lies in the top part of a standing person's box, or near the
+        # middle of a head-and-shoulders box.
+        upper = boxes[:, 1] + np.maximum(0.45 * (boxes[:, 3] - boxes[:, 1]), 1.5 * (y2 - y1))
         inside = (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] - 0.1 * (y2 - y1) <= cy)
         inside &= cy <= upper
         candidates = [int(r) for r in np.nonzero(inside)[0] if int(r) not in taken]
@@ -256,10 +332,11 @@ def _add_pseudo_persons(
     Close-up cameras often see a face but not the body; without this the face
     would never join a track.
     """
+    assigned = _assign_faces(persons, faces)
     lonely = [
         f
         for i, f in enumerate(faces)
-        if f.score >= PSEUDO_PERSON_MIN_FACE_SCORE and i not in _assign_faces(persons, faces)
+        if f.score >= PSEUDO_PERSON_MIN_FACE_SCORE and i not in assigned
     ]
     if not lonely:
         return persons

@@ -11,15 +11,20 @@ from cctrace.vision.base import FaceDetector, FaceEmbedder, MaskClassifier, Pers
 class ModelSet:
     """Person and face detectors, face embedder and mask classifier; each loads on first use."""
 
-    def __init__(self, config: ModelsConfig | None = None) -> None:
+    def __init__(self, config: ModelsConfig | None = None, threads: int | None = None) -> None:
         self.config = config or ModelsConfig()
+        self.threads = threads
+        """Threads the person detector may use (None: its default, all cores)."""
 
     @cached_property
     def person_detector(self) -> PersonDetector:
         from cctrace.vision import build_person_detector
 
         c = self.config.person_detector
-        return build_person_detector(c.type, **c.params)
+        params = dict(c.params)
+        if self.threads is not None:
+            params.setdefault("threads", self.threads)
+        return build_person_detector(c.type, **params)
 
     @cached_property
     def face_detector(self) -> FaceDetector:

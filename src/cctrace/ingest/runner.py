@@ -18,6 +18,7 @@ from typing import Any
 
 from cctrace.config import CameraConfig, SiteConfig
 from cctrace.errors import CctraceError, FootageError
+from cctrace.ingest.models import ModelSet
 from cctrace.store.records import FootageStatus
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,11 @@ class _Reporter:
 
 
 def run_camera(
-    site: SiteConfig, camera_id: str, events: Any | None = None, threads: int = 1
+    site: SiteConfig,
+    camera_id: str,
+    events: Any | None = None,
+    threads: int = 1,
+    models: ModelSet | None = None,
 ) -> list[FileSummary]:
     """Ingest every file of one camera; the unit of parallel work."""
     import cv2
@@ -78,7 +83,6 @@ def run_camera(
     from cctrace.footage.sources import expand_footage
     from cctrace.footage.timing import resolve_start_time, sha256_file
     from cctrace.ingest.file_job import ingest_file
-    from cctrace.ingest.models import ModelSet
     from cctrace.store.repository import Store
 
     cv2.setNumThreads(max(1, threads))
@@ -89,7 +93,7 @@ def run_camera(
         paths = expand_footage(camera.footage)
     except FootageError as exc:
         return [FileSummary(camera_id, str(camera.footage[0]), "failed", note=str(exc))]
-    models = ModelSet(site.models)
+    models = models or ModelSet(site.models, threads=threads)
     with Store.for_site(site) as store:
         _register_camera(store, camera)
         records = []
@@ -167,8 +171,12 @@ def ingest_site(
     camera_ids: list[str] | None = None,
     workers: int | None = None,
     progress: bool = True,
+    models: ModelSet | None = None,
 ) -> IngestSummary:
-    """Ingest the chosen cameras (all by default) in parallel; return every file's outcome."""
+    """Ingest the chosen cameras (all by default) in parallel; return every file's outcome.
+
+    ``models`` (for benchmarks and tests) runs every camera in this process with them.
+    """
     cameras = [site.camera(c) for c in camera_ids] if camera_ids else list(site.cameras)
     n_workers = workers if workers is not None else site.ingest.workers
     if n_workers <= 0:
@@ -180,10 +188,10 @@ def ingest_site(
 
     with Store.for_site(site):
         pass  # create the schema once, before workers race to do it
-    if n_workers == 1:
+    if n_workers == 1 or models is not None:
         with _ProgressView(progress, [c.id for c in cameras]) as view:
             for cam in cameras:
-                summary.files.extend(_guarded(site, cam.id, view, threads))
+                summary.files.extend(_guarded(site, cam.id, view, threads, models))
         return summary
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager, _ProgressView(progress, [c.id for c in cameras]) as view:
@@ -208,10 +216,16 @@ def ingest_site(
     return summary
 
 
-def _guarded(site: SiteConfig, camera_id: str, events: Any, threads: int) -> list[FileSummary]:
+def _guarded(
+    site: SiteConfig,
+    camera_id: str,
+    events: Any,
+    threads: int,
+    models: ModelSet | None = None,
+) -> list[FileSummary]:
     """``run_camera`` that turns any error into a failed summary instead of raising."""
     try:
-        return run_camera(site, camera_id, events, threads)
+        return run_camera(site, camera_id, events, threads, models)
     except CctraceError as exc:
         return [FileSummary(camera_id, "", "failed", note=str(exc))]
     except Exception as exc:

@@ -42,7 +42,7 @@ MASK_CLASSIFIERS: dict[str, str] = {
 }
 
 DEFAULTS: dict[str, str] = {
-    "person_detector": "yolov3-tiny",
+    "person_detector": "yolov3-tiny-onnx",
     "face_detector": "yunet",
     "face_embedder": "sface",
     "mask_classifier": "mobilenetv2-avg",

@@ -213,12 +213,15 @@ class _Converter:
         groups: int,
     ) -> str:
         """Conv with per-channel symmetric int8 weights and int32 bias (QDQ form)."""
+        if x not in self.qparams:
+            raise ModelError(f"darknet->onnx: {base}: int8 conv on an unquantised input")
         x_scale = self.qparams[x][0]
         w_scale = np.abs(kernel).reshape(len(kernel), -1).max(axis=1) / 127.0
         w_scale = np.where(w_scale > 0, w_scale, 1.0).astype(np.float32)
         w_q = np.clip(np.round(kernel / w_scale[:, None, None, None]), -127, 127)
         b_scale = (np.float64(x_scale) * w_scale).astype(np.float32)
-        b_q = np.round(bias / b_scale.astype(np.float64)).astype(np.int32)
+        b_q = np.round(bias / b_scale.astype(np.float64))
+        b_q = np.clip(b_q, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
         g = self.g
         w = g.op(
             "DequantizeLinear",

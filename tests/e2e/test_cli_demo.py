@@ -1,0 +1,124 @@
+"""The command line end to end: demo site from real footage, trace, exports, audit."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cctrace.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run ``cctrace demo`` once, on the shared copy of the PETS clip (no download)."""
+    work = tmp_path_factory.mktemp("demo")
+    result = runner.invoke(app, ["demo", "--workdir", str(work), "--shared-data", str(shared_data)])
+    assert result.exit_code == 0, result.output
+    assert "demo report:" in result.output
+    return work
+
+
+def test_demo_report_exists_and_names_the_case(demo: Path) -> None:
+    (report,) = list((demo / "data" / "reports" / "DEMO-0001").glob("*/DEMO-0001.html"))
+    html = report.read_text()
+    assert "DEMO-0001" in html and "<svg" in html
+    data = json.loads(next(report.parent.glob("*.json")).read_text())
+    assert data["schema"] == "cctrace.trace/1"
+    assert data["route"], "the demo trace should have a route"
+    assert data["contacts"], "the demo trace should find contacts"
+
+
+def test_site_validate(demo: Path) -> None:
+    result = runner.invoke(app, ["site", "validate", str(demo / "site.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "plaza-west" in result.output and "2 camera(s) OK" in result.output
+
+
+def test_site_validate_reports_line(tmp_path: Path) -> None:
+    bad = tmp_path / "site.yaml"
+    bad.write_text("cameras:\n  - id: a\n    location: {x_m: 0, y_m: 0}\n    footage: []\n")
+    from cctrace.config import load_site
+    from cctrace.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"site.yaml:4: cameras.0.footage"):
+        load_site(bad)
+
+
+def test_trace_from_tracklet_exports_and_audit(demo: Path, tmp_path: Path) -> None:
+    site = str(demo / "site.yaml")
+    db = sqlite3.connect(demo / "data" / "cctrace.db")
+    (tracklet,) = db.execute("select id from tracklets order by n_points desc limit 1").fetchone()
+    db.close()
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app,
+        [
+            "trace",
+            "--site",
+            site,
+            "--case",
+            "C-42",
+            "--tracklet",
+            str(tracklet),
+            "--distance",
+            "3",
+            "--minutes",
+            "0.1",
+            "--actor",
+            "tester",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "C-42.html").is_file()
+    for what in ("sightings", "contacts"):
+        target = tmp_path / f"{what}.csv"
+        res = runner.invoke(
+            app, ["export", what, "--site", site, "--case", "C-42", "--out", str(target)]
+        )
+        assert res.exit_code == 0, res.output
+        assert target.read_text().count("\n") >= 2
+    mot = tmp_path / "west.txt"
+    res = runner.invoke(
+        app, ["export", "tracks", "--site", site, "--camera", "plaza-west", "--out", str(mot)]
+    )
+    assert res.exit_code == 0, res.output
+    first = mot.read_text().splitlines()[0].split(",")
+    assert len(first) == 10 and int(first[0]) >= 1
+    res = runner.invoke(app, ["audit", "list", "--site", site, "--case", "C-42"])
+    assert res.exit_code == 0 and "tester" in res.output and "trace" in res.output
+    res = runner.invoke(app, ["audit", "verify", "--site", site])
+    assert res.exit_code == 0 and "intact" in res.output
+
+
+def test_audit_verify_detects_tampering(demo: Path) -> None:
+    site = str(demo / "site.yaml")
+    db = sqlite3.connect(demo / "data" / "cctrace.db")
+    table = next(
+        name
+        for (name,) in db.execute("select name from sqlite_master where type='table'")
+        if "audit" in name
+    )
+    db.execute(f"update {table} set actor = 'mallory' where id = (select min(id) from {table})")
+    db.commit()
+    db.close()
+    res = runner.invoke(app, ["audit", "verify", "--site", site])
+    assert res.exit_code == 1
+
+
+def test_unknown_camera_and_tracklet_are_clear_errors(demo: Path) -> None:
+    site = str(demo / "site.yaml")
+    from cctrace.errors import ConfigError, NotFoundError
+
+    res = runner.invoke(app, ["export", "tracks", "--site", site, "--camera", "nope"])
+    assert isinstance(res.exception, ConfigError) and "unknown camera" in str(res.exception)
+    res = runner.invoke(app, ["trace", "--site", site, "--case", "C-9", "--tracklet", "999999"])
+    assert isinstance(res.exception, NotFoundError)

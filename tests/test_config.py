@@ -100,3 +100,10 @@ def test_unknown_camera(tmp_path: Path) -> None:
     site = load_site(_write(tmp_path, GOOD))
     with pytest.raises(ConfigError, match=r"unknown camera 'nope'.*cam1"):
         site.camera("nope")
+
+
+def test_example_site_is_valid() -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "site.yaml"
+    site = load_site(example, check_files=False)
+    assert [c.id for c in site.cameras] == ["exit-2", "kiosk"]
+    assert site.cameras[1].calibration is None

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import pickle
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,12 @@ from cctrace.config import SiteConfig
 from cctrace.errors import NotFoundError
 from cctrace.ingest.models import ModelSet
 from cctrace.report.bundle import ReportPaths, write_report
-from cctrace.store.records import AlreadyExistsError, EncounterRecord, TrackletRecord
+from cctrace.store.records import (
+    AlreadyExistsError,
+    CameraRecord,
+    EncounterRecord,
+    TrackletRecord,
+)
 from cctrace.store.repository import Store
 from cctrace.store.vector_index import FaceIndex
 from cctrace.tracing.contacts import group_contacts, link_same_person, seconds_at_distance
@@ -34,11 +39,22 @@ from cctrace.tracing.result import (
     TraceQuery,
     TraceResult,
 )
+from cctrace.tracing.stitching import (
+    MAX_GAP_S,
+    Fragment,
+    group_by_continuity,
+    linked_fragments,
+    make_fragment,
+)
 from cctrace.types import SightingStatus
 
 log = logging.getLogger(__name__)
 
 LATEST_RESULT = "latest-trace.pickle"
+NEIGHBOUR_CAMERA_M = 100.0
+"""Cameras this close may see the same person at once (checked for shared paths)."""
+MAX_STITCH_ROUNDS = 20
+"""Continuity links are followed at most this many hops out from a face match."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +159,13 @@ def trace_in_store(
     if machine:
         store.record_sightings(request.case_id, machine)
     statuses = {s.tracklet_id: s.status for s in store.list_sightings(request.case_id)}
+    linked = _link_fragments(store, scores, statuses, accept)
+    if linked:
+        store.record_sightings(
+            request.case_id,
+            [(tid, scores[tid], SightingStatus.ACCEPTED) for tid in linked],
+        )
+        statuses = {s.tracklet_id: s.status for s in store.list_sightings(request.case_id)}
     keep = [
         tid
         for tid in scores
@@ -179,6 +202,11 @@ def trace_in_store(
             "distances in camera(s) " + ", ".join(uncalibrated) + " are estimated from person "
             "height (no ground calibration): treat them as +/-30%"
         )
+    if linked:
+        notes.append(
+            f"{len(linked)} sighting(s) joined by motion continuity in one camera or by the "
+            "same ground path in overlapping cameras, not by face"
+        )
     if not request.photos and request.tracklet_id is not None:
         notes.append(f"trace started from tracklet {request.tracklet_id} picked by the user")
     return TraceResult(
@@ -202,6 +230,72 @@ def trace_in_store(
         ),
         notes=tuple(notes),
     )
+
+
+def _fragments(store: Store, records: list[TrackletRecord]) -> list[Fragment]:
+    points = store.points_for_tracklets([r.id for r in records])
+    return [
+        make_fragment(
+            r.id, r.camera_id, [(p.timestamp, *p.ground_xy) for p in points.get(r.id, ())]
+        )
+        for r in records
+        if points.get(r.id)
+    ]
+
+
+def _link_fragments(
+    store: Store,
+    scores: dict[int, float],
+    statuses: dict[int, SightingStatus],
+    accept: float,
+) -> list[int]:
+    """Accepted sightings' other fragments (same person, by motion or shared path).
+
+    Adds them to ``scores`` with their seed's score; returns the new tracklet ids.
+    """
+    seeds = [
+        t
+        for t, score in scores.items()
+        if score >= accept and statuses.get(t) != SightingStatus.REJECTED
+    ]
+    if not seeds:
+        return []
+    reached: dict[int, int] = {s: s for s in seeds}
+    cameras = store.list_cameras()
+    for _ in range(MAX_STITCH_ROUNDS):
+        spans = store.get_tracklets(list(reached))
+        pad = timedelta(seconds=MAX_GAP_S)
+        nearby = store.tracklets_in_window(
+            min(r.start for r in spans) - pad,
+            max(r.end for r in spans) + pad,
+            camera_ids=_neighbour_cameras(cameras, {r.camera_id for r in spans}),
+        )
+        found = linked_fragments(list(reached), _fragments(store, nearby))
+        new = {t: reached.get(seed, seed) for t, seed in found.items() if t not in reached}
+        new = {t: s for t, s in new.items() if statuses.get(t) != SightingStatus.REJECTED}
+        if not new:
+            break
+        reached.update(new)
+    added = [t for t in reached if t not in scores]
+    for t in added:
+        scores[t] = scores[reached[t]]
+    return added
+
+
+def _neighbour_cameras(cameras: list[CameraRecord], around: set[str]) -> list[str]:
+    """The given cameras and those placed within ``NEIGHBOUR_CAMERA_M`` of one of them."""
+    placed = {c.id: (c.x_m, c.y_m) for c in cameras if c.x_m is not None and c.y_m is not None}
+    out = set(around)
+    for cam in around:
+        if cam not in placed:
+            continue
+        x, y = placed[cam]
+        out |= {
+            other
+            for other, (ox, oy) in placed.items()
+            if (ox - x) ** 2 + (oy - y) ** 2 <= NEIGHBOUR_CAMERA_M**2
+        }
+    return sorted(out)
 
 
 def _contacts(
@@ -260,7 +354,29 @@ def _contact(
 
 
 def _same_person(store: Store, contacts: list[ContactResult], accept: float) -> dict[int, int]:
+    """Contact tracklet -> person group, by face match, motion continuity or shared path."""
     ids = sorted({c.contact_tracklet_id for c in contacts})
+    by_face = _face_groups(store, ids, accept)
+    by_motion = group_by_continuity(_fragments(store, store.get_tracklets(ids)))
+    parent = {i: i for i in ids}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for groups in (by_face, by_motion):
+        first: dict[int, int] = {}
+        for tid, gid in groups.items():
+            if gid in first:
+                parent[find(tid)] = find(first[gid])
+            else:
+                first[gid] = tid
+    return {i: find(i) for i in ids}
+
+
+def _face_groups(store: Store, ids: list[int], accept: float) -> dict[int, int]:
     by_tracklet: dict[int, list[np.ndarray]] = {i: [] for i in ids}
     for emb in store.embeddings_for_tracklets(ids):
         by_tracklet[emb.tracklet_id].append(emb.vector)

@@ -1,0 +1,163 @@
+"""Link the fragments of one person's track by motion continuity.
+
+A tracker loses a person behind an obstacle or in a crowd and starts a new
+tracklet when it finds them again. Within one camera, a tracklet that starts
+shortly after another ends, close to where a walking person could have got to,
+is that person again, provided no other tracklet is an equally good
+continuation. In overlapping calibrated cameras, two tracklets that walk the
+same ground path at the same time are one person too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+MAX_GAP_S = 2.0
+"""Longest time between the end of a fragment and the start of its continuation."""
+WALKING_SPEED_M_S = 1.5
+"""Fast walking pace: how far a person can get during a gap."""
+POSITION_SLACK_M = 0.7
+"""Allowance for ground-position noise at either end of a gap."""
+SAME_PATH_M = 0.7
+"""Two cameras' tracklets closer than this (median, while both see them) are one person."""
+MIN_SHARED_S = 2.0
+"""...and they must be seen together at least this long."""
+AMBIGUITY = 1.5
+"""A link is followed only when the runner-up costs this much more than the best."""
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """What stitching needs of a tracklet: camera, times and ground path."""
+
+    tracklet_id: int
+    camera_id: str
+    times: np.ndarray
+    """Epoch seconds of each point, increasing."""
+    xy: np.ndarray
+    """(N, 2) site metres."""
+
+    @property
+    def start(self) -> float:
+        return float(self.times[0])
+
+    @property
+    def end(self) -> float:
+        return float(self.times[-1])
+
+
+def make_fragment(
+    tracklet_id: int, camera_id: str, points: Sequence[tuple[datetime, float, float]]
+) -> Fragment:
+    """Build a fragment from (time, x, y) points."""
+    ordered = sorted(points, key=lambda p: p[0])
+    return Fragment(
+        tracklet_id,
+        camera_id,
+        np.array([p[0].timestamp() for p in ordered]),
+        np.array([[p[1], p[2]] for p in ordered], dtype=np.float64).reshape(-1, 2),
+    )
+
+
+def continuation_cost(a: Fragment, b: Fragment) -> float | None:
+    """How well ``b`` continues ``a`` in the same camera (lower is better), or None."""
+    if a.camera_id != b.camera_id or a.tracklet_id == b.tracklet_id:
+        return None
+    gap = b.start - a.end
+    if not 0 <= gap <= MAX_GAP_S:
+        return None
+    jump = float(np.linalg.norm(b.xy[0] - a.xy[-1]))
+    reach = POSITION_SLACK_M + WALKING_SPEED_M_S * gap
+    if jump > reach:
+        return None
+    return jump / reach + gap / MAX_GAP_S
+
+
+def same_path(a: Fragment, b: Fragment) -> bool:
+    """True when two cameras' tracklets are at the same place at the same times."""
+    if a.camera_id == b.camera_id:
+        return False
+    lo, hi = max(a.start, b.start), min(a.end, b.end)
+    if hi <= lo:
+        return False
+    ta = a.times[(a.times >= lo) & (a.times <= hi)]
+    if hi - lo < MIN_SHARED_S or len(ta) < 3:
+        return False
+    xa = np.column_stack([np.interp(ta, a.times, a.xy[:, k]) for k in range(2)])
+    xb = np.column_stack([np.interp(ta, b.times, b.xy[:, k]) for k in range(2)])
+    return float(np.median(np.linalg.norm(xa - xb, axis=1))) <= SAME_PATH_M
+
+
+def linked_fragments(seeds: Sequence[int], fragments: Sequence[Fragment]) -> dict[int, int]:
+    """Every fragment linked to a seed, mapped to the seed it was reached from.
+
+    Links are followed both ways (continuations and predecessors, overlapping
+    cameras), but only unambiguous ones: the continuation must be the best for
+    both fragments with no close runner-up, and a fragment that overlaps in time
+    with one already reached in the same camera (someone else) is never added.
+    """
+    by_id = {f.tracklet_id: f for f in fragments}
+    reached: dict[int, int] = {s: s for s in seeds if s in by_id}
+    frontier = list(reached)
+    while frontier:
+        current = by_id[frontier.pop()]
+        for nxt in _neighbours(current, fragments):
+            if nxt in reached or _clashes(by_id[nxt], [by_id[r] for r in reached]):
+                continue
+            reached[nxt] = reached[current.tracklet_id]
+            frontier.append(nxt)
+    return reached
+
+
+def _clashes(f: Fragment, others: Sequence[Fragment]) -> bool:
+    return any(
+        o.camera_id == f.camera_id and o.start < f.end and f.start < o.end for o in others
+    )
+
+
+def _best(f: Fragment, fragments: Sequence[Fragment], forward: bool) -> int | None:
+    """The unambiguous best continuation (forward) or predecessor of ``f``."""
+    costs = []
+    for g in fragments:
+        cost = continuation_cost(f, g) if forward else continuation_cost(g, f)
+        if cost is not None:
+            costs.append((cost, g.tracklet_id))
+    costs.sort()
+    if costs and (len(costs) == 1 or costs[1][0] > AMBIGUITY * costs[0][0] + 1e-9):
+        return costs[0][1]
+    return None
+
+
+def _neighbours(f: Fragment, fragments: Sequence[Fragment]) -> list[int]:
+    by_id = {g.tracklet_id: g for g in fragments}
+    out: list[int] = []
+    for forward in (True, False):
+        cand = _best(f, fragments, forward)
+        if cand is not None and _best(by_id[cand], fragments, not forward) == f.tracklet_id:
+            out.append(cand)
+    sharing = [g for g in fragments if same_path(f, g)]
+    for camera in {g.camera_id for g in sharing}:
+        in_camera = [g for g in sharing if g.camera_id == camera]
+        if len(in_camera) == 1:  # two people on the same path: do not guess
+            out.append(in_camera[0].tracklet_id)
+    return out
+
+
+def group_by_continuity(fragments: Sequence[Fragment]) -> dict[int, int]:
+    """Tracklet id -> group id, grouping fragments linked by continuity or shared paths."""
+    parent = {f.tracklet_id: f.tracklet_id for f in fragments}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for f in fragments:
+        for n in _neighbours(f, fragments):
+            parent[find(n)] = find(f.tracklet_id)
+    return {i: find(i) for i in parent}

@@ -75,3 +75,36 @@ def test_most_two_metre_pairs_found(pets_ingest: Path, pets_dir: Path) -> None:
     found = _pair_seconds(pets_ingest, pets_dir, 2.0)
     hits = [k for k in truth if found.get(k, 0.0) > 0]
     assert len(hits) / len(truth) >= 0.8, (sorted(truth), sorted(found))
+
+
+def test_fragment_links_join_the_same_person(pets_ingest: Path, pets_dir: Path) -> None:
+    """Motion-continuity links between track fragments are mostly right (same ground-truth id).
+
+    Measured 44 right / 8 wrong (85%): good enough to suggest for review, not to accept.
+    """
+    from datetime import UTC, datetime
+
+    from cctrace.tracing.stitching import linked_fragments, make_fragment
+
+    site = load_site(pets_ingest)
+    with Store.for_site(site) as store:
+        to_gt = map_tracklets_to_gt(store, pets_dir, "view001")
+        records = store.tracklets_in_window(
+            datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+        )
+        points = store.points_for_tracklets([r.id for r in records])
+    fragments = [
+        make_fragment(r.id, r.camera_id, [(p.timestamp, *p.ground_xy) for p in points[r.id]])
+        for r in records
+    ]
+    right = wrong = 0
+    for seed in to_gt:
+        for linked in linked_fragments([seed], fragments):
+            if linked == seed or linked not in to_gt:
+                continue
+            if to_gt[linked] == to_gt[seed]:
+                right += 1
+            else:
+                wrong += 1
+    assert right >= 10, (right, wrong)
+    assert right / (right + wrong) >= 0.8, (right, wrong)

@@ -16,17 +16,17 @@ from datetime import datetime
 
 import numpy as np
 
-MAX_GAP_S = 2.0
+MAX_GAP_S = 1.5
 """Longest time between the end of a fragment and the start of its continuation."""
 WALKING_SPEED_M_S = 1.5
 """Fast walking pace: how far a person can get during a gap."""
-POSITION_SLACK_M = 0.7
+POSITION_SLACK_M = 0.5
 """Allowance for ground-position noise at either end of a gap."""
 SAME_PATH_M = 0.7
 """Two cameras' tracklets closer than this (median, while both see them) are one person."""
 MIN_SHARED_S = 2.0
 """...and they must be seen together at least this long."""
-AMBIGUITY = 1.5
+AMBIGUITY = 2.0
 """A link is followed only when the runner-up costs this much more than the best."""
 
 
@@ -114,9 +114,7 @@ def linked_fragments(seeds: Sequence[int], fragments: Sequence[Fragment]) -> dic
 
 
 def _clashes(f: Fragment, others: Sequence[Fragment]) -> bool:
-    return any(
-        o.camera_id == f.camera_id and o.start < f.end and f.start < o.end for o in others
-    )
+    return any(o.camera_id == f.camera_id and o.start < f.end and f.start < o.end for o in others)
 
 
 def _best(f: Fragment, fragments: Sequence[Fragment], forward: bool) -> int | None:
@@ -145,19 +143,3 @@ def _neighbours(f: Fragment, fragments: Sequence[Fragment]) -> list[int]:
         if len(in_camera) == 1:  # two people on the same path: do not guess
             out.append(in_camera[0].tracklet_id)
     return out
-
-
-def group_by_continuity(fragments: Sequence[Fragment]) -> dict[int, int]:
-    """Tracklet id -> group id, grouping fragments linked by continuity or shared paths."""
-    parent = {f.tracklet_id: f.tracklet_id for f in fragments}
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for f in fragments:
-        for n in _neighbours(f, fragments):
-            parent[find(n)] = find(f.tracklet_id)
-    return {i: find(i) for i in parent}

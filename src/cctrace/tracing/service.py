@@ -45,7 +45,8 @@ from cctrace.tracing.stitching import (
     linked_fragments,
     make_fragment,
 )
-from cctrace.types import SightingStatus
+from cctrace.tracking.encounters import EncounterSettings, make_path
+from cctrace.types import SightingStatus, TrackPoint
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +186,7 @@ def trace_in_store(
                 status=statuses.get(tid, SightingStatus.NEEDS_REVIEW),
                 mask_status=rec.mask_status,
                 snapshot_path=rec.snapshot_path,
-                path=tuple(
-                    PathPoint(p.timestamp, p.ground_xy[0], p.ground_xy[1])
-                    for p in points.get(tid, ())
-                ),
+                path=_smoothed_path(points.get(tid, ()), site.ingest.smoothing_s),
             )
             for tid, rec in records.items()
         ),
@@ -231,6 +229,24 @@ def trace_in_store(
             group_contacts(contacts, _same_person(store, contacts, accept), request.minutes)
         ),
         notes=tuple(notes),
+    )
+
+
+def _smoothed_path(points: tuple[TrackPoint, ...], smoothing_s: float) -> tuple[PathPoint, ...]:
+    """A tracklet's ground path for display, smoothed like the encounter computation."""
+    if not points:
+        return ()
+    origin = points[0].timestamp
+    times = np.array([(p.timestamp - origin).total_seconds() for p in points])
+    xy = np.array([p.ground_xy for p in points], dtype=np.float64)
+    steps = np.diff(times)
+    step = float(np.median(steps)) if len(steps) else 1.0
+    path = make_path(
+        0, origin, times, xy, EncounterSettings(step_s=step or 1.0, smooth_s=smoothing_s)
+    )
+    return tuple(
+        PathPoint(origin + timedelta(seconds=float(t)), float(x), float(y))
+        for t, (x, y) in zip(path.times, path.xy, strict=True)
     )
 
 

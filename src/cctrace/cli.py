@@ -151,11 +151,12 @@ def status(site_file: Annotated[Path, typer.Argument(help="Site YAML file.")]) -
     site = load_site(site_file, check_files=False)
     with Store.for_site(site) as store:
         table = Table(title=f"{site.name}: footage")
-        for col in ("camera", "file", "status", "progress", "tracklets"):
+        for col in ("camera", "footage id", "file", "status", "progress", "tracklets"):
             table.add_column(col)
         for f in store.list_footage():
             table.add_row(
                 f.camera_id,
+                str(f.id),
                 Path(f.path).name,
                 f.status,
                 f"{f.progress_offset_s:.0f}/{f.duration_s:.0f} s",
@@ -258,6 +259,13 @@ def export_tracks(
     site: SiteOption = Path("site.yaml"),
     fmt: Annotated[str, typer.Option("--format", help="Output format: mot.")] = "mot",
     out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
+    footage: Annotated[
+        int | None,
+        typer.Option(
+            help="Footage file id (see `cctrace status`), needed when a camera has "
+            "several files: MOT frame numbers restart in each file."
+        ),
+    ] = None,
 ) -> None:
     """Write a camera's tracks in MOT-challenge format (frame,id,x,y,w,h,conf,-1,-1,-1)."""
     from cctrace.config import load_site
@@ -269,7 +277,14 @@ def export_tracks(
     cfg = load_site(site, check_files=False)
     cfg.camera(camera)
     with Store.for_site(cfg) as store:
-        rows = store.mot_rows(camera)
+        files = store.list_footage(camera_id=camera)
+        if footage is None and len(files) > 1:
+            listing = ", ".join(f"{f.id} ({Path(f.path).name})" for f in files)
+            raise typer.BadParameter(
+                f"camera {camera} has {len(files)} footage files; pick one with --footage: "
+                f"{listing}"
+            )
+        rows = store.mot_rows(camera, footage_id=footage)
     target = out or Path("/dev/stdout")
     write_mot(rows, target)
     if out:

@@ -173,7 +173,7 @@ def test_prepare_module_runs(model_dir: Path) -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "5 derived files" in result.stdout
+    assert "5 derived files" in result.stderr  # logged, like every other line
 
 
 def test_importing_vision_loads_no_runtime() -> None:

@@ -217,29 +217,8 @@ class YoloV3TinyPersonDetector(_YoloV3TinyDetector):
     The network loads on the first :meth:`detect`, not at construction.
     """
 
-    def __init__(
-        self,
-        input_size: int = 416,
-        conf_threshold: float = 0.25,
-        nms_threshold: float = 0.45,
-        tiles: tuple[int, int] = (1, 1),
-        tile_overlap: float = 0.2,
-        tile_full_frame: bool = True,
-        min_box_height: float = 0.0,
-        threads: int | None = None,
-    ) -> None:
-        super().__init__(
-            input_size=input_size,
-            conf_threshold=conf_threshold,
-            nms_threshold=nms_threshold,
-            tiles=tiles,
-            tile_overlap=tile_overlap,
-            tile_full_frame=tile_full_frame,
-            min_box_height=min_box_height,
-            threads=threads,
-        )
-        self._net: Any = None
-        self._out_names: list[str] = []
+    _net: Any = None
+    _out_names: tuple[str, ...] = ()
 
     def _load(self) -> Any:
         with self._lock:
@@ -256,7 +235,7 @@ class YoloV3TinyPersonDetector(_YoloV3TinyDetector):
                 net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
                 if self.threads is not None:
                     cv2.setNumThreads(self.threads)
-                self._out_names = list(net.getUnconnectedOutLayersNames())
+                self._out_names = tuple(net.getUnconnectedOutLayersNames())
                 self._net = net
                 logger.info("loaded YOLOv3-tiny (%s) at %d px", cfg.name, self.input_size)
             return self._net

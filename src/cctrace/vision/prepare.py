@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path in paths:
         logger.info("ready: %s", path)
-    print(f"cctrace models ready: {len(paths)} derived files in {paths[0].parent}")
+    logger.info("cctrace models ready: %d derived files in %s", len(paths), paths[0].parent)
     return 0
 
 

@@ -106,7 +106,8 @@ def _crop_clip(source: Path, target: Path, x0: int, x1: int) -> None:
 
 
 def pick_demo_tracklet(site_path: Path) -> int:
-    """The tracklet with the most time within 2 m of others: a good sample 'case'."""
+    """The tracklet with the longest single encounter within 2 m: a sample 'case' that
+    has a close contact."""
     from cctrace.config import load_site
     from cctrace.store.repository import Store
 
@@ -120,14 +121,10 @@ def pick_demo_tracklet(site_path: Path) -> int:
                 camera_ids=[cam.id],
             )
             ids = [r.id for r in records]
-            totals: dict[int, float] = {}
             for enc in store.encounters_for(ids):
-                totals[enc.tracklet_id] = totals.get(enc.tracklet_id, 0.0) + enc.seconds_within.get(
-                    2.0, 0.0
-                )
-            for tid, secs in totals.items():
+                secs = enc.seconds_within.get(2.0, 0.0)
                 if secs > best_secs:
-                    best, best_secs = tid, secs
+                    best, best_secs = enc.tracklet_id, secs
     if best is None:
         from cctrace.errors import NotFoundError
 

@@ -64,6 +64,7 @@ def test_good_site_resolves_paths_and_utc(tmp_path: Path) -> None:
         ("    location: {x_m: 0, y_m: 0}\n", "    location: {x_m: 0}\n", 5, "x_m and y_m"),
         ("2026-03-15T08:00:00+09:00", "2026-03-15T08:00:00", 7, "time zone"),
         ("  - id: cam1\n", "  - id: 'cam 1'\n", 3, "pattern"),
+        ("    source_fps: 7\n", "    source_fps: 7\n    timezone: Mars/Base\n", 9, "time zone"),
         ("  distance_m: 1.5\n", "  distance_m: far\n", 19, "valid number"),
     ],
 )

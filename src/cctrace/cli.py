@@ -193,6 +193,12 @@ def trace(
     out: Annotated[
         Path | None, typer.Option(help="Report folder (default: in the data dir).")
     ] = None,
+    accept: Annotated[
+        float | None, typer.Option(help="Accept threshold for this trace (site default).")
+    ] = None,
+    review: Annotated[
+        float | None, typer.Option(help="Review threshold for this trace (site default).")
+    ] = None,
 ) -> None:
     """Trace a case: sightings, route and close contacts, with a report."""
     from cctrace.config import load_site
@@ -211,6 +217,8 @@ def trace(
         minutes=minutes if minutes is not None else cfg.trace.minutes,
         actor=_actor(actor),
         legal_basis=legal_basis,
+        accept_threshold=accept,
+        review_threshold=review,
     )
     result, paths = run_trace(cfg, request, out_dir=out)
     _print_trace(result)
@@ -258,6 +266,7 @@ def export_tracks(
     camera: Annotated[str, typer.Option("--camera", "-c", help="Camera id.")],
     site: SiteOption = Path("site.yaml"),
     fmt: Annotated[str, typer.Option("--format", help="Output format: mot.")] = "mot",
+    actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
     footage: Annotated[
         int | None,
@@ -285,6 +294,13 @@ def export_tracks(
                 f"{listing}"
             )
         rows = store.mot_rows(camera, footage_id=footage)
+        store.append_audit(
+            _actor(actor),
+            "export_tracks",
+            None,
+            {"camera": camera, "footage_id": footage, "file": str(out or "stdout")},
+            {"rows": len(rows)},
+        )
     target = out or Path("/dev/stdout")
     write_mot(rows, target)
     if out:

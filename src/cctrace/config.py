@@ -94,9 +94,26 @@ class CameraConfig(Strict):
     source_fps: float | None = Field(
         None, gt=0, le=240, description="True capture rate when the container's rate is wrong"
     )
+    timezone: str = Field(
+        "UTC",
+        description="Time zone of times written in file names (IANA name, e.g. Asia/Seoul)",
+    )
     calibration: Calibration | None = Field(
         None, description="Ground-plane calibration; without it distances are estimated"
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name like Asia/Seoul"
+            ) from exc
+        return value
 
     @field_validator("start_time")
     @classmethod
@@ -146,6 +163,11 @@ class IngestConfig(Strict):
         "other frames search only head regions of people)",
     )
     min_face_px: int = Field(16, ge=8, le=512, description="Smallest face width kept")
+    keep_face_crops: bool = Field(
+        False,
+        description="Also store each tracklet's best aligned face crops as JPEG files "
+        "(unredacted faces of everyone seen; off by default, embeddings suffice to search)",
+    )
     faces_per_tracklet: int = Field(5, ge=1, le=50, description="Best face crops kept per track")
     min_track_points: int = Field(3, ge=1, description="Shorter tracks are dropped as noise")
     tracker: Literal["bytetrack", "ocsort", "sort"] = Field(

@@ -29,3 +29,7 @@ class StoreError(CctraceError):
 
 class NotFoundError(CctraceError):
     """A camera, case, tracklet or file asked for does not exist."""
+
+
+class QueryError(CctraceError, ValueError):
+    """A trace request is malformed: bad case id, window, distance or thresholds."""

@@ -122,3 +122,23 @@ def test_unknown_camera_and_tracklet_are_clear_errors(demo: Path) -> None:
     assert isinstance(res.exception, ConfigError) and "unknown camera" in str(res.exception)
     res = runner.invoke(app, ["trace", "--site", site, "--case", "C-9", "--tracklet", "999999"])
     assert isinstance(res.exception, NotFoundError)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--case", "../etc"], "case id"),
+        (
+            ["--case", "C-1", "--from", "2009-01-02T00:00:00Z", "--to", "2009-01-01T00:00:00Z"],
+            "window starts",
+        ),
+        (["--case", "C-1", "--distance", "5"], "widest band"),
+        (["--case", "C-1", "--accept", "0.3", "--review", "0.4"], "thresholds"),
+    ],
+)
+def test_bad_trace_requests_are_clear_errors(demo: Path, args: list[str], message: str) -> None:
+    from cctrace.errors import QueryError
+
+    res = runner.invoke(app, ["trace", "--site", str(demo / "site.yaml"), "--tracklet", "1", *args])
+    assert isinstance(res.exception, QueryError), res.output
+    assert message in str(res.exception)

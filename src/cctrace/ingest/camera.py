@@ -27,6 +27,8 @@ PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
 """A face no person box holds becomes a person detection above this score."""
 FACE_TO_BODY_RATIO = 8.0
 """A standing person is about this many face widths tall."""
+NO_CROP = np.zeros((0, 0, 3), np.uint8)
+"""Stands for a face crop that is not kept."""
 FULL_BODY_ASPECT = 2.2
 """A person box at least this many times taller than wide shows the whole body."""
 HEAD_UPSCALE_MAX = 2.0
@@ -81,11 +83,16 @@ class GroundMapper:
 class CameraProcessor:
     """Tracks people in one camera's frames and builds tracklets and encounters."""
 
-    def __init__(self, camera: CameraConfig, config: IngestConfig) -> None:
+    def __init__(
+        self, camera: CameraConfig, config: IngestConfig, source_fps: float | None = None
+    ) -> None:
         self.camera = camera
         self.config = config
+        # A camera recording slower than the analysis rate gives every frame: each
+        # analysed instant then stands for 1 / source rate seconds.
+        rate = min(config.analysis_fps, source_fps or config.analysis_fps)
         lost_after_s = 2.0
-        self.tracker = PersonTracker(config.tracker, config.analysis_fps, lost_after_s)
+        self.tracker = PersonTracker(config.tracker, rate, lost_after_s)
         self.builder = TrackletBuilder(
             camera.id,
             faces_per_tracklet=config.faces_per_tracklet,
@@ -96,12 +103,13 @@ class CameraProcessor:
             camera.id,
             EncounterSettings(
                 bands_m=config.distance_bands_m,
-                step_s=1.0 / config.analysis_fps,
+                step_s=1.0 / rate,
                 max_gap_s=config.max_gap_s,
                 smooth_s=config.smoothing_s,
             ),
         )
         self._mapper: GroundMapper | None = None
+        self._searched = False
         self._frames_seen = 0
 
     def process(self, frame: Frame, models: ModelSet) -> CameraOutput:
@@ -109,7 +117,7 @@ class CameraProcessor:
         if self._mapper is None:
             self._mapper = GroundMapper(self.camera, frame.width)
         persons = models.person_detector.detect(frame.image)
-        faces = self._detect_faces(frame, persons, models)
+        faces, searched_faces = self._detect_faces(frame, persons, models), self._searched
         self._frames_seen += 1
         persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
         tracked = self.tracker.update(persons)
@@ -130,7 +138,10 @@ class CameraProcessor:
             )
         face_rows = _assign_faces(confirmed, faces)
         self._add_faces(frame, confirmed, faces, face_rows, models)
-        self._update_snapshots(frame, confirmed, faces, face_rows)
+        if searched_faces:
+            # Only where faces were looked for can every other face be blurred; every
+            # detection (confirmed or not) counts as a bystander to blur.
+            self._update_snapshots(frame, confirmed, persons, faces, face_rows)
         kept, _ = self.builder.expire(frame.timestamp)
         return self._finish(kept)
 
@@ -144,10 +155,14 @@ class CameraProcessor:
         finds smaller faces than one pass over the whole frame.
         """
         cfg = self.config
-        if self._frames_seen % cfg.face_every_n_frames != 0:
-            return []
         full_every = cfg.face_full_frame_every
-        if len(persons) == 0 or (full_every and self._frames_seen % full_every == 0):
+        self._searched = True
+        if full_every and self._frames_seen % full_every == 0:
+            return list(models.face_detector.detect(frame.image))
+        if self._frames_seen % cfg.face_every_n_frames != 0:
+            self._searched = False
+            return []
+        if len(persons) == 0:
             return list(models.face_detector.detect(frame.image))
         faces: list[Face] = []
         min_height = FACE_TO_BODY_RATIO * cfg.min_face_px / HEAD_UPSCALE_MAX
@@ -204,12 +219,18 @@ class CameraProcessor:
                 embedding=np.asarray(emb, np.float32),
                 quality=float(quality),
                 mask_probability=float(prob),
-                crop=crop,
+                # Unredacted face crops are kept only when the site asks for them.
+                crop=crop if self.config.keep_face_crops else NO_CROP,
             )
             self.builder.add_face(tid, sample)
 
     def _update_snapshots(
-        self, frame: Frame, tracked: Detections, faces: Sequence[Face], face_rows: dict[int, int]
+        self,
+        frame: Frame,
+        tracked: Detections,
+        detected: Detections,
+        faces: Sequence[Face],
+        face_rows: dict[int, int],
     ) -> None:
         rows_with_face = set(face_rows.values())
         for row in range(len(tracked)):
@@ -224,7 +245,7 @@ class CameraProcessor:
                 continue
             crop, subject = crop_with_context(frame.image, tuple(clipped.tolist()))
             offset = (float(clipped[0] - subject[0]), float(clipped[1] - subject[1]))
-            others = [tracked.xyxy[r] for r in range(len(tracked)) if r != row]
+            others = [b for b in detected.xyxy if not np.allclose(b, box)]
             face_boxes = [np.asarray(f.xyxy) for f in faces]
             redacted = redact_snapshot(
                 crop,

@@ -65,7 +65,7 @@ def ingest_file(
             "camera %s: resuming %s at %.1f s", camera.id, footage.path, footage.progress_offset_s
         )
     else:
-        processor = CameraProcessor(camera, cfg)
+        processor = CameraProcessor(camera, cfg, source_fps=footage.fps)
     report = DecodeReport()
     pending = CameraOutput()
     counts = [0, 0]

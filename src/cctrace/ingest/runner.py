@@ -104,6 +104,7 @@ def run_camera(
                 start = resolve_start_time(
                     path,
                     explicit=camera.start_time if index == 0 else None,
+                    local_tz=camera.timezone,
                     container_time=info.creation_time,
                     previous_end=previous_end,
                 )
@@ -143,9 +144,12 @@ def run_camera(
                         result.note,
                     )
                 )
-            except FootageError as exc:
-                store.mark_footage(record.id, FootageStatus.FAILED, error=str(exc))
-                summaries.append(FileSummary(camera_id, record.path, "failed", note=str(exc)))
+            except Exception as exc:  # one bad file must not hide the camera's other files
+                if not isinstance(exc, FootageError):
+                    log.exception("camera %s: %s failed", camera_id, record.path)
+                note = str(exc) if isinstance(exc, FootageError) else f"{type(exc).__name__}: {exc}"
+                store.mark_footage(record.id, FootageStatus.FAILED, error=note)
+                summaries.append(FileSummary(camera_id, record.path, "failed", note=note))
             reporter.file_done(record.duration_s)
     return summaries
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from cctrace.errors import QueryError
 from cctrace.tracing.result import ContactResult, ContactSummary
 from cctrace.types import MaskStatus
 
@@ -19,14 +20,19 @@ def seconds_at_distance(bands: dict[float, float], distance_m: float) -> tuple[f
     """Seconds within ``distance_m`` from the stored bands: (seconds, interpolated?).
 
     An exact band is used when stored; otherwise seconds are interpolated
-    linearly between the neighbouring bands (0 s at 0 m), and beyond the widest
-    band the widest band's figure is used (a lower bound).
+    linearly between the neighbouring bands (0 s at 0 m); a distance beyond the widest
+    band raises ``QueryError``.
     """
     if not bands:
         return 0.0, False
     for band, secs in bands.items():
         if abs(band - distance_m) < 1e-9:
             return secs, False
+    if distance_m > max(bands):
+        raise QueryError(
+            f"distance {distance_m:g} m is beyond the widest band measured at ingest "
+            f"({max(bands):g} m); widen ingest.distance_bands_m and re-ingest to use it"
+        )
     xs = [0.0, *sorted(bands)]
     ys = [0.0, *(bands[b] for b in sorted(bands))]
     return float(np.interp(distance_m, xs, ys)), True
@@ -75,7 +81,7 @@ def group_contacts(
     summaries: list[ContactSummary] = []
     for encs in groups.values():
         encs = sorted(encs, key=lambda e: e.start)
-        total = max_cumulative_seconds([(e.start, e.seconds_within) for e in encs])
+        total = max_cumulative_seconds(_merge_overlaps(encs))
         masks = [e.contact_mask for e in encs if e.contact_mask != MaskStatus.UNKNOWN]
         summaries.append(
             ContactSummary(
@@ -91,6 +97,26 @@ def group_contacts(
         )
     summaries.sort(key=lambda s: (-s.total_seconds_within, s.min_distance_m))
     return summaries
+
+
+def _merge_overlaps(encs: Sequence[ContactResult]) -> list[tuple[datetime, float]]:
+    """(start, seconds) per stretch of time, overlapping encounters counted once.
+
+    The same moment can be seen by two overlapping cameras (or against two
+    fragments of the case); within a stretch of overlapping encounters the
+    longest one counts, not their sum.
+    """
+    out: list[tuple[datetime, float]] = []
+    cluster_end: datetime | None = None
+    for enc in sorted(encs, key=lambda e: e.start):
+        if cluster_end is not None and enc.start <= cluster_end:
+            start, secs = out[-1]
+            out[-1] = (start, max(secs, enc.seconds_within))
+            cluster_end = max(cluster_end, enc.end)
+        else:
+            out.append((enc.start, enc.seconds_within))
+            cluster_end = enc.end
+    return out
 
 
 def link_same_person(embeddings: dict[int, np.ndarray], threshold: float) -> dict[int, int]:

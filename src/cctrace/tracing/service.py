@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import pickle
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cctrace.config import SiteConfig
-from cctrace.errors import NotFoundError
+from cctrace.errors import NotFoundError, QueryError
 from cctrace.ingest.models import ModelSet
 from cctrace.report.bundle import ReportPaths, write_report
 from cctrace.store.records import (
@@ -74,6 +75,19 @@ class TraceRequest:
     review_threshold: float | None = None
 
 
+CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_case_id(case_id: str) -> str:
+    """A case id safe as a folder name; ``QueryError`` naming the rule otherwise."""
+    if not CASE_ID.match(case_id) or case_id in (".", ".."):
+        raise QueryError(
+            f"case id {case_id!r} must be 1-64 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit"
+        )
+    return case_id
+
+
 def run_trace(
     site: SiteConfig,
     request: TraceRequest,
@@ -81,6 +95,24 @@ def run_trace(
     models: ModelSet | None = None,
 ) -> tuple[TraceResult, ReportPaths]:
     """Run a trace, write its report and audit entry; return the result and report paths."""
+    check_case_id(request.case_id)
+    if request.window_from and request.window_to and request.window_from > request.window_to:
+        raise QueryError(
+            f"the window starts ({request.window_from.isoformat()}) after it ends "
+            f"({request.window_to.isoformat()})"
+        )
+    accept = _pick(request.accept_threshold, site.trace.accept_threshold)
+    review = _pick(request.review_threshold, site.trace.review_threshold)
+    if not -1 <= review <= accept <= 1:
+        raise QueryError(
+            f"thresholds must satisfy -1 <= review ({review:g}) <= accept ({accept:g}) <= 1"
+        )
+    widest = max(site.ingest.distance_bands_m)
+    if not 0 < request.distance_m <= widest:
+        raise QueryError(
+            f"--distance must be above 0 and at most {widest:g} m, the widest band measured "
+            "at ingest (ingest.distance_bands_m)"
+        )
     with Store.for_site(site) as store:
         _ensure_case(store, request)
         audit_query = _audit_query(request)
@@ -151,27 +183,31 @@ def trace_in_store(
         for row in hits:
             for hit in row:
                 scores[hit.tracklet_id] = max(scores.get(hit.tracklet_id, -1.0), hit.score)
-    machine = [
-        (tid, score, SightingStatus.ACCEPTED if score >= accept else SightingStatus.NEEDS_REVIEW)
+    # This trace's own verdicts; a person's decision on a sighting always wins.
+    human = {tid: d.status for tid, d in decided.items()}
+    statuses = {
+        tid: human.get(
+            tid, SightingStatus.ACCEPTED if score >= accept else SightingStatus.NEEDS_REVIEW
+        )
         for tid, score in scores.items()
         if score >= review
-    ]
-    if machine:
-        store.record_sightings(request.case_id, machine)
-    statuses = {s.tracklet_id: s.status for s in store.list_sightings(request.case_id)}
+    }
     linked = _link_fragments(store, scores, statuses, accept)
-    if linked:
+    for tid in linked:
         # Continuity links are right about 85% of the time in a crowd (PETS S2L1): they are
         # suggestions for the investigator, never accepted without a person's decision.
-        store.record_sightings(
-            request.case_id,
-            [(tid, scores[tid], SightingStatus.NEEDS_REVIEW) for tid in linked],
-        )
-        statuses = {s.tracklet_id: s.status for s in store.list_sightings(request.case_id)}
+        statuses[tid] = human.get(tid, SightingStatus.NEEDS_REVIEW)
+    machine = [(tid, scores[tid], st) for tid, st in statuses.items() if tid not in human]
+    if machine:
+        store.record_sightings(request.case_id, machine)
+    in_window = {
+        r.id
+        for r in store.get_tracklets(list(statuses))
+        if (request.window_to is None or r.start <= request.window_to)
+        and (request.window_from is None or r.end >= request.window_from)
+    }
     keep = [
-        tid
-        for tid in scores
-        if scores[tid] >= review and statuses.get(tid) != SightingStatus.REJECTED
+        tid for tid, st in statuses.items() if st != SightingStatus.REJECTED and tid in in_window
     ]
     records = {r.id: r for r in store.get_tracklets(keep)}
     points = store.points_for_tracklets(list(records))
@@ -183,7 +219,7 @@ def trace_in_store(
                 start=rec.start,
                 end=rec.end,
                 score=scores[tid],
-                status=statuses.get(tid, SightingStatus.NEEDS_REVIEW),
+                status=statuses[tid],
                 mask_status=rec.mask_status,
                 snapshot_path=rec.snapshot_path,
                 path=_smoothed_path(points.get(tid, ()), site.ingest.smoothing_s),
@@ -250,11 +286,14 @@ def _smoothed_path(points: tuple[TrackPoint, ...], smoothing_s: float) -> tuple[
     )
 
 
-def _fragments(store: Store, records: list[TrackletRecord]) -> list[Fragment]:
+def _fragments(store: Store, records: list[TrackletRecord], calibrated: set[str]) -> list[Fragment]:
     points = store.points_for_tracklets([r.id for r in records])
     return [
         make_fragment(
-            r.id, r.camera_id, [(p.timestamp, *p.ground_xy) for p in points.get(r.id, ())]
+            r.id,
+            r.camera_id,
+            [(p.timestamp, *p.ground_xy) for p in points.get(r.id, ())],
+            on_site_plan=r.camera_id in calibrated,
         )
         for r in records
         if points.get(r.id)
@@ -271,11 +310,7 @@ def _link_fragments(
 
     Adds them to ``scores`` with their seed's score; returns the new tracklet ids.
     """
-    seeds = [
-        t
-        for t, score in scores.items()
-        if score >= accept and statuses.get(t) != SightingStatus.REJECTED
-    ]
+    seeds = [t for t, status in statuses.items() if status == SightingStatus.ACCEPTED]
     if not seeds:
         return []
     reached: dict[int, int] = {s: s for s in seeds}
@@ -288,7 +323,8 @@ def _link_fragments(
             max(r.end for r in spans) + pad,
             camera_ids=_neighbour_cameras(cameras, {r.camera_id for r in spans}),
         )
-        found = linked_fragments(list(reached), _fragments(store, nearby))
+        calibrated = {c.id for c in cameras if c.homography is not None}
+        found = linked_fragments(list(reached), _fragments(store, nearby, calibrated))
         new = {t: reached.get(seed, seed) for t, seed in found.items() if t not in reached}
         new = {t: s for t, s in new.items() if statuses.get(t) != SightingStatus.REJECTED}
         if not new:
@@ -410,6 +446,9 @@ def _audit_query(request: TraceRequest) -> dict[str, Any]:
         "to": request.window_to.isoformat() if request.window_to else None,
         "distance_m": request.distance_m,
         "minutes": request.minutes,
+        "accept_threshold": request.accept_threshold,
+        "review_threshold": request.review_threshold,
+        "legal_basis": request.legal_basis,
     }
 
 
@@ -418,8 +457,7 @@ def _pick(value: float | None, default: float) -> float:
 
 
 def _case_dir(site: SiteConfig, case_id: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in case_id)
-    return site.storage.data_dir / "reports" / safe
+    return site.storage.data_dir / "reports" / check_case_id(case_id)
 
 
 def load_latest_result(site: SiteConfig, case_id: str) -> TraceResult:

@@ -40,6 +40,8 @@ class Fragment:
     """Epoch seconds of each point, increasing."""
     xy: np.ndarray
     """(N, 2) site metres."""
+    on_site_plan: bool = True
+    """False for an uncalibrated camera, whose positions are camera-local estimates."""
 
     @property
     def start(self) -> float:
@@ -51,15 +53,21 @@ class Fragment:
 
 
 def make_fragment(
-    tracklet_id: int, camera_id: str, points: Sequence[tuple[datetime, float, float]]
+    tracklet_id: int,
+    camera_id: str,
+    points: Sequence[tuple[datetime, float, float]],
+    on_site_plan: bool = True,
 ) -> Fragment:
     """Build a fragment from (time, x, y) points."""
+    if not points:
+        raise ValueError(f"tracklet {tracklet_id} has no points")
     ordered = sorted(points, key=lambda p: p[0])
     return Fragment(
         tracklet_id,
         camera_id,
         np.array([p[0].timestamp() for p in ordered]),
         np.array([[p[1], p[2]] for p in ordered], dtype=np.float64).reshape(-1, 2),
+        on_site_plan,
     )
 
 
@@ -79,7 +87,7 @@ def continuation_cost(a: Fragment, b: Fragment) -> float | None:
 
 def same_path(a: Fragment, b: Fragment) -> bool:
     """True when two cameras' tracklets are at the same place at the same times."""
-    if a.camera_id == b.camera_id:
+    if a.camera_id == b.camera_id or not (a.on_site_plan and b.on_site_plan):
         return False
     lo, hi = max(a.start, b.start), min(a.end, b.end)
     if hi <= lo:

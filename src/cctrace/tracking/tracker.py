@@ -33,10 +33,17 @@ class PersonTracker:
             raise ValueError(f"unknown tracker {kind!r}; choose one of {', '.join(TRACKER_TYPES)}")
         self.kind = kind
         self.frame_rate = frame_rate
-        buffer = max(1, round(lost_after_s * frame_rate))
+        # trackers 2.6 reads lost_track_buffer as frames at 30 fps and scales it by
+        # frame_rate / 30 itself.
+        buffer = max(1, round(lost_after_s * 30))
         options: dict[str, Any] = {"lost_track_buffer": buffer, "frame_rate": frame_rate}
         options.update(params or {})
         self._tracker = _make(kind, options)
+
+    @property
+    def frames_kept_lost(self) -> int:
+        """Analysed frames a lost track survives (from the library's own scaling)."""
+        return int(self._tracker.maximum_frames_without_update)
 
     def update(self, detections: Detections) -> Detections:
         """Detections of this frame with ``tracker_id`` set (-1 = not yet confirmed).

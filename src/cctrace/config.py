@@ -175,6 +175,9 @@ class IngestConfig(Strict):
         description="SORT swaps identities of side-by-side walkers less than ByteTrack on "
         "PETS S2L1 (it fragments more instead, which costs less when tracing contacts)",
     )
+    max_tracklet_s: float = Field(
+        600.0, ge=10, description="Longer tracks are cut into tracklets of this length"
+    )
     checkpoint_seconds: float = Field(
         30.0, gt=0, description="Footage seconds between crash-safe checkpoints"
     )

@@ -64,3 +64,18 @@ def test_expiry_and_noise() -> None:
     assert [t.track_id for t in kept] == [1]
     assert kept[0].start == T0
     assert builder.open_ids == set()
+
+
+def test_long_tracks_are_cut_and_continue_under_a_new_id() -> None:
+    builder = TrackletBuilder("cam", min_points=1, max_duration_s=10.0)
+    kept_all = []
+    for i in range(0, 7 * 25):  # 25 s at 7 fps
+        builder.add_point(3, _point(i))
+        kept, _ = builder.expire(T0 + timedelta(seconds=i / 7))
+        kept_all.extend(kept)
+    tail, _ = builder.finish_all()
+    kept_all.extend(tail)
+    ids = [t.track_id for t in kept_all]
+    assert ids == [3, 1_000_003, 2_000_003]
+    assert sum(len(t.points) for t in kept_all) == 7 * 25
+    assert all((t.end - t.start).total_seconds() <= 10.0 for t in kept_all)

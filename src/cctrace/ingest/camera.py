@@ -98,6 +98,7 @@ class CameraProcessor:
             faces_per_tracklet=config.faces_per_tracklet,
             min_points=config.min_track_points,
             lost_after_s=lost_after_s + 0.5,
+            max_duration_s=config.max_tracklet_s,
         )
         self.encounters = EncounterBuilder(
             camera.id,

@@ -10,6 +10,8 @@ from cctrace.types import FaceSample, MaskStatus, Snapshot, Tracklet, TrackPoint
 
 MASK_WORN_AT = 0.5
 """A face sample votes "worn" when its mask probability is at least this."""
+SEGMENT_STRIDE = 1_000_000
+"""A long track cut into pieces stores piece k under tracker id + k * this."""
 MASK_MAJORITY = 0.6
 """Share of votes needed to call a tracklet worn / not worn; otherwise unknown."""
 
@@ -48,12 +50,15 @@ class TrackletBuilder:
         faces_per_tracklet: int = 5,
         min_points: int = 3,
         lost_after_s: float = 2.5,
+        max_duration_s: float = 600.0,
     ) -> None:
         self.camera_id = camera_id
         self.faces_per_tracklet = faces_per_tracklet
         self.min_points = min_points
         self.lost_after_s = lost_after_s
+        self.max_duration_s = max_duration_s
         self._open: dict[int, _Open] = {}
+        self._segments: dict[int, int] = {}
         self._seq = 0
 
     @property
@@ -106,13 +111,26 @@ class TrackletBuilder:
         track.snapshot_score = score
 
     def expire(self, now: datetime) -> tuple[list[Tracklet], set[int]]:
-        """Finish tracks unseen for ``lost_after_s``: (kept tracklets, all finished ids)."""
+        """Finish tracks unseen for ``lost_after_s``, and cut tracks longer than
+        ``max_duration_s`` (the person carries on in a new tracklet, so nobody
+        standing still all day holds memory and checkpoints hostage):
+        (kept tracklets, all finished tracker ids)."""
         gone = {
             tid
             for tid, t in self._open.items()
             if t.last_seen is not None and (now - t.last_seen).total_seconds() > self.lost_after_s
         }
-        return self._finish(gone), gone
+        too_long = {
+            tid
+            for tid, t in self._open.items()
+            if tid not in gone
+            and t.points
+            and (now - t.points[0].timestamp).total_seconds() >= self.max_duration_s
+        }
+        done = self._finish(gone | too_long)
+        for tid in too_long:
+            self._segments[tid] = self._segments.get(tid, 0) + 1
+        return done, gone | too_long
 
     def finish_all(self) -> tuple[list[Tracklet], set[int]]:
         """Finish every open track (end of footage)."""
@@ -129,7 +147,7 @@ class TrackletBuilder:
             done.append(
                 Tracklet(
                     camera_id=self.camera_id,
-                    track_id=tid,
+                    track_id=tid + SEGMENT_STRIDE * self._segments.get(tid, 0),
                     points=tuple(track.points),
                     faces=faces,
                     mask_status=vote_mask(track.worn, track.not_worn),

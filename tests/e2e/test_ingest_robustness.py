@@ -84,9 +84,14 @@ def reference(pets_dir: Path, short_clip: Path, tmp_path_factory: pytest.TempPat
     return site_path
 
 
-def test_reingest_adds_nothing(reference: Path) -> None:
+def test_reingest_adds_nothing(reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(reference)
     assert before[0], "the clip should give tracklets"
+
+    def no_hashing(path: object) -> str:
+        raise AssertionError(f"{path} was hashed again although it is unchanged")
+
+    monkeypatch.setattr("cctrace.footage.timing.sha256_file", no_hashing)
     summary = ingest_site(load_site(reference), workers=1, progress=False)
     assert [f.note for f in summary.files] == ["already ingested"]
     assert _snapshot(reference) == before

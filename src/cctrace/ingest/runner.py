@@ -98,7 +98,24 @@ def run_camera(
         _register_camera(store, camera)
         records = []
         previous_end = None
+        finished = {
+            (f.path, f.size): f
+            for f in store.list_footage(camera_id=camera_id)
+            if f.status in (FootageStatus.DONE, FootageStatus.PARTIAL)
+        }
         for index, path in enumerate(paths):
+            stat = path.stat() if path.exists() else None
+            known = finished.get((str(path), stat.st_size)) if stat else None
+            unchanged = (
+                known is not None
+                and stat is not None
+                and stat.st_mtime <= known.updated_at.timestamp()
+            )
+            if known is not None and unchanged:
+                # Ingested already and untouched since: no need to read it to hash it.
+                records.append(known)
+                previous_end = known.start_time + timedelta(seconds=known.duration_s)
+                continue
             try:
                 info = probe(path)
                 start = resolve_start_time(

@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 from scipy.stats import norm, rankdata
 
+from cctrace.boxes import box_iou
 from cctrace.config import TraceConfig
 from cctrace.types import Face
 from cctrace.vision import build_face_detector, build_face_embedder
@@ -111,14 +112,6 @@ def load_photos(data: Path, detector: FaceDetector) -> list[Photo]:
     return photos
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def degrade(photo: Photo, cond: Condition) -> tuple[np.ndarray, Face]:
     """The degraded probe image (on its canvas) and the original face mapped into it."""
     image = photo.image
@@ -161,8 +154,8 @@ def embed_condition(
     found = 0
     for i, photo in enumerate(photos):
         image, expected = degrade(photo, cond)
-        faces = [f for f in detector.detect(image) if _iou(f.xyxy, expected.xyxy) >= 0.3]
-        face = max(faces, key=lambda f: _iou(f.xyxy, expected.xyxy), default=None)
+        faces = [f for f in detector.detect(image) if box_iou(f.xyxy, expected.xyxy) >= 0.3]
+        face = max(faces, key=lambda f: box_iou(f.xyxy, expected.xyxy), default=None)
         found += face is not None
         out[i] = embedder.embed(image, [face or expected])[0]
     return out, found / len(photos)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cctrace.boxes import box_iou
 from cctrace.types import Image
 
 LABELS = {"with_mask": 1, "without_mask": 0}
@@ -73,14 +74,6 @@ def crop_box(image: Image, box: tuple[float, float, float, float], margin: float
     return np.ascontiguousarray(image[b : max(d, b + 1), a : max(c, a + 1)])
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def build_crops(samples: list[Sample]) -> dict[str, tuple[list[Image], np.ndarray]]:
     """Crops and labels for each crop kind."""
     import cv2
@@ -106,7 +99,7 @@ def build_crops(samples: list[Sample]) -> dict[str, tuple[list[Image], np.ndarra
             for kind, margin in (("gt+0%", 0.0), ("gt+15%", 0.15)):
                 kinds[kind][0].append(crop_box(image, s.box, margin))
                 kinds[kind][1].append(s.worn)
-            scored = [(_iou(f.xyxy, s.box), f) for f in faces]
+            scored = [(box_iou(f.xyxy, s.box), f) for f in faces]
             best = max(scored, key=lambda t: t[0], default=(0.0, None))
             if best[1] is not None and best[0] >= 0.3:
                 kinds["yunet-aligned"][0].append(aligner.align(image, best[1]))

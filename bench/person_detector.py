@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from cctrace.boxes import count_greedy_matches
+
 
 def default_data_dir() -> Path:
     env = os.environ.get("CCTRACE_SHARED_DATA")
@@ -57,29 +59,6 @@ def load_gt(path: Path) -> dict[int, np.ndarray]:
     return {k: np.asarray(v, np.float32) for k, v in boxes.items()}
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return np.asarray(inter / (area_a[:, None] + area_b[None, :] - inter))
-
-
-def matches(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.5) -> int:
-    """Greedy one-to-one matches at IoU >= threshold."""
-    if len(pred) == 0 or len(gt) == 0:
-        return 0
-    m = iou(pred, gt)
-    count = 0
-    while m.size and m.max() >= threshold:
-        i, j = np.unravel_index(int(np.argmax(m)), m.shape)
-        m[i, :] = -1
-        m[:, j] = -1
-        count += 1
-    return count
-
-
 def accuracy(
     detector: Any, frames: dict[int, np.ndarray], gt: dict[int, np.ndarray]
 ) -> tuple[float, float]:
@@ -87,7 +66,7 @@ def accuracy(
     for index, frame in frames.items():
         boxes = detector.detect(frame).xyxy
         truth = gt.get(index, np.zeros((0, 4), np.float32))
-        tp += matches(boxes, truth)
+        tp += count_greedy_matches(boxes, truth)
         n_pred += len(boxes)
         n_gt += len(truth)
     return tp / max(n_gt, 1), tp / max(n_pred, 1)

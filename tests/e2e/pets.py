@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cctrace.boxes import box_iou
 from cctrace.store.repository import Store
 
 
@@ -54,22 +55,14 @@ def load_gt_boxes(pets_dir: Path) -> dict[int, list[tuple[int, np.ndarray]]]:
     return boxes
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def map_tracklets_to_gt(store: Store, pets_dir: Path, camera_id: str) -> dict[int, int]:
     """Tracklet id -> the ground-truth id its boxes overlap most (IoU >= 0.5 majority)."""
     gt = load_gt_boxes(pets_dir)
     votes: dict[int, Counter[int]] = defaultdict(Counter)
     for row in store.mot_rows(camera_id):
         box = np.array([row.x, row.y, row.x + row.w, row.y + row.h])
-        best = max(gt.get(row.frame_index, []), key=lambda g: _iou(box, g[1]), default=None)
-        if best is not None and _iou(box, best[1]) >= 0.5:
+        best = max(gt.get(row.frame_index, []), key=lambda g: box_iou(box, g[1]), default=None)
+        if best is not None and box_iou(box, best[1]) >= 0.5:
             votes[row.track_id][best[0]] += 1
     return {tid: c.most_common(1)[0][0] for tid, c in votes.items() if c}
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cctrace.boxes import box_iou
 from cctrace.privacy.redaction import redact_snapshot
 
 PHOTOS = [
@@ -48,14 +49,6 @@ def _detect(image: np.ndarray, threshold: float) -> np.ndarray:
     return np.column_stack([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]])
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(0.0, w) * max(0.0, h)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 def _person_box(face: np.ndarray, shape: tuple[int, ...]) -> tuple[float, float, float, float]:
     """A plausible body box under a face: head at the top, clipped to the image."""
     x1, y1, x2, y2 = face
@@ -87,8 +80,8 @@ def test_only_the_subjects_face_survives(shared_data: Path, photo: str) -> None:
     found = _detect(redacted, DETECT_THRESHOLD)
     assert len(found) <= 1, f"{len(found)} faces still detectable in {photo}"
     assert len(found) == 1, "the subject's face should still be detectable"
-    assert _iou(found[0], subject_face) > 0.5
+    assert box_iou(found[0], subject_face) > 0.5
     # Even a permissive detector finds nothing where a bystander's face was.
     for face in clear[1:]:
         for hit in _detect(redacted, REDACT_THRESHOLD):
-            assert _iou(face, hit) < 0.3, f"blurred face {face.tolist()} found again"
+            assert box_iou(face, hit) < 0.3, f"blurred face {face.tolist()} found again"

@@ -11,6 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from cctrace.boxes import count_greedy_matches
 from cctrace.errors import ModelError
 from cctrace.vision import registry
 from cctrace.vision.darknet_onnx import calibrate_ranges, convert_darknet, parse_cfg, read_weights
@@ -21,25 +22,6 @@ from cctrace.vision.person import (
     YoloV3TinyPersonDetector,
 )
 from cctrace.vision.registry import resolve
-
-
-def _matches(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.5) -> int:
-    """Greedy one-to-one matches at IoU >= threshold (as test_person.py)."""
-    if len(pred) == 0 or len(gt) == 0:
-        return 0
-    lt = np.maximum(pred[:, None, :2], gt[None, :, :2])
-    rb = np.minimum(pred[:, None, 2:], gt[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_p = np.prod(pred[:, 2:] - pred[:, :2], axis=1)
-    area_g = np.prod(gt[:, 2:] - gt[:, :2], axis=1)
-    iou = inter / (area_p[:, None] + area_g[None, :] - inter)
-    count = 0
-    while iou.size and iou.max() >= threshold:
-        i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
-        iou[i, :] = -1
-        iou[:, j] = -1
-        count += 1
-    return count
 
 
 def _cv2_rows(cfg: Path, weights: Path, blob: np.ndarray) -> np.ndarray:
@@ -296,7 +278,7 @@ def test_onnx_detector_recall_precision_on_pets(
     for index, frame in pets_frames.items():
         dets = detector.detect(frame)
         gt = pets_gt.get(index, np.zeros((0, 4), np.float32))
-        tp += _matches(dets.xyxy, gt)
+        tp += count_greedy_matches(dets.xyxy, gt)
         n_pred += len(dets)
         n_gt += len(gt)
     recall, precision = tp / n_gt, tp / max(n_pred, 1)
@@ -327,7 +309,7 @@ def test_int8_detector_recall_precision_on_pets(
     for index, frame in pets_frames.items():
         dets = detector.detect(frame)
         gt = pets_gt.get(index, np.zeros((0, 4), np.float32))
-        tp += _matches(dets.xyxy, gt)
+        tp += count_greedy_matches(dets.xyxy, gt)
         n_pred += len(dets)
         n_gt += len(gt)
     recall, precision = tp / n_gt, tp / max(n_pred, 1)
@@ -342,7 +324,7 @@ def test_int8_detections_follow_float(pets_frames: dict[int, np.ndarray]) -> Non
         b = int8_det.detect(pets_frames[index])
         confident = a.xyxy[a.confidence > 0.5]
         assert len(confident) >= 1
-        assert _matches(confident, b.xyxy, threshold=0.8) == len(confident)
+        assert count_greedy_matches(confident, b.xyxy, threshold=0.8) == len(confident)
 
 
 def test_onnx_detector_blank_image_and_lazy_load() -> None:
@@ -350,38 +332,6 @@ def test_onnx_detector_blank_image_and_lazy_load() -> None:
     assert detector._session is None
     assert len(detector.detect(np.zeros((480, 640, 3), np.uint8))) == 0
     assert detector._session is not None
-
-
-@pytest.mark.parametrize(
-    "image",
-    [
-        np.zeros((0, 0, 3), np.uint8),
-        np.zeros((64, 64, 3), np.float32),
-        np.zeros((64, 64), np.uint8),
-        np.zeros((64, 64, 4), np.uint8),
-        [[0, 0, 0]],
-    ],
-    ids=["empty", "float32", "grey", "bgra", "list"],
-)
-def test_onnx_detector_bad_images_raise(image: Any) -> None:
-    with pytest.raises(ValueError):
-        YoloV3TinyOnnxPersonDetector().detect(image)
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"input_size": 400},
-        {"input_size": 0},
-        {"conf_threshold": 1.5},
-        {"tiles": (0, 1)},
-        {"tile_overlap": 1.0},
-        {"threads": 0},
-    ],
-)
-def test_onnx_detector_bad_parameters_raise(params: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
-        YoloV3TinyOnnxPersonDetector(**params)
 
 
 def test_factory_builds_onnx_detector() -> None:

@@ -7,31 +7,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cctrace.boxes import count_greedy_matches
 from cctrace.types import Detections
-from cctrace.vision.person import YoloV3TinyPersonDetector
+from cctrace.vision.person import YoloV3TinyOnnxPersonDetector, YoloV3TinyPersonDetector
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return np.asarray(inter / (area_a[:, None] + area_b[None, :] - inter))
-
-
-def _matches(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.5) -> int:
-    """Greedy one-to-one matches at IoU >= threshold."""
-    if len(pred) == 0 or len(gt) == 0:
-        return 0
-    iou = _iou(pred, gt)
-    count = 0
-    while iou.size and iou.max() >= threshold:
-        i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
-        iou[i, :] = -1
-        iou[:, j] = -1
-        count += 1
-    return count
+DETECTORS = [YoloV3TinyPersonDetector, YoloV3TinyOnnxPersonDetector]
 
 
 # Floors sit a few points under what was measured on these 10 frames (frames 0, 80,
@@ -56,7 +36,7 @@ def test_recall_precision_on_pets(
     for index, frame in pets_frames.items():
         dets = detector.detect(frame)
         gt = pets_gt.get(index, np.zeros((0, 4), np.float32))
-        tp += _matches(dets.xyxy, gt)
+        tp += count_greedy_matches(dets.xyxy, gt)
         n_pred += len(dets)
         n_gt += len(gt)
     recall, precision = tp / n_gt, tp / max(n_pred, 1)
@@ -96,9 +76,10 @@ def test_construction_loads_nothing() -> None:
     ],
     ids=["empty", "float32", "grey", "bgra", "list"],
 )
-def test_bad_images_raise(image: Any) -> None:
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_bad_images_raise(detector: type, image: Any) -> None:
     with pytest.raises(ValueError):
-        YoloV3TinyPersonDetector().detect(image)
+        detector().detect(image)
 
 
 @pytest.mark.parametrize(
@@ -111,6 +92,12 @@ def test_bad_images_raise(image: Any) -> None:
         {"tile_overlap": 1.0},
     ],
 )
-def test_bad_parameters_raise(params: dict[str, Any]) -> None:
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_bad_parameters_raise(detector: type, params: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        YoloV3TinyPersonDetector(**params)
+        detector(**params)
+
+
+def test_onnx_detector_refuses_zero_threads() -> None:
+    with pytest.raises(ValueError):
+        YoloV3TinyOnnxPersonDetector(threads=0)

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from cctrace.boxes import box_iou
 from cctrace.types import Image
 
 logger = logging.getLogger(__name__)
@@ -143,12 +144,6 @@ def _intersection(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> flo
     return float(max(0.0, w) * max(0.0, h))
 
 
-def _iou(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    inter = _intersection(a, b)
-    union = _area(a) + _area(b) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def head_region(person_xyxy: BoxesLike, fraction: float = HEAD_FRACTION) -> Box:
     """The head part of a person box: its top ``fraction``, slightly widened."""
     box = _as_boxes(person_xyxy)[0]
@@ -232,7 +227,7 @@ def redact_snapshot(
 
     to_blur: list[npt.NDArray[np.float64]] = []
     for face in faces:
-        if kept_face is not None and _iou(face, kept_face) > 0.5:
+        if kept_face is not None and box_iou(face, kept_face) > 0.5:
             continue  # the subject's face, or a duplicate detection of it
         to_blur.append(face)
 
@@ -240,7 +235,7 @@ def redact_snapshot(
         kept_face if kept_face is not None else np.asarray(head_region(subj), dtype=np.float64)
     )
     for person in persons:
-        if _area(person) <= 0 or _iou(person, subj) >= SUBJECT_OVERLAP_IOU:
+        if _area(person) <= 0 or box_iou(person, subj) >= SUBJECT_OVERLAP_IOU:
             continue
         head = np.asarray(head_region(person), dtype=np.float64)
         # A "head" that lies mostly on the subject's own head is a partial

@@ -200,16 +200,13 @@ def trace_in_store(
     machine = [(tid, scores[tid], st) for tid, st in statuses.items() if tid not in human]
     if machine:
         store.record_sightings(request.case_id, machine)
-    in_window = {
-        r.id
+    records = {
+        r.id: r
         for r in store.get_tracklets(list(statuses))
-        if (request.window_to is None or r.start <= request.window_to)
+        if statuses[r.id] != SightingStatus.REJECTED
+        and (request.window_to is None or r.start <= request.window_to)
         and (request.window_from is None or r.end >= request.window_from)
     }
-    keep = [
-        tid for tid, st in statuses.items() if st != SightingStatus.REJECTED and tid in in_window
-    ]
-    records = {r.id: r for r in store.get_tracklets(keep)}
     points = store.points_for_tracklets(list(records))
     sightings = sorted(
         (

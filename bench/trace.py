@@ -15,7 +15,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,9 +25,6 @@ from cctrace.ingest.models import ModelSet  # noqa: E402
 from cctrace.report.bundle import write_report  # noqa: E402
 from cctrace.store.repository import Store  # noqa: E402
 from cctrace.tracing.service import TraceRequest, trace_in_store  # noqa: E402
-
-FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def main() -> None:
@@ -44,7 +40,7 @@ def main() -> None:
     site = load_site(args.site)
     models = ModelSet(site.models)
     with Store.for_site(site) as store:
-        ids = [r.id for r in store.tracklets_in_window(FAR_PAST, FAR_FUTURE)]
+        ids = [r.id for r in store.tracklets_in_window(None, None)]
         n_emb = store.embedding_stats()[0]
         rng = random.Random(0)
         times, report_times = [], []

@@ -9,7 +9,6 @@ across the plaza are seen by both cameras, as on a real street.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -115,11 +114,7 @@ def pick_demo_tracklet(site_path: Path) -> int:
     with Store.for_site(site) as store:
         best, best_secs = None, -1.0
         for cam in site.cameras:
-            records = store.tracklets_in_window(
-                datetime(1970, 1, 1, tzinfo=UTC),
-                datetime(9999, 1, 1, tzinfo=UTC),
-                camera_ids=[cam.id],
-            )
+            records = store.tracklets_in_window(None, None, camera_ids=[cam.id])
             ids = [r.id for r in records]
             for enc in store.encounters_for(ids):
                 secs = enc.seconds_within.get(2.0, 0.0)

@@ -53,10 +53,8 @@ def _snapshot(site_path: Path) -> tuple[list[tuple[object, ...]], list[tuple[obj
     """Everything ingest stored, in a comparable form (no database ids)."""
     site = load_site(site_path, check_files=False)
     with Store.for_site(site) as store:
-        (footage,) = store.list_footage()
-        records = store.tracklets_in_window(
-            footage.start_time, footage.start_time.replace(year=2100)
-        )
+        assert len(store.list_footage()) == 1
+        records = store.tracklets_in_window(None, None)
         by_id = {r.id: r.track_id for r in records}
         tracklets = sorted(
             (r.camera_id, r.track_id, r.start, r.end, r.n_points, r.mask_status) for r in records

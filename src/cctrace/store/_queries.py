@@ -89,18 +89,21 @@ class QueryMixin(StoreBase):
 
     def tracklets_in_window(
         self,
-        t_from: datetime,
-        t_to: datetime,
+        t_from: datetime | None,
+        t_to: datetime | None,
         camera_ids: Iterable[str] | None = None,
     ) -> list[TrackletRecord]:
-        """Tracklets overlapping [t_from, t_to] (optionally of some cameras), by start."""
-        require_aware(t_from, "t_from")
-        require_aware(t_to, "t_to")
-        stmt = (
-            select(TrackletRow)
-            .where(TrackletRow.end_time >= t_from, TrackletRow.start_time <= t_to)
-            .order_by(TrackletRow.start_time, TrackletRow.id)
-        )
+        """Tracklets overlapping [t_from, t_to] (optionally of some cameras), by start.
+
+        A bound of None is open: ``(None, None)`` lists every tracklet.
+        """
+        stmt = select(TrackletRow).order_by(TrackletRow.start_time, TrackletRow.id)
+        if t_from is not None:
+            require_aware(t_from, "t_from")
+            stmt = stmt.where(TrackletRow.end_time >= t_from)
+        if t_to is not None:
+            require_aware(t_to, "t_to")
+            stmt = stmt.where(TrackletRow.start_time <= t_to)
         if camera_ids is not None:
             stmt = stmt.where(TrackletRow.camera_id.in_(list(camera_ids)))
         with self._read() as s:

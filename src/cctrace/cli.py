@@ -397,6 +397,72 @@ def demo(
     console.print(f"\n[bold green]demo report:[/bold green] {report}")
 
 
+@app.command("eval")
+def eval_command(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reference data folder (default: $CCTRACE_SHARED_DATA or ../shared/data)."
+        ),
+    ] = None,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stage",
+            help="Run only these stages (repeatable): faces, face-detection, masks, mot, "
+            "contacts, trace, trace-photo.",
+        ),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="The CI subset (faster, fewer samples).")] = False,
+    out: Annotated[
+        Path, typer.Option(help="Where accuracy.json, accuracy.md and accuracy.png go.")
+    ] = Path("eval"),
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Fail (exit 1) when a metric regresses against this accuracy.json."),
+    ] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 2,
+) -> None:
+    """Measure every stage's accuracy on real labelled data and print one table."""
+    from cctrace.evaluation.metrics import default_shared_data
+    from cctrace.evaluation.runner import (
+        EvalReport,
+        compare_to_baseline,
+        print_table,
+        run_eval,
+        write_outputs,
+    )
+
+    data_root = data or default_shared_data()
+    if not data_root.is_dir():
+        raise CctraceError(
+            f"reference data not found at {data_root}: pass --data or set CCTRACE_SHARED_DATA"
+        )
+    try:
+        report = run_eval(
+            data_root,
+            stages=stage,
+            quick=quick,
+            threads=threads,
+            progress=lambda s: err_console.print(f"[bold]evaluating {s}[/bold]"),
+        )
+    except ValueError as exc:
+        raise CctraceError(str(exc)) from exc
+    print_table(report)
+    paths = write_outputs(report, out)
+    console.print(f"written: {paths['json']}, {paths['markdown']}, {paths['chart']}")
+    failed = False
+    if baseline is not None:
+        regressions = compare_to_baseline(report, EvalReport.load(baseline))
+        for r in regressions:
+            err_console.print(f"[red]regression[/red] {r}")
+        failed = bool(regressions)
+        if not regressions:
+            console.print(f"no regressions against {baseline}")
+    if report.errors or failed:
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning cctrace errors into one clear line and exit 2."""
     try:

@@ -105,6 +105,10 @@ class EvalContext:
     threads: int = 2
     cache: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.data_root = Path(self.data_root).resolve()
+        self.workdir = Path(self.workdir).resolve()
+
     def dataset(self, *parts: str) -> Path:
         """A folder under the data root; raises FileNotFoundError naming it when absent."""
         path = self.data_root.joinpath(*parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -72,16 +73,43 @@ def load_gt_world(pets_dir: Path) -> dict[int, dict[int, tuple[float, float]]]:
     return dict(by_frame)
 
 
-def map_tracklets_to_gt(store: Store, pets_dir: Path, camera_id: str = CAMERA_ID) -> dict[int, int]:
-    """Tracklet id -> the ground-truth id its boxes overlap most (IoU >= 0.5 majority)."""
-    gt = load_gt_boxes(pets_dir)
+def map_tracklets_to_gt(
+    store: Store,
+    gt: Path | Mapping[int, list[tuple[int, np.ndarray]]],
+    camera_id: str = CAMERA_ID,
+) -> dict[int, int]:
+    """Tracklet id -> the ground-truth id its boxes overlap most (IoU >= 0.5 majority).
+
+    ``gt`` is the PETS folder or boxes as :func:`load_gt_boxes` returns them.
+    """
+    boxes = load_gt_boxes(gt) if isinstance(gt, Path) else gt
     votes: dict[int, Counter[int]] = defaultdict(Counter)
     for row in store.mot_rows(camera_id):
         box = np.array([row.x, row.y, row.x + row.w, row.y + row.h])
-        best = max(gt.get(row.frame_index, []), key=lambda g: box_iou(box, g[1]), default=None)
+        best = max(boxes.get(row.frame_index, []), key=lambda g: box_iou(box, g[1]), default=None)
         if best is not None and box_iou(box, best[1]) >= 0.5:
             votes[row.track_id][best[0]] += 1
     return {tid: c.most_common(1)[0][0] for tid, c in votes.items() if c}
+
+
+def crop_gt_boxes(
+    boxes: Mapping[int, list[tuple[int, np.ndarray]]], x0: float, x1: float
+) -> dict[int, list[tuple[int, np.ndarray]]]:
+    """Ground-truth boxes as seen by a camera cut from columns ``x0..x1`` of the frame.
+
+    A box is kept when at least half its width is inside the cut; it is clipped to it.
+    """
+    out: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for frame, items in boxes.items():
+        kept = []
+        for gid, b in items:
+            inside = min(b[2], x1) - max(b[0], x0)
+            if inside >= 0.5 * (b[2] - b[0]):
+                clipped = np.array([max(b[0], x0) - x0, b[1], min(b[2], x1) - x0, b[3]])
+                kept.append((gid, clipped))
+        if kept:
+            out[frame] = kept
+    return out
 
 
 def gt_pair_seconds(

@@ -1,0 +1,329 @@
+"""Run the evaluation stages, print one table, write JSON / Markdown / chart, and compare
+against a stored baseline (the regression guard)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import platform
+import shutil
+import subprocess
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cctrace.evaluation.metrics import EvalContext, Metric
+
+STAGES: dict[str, str] = {
+    "faces": "cctrace.evaluation.faces:evaluate_verification",
+    "face-detection": "cctrace.evaluation.faces:evaluate_detection",
+    "masks": "cctrace.evaluation.masks:evaluate",
+    "mot": "cctrace.evaluation.mot:evaluate",
+    "contacts": "cctrace.evaluation.contacts:evaluate",
+    "trace": "cctrace.evaluation.trace:evaluate",
+    "trace-photo": "cctrace.evaluation.face_trace:evaluate",
+}
+"""Stage name -> ``module:function`` taking an :class:`EvalContext`."""
+
+FRACTION_TOLERANCE = 0.02
+"""A fraction metric regresses when it falls more than 2 points below the baseline."""
+ERROR_TOLERANCE = 0.03
+"""A lower-is-better fraction (an error rate) regresses when it rises more than 3 points."""
+RELATIVE_TOLERANCE = 0.10
+"""A metric with a unit (seconds, counts) regresses when it worsens by more than 10%."""
+
+SCHEMA = "cctrace.accuracy/1"
+
+
+@dataclass
+class EvalReport:
+    """What one evaluation run measured, where and when."""
+
+    metrics: list[Metric]
+    commit: str
+    started: str
+    quick: bool
+    machine: str
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (schema ``cctrace.accuracy/1``)."""
+        return {
+            "schema": SCHEMA,
+            "commit": self.commit,
+            "started": self.started,
+            "quick": self.quick,
+            "machine": self.machine,
+            "stage_seconds": {k: round(v, 1) for k, v in self.stage_seconds.items()},
+            "errors": self.errors,
+            "metrics": [m.to_dict() for m in self.metrics],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalReport:
+        """Inverse of :meth:`to_dict`."""
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"expected schema {SCHEMA!r}, found {data.get('schema')!r}")
+        return cls(
+            metrics=[Metric.from_dict(m) for m in data["metrics"]],
+            commit=str(data.get("commit", "")),
+            started=str(data.get("started", "")),
+            quick=bool(data.get("quick", False)),
+            machine=str(data.get("machine", "")),
+            stage_seconds=dict(data.get("stage_seconds", {})),
+            errors=dict(data.get("errors", {})),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> EvalReport:
+        """Read a report written by :func:`write_outputs`."""
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """Short commit hash of the working tree (``+dirty`` when modified), or ``unknown``."""
+    where = cwd or Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=where, capture_output=True, text=True
+        )
+        if rev.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+        )
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+def machine_description() -> str:
+    """CPU count and platform, for the record."""
+    import os
+
+    return (
+        f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def _load_stage(spec: str) -> Callable[[EvalContext], list[Metric]]:
+    module, func = spec.split(":")
+    fn: Callable[[EvalContext], list[Metric]] = getattr(importlib.import_module(module), func)
+    return fn
+
+
+def run_eval(
+    data_root: Path,
+    stages: Sequence[str] | None = None,
+    quick: bool = False,
+    threads: int = 2,
+    workdir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvalReport:
+    """Run ``stages`` (default: all) and collect their metrics.
+
+    A stage that fails is recorded in ``errors`` and the others still run. The scratch
+    folder is removed afterwards unless ``workdir`` was given.
+    """
+    chosen = list(stages or STAGES)
+    unknown = [s for s in chosen if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; choose from {sorted(STAGES)}")
+    if not data_root.is_dir():
+        raise FileNotFoundError(f"reference data not found at {data_root}")
+    ctx = EvalContext(data_root, quick=quick, threads=threads)
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        ctx.workdir = workdir.resolve()
+    report = EvalReport(
+        metrics=[],
+        commit=git_commit(),
+        started=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        quick=quick,
+        machine=machine_description(),
+    )
+    try:
+        for stage in chosen:
+            if progress:
+                progress(stage)
+            begin = time.perf_counter()
+            try:
+                report.metrics.extend(_load_stage(STAGES[stage])(ctx))
+            except Exception as exc:  # one stage's failure must not hide the others
+                report.errors[stage] = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc()
+            report.stage_seconds[stage] = time.perf_counter() - begin
+    finally:
+        if workdir is None:
+            shutil.rmtree(ctx.workdir, ignore_errors=True)
+    return report
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A metric that got worse than the baseline by more than its tolerance."""
+
+    key: str
+    baseline: float
+    value: float
+    tolerance: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.key}: {self.value:.4g} vs baseline {self.baseline:.4g} "
+            f"(tolerance {self.tolerance:.3g})"
+        )
+
+
+def tolerance_for(metric: Metric) -> float:
+    """How far ``metric`` may fall (or rise, if lower is better) before it regresses."""
+    if metric.unit:
+        return abs(metric.value) * RELATIVE_TOLERANCE
+    return FRACTION_TOLERANCE if metric.higher_is_better else ERROR_TOLERANCE
+
+
+def compare_to_baseline(current: EvalReport, baseline: EvalReport) -> list[Regression]:
+    """Metrics of ``current`` worse than ``baseline`` beyond tolerance; a baseline metric
+    that is missing or NaN now counts as a regression (a stage that stopped measuring)."""
+    now = {m.key: m for m in current.metrics}
+    out = []
+    for base in baseline.metrics:
+        if math.isnan(base.value):
+            continue
+        stage = base.stage
+        measured = now.get(base.key)
+        if measured is None and stage in current.errors:
+            out.append(Regression(base.key, base.value, float("nan"), 0.0))
+            continue
+        if measured is None:
+            if any(m.stage == stage for m in current.metrics):
+                out.append(Regression(base.key, base.value, float("nan"), 0.0))
+            continue  # stage not run this time
+        tol = tolerance_for(base)
+        worse = (
+            base.value - measured.value if base.higher_is_better else measured.value - base.value
+        )
+        if math.isnan(measured.value) or worse > tol + 1e-12:
+            out.append(Regression(base.key, base.value, measured.value, tol))
+    return out
+
+
+def format_value(metric: Metric, value: float | None = None) -> str:
+    """A metric value for people: fractions as %, others with their unit."""
+    v = metric.value if value is None else value
+    if math.isnan(v):
+        return "n/a"
+    if metric.unit:
+        return f"{v:.3g} {metric.unit}"
+    return f"{100 * v:.1f}%"
+
+
+def _verdict(metric: Metric) -> str:
+    return {True: "pass", False: "FAIL", None: "-"}[metric.passed]
+
+
+def markdown_table(report: EvalReport) -> str:
+    """The table as Markdown (for the README and ``accuracy.md``)."""
+    lines = [
+        f"Commit `{report.commit}`, {report.started}, {report.machine}"
+        + (", quick subset" if report.quick else ""),
+        "",
+        "| stage | metric | value | target | result | n | measured on |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in report.metrics:
+        target = (
+            ""
+            if m.target is None
+            else ("≥ " if m.higher_is_better else "≤ ") + format_value(m, m.target)
+        )
+        lines.append(
+            f"| {m.stage} | {m.name} | {format_value(m)} | {target} | {_verdict(m)} | {m.n} "
+            f"| {m.condition} |"
+        )
+    for stage, err in report.errors.items():
+        lines.append(f"| {stage} | (stage failed) | | | FAIL | | {err} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_table(report: EvalReport) -> None:
+    """Print the table to the terminal with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"cctrace accuracy — commit {report.commit}" + (" (quick)" if report.quick else "")
+    )
+    for col in ("stage", "metric", "value", "target", "result", "n"):
+        table.add_column(col, justify="right" if col in ("value", "target", "n") else "left")
+    for m in report.metrics:
+        target = (
+            ""
+            if m.target is None
+            else ("≥ " if m.higher_is_better else "≤ ") + format_value(m, m.target)
+        )
+        style = {True: "green", False: "red", None: ""}[m.passed]
+        table.add_row(
+            m.stage,
+            m.name,
+            format_value(m),
+            target,
+            f"[{style}]{_verdict(m)}[/]" if style else "-",
+            str(m.n),
+        )
+    console = Console()
+    console.print(table)
+    for stage, err in report.errors.items():
+        console.print(f"[red]stage {stage} failed:[/red] {err}")
+
+
+def write_chart(report: EvalReport, path: Path) -> None:
+    """A horizontal bar chart of every fraction metric with its target marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [m for m in report.metrics if not m.unit and not math.isnan(m.value)]
+    height = max(3.0, 0.28 * len(rows) + 1.2)
+    fig, ax = plt.subplots(figsize=(9, height))
+    colours = {True: "#2e7d32", False: "#c62828", None: "#607d8b"}
+    labels = [f"{m.stage}: {m.name}" for m in rows]
+    ys = list(range(len(rows)))[::-1]
+    ax.barh(ys, [m.value for m in rows], color=[colours[m.passed] for m in rows])
+    for y, m in zip(ys, rows, strict=True):
+        if m.target is not None:
+            ax.plot([m.target, m.target], [y - 0.4, y + 0.4], color="black", linewidth=2)
+        ax.text(min(m.value, 0.98) + 0.01, y, format_value(m), va="center", fontsize=7)
+    ax.set_yticks(ys, labels, fontsize=7)
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("value (black tick: target; green pass, red below target, grey report-only)")
+    ax.set_title(f"cctrace accuracy on real labelled data — commit {report.commit}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(report: EvalReport, out_dir: Path, stem: str = "accuracy") -> dict[str, Path]:
+    """Write ``<stem>.json``, ``<stem>.md`` and ``<stem>.png`` under ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / f"{stem}.json",
+        "markdown": out_dir / f"{stem}.md",
+        "chart": out_dir / f"{stem}.png",
+    }
+    paths["json"].write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    paths["markdown"].write_text(markdown_table(report))
+    write_chart(report, paths["chart"])
+    return paths

@@ -1,89 +1,87 @@
 """Face-match thresholds measured on real faces: genuine vs impostor cosine similarity.
 
     python bench/face_threshold.py [--data DIR] [--out bench/results/face_threshold.json]
+        [--threads 1]
+
+The probe degradations, face finding, synthetic masks and metric math are those of
+``cctrace eval`` (:mod:`cctrace.evaluation.faces`): one implementation. This script adds
+the threshold view: two pair sets, both review and accept thresholds, impostor tails and
+a recommendation.
 
 Data: shared/data/faces/deepface (61 photos of 13 identities, grouped by
-``identity_clusters.json``; ``face-recognition-pivot.csv`` labelled pairs). Models: cctrace's
-own defaults (YuNet int8 + SFace int8, ``cctrace.vision``).
+``identity_clusters.json``; labelled pairs from ``face-recognition-pivot.csv`` and
+``master.csv``, 520 distinct pairs). Mask textures: the ``insightface==2.1`` wheel
+(installed ``--no-deps``, never imported). Models: cctrace's own defaults (YuNet int8 +
+SFace int8, built by ``ModelSet`` as ingest and trace build them).
 
-Every photo's largest face is found by the query-photo detector (``max_side=1024``, as
-``embed_photo`` does) and embedded. Conditions:
+Every photo's face is found by the query-photo detector (``max_side=1024``, best
+``score * width``, as ``embed_photo`` does) and embedded. Conditions:
 
 - ``photo``: photo vs photo, every unordered pair (what a trace sees between two photos).
+- ``masked``: a synthetic surgical mask (over the nose, to under the chin) is warped onto
+  the probe's face from its landmarks; the face is found again at full resolution.
 - ``face N px`` and the other degraded rows: the *probe* photo is shrunk so its face is
   N px wide (INTER_AREA), optionally JPEG-compressed / darkened, padded onto a grey
   canvas, and the face is found again by the ingest detector at native resolution (no
-  ``max_side``, as ingest runs it on video frames) and embedded from that small image
-  (SFace's aligned crop upsamples it to 112 px). Where the detector misses the face,
-  the original landmarks scaled down are used instead, so every condition scores the
-  same pairs; ``det`` is the share of faces the detector found. Pairs are ordered:
-  full-resolution query photo vs degraded probe, i != j (what a trace sees between the
-  investigator's photo and a CCTV face).
+  ``max_side``, as ingest runs it on video frames) and embedded from that small image.
+  Where the detector misses the face, the original landmarks mapped into the degraded
+  image are used instead, so every condition scores the same pairs; ``det`` is the share
+  of faces the detector found (``cctrace eval`` counts a miss as no match instead).
+  Pairs are ordered: full-resolution query photo vs degraded probe, i != j (what a trace
+  sees between the investigator's photo and a CCTV face).
 
-For each condition and pair set it reports ROC AUC, TAR at FAR 1e-2 / 1e-3 (with the
-threshold reaching it) and TAR / FAR at the shipped ``TraceConfig`` accept and review
-thresholds, prints a markdown table and a recommendation, and writes the numbers to JSON.
+Pair sets: ``clusters`` (every pair of photos, identities from the clusters) and
+``labelled`` (the labelled pairs). For each condition and pair set it reports ROC AUC,
+TAR at FAR 1e-2 / 1e-3 (with the threshold reaching it) and TAR / FAR at the shipped
+``TraceConfig`` accept and review thresholds, prints a markdown table and a
+recommendation, and writes the numbers to JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
 
-from cctrace.boxes import box_iou
 from cctrace.config import TraceConfig
-from cctrace.types import Face
-from cctrace.vision import build_face_detector, build_face_embedder
-from cctrace.vision.base import FaceDetector, FaceEmbedder
-from cctrace.vision.face import face_from_row
+from cctrace.evaluation.faces import (
+    CCTV_JPEG_QUALITY,
+    DARK_GAMMA,
+    MASK_TOP_OVER_NOSE,
+    Condition,
+    Photo,
+    assign_textures,
+    embed_probe,
+    load_mask_textures,
+    load_photos,
+    read_pairs,
+    roc_auc,
+    threshold_at_far,
+)
+from cctrace.ingest.models import ModelSet
+from cctrace.types import Image
 
 FARS = (1e-2, 1e-3)
-CANVAS_PX = 320
-"""Degraded probes are padded onto a grey canvas at least this big (a CCTV frame's
-surroundings; YuNet also needs some context around a small face)."""
-DARK_GAMMA = 2.5
-"""``out = 255 * (in / 255) ** gamma``: mid-grey 128 becomes 46 (an unlit corridor)."""
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One way of degrading the probe face."""
-
-    name: str
-    face_px: int | None = None
-    jpeg_quality: int | None = None
-    gamma: float | None = None
-
 
 CONDITIONS = (
     Condition("photo"),
+    Condition("masked", mask_top=MASK_TOP_OVER_NOSE),
     Condition("face 80 px", face_px=80),
     Condition("face 40 px", face_px=40),
     Condition("face 24 px", face_px=24),
-    Condition("64 px + JPEG q30", face_px=64, jpeg_quality=30),
+    Condition("64 px + JPEG q30", face_px=64, jpeg_quality=CCTV_JPEG_QUALITY),
     Condition("64 px + dark γ2.5", face_px=64, gamma=DARK_GAMMA),
-    Condition("40 px + q30 + dark", face_px=40, jpeg_quality=30, gamma=DARK_GAMMA),
+    Condition("40 px + q30 + dark", face_px=40, jpeg_quality=CCTV_JPEG_QUALITY, gamma=DARK_GAMMA),
 )
-
-
-@dataclass(frozen=True)
-class Photo:
-    name: str
-    identity: str
-    image: np.ndarray
-    face: Face
 
 
 def default_data_dir() -> Path:
@@ -92,90 +90,41 @@ def default_data_dir() -> Path:
     return root / "faces" / "deepface"
 
 
-def load_photos(data: Path, detector: FaceDetector) -> list[Photo]:
-    """Every clustered photo with its largest face (photos without a face are skipped)."""
+def clustered_photos(data: Path, models: ModelSet) -> list[Photo]:
+    """Every clustered photo with its face, ordered by identity then name."""
     clusters: dict[str, list[str]] = json.loads((data / "identity_clusters.json").read_text())
-    photos = []
-    for identity, names in sorted(clusters.items()):
-        for name in sorted(names):
-            raw = cv2.imread(str(data / name), cv2.IMREAD_COLOR)
-            if raw is None:
-                logging.warning("cannot read %s", name)
-                continue
-            image = np.asarray(raw, np.uint8)
-            faces = detector.detect(image)
-            if not faces:
-                logging.warning("no face in %s", name)
-                continue
-            face = max(faces, key=lambda f: f.width)
-            photos.append(Photo(name, identity, image, face))
+    names = [n for _, members in sorted(clusters.items()) for n in sorted(members)]
+    photos = load_photos(data, names, models.photo_face_detector)
+    for name in sorted(set(names) - {p.name for p in photos}):
+        logging.warning("no face in %s", name)
     return photos
-
-
-def degrade(photo: Photo, cond: Condition) -> tuple[np.ndarray, Face]:
-    """The degraded probe image (on its canvas) and the original face mapped into it."""
-    image = photo.image
-    scale = 1.0
-    if cond.face_px is not None:
-        scale = min(1.0, cond.face_px / photo.face.width)
-        h, w = image.shape[:2]
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    if cond.jpeg_quality is not None:
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, cond.jpeg_quality])
-        assert ok
-        image = np.asarray(cv2.imdecode(data, cv2.IMREAD_COLOR), np.uint8)
-    if cond.gamma is not None:
-        lut = (255.0 * (np.arange(256) / 255.0) ** cond.gamma).round().astype(np.uint8)
-        image = cv2.LUT(image, lut)
-    h, w = image.shape[:2]
-    pad_x, pad_y = max(0, (CANVAS_PX - w) // 2), max(0, (CANVAS_PX - h) // 2)
-    image = cv2.copyMakeBorder(
-        image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=(110, 110, 110)
-    )
-    raw = np.asarray(photo.face.raw, np.float32).copy()
-    raw[:14] *= scale
-    raw[[0, 4, 6, 8, 10, 12]] += pad_x  # x, then the five landmarks' x
-    raw[[1, 5, 7, 9, 11, 13]] += pad_y
-    return np.asarray(image, np.uint8), face_from_row(raw)
 
 
 def embed_condition(
     photos: list[Photo],
     cond: Condition,
-    detector: FaceDetector,
-    embedder: FaceEmbedder,
+    models: ModelSet,
     full: np.ndarray,
+    textures: dict[str, Image],
 ) -> tuple[np.ndarray, float]:
-    """(N, D) embeddings of every photo's face under ``cond`` and the detection rate."""
-    if cond == CONDITIONS[0]:
+    """(N, D) embeddings of every photo's face under ``cond`` and the detection rate.
+
+    Where the pipeline misses the degraded face, the known landmarks mapped into the
+    degraded image are used (``embed_probe(fallback=True)``): every condition scores the
+    same pairs and measures the embedder, with ``det`` reporting the detector apart.
+    """
+    if cond.clean:
         return full, 1.0
+    colour = assign_textures([p.name for p in photos])
     out = np.empty_like(full)
     found = 0
     for i, photo in enumerate(photos):
-        image, expected = degrade(photo, cond)
-        faces = [f for f in detector.detect(image) if box_iou(f.xyxy, expected.xyxy) >= 0.3]
-        face = max(faces, key=lambda f: box_iou(f.xyxy, expected.xyxy), default=None)
-        found += face is not None
-        out[i] = embedder.embed(image, [face or expected])[0]
+        texture = textures[colour[photo.name]] if cond.masked else None
+        emb, detected = embed_probe(photo, cond, models, texture, fallback=True)
+        assert emb is not None
+        out[i] = emb
+        found += detected
     return out, found / len(photos)
-
-
-def auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
-    """ROC AUC: P(genuine score > impostor score), ties counted half (Mann-Whitney U)."""
-    ranks = rankdata(np.concatenate([genuine, impostor]))
-    n_g, n_i = len(genuine), len(impostor)
-    u = ranks[:n_g].sum() - n_g * (n_g + 1) / 2
-    return float(u / (n_g * n_i))
-
-
-def threshold_at_far(impostor: np.ndarray, far: float) -> float:
-    """The lowest threshold whose false accept rate (score >= t) is at most ``far``."""
-    ranked = np.sort(impostor)[::-1]
-    allowed = int(np.floor(far * len(ranked)))
-    if allowed >= len(ranked):
-        return float(ranked[-1])
-    return float(np.nextafter(np.float32(ranked[allowed]), np.float32(np.inf)))
 
 
 def score_pairs(genuine: np.ndarray, impostor: np.ndarray, trace: TraceConfig) -> dict[str, Any]:
@@ -183,7 +132,7 @@ def score_pairs(genuine: np.ndarray, impostor: np.ndarray, trace: TraceConfig) -
     row: dict[str, Any] = {
         "genuine_pairs": len(genuine),
         "impostor_pairs": len(impostor),
-        "auc": auc(genuine, impostor),
+        "auc": roc_auc(genuine, impostor),
         "genuine_median": float(np.median(genuine)),
         "genuine_p5": float(np.percentile(genuine, 5)),
         "impostor_max": float(impostor.max()),
@@ -209,16 +158,11 @@ def score_pairs(genuine: np.ndarray, impostor: np.ndarray, trace: TraceConfig) -
     return row
 
 
-def pivot_pairs(data: Path, names: list[str]) -> list[tuple[int, int, bool]]:
-    """(i, j, same) for the pivot CSV's pairs whose photos both have a face here."""
+def labelled_pairs(data: Path, names: list[str]) -> list[tuple[int, int, bool]]:
+    """(i, j, same) for the deepface labelled pairs (pivot + master CSV, distinct pairs,
+    ``cctrace.evaluation.faces.read_pairs``) whose photos both have a face here."""
     index = {n: i for i, n in enumerate(names)}
-    pairs = []
-    with (data / "face-recognition-pivot.csv").open() as fh:
-        for r in csv.DictReader(fh):
-            a, b = Path(r["file_x"]).name, Path(r["file_y"]).name
-            if a in index and b in index:
-                pairs.append((index[a], index[b], r["decision"].strip().lower() == "yes"))
-    return pairs
+    return [(index[a], index[b], s) for a, b, s in read_pairs(data) if a in index and b in index]
 
 
 def split_scores(
@@ -232,10 +176,10 @@ def split_scores(
     return sim[i, j][same], sim[i, j][~same]
 
 
-def split_pivot(
+def split_labelled(
     full: np.ndarray, probe: np.ndarray, pairs: list[tuple[int, int, bool]], ordered: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Genuine and impostor similarities over the pivot CSV's pairs (both ways if ordered)."""
+    """Genuine and impostor similarities over the labelled pairs (both ways if ordered)."""
     sim = full @ probe.T
     both = [*pairs, *((j, i, s) for i, j, s in pairs)] if ordered else pairs
     gen = np.array([sim[i, j] for i, j, s in both if s])
@@ -313,28 +257,29 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=Path(__file__).resolve().parent / "results" / "face_threshold.json",
     )
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not (args.data / "identity_clusters.json").is_file():
         sys.stderr.write(f"no data at {args.data} (set CCTRACE_SHARED_DATA)\n")
         return 2
+    cv2.setNumThreads(args.threads)
     started = time.perf_counter()
     trace = TraceConfig()
-    photo_detector = build_face_detector(max_side=1024)
-    video_detector = build_face_detector()
-    embedder = build_face_embedder()
-    photos = load_photos(args.data, photo_detector)
+    models = ModelSet(threads=args.threads)
+    photos = clustered_photos(args.data, models)
     names = [p.name for p in photos]
     ids = np.array([p.identity for p in photos])
-    full = np.vstack([embedder.embed(p.image, [p.face]) for p in photos])
-    pivot = pivot_pairs(args.data, names)
+    full = np.vstack([models.face_embedder.embed(p.image, [p.face]) for p in photos])
+    labelled = labelled_pairs(args.data, names)
+    textures = load_mask_textures()
     rows: list[dict[str, Any]] = []
     for cond in CONDITIONS:
-        probe, det = embed_condition(photos, cond, video_detector, embedder, full)
-        ordered = cond != CONDITIONS[0]
+        probe, det = embed_condition(photos, cond, models, full, textures)
+        ordered = not cond.clean
         for pair_set, (gen, imp) in (
             ("clusters", split_scores(full, probe, ids, ordered)),
-            ("pivot", split_pivot(full, probe, pivot, ordered)),
+            ("labelled", split_labelled(full, probe, labelled, ordered)),
         ):
             rows.append(
                 {
@@ -343,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                     "face_px": cond.face_px,
                     "jpeg_quality": cond.jpeg_quality,
                     "gamma": cond.gamma,
+                    "mask_top": cond.mask_top,
                     "detection_rate": det,
                     **score_pairs(gen, imp, trace),
                 }
@@ -351,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     text = recommend(rows, trace)
     elapsed = time.perf_counter() - started
     print(
-        f"{len(photos)} photos, {len(set(ids))} identities, {len(pivot)} pivot pairs; "
+        f"{len(photos)} photos, {len(set(ids))} identities, {len(labelled)} labelled pairs; "
         f"models: YuNet int8 + SFace int8; {elapsed:.0f} s\n"
     )
     print(table(rows, trace))

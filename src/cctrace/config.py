@@ -145,7 +145,7 @@ class ModelsConfig(Strict):
     )
     face_detector: ModelChoice = ModelChoice(type="yunet")
     face_embedder: ModelChoice = ModelChoice(type="sface")
-    mask_classifier: ModelChoice = ModelChoice(type="mobilenetv2-avg")
+    mask_classifier: ModelChoice = ModelChoice(type="mobilenetv2-head")
 
 
 class IngestConfig(Strict):
@@ -171,9 +171,10 @@ class IngestConfig(Strict):
     faces_per_tracklet: int = Field(5, ge=1, le=50, description="Best face crops kept per track")
     min_track_points: int = Field(3, ge=1, description="Shorter tracks are dropped as noise")
     tracker: Literal["bytetrack", "ocsort", "sort"] = Field(
-        "sort",
-        description="SORT swaps identities of side-by-side walkers less than ByteTrack on "
-        "PETS S2L1 (it fragments more instead, which costs less when tracing contacts)",
+        "bytetrack",
+        description="ByteTrack; at ingest lost tracks are joined to the tracks that continue "
+        "them, gaps filled and boxes smoothed: PETS S2L1 MOTA 0.875, IDF1 0.838 (SORT with "
+        "the same clean-up: 0.825, 0.666; see cctrace.evaluation.mot)",
     )
     max_tracklet_s: float = Field(
         600.0, ge=10, description="Longer tracks are cut into tracklets of this length"

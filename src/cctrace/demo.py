@@ -31,6 +31,28 @@ CROPS = {
 """Two overlapping 480x576 views cut from the 768x576 clip."""
 
 
+def crop_ground_points(x0: float, x1: float) -> list[tuple[float, float, float, float]]:
+    """Calibration points spread over a camera cut from columns ``x0..x1`` of View_001.
+
+    The full-frame homography is fitted to the 12 surveyed points (``DEMO_GROUND_POINTS``)
+    and evaluated on a 3x3 grid inside the cut, so each camera is calibrated across its
+    whole view (as an installer would survey it) rather than extrapolated from the few
+    surveyed points that happen to fall inside it.
+    """
+    from cctrace.geometry import GroundCalibration
+
+    full = GroundCalibration.fit(
+        [(u, v) for u, v, _, _ in DEMO_GROUND_POINTS],
+        [(x, y) for _, _, x, y in DEMO_GROUND_POINTS],
+    )
+    margin = 40.0
+    columns = (x0 + margin, (x0 + x1) / 2, x1 - margin)
+    rows = (160.0, 320.0, 560.0)
+    image = [(u, v) for v in rows for u in columns]
+    ground = full.to_ground(image)
+    return [(u, v, float(g[0]), float(g[1])) for (u, v), g in zip(image, ground, strict=True)]
+
+
 def build_demo_site(workdir: Path, video: Path, console: Console | None = None) -> Path:
     """Write the demo cameras' clips and ``site.yaml`` under ``workdir``; return the YAML path."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -45,8 +67,7 @@ def build_demo_site(workdir: Path, video: Path, console: Console | None = None) 
             _crop_clip(video, clip, x0, x1)
         points = [
             f"        - [{u - x0:.1f}, {v:.1f}, {x:.3f}, {y:.3f}]"
-            for u, v, x, y in DEMO_GROUND_POINTS
-            if x0 <= u <= x1
+            for u, v, x, y in crop_ground_points(x0, x1)
         ]
         cameras.append(
             "\n".join(

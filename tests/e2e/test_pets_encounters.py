@@ -52,7 +52,8 @@ def _pair_seconds(site_path: Path, pets_dir: Path, band: float) -> dict[tuple[in
             marks=pytest.mark.xfail(
                 strict=True,
                 reason="9 is hidden behind 15 for most of their contact; YOLOv3-tiny sees "
-                "both in about a third of those frames (known weakness, issue 3)",
+                "both in about a third of those frames (known weakness, issue 3): measured "
+                "1.0 of 15.6 s within 1 m with ByteTrack (3.9 s with SORT before)",
             ),
         ),
     ],
@@ -80,7 +81,10 @@ def test_most_two_metre_pairs_found(pets_ingest: Path, pets_dir: Path) -> None:
 def test_fragment_links_join_the_same_person(pets_ingest: Path, pets_dir: Path) -> None:
     """Motion-continuity links between track fragments are mostly right (same ground-truth id).
 
-    Measured 44 right / 8 wrong (85%): good enough to suggest for review, not to accept.
+    With SORT and no joining at ingest this measured 44 right / 8 wrong (85%). Ingest now
+    joins a lost track to the track that continues it (tracking/postprocess.py), so the
+    trace-time stitcher finds little left to link (measured 0 / 0 with ByteTrack): what it
+    still links must be right, and ingest must have left few fragments.
     """
     from cctrace.tracing.stitching import linked_fragments, make_fragment
 
@@ -102,5 +106,5 @@ def test_fragment_links_join_the_same_person(pets_ingest: Path, pets_dir: Path) 
                 right += 1
             else:
                 wrong += 1
-    assert right >= 10, (right, wrong)
-    assert right / (right + wrong) >= 0.8, (right, wrong)
+    assert wrong <= max(2, 0.2 * (right + wrong)), (right, wrong)
+    assert len(records) <= 2 * 19, f"{len(records)} tracklets for 19 people"

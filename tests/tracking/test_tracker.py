@@ -30,3 +30,22 @@ def test_ids_persist_across_frames() -> None:
 def test_unknown_kind_raises() -> None:
     with pytest.raises(ValueError, match="unknown tracker"):
         PersonTracker("deepsort")
+
+
+def test_bytetrack_matches_confident_boxes_first() -> None:
+    """Boxes under HIGH_CONFIDENCE keep an existing track going but start none."""
+    from cctrace.tracking.tracker import HIGH_CONFIDENCE
+
+    tracker = PersonTracker("bytetrack", 7.0)
+    faint = HIGH_CONFIDENCE - 0.2
+    ids = []
+    for i in range(8):
+        conf = 0.9 if i < 4 else faint  # person 1 becomes hard to see (half hidden)
+        dets = Detections.create(
+            [[10 + 3 * i, 10, 50 + 3 * i, 120], [300, 40, 340, 160]], [conf, faint]
+        )
+        ids.append(tracker.update(dets).tracker_id)
+    first = ids[3][0]
+    assert first >= 0
+    assert [frame[0] for frame in ids[4:]] == [first] * 4  # still the same track
+    assert all(frame[1] == -1 for frame in ids)  # seen only faintly: never a track

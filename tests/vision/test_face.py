@@ -174,3 +174,63 @@ def test_sface_separates_same_and_different_people(
     same = np.array([s for _, _, s in kept])
     assert scores[same].mean() > scores[~same].mean() + 0.3
     assert _auc(scores, same) > min_auc
+
+
+def _shrunk_with_truth(image: np.ndarray, face: Face, face_px: int) -> tuple[np.ndarray, Face]:
+    """``image`` shrunk so ``face`` is ``face_px`` wide, padded to >= 320 px, and the
+    full-resolution face mapped into it (the landmarks to compare against)."""
+    scale = face_px / face.width
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    pad_y, pad_x = max(0, (320 - small.shape[0]) // 2), max(0, (320 - small.shape[1]) // 2)
+    canvas = cv2.copyMakeBorder(small, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT)
+    raw = np.asarray(face.raw, np.float32).copy()
+    raw[:14] *= scale
+    raw[[0, 4, 6, 8, 10, 12]] += pad_x
+    raw[[1, 5, 7, 9, 11, 13]] += pad_y
+    return np.asarray(canvas, np.uint8), face_from_row(raw)
+
+
+def test_small_faces_get_refined_landmarks(data_path: Callable[..., Path]) -> None:
+    # Measured on img1..img19 shrunk to 24 px faces: mean landmark error 6.0% of the face
+    # width without refinement, 4.0% with it.
+    root = data_path("faces", "deepface")
+    photo_detector = YuNetFaceDetector(max_side=1024)
+    plain, refined = YuNetFaceDetector(refine_below=0), YuNetFaceDetector()
+    errors: dict[str, list[float]] = {"plain": [], "refined": []}
+    for i in range(1, 20):
+        path = root / f"img{i}.jpg"
+        if not path.is_file():
+            continue
+        image = np.asarray(cv2.imread(str(path)), np.uint8)
+        truth_full = _best_face(photo_detector, image)
+        assert truth_full is not None
+        canvas, truth = _shrunk_with_truth(image, truth_full, 24)
+        for key, det in (("plain", plain), ("refined", refined)):
+            faces = det.detect(canvas)
+            assert faces, f"{path.name}: 24 px face not found"
+            face = min(faces, key=lambda f: abs(f.xyxy[0] - truth.xyxy[0]))
+            err = np.linalg.norm(np.subtract(face.landmarks, truth.landmarks), axis=1).mean()
+            errors[key].append(float(err) / 24)
+    assert len(errors["plain"]) >= 15
+    assert np.mean(errors["refined"]) < 0.75 * np.mean(errors["plain"])
+    assert np.mean(errors["refined"]) < 0.05
+
+
+def test_refinement_leaves_large_faces_and_scores_alone(
+    load_image: Callable[..., np.ndarray],
+) -> None:
+    image = load_image("faces", "face_recognition", "two_people.jpg")
+    plain = YuNetFaceDetector(refine_below=0).detect(image)
+    refined = YuNetFaceDetector().detect(image)
+    assert len(plain) == len(refined) >= 1
+    assert any(f.width >= 64 for f in plain)
+    for a, b in zip(plain, refined, strict=True):
+        assert a.score == b.score
+        if a.width >= 64:
+            assert np.allclose(a.raw, b.raw)
+
+
+def test_refine_below_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="refine_below"):
+        YuNetFaceDetector(refine_below=-1)

@@ -26,6 +26,8 @@ SAME_PATH_M = 0.7
 """Two cameras' tracklets closer than this (median, while both see them) are one person."""
 MIN_SHARED_S = 2.0
 """...and they must be seen together at least this long."""
+SAME_PATH_CLEAR = 2.0
+"""With two candidates on one path, the nearer must be this many times nearer."""
 AMBIGUITY = 2.0
 """A link is followed only when the runner-up costs this much more than the best."""
 
@@ -85,19 +87,26 @@ def continuation_cost(a: Fragment, b: Fragment) -> float | None:
     return jump / reach + gap / MAX_GAP_S
 
 
-def same_path(a: Fragment, b: Fragment) -> bool:
-    """True when two cameras' tracklets are at the same place at the same times."""
+def path_distance(a: Fragment, b: Fragment) -> float | None:
+    """Median ground distance (m) between two cameras' tracklets while both see them, or
+    None when they are in one camera, off the site plan, or share under ``MIN_SHARED_S``."""
     if a.camera_id == b.camera_id or not (a.on_site_plan and b.on_site_plan):
-        return False
+        return None
     lo, hi = max(a.start, b.start), min(a.end, b.end)
-    if hi <= lo:
-        return False
+    if hi - lo < MIN_SHARED_S:
+        return None
     ta = a.times[(a.times >= lo) & (a.times <= hi)]
-    if hi - lo < MIN_SHARED_S or len(ta) < 3:
-        return False
+    if len(ta) < 3:
+        return None
     xa = np.column_stack([np.interp(ta, a.times, a.xy[:, k]) for k in range(2)])
     xb = np.column_stack([np.interp(ta, b.times, b.xy[:, k]) for k in range(2)])
-    return float(np.median(np.linalg.norm(xa - xb, axis=1))) <= SAME_PATH_M
+    return float(np.median(np.linalg.norm(xa - xb, axis=1)))
+
+
+def same_path(a: Fragment, b: Fragment) -> bool:
+    """True when two cameras' tracklets are at the same place at the same times."""
+    distance = path_distance(a, b)
+    return distance is not None and distance <= SAME_PATH_M
 
 
 def linked_fragments(seeds: Sequence[int], fragments: Sequence[Fragment]) -> dict[int, int]:
@@ -145,9 +154,14 @@ def _neighbours(f: Fragment, fragments: Sequence[Fragment]) -> list[int]:
         cand = _best(f, fragments, forward)
         if cand is not None and _best(by_id[cand], fragments, not forward) == f.tracklet_id:
             out.append(cand)
-    sharing = [g for g in fragments if same_path(f, g)]
-    for camera in {g.camera_id for g in sharing}:
-        in_camera = [g for g in sharing if g.camera_id == camera]
-        if len(in_camera) == 1:  # two people on the same path: do not guess
-            out.append(in_camera[0].tracklet_id)
+    sharing = [(d, g) for g in fragments if (d := path_distance(f, g)) is not None]
+    for camera in {g.camera_id for _, g in sharing}:
+        in_camera = sorted((d, g.tracklet_id) for d, g in sharing if g.camera_id == camera)
+        best, runner_up = in_camera[0], in_camera[1:2]
+        # Two people walking side by side share a path: follow the nearer one only when
+        # it is clearly nearer, else do not guess.
+        if best[0] <= SAME_PATH_M and (
+            not runner_up or runner_up[0][0] > SAME_PATH_CLEAR * best[0]
+        ):
+            out.append(best[1])
     return out

@@ -6,6 +6,7 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cctrace.tracking.postprocess import PostSettings, clean_path, link_cost
 from cctrace.types import FaceSample, MaskStatus, Snapshot, Tracklet, TrackPoint
 
 MASK_WORN_AT = 0.5
@@ -27,6 +28,9 @@ class _Open:
     snapshot: Snapshot | None = None
     snapshot_score: float = 0.0
     last_seen: datetime | None = None
+    label: int | None = None
+    """The stored track id (set when the track starts, or taken over from a track it
+    continues); None in checkpoints written before linking existed."""
 
 
 def vote_mask(worn: int, not_worn: int) -> MaskStatus:
@@ -42,7 +46,18 @@ def vote_mask(worn: int, not_worn: int) -> MaskStatus:
 
 
 class TrackletBuilder:
-    """Collects per-track observations and emits finished ``Tracklet`` objects."""
+    """Collects per-track observations and emits finished ``Tracklet`` objects.
+
+    With ``post`` set, a track lost for ``lost_after_s`` is first offered to the tracks
+    that started near its end (:func:`~cctrace.tracking.postprocess.link_cost`): the best
+    match under ``post.link_max_cost`` takes over its points, faces, votes and id, so the
+    person keeps one tracklet. Finished paths get their gaps filled and boxes smoothed
+    (:func:`~cctrace.tracking.postprocess.clean_path`). ``lost_after_s`` should exceed
+    ``post.link_gap_s`` by a second or so, so the later track has a path to compare.
+    """
+
+    post: PostSettings | None = None
+    """Class default: builders pickled in checkpoints before post-processing existed."""
 
     def __init__(
         self,
@@ -51,12 +66,14 @@ class TrackletBuilder:
         min_points: int = 3,
         lost_after_s: float = 2.5,
         max_duration_s: float = 600.0,
+        post: PostSettings | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.faces_per_tracklet = faces_per_tracklet
         self.min_points = min_points
         self.lost_after_s = lost_after_s
         self.max_duration_s = max_duration_s
+        self.post = post
         self._open: dict[int, _Open] = {}
         self._segments: dict[int, int] = {}
         self._seq = 0
@@ -71,9 +88,16 @@ class TrackletBuilder:
         starts = [t.points[0].timestamp for t in self._open.values() if t.points]
         return min(starts) if starts else None
 
+    def _track(self, track_id: int) -> _Open:
+        track = self._open.get(track_id)
+        if track is None:
+            label = track_id + SEGMENT_STRIDE * self._segments.get(track_id, 0)
+            track = self._open[track_id] = _Open(track_id, label=label)
+        return track
+
     def add_point(self, track_id: int, point: TrackPoint) -> None:
         """Record where a track was in an analysed frame."""
-        track = self._open.setdefault(track_id, _Open(track_id))
+        track = self._track(track_id)
         track.points.append(point)
         track.last_seen = point.timestamp
 
@@ -86,7 +110,7 @@ class TrackletBuilder:
 
     def add_face(self, track_id: int, sample: FaceSample) -> None:
         """Vote its mask status and keep it if it is among the best faces."""
-        track = self._open.setdefault(track_id, _Open(track_id))
+        track = self._track(track_id)
         if sample.mask_probability is not None:
             if sample.mask_probability >= MASK_WORN_AT:
                 track.worn += 1
@@ -106,7 +130,7 @@ class TrackletBuilder:
 
     def set_snapshot(self, track_id: int, snapshot: Snapshot, score: float) -> None:
         """Replace the track's snapshot with a better one."""
-        track = self._open.setdefault(track_id, _Open(track_id))
+        track = self._track(track_id)
         track.snapshot = snapshot
         track.snapshot_score = score
 
@@ -127,15 +151,66 @@ class TrackletBuilder:
             and t.points
             and (now - t.points[0].timestamp).total_seconds() >= self.max_duration_s
         }
-        done = self._finish(gone | too_long)
+        merged: set[int] = set()
+        if self.post is not None and self.post.link_gap_s > 0:
+            merged = self._link(gone)
+        done = self._finish((gone - merged) | too_long)
         for tid in too_long:
             self._segments[tid] = self._segments.get(tid, 0) + 1
         return done, gone | too_long
 
     def finish_all(self) -> tuple[list[Tracklet], set[int]]:
-        """Finish every open track (end of footage)."""
+        """Finish every open track (end of footage), linking those lost before the end."""
         ids = set(self._open)
-        return self._finish(ids), ids
+        merged: set[int] = set()
+        if self.post is not None and self.post.link_gap_s > 0:
+            seen = [t.last_seen for t in self._open.values() if t.last_seen is not None]
+            if seen:
+                last = max(seen)
+                lost = {
+                    tid
+                    for tid, t in self._open.items()
+                    if t.last_seen is not None and t.last_seen < last
+                }
+                merged = self._link(lost)
+        return self._finish(ids - merged), ids
+
+    def _link(self, lost: set[int]) -> set[int]:
+        """Merge lost tracks into the later tracks that continue them; returns the
+        tracker ids merged (their tracks live on under the later tracker id)."""
+        assert self.post is not None
+        pairs: list[tuple[float, int, int]] = []
+        for a in sorted(lost):
+            for b, later in self._open.items():
+                if b in lost or b == a or not later.points:
+                    continue
+                cost = link_cost(self._open[a].points, later.points, self.post)
+                if cost <= self.post.link_max_cost:
+                    pairs.append((cost, a, b))
+        merged: set[int] = set()
+        taken: set[int] = set()
+        for _, a, b in sorted(pairs):
+            if a in merged or b in taken:
+                continue
+            self._merge(self._open.pop(a), self._open[b])
+            merged.add(a)
+            taken.add(b)
+        return merged
+
+    def _merge(self, earlier: _Open, later: _Open) -> None:
+        """``later`` continues ``earlier``: it takes its path, faces, votes and id."""
+        first = later.points[0].frame_index
+        later.points = [p for p in earlier.points if p.frame_index < first] + later.points
+        for entry in earlier.faces:
+            if len(later.faces) < self.faces_per_tracklet:
+                heapq.heappush(later.faces, entry)
+            elif entry[0] > later.faces[0][0]:
+                heapq.heapreplace(later.faces, entry)
+        later.worn += earlier.worn
+        later.not_worn += earlier.not_worn
+        if earlier.snapshot is not None and earlier.snapshot_score > later.snapshot_score:
+            later.snapshot, later.snapshot_score = earlier.snapshot, earlier.snapshot_score
+        later.label = earlier.label if earlier.label is not None else earlier.track_id
 
     def _finish(self, ids: set[int]) -> list[Tracklet]:
         done: list[Tracklet] = []
@@ -144,11 +219,15 @@ class TrackletBuilder:
             if len(track.points) < self.min_points:
                 continue
             faces = tuple(s for _, _, s in sorted(track.faces, key=lambda e: -e[0]))
+            points = track.points if self.post is None else clean_path(track.points, self.post)
+            label = track.label
+            if label is None:
+                label = tid + SEGMENT_STRIDE * self._segments.get(tid, 0)
             done.append(
                 Tracklet(
                     camera_id=self.camera_id,
-                    track_id=tid + SEGMENT_STRIDE * self._segments.get(tid, 0),
-                    points=tuple(track.points),
+                    track_id=label,
+                    points=tuple(points),
                     faces=faces,
                     mask_status=vote_mask(track.worn, track.not_worn),
                     mask_votes=(track.worn, track.not_worn),

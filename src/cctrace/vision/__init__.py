@@ -11,7 +11,8 @@ PERSON_DETECTORS    ``yolov3-tiny-onnx``   :class:`~.person.YoloV3TinyOnnxPerson
 PERSON_DETECTORS    ``yolov3-tiny-int8``   :class:`~.person.YoloV3TinyInt8PersonDetector`
 FACE_DETECTORS      ``yunet``              :class:`~.face.YuNetFaceDetector`
 FACE_EMBEDDERS      ``sface``              :class:`~.face.SFaceEmbedder`
-MASK_CLASSIFIERS    ``mobilenetv2-avg``    :class:`~.mask.EnsembleMaskClassifier` (default)
+MASK_CLASSIFIERS    ``mobilenetv2-head``   :class:`~.mask_head.MaskHeadClassifier` (default)
+MASK_CLASSIFIERS    ``mobilenetv2-avg``    :class:`~.mask.EnsembleMaskClassifier`
 MASK_CLASSIFIERS    ``keras-mobilenetv2``  :class:`~.mask.KerasMobileNetV2MaskClassifier`
 MASK_CLASSIFIERS    ``torch-mobilenetv2``  :class:`~.mask.TorchMobileNetV2MaskClassifier`
 ==================  =====================  ==========================================
@@ -36,6 +37,7 @@ FACE_EMBEDDERS: dict[str, str] = {
     "sface": "cctrace.vision.face:SFaceEmbedder",
 }
 MASK_CLASSIFIERS: dict[str, str] = {
+    "mobilenetv2-head": "cctrace.vision.mask_head:MaskHeadClassifier",
     "mobilenetv2-avg": "cctrace.vision.mask:EnsembleMaskClassifier",
     "keras-mobilenetv2": "cctrace.vision.mask:KerasMobileNetV2MaskClassifier",
     "torch-mobilenetv2": "cctrace.vision.mask:TorchMobileNetV2MaskClassifier",
@@ -45,7 +47,7 @@ DEFAULTS: dict[str, str] = {
     "person_detector": "yolov3-tiny-onnx",
     "face_detector": "yunet",
     "face_embedder": "sface",
-    "mask_classifier": "mobilenetv2-avg",
+    "mask_classifier": "mobilenetv2-head",
 }
 
 
@@ -80,7 +82,7 @@ def build_face_embedder(type: str = "sface", **params: Any) -> FaceEmbedder:
     return embedder
 
 
-def build_mask_classifier(type: str = "mobilenetv2-avg", **params: Any) -> MaskClassifier:
+def build_mask_classifier(type: str = "mobilenetv2-head", **params: Any) -> MaskClassifier:
     """A mask classifier by type key (see ``MASK_CLASSIFIERS``)."""
     classifier: MaskClassifier = _build("mask classifier", MASK_CLASSIFIERS, type, params)
     return classifier

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -85,9 +84,9 @@ CONDITIONS = (
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("CCTRACE_SHARED_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    return root / "faces" / "deepface"
+    from cctrace.evaluation.metrics import default_shared_data
+
+    return default_shared_data() / "faces" / "deepface"
 
 
 def clustered_photos(data: Path, models: ModelSet) -> list[Photo]:

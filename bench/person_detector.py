@@ -33,9 +33,9 @@ from cctrace.boxes import count_greedy_matches
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("CCTRACE_SHARED_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    return (root / "pets2009-s2l1").resolve()
+    from cctrace.evaluation.metrics import default_shared_data
+
+    return (default_shared_data() / "pets2009-s2l1").resolve()
 
 
 def load_frames(video: Path, step: int) -> dict[int, np.ndarray]:

@@ -37,7 +37,6 @@ the random generator is seeded and the fit is deterministic.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import logging
 import sys
@@ -59,17 +58,13 @@ logger = logging.getLogger("train_mask_head")
 
 
 def insightface_file(name: str) -> Path:
-    """A data file inside the installed ``insightface`` wheel (not imported)."""
+    """An image inside the installed ``insightface`` wheel (not imported)."""
+    from cctrace.evaluation.faces import insightface_file as wheel_file
+
     try:
-        dist = importlib.metadata.distribution("insightface")
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise SystemExit(
-            "needs the insightface wheel's data files: pip install --no-deps insightface==2.1"
-        ) from exc
-    for f in dist.files or []:
-        if str(f).endswith(f"data/images/{name}"):
-            return Path(str(f.locate()))
-    raise SystemExit(f"{name} not found in the insightface wheel")
+        return wheel_file(f"data/images/{name}")
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def source_photos(data: Path) -> list[Path]:

@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "bench" / "results" / "accuracy-quick.json"
 
 
+@pytest.mark.timeout(1800)
 def test_quick_eval_has_no_regressions(shared_data: Path, tmp_path: Path) -> None:
     assert BASELINE.is_file(), f"missing baseline {BASELINE}: run python bench/accuracy.py --quick"
     proc = subprocess.run(

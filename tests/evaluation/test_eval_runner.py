@@ -111,7 +111,10 @@ def test_unknown_stage_and_missing_data_are_clear_errors(tmp_path: Path) -> None
 def test_contact_pair_scoring_half_threshold_rule() -> None:
     truth = {(1, 2): 10.0, (3, 4): 6.0, (5, 6): 3.0, (7, 8): 1.0}
     measured = {(1, 2): 9.0, (3, 4): 2.0, (5, 6): 5.5, (7, 8): 5.0}
-    scores = score_pairs(truth, measured, min_seconds=5.0)
+    strict = score_pairs(truth, measured, min_seconds=5.0)
+    assert strict.recalled == ((1, 2),) and strict.correct == ((1, 2),)
+    assert strict.precision == pytest.approx(1 / 3)
+    scores = score_pairs(truth, measured, min_seconds=5.0, slack=0.5)
     assert scores.true_pairs == ((1, 2), (3, 4))
     assert scores.found_pairs == ((1, 2), (5, 6), (7, 8))
     assert scores.recalled == ((1, 2),)  # (3, 4) measured 2.0 < 2.5
@@ -119,6 +122,45 @@ def test_contact_pair_scoring_half_threshold_rule() -> None:
     assert scores.recall == 0.5
     assert scores.precision == pytest.approx(2 / 3)
     assert scores.median_error == pytest.approx((0.1 + 4 / 6) / 2)
+
+
+def test_contact_scoring_rejects_bad_slack() -> None:
+    with pytest.raises(ValueError, match="slack"):
+        score_pairs({}, {}, 5.0, slack=0.0)
+
+
+def test_quick_and_full_reports_are_not_compared() -> None:
+    full = _report(Metric("a", "x", 0.5))
+    full.quick = False
+    with pytest.raises(ValueError, match="quick"):
+        compare_to_baseline(_report(Metric("a", "x", 0.5)), full)
+
+
+def test_small_samples_allow_one_flip_but_false_accepts_none() -> None:
+    base = _report(Metric("a", "recall", 7 / 8, n=8), Metric("a", "far", 0.0, 0.001, False, n=380))
+    one_flip = _report(
+        Metric("a", "recall", 6 / 8, n=8), Metric("a", "far", 0.0, 0.001, False, n=380)
+    )
+    assert compare_to_baseline(one_flip, base) == []
+    two_flips = _report(
+        Metric("a", "recall", 5 / 8, n=8), Metric("a", "far", 1 / 380, 0.001, False, n=380)
+    )
+    assert [r.key for r in compare_to_baseline(two_flips, base)] == ["a/recall", "a/far"]
+
+
+def test_unguarded_metrics_never_regress() -> None:
+    base = _report(Metric("a", "ms", 10.0, higher_is_better=False, unit="ms", guarded=False))
+    assert compare_to_baseline(_report(Metric("a", "ms", 99.0, False, unit="ms")), base) == []
+
+
+def test_stage_missing_its_packages_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(runner.STAGE_PACKAGES, "mot", ("no-such-dist-cctrace",))
+    report = runner.run_eval(tmp_path, stages=["mot"])
+    assert "no-such-dist-cctrace" in report.errors["mot"]
+    assert "setup.sh --dev" in report.errors["mot"]
+    assert report.metrics == []
 
 
 def test_contact_scoring_counts_missed_pairs_as_full_error() -> None:

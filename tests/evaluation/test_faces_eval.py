@@ -275,6 +275,3 @@ def test_quick_run_gives_sane_numbers(shared_data: Path, tmp_path: Path) -> None
     assert value("recall bare") >= 0.9 and value("recall masked") >= 0.85
     assert value("precision") >= 0.9 and value("recall group") >= 0.85
     assert all(m.condition for m in verification + detection)
-    # A second run reuses the cached embeddings and gives the same numbers.
-    again = {m.name: m.value for m in F.evaluate_verification(ctx)}
-    assert again == {m.name: m.value for m in verification}

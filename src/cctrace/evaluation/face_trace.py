@@ -152,7 +152,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     nan = float("nan")
     return [
         Metric(
-            "trace",
+            "trace-photo",
             "photo sighting recall",
             hits / truth_total if truth_total else nan,
             0.90,
@@ -160,7 +160,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             condition=cond,
         ),
         Metric(
-            "trace",
+            "trace-photo",
             "photo sighting precision",
             accepted_right / accepted_total if accepted_total else nan,
             0.95,
@@ -168,7 +168,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             condition=cond,
         ),
         Metric(
-            "trace",
+            "trace-photo",
             "photo absent false accepts",
             absent_with_accepts / len(casting.absent),
             0.0,

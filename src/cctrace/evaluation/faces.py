@@ -946,8 +946,3 @@ def evaluate_detection(ctx: EvalContext) -> list[Metric]:
 
 def _ratio(num: int, den: int) -> float:
     return num / den if den else math.nan
-
-
-def evaluate(ctx: EvalContext) -> list[Metric]:
-    """Both face stages: verification then detection."""
-    return evaluate_verification(ctx) + evaluate_detection(ctx)

@@ -24,6 +24,8 @@ class Metric:
         unit: ``""`` for fractions shown as %, else a unit such as ``s`` or ``ms``.
         n: how many samples the value was computed over (pairs, faces, boxes, ...).
         condition: what the value was measured under, in words.
+        guarded: whether the regression guard checks it (off for timings, which depend
+            on the machine's load rather than on the code).
     """
 
     stage: str
@@ -34,6 +36,7 @@ class Metric:
     unit: str = ""
     n: int = 0
     condition: str = ""
+    guarded: bool = True
 
     @property
     def key(self) -> str:
@@ -71,6 +74,7 @@ class Metric:
             unit=str(data.get("unit", "")),
             n=int(data.get("n", 0)),
             condition=str(data.get("condition", "")),
+            guarded=bool(data.get("guarded", True)),
         )
 
 

@@ -77,19 +77,30 @@ def map_tracklets_to_gt(
     store: Store,
     gt: Path | Mapping[int, list[tuple[int, np.ndarray]]],
     camera_id: str = CAMERA_ID,
+    min_share: float = 0.5,
 ) -> dict[int, int]:
-    """Tracklet id -> the ground-truth id its boxes overlap most (IoU >= 0.5 majority).
+    """Tracklet id -> the ground-truth person it follows.
 
-    ``gt`` is the PETS folder or boxes as :func:`load_gt_boxes` returns them.
+    A box follows a person when it overlaps their box with IoU >= 0.5; a tracklet is
+    given the person most of its boxes follow, provided at least ``min_share`` of all its
+    boxes do (a tracklet mostly on nobody, e.g. a ghost or an unannotated person, gets
+    no identity). ``gt`` is the PETS folder or boxes as :func:`load_gt_boxes` returns.
     """
     boxes = load_gt_boxes(gt) if isinstance(gt, Path) else gt
     votes: dict[int, Counter[int]] = defaultdict(Counter)
+    totals: Counter[int] = Counter()
     for row in store.mot_rows(camera_id):
+        totals[row.track_id] += 1
         box = np.array([row.x, row.y, row.x + row.w, row.y + row.h])
         best = max(boxes.get(row.frame_index, []), key=lambda g: box_iou(box, g[1]), default=None)
         if best is not None and box_iou(box, best[1]) >= 0.5:
             votes[row.track_id][best[0]] += 1
-    return {tid: c.most_common(1)[0][0] for tid, c in votes.items() if c}
+    out = {}
+    for tid, counts in votes.items():
+        gid, n = counts.most_common(1)[0]
+        if n >= min_share * totals[tid]:
+            out[tid] = gid
+    return out
 
 
 def crop_gt_boxes(

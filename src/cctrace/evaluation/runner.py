@@ -30,12 +30,38 @@ STAGES: dict[str, str] = {
 }
 """Stage name -> ``module:function`` taking an :class:`EvalContext`."""
 
+STAGE_PACKAGES: dict[str, tuple[str, ...]] = {
+    "faces": ("insightface",),
+    "face-detection": ("insightface",),
+    "mot": ("motmetrics", "trackeval"),
+}
+"""Evaluation-only distributions a stage needs (installed by ``scripts/setup.sh --dev``)."""
+
+
+def missing_packages(stage: str) -> list[str]:
+    """The distributions ``stage`` needs that are not installed."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    missing = []
+    for name in STAGE_PACKAGES.get(stage, ()):
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
 FRACTION_TOLERANCE = 0.02
-"""A fraction metric regresses when it falls more than 2 points below the baseline."""
+"""A fraction metric regresses when it falls more than 2 points below the baseline, or
+more than one sample's worth (1/n) where n is small."""
 ERROR_TOLERANCE = 0.03
-"""A lower-is-better fraction (an error rate) regresses when it rises more than 3 points."""
+"""A lower-is-better fraction (an error) regresses when it rises more than 3 points."""
 RELATIVE_TOLERANCE = 0.10
-"""A metric with a unit (seconds, counts) regresses when it worsens by more than 10%."""
+"""A metric with a unit (counts, seconds) regresses when it worsens by more than 10%
+(and at least one unit)."""
+STRICT_RATE_TARGET = 0.01
+"""Lower-is-better rates with a target at or below this (false accepts) may not rise at
+all: one more false accept than the baseline is a regression."""
 
 SCHEMA = "cctrace.accuracy/1"
 
@@ -141,10 +167,11 @@ def run_eval(
         raise ValueError(f"unknown stage(s) {unknown}; choose from {sorted(STAGES)}")
     if not data_root.is_dir():
         raise FileNotFoundError(f"reference data not found at {data_root}")
-    ctx = EvalContext(data_root, quick=quick, threads=threads)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-        ctx.workdir = workdir.resolve()
+        ctx = EvalContext(data_root, workdir=workdir, quick=quick, threads=threads)
+    else:
+        ctx = EvalContext(data_root, quick=quick, threads=threads)
     report = EvalReport(
         metrics=[],
         commit=git_commit(),
@@ -157,6 +184,15 @@ def run_eval(
             if progress:
                 progress(stage)
             begin = time.perf_counter()
+            missing = missing_packages(stage)
+            if missing:
+                report.errors[stage] = (
+                    f"needs {', '.join(missing)} (evaluation-only packages): run "
+                    "`bash scripts/setup.sh --dev` or `pip install --no-deps -r "
+                    "requirements-dev-nodeps.txt`"
+                )
+                report.stage_seconds[stage] = 0.0
+                continue
             try:
                 report.metrics.extend(_load_stage(STAGES[stage])(ctx))
             except Exception as exc:  # one stage's failure must not hide the others
@@ -187,14 +223,31 @@ class Regression:
 
 def tolerance_for(metric: Metric) -> float:
     """How far ``metric`` may fall (or rise, if lower is better) before it regresses."""
+    if not metric.guarded:
+        return math.inf
     if metric.unit:
-        return abs(metric.value) * RELATIVE_TOLERANCE
-    return FRACTION_TOLERANCE if metric.higher_is_better else ERROR_TOLERANCE
+        return max(abs(metric.value) * RELATIVE_TOLERANCE, 1.0)
+    one_sample = 1.01 / metric.n if metric.n > 0 else 0.0
+    if metric.higher_is_better:
+        return max(FRACTION_TOLERANCE, one_sample)
+    if metric.target is not None and metric.target <= STRICT_RATE_TARGET:
+        return 0.5 / metric.n if metric.n > 0 else 0.0
+    return ERROR_TOLERANCE
 
 
 def compare_to_baseline(current: EvalReport, baseline: EvalReport) -> list[Regression]:
     """Metrics of ``current`` worse than ``baseline`` beyond tolerance; a baseline metric
-    that is missing or NaN now counts as a regression (a stage that stopped measuring)."""
+    that is missing or NaN now counts as a regression (a stage that stopped measuring).
+
+    Raises ValueError when one is a quick run and the other a full one (their samples
+    differ, so their values are not comparable).
+    """
+    if current.quick != baseline.quick:
+        kinds = {True: "quick", False: "full"}
+        raise ValueError(
+            f"cannot compare a {kinds[current.quick]} run with a {kinds[baseline.quick]} "
+            "baseline: use the baseline of the same mode"
+        )
     now = {m.key: m for m in current.metrics}
     out = []
     for base in baseline.metrics:

@@ -7,6 +7,10 @@ functions to
 
 * join a lost track to a track that started shortly after where the lost one was heading
   (:func:`link_cost`: both ends' motion, fitted over about a second, must meet);
+* join a track lost while another person's box hid it (the *occluder*) to a track that
+  re-appears next to that occluder within ``occlusion_gap_s`` (:func:`occlusion_cost`:
+  position and size relative to the occluder, and motion, must agree), filling the hidden
+  stretch by carrying the person along with the occluder (:func:`hidden_path`);
 * fill the gaps inside a track by linear interpolation (:func:`fill_gaps`), so a person
   hidden for a second is still where they were; filled points have confidence 0;
 * smooth the box geometry along the track (:func:`smooth_boxes`: moving average of
@@ -43,6 +47,13 @@ class PostSettings:
             between the two ends (someone turning back is not the same walk).
         fill_gap_s: gaps inside a track up to this long are interpolated (0: none).
         smooth_s: moving-average window for box centre and size (0: none).
+        occlusion_gap_s: a track lost while hidden by another track may continue as a
+            track that re-appears next to that occluder up to this long after (0: never).
+        occlusion_min_cover: how much of a box's width the occluder's box, widened by
+            ``occlusion_widen`` of its width on each side, must cover for the person to
+            count as hidden by it (at loss) or re-appearing from it (:func:`hidden_cover`).
+        occlusion_widen: see ``occlusion_min_cover``.
+        occlusion_max_cost: largest mismatch accepted (:func:`occlusion_cost`).
     """
 
     step_s: float = 1 / 7
@@ -53,6 +64,10 @@ class PostSettings:
     fill_gap_s: float = 2.0
     smooth_s: float = 0.7
     velocity_weight: float = 0.25
+    occlusion_gap_s: float = 0.0
+    occlusion_min_cover: float = 0.5
+    occlusion_widen: float = 0.25
+    occlusion_max_cost: float = 1.0
 
 
 def _foot_and_height(points: Sequence[TrackPoint]) -> np.ndarray:
@@ -102,6 +117,120 @@ def link_cost(
     turn = float(np.hypot(va[0] - vb[0], va[1] - vb[1])) / height  # heights per second
     size = abs(float(np.log(max(pa[2], 1.0) / max(pb[2], 1.0))))
     return dist + size + settings.velocity_weight * turn
+
+
+def hidden_cover(box: Sequence[float], occluder: Sequence[float], widen: float) -> float:
+    """Share of ``box``'s width inside ``occluder``'s columns, the occluder widened by
+    ``widen`` of its width on each side (1: right behind or beside it, 0: apart).
+
+    Someone behind another person stands further up the image, so only the columns are
+    compared; the boxes must still share at least a quarter of ``box``'s height (else 0).
+    """
+    margin = widen * (occluder[2] - occluder[0])
+    ix = min(box[2], occluder[2] + margin) - max(box[0], occluder[0] - margin)
+    iy = min(box[3], occluder[3]) - max(box[1], occluder[1])
+    width, height = box[2] - box[0], box[3] - box[1]
+    if ix <= 0 or width <= 0 or height <= 0 or iy < 0.25 * height:
+        return 0.0
+    return float(min(ix / width, 1.0))
+
+
+def _relative(person: Sequence[float], occluder: Sequence[float]) -> np.ndarray:
+    """Foot x, foot y offset (in occluder heights), log height ratio and log aspect of
+    ``person`` relative to ``occluder`` (both xyxy)."""
+    ho = max(occluder[3] - occluder[1], 1.0)
+    hp = max(person[3] - person[1], 1.0)
+    wp = max(person[2] - person[0], 1.0)
+    return np.array(
+        [
+            ((person[0] + person[2]) - (occluder[0] + occluder[2])) / 2 / ho,
+            (person[3] - occluder[3]) / ho,
+            np.log(hp / ho),
+            np.log(wp / hp),
+        ]
+    )
+
+
+def _absolute(rel: np.ndarray, occluder: Sequence[float]) -> tuple[float, float, float, float]:
+    """Inverse of :func:`_relative`: the person's box given the occluder's."""
+    ho = max(occluder[3] - occluder[1], 1.0)
+    cx = (occluder[0] + occluder[2]) / 2 + rel[0] * ho
+    foot = occluder[3] + rel[1] * ho
+    h = ho * float(np.exp(rel[2]))
+    w = h * float(np.exp(rel[3]))
+    return (float(cx - w / 2), float(foot - h), float(cx + w / 2), float(foot))
+
+
+def occlusion_cost(
+    earlier: Sequence[TrackPoint],
+    later: Sequence[TrackPoint],
+    occluder_at_loss: TrackPoint,
+    occluder_at_return: TrackPoint,
+    settings: PostSettings,
+) -> float:
+    """Mismatch between a person lost behind an occluder and a track re-appearing by it.
+
+    The lost person's last box and the new track's first box are both expressed relative
+    to the occluder's box at that moment (foot offset in occluder heights, log height
+    ratio); the cost is the distance between the two offsets, plus the change of relative
+    size, plus ``velocity_weight`` times the change of velocity (heights per second)
+    between the end of ``earlier`` and the start of ``later``. ``inf`` when ``later``
+    does not start after ``earlier`` ends, or starts too late.
+    """
+    if not earlier or not later:
+        return float("inf")
+    end, start = earlier[-1].timestamp, later[0].timestamp
+    gap = (start - end).total_seconds()
+    if gap <= 0 or gap > settings.occlusion_gap_s:
+        return float("inf")
+    a = _relative(earlier[-1].xyxy, occluder_at_loss.xyxy)
+    b = _relative(later[0].xyxy, occluder_at_return.xyxy)
+    window = timedelta(seconds=settings.fit_s)
+    tail = [p for p in earlier if p.timestamp >= end - window]
+    head = [p for p in later if p.timestamp <= start + window]
+    pa, va = _fit(tail, end.timestamp())
+    pb, vb = _fit(head, start.timestamp())
+    height = max((pa[2] + pb[2]) / 2, 1.0)
+    turn = float(np.hypot(va[0] - vb[0], va[1] - vb[1])) / height
+    place = float(np.hypot(a[0] - b[0], a[1] - b[1]))
+    return place + abs(float(a[2] - b[2])) + settings.velocity_weight * turn
+
+
+def hidden_path(
+    last: TrackPoint,
+    first: TrackPoint,
+    occluder_at_loss: TrackPoint,
+    occluder_at_return: TrackPoint,
+    occluder_between: Sequence[TrackPoint],
+) -> list[TrackPoint]:
+    """Where a hidden person was while behind the occluder (confidence 0).
+
+    One point per occluder point strictly between ``last`` (the person's last sighting)
+    and ``first`` (the re-appearance): the occluder's box and ground position moved by the
+    person's offset from it, interpolated in time between the offsets at loss and at
+    re-appearance.
+    """
+    rel_a = _relative(last.xyxy, occluder_at_loss.xyxy)
+    rel_b = _relative(first.xyxy, occluder_at_return.xyxy)
+    ga = np.subtract(last.ground_xy, occluder_at_loss.ground_xy)
+    gb = np.subtract(first.ground_xy, occluder_at_return.ground_xy)
+    span = (first.timestamp - last.timestamp).total_seconds()
+    out: list[TrackPoint] = []
+    for o in occluder_between:
+        if not last.frame_index < o.frame_index < first.frame_index or span <= 0:
+            continue
+        w = (o.timestamp - last.timestamp).total_seconds() / span
+        g = (1 - w) * ga + w * gb
+        out.append(
+            TrackPoint(
+                frame_index=o.frame_index,
+                timestamp=o.timestamp,
+                xyxy=_absolute((1 - w) * rel_a + w * rel_b, o.xyxy),
+                ground_xy=(o.ground_xy[0] + float(g[0]), o.ground_xy[1] + float(g[1])),
+                confidence=0.0,
+            )
+        )
+    return out
 
 
 def fill_gaps(points: Sequence[TrackPoint], settings: PostSettings) -> list[TrackPoint]:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from cctrace.tracking.postprocess import PostSettings, clean_path, link_cost
+from cctrace.tracking.postprocess import (
+    PostSettings,
+    clean_path,
+    hidden_cover,
+    hidden_path,
+    link_cost,
+    occlusion_cost,
+)
 from cctrace.types import FaceSample, MaskStatus, Snapshot, Tracklet, TrackPoint
 
 MASK_WORN_AT = 0.5
@@ -31,6 +38,8 @@ class _Open:
     label: int | None = None
     """The stored track id (set when the track starts, or taken over from a track it
     continues); None in checkpoints written before linking existed."""
+    occluder: int | None = None
+    """Tracker id of the track whose box hid this one when it was lost (held tracks)."""
 
 
 def vote_mask(worn: int, not_worn: int) -> MaskStatus:
@@ -54,6 +63,15 @@ class TrackletBuilder:
     person keeps one tracklet. Finished paths get their gaps filled and boxes smoothed
     (:func:`~cctrace.tracking.postprocess.clean_path`). ``lost_after_s`` should exceed
     ``post.link_gap_s`` by a second or so, so the later track has a path to compare.
+
+    With ``post.occlusion_gap_s`` set, a lost track that nothing continues but whose last
+    box another open track's box covered (the occluder) is *held* instead of finished,
+    for up to that long: the first tracks that start next to the occluder are compared
+    with it (:func:`~cctrace.tracking.postprocess.occlusion_cost`) once each has
+    ``post.fit_s`` of path. Exactly one acceptable candidate takes it over, with the
+    hidden stretch filled alongside the occluder
+    (:func:`~cctrace.tracking.postprocess.hidden_path`); none, or several, and it is
+    finished as it was.
     """
 
     post: PostSettings | None = None
@@ -77,6 +95,14 @@ class TrackletBuilder:
         self._open: dict[int, _Open] = {}
         self._segments: dict[int, int] = {}
         self._seq = 0
+        self._held: dict[int, _Open] = {}
+        self._continued: dict[int, int] = {}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Builders pickled before occlusion joining existed hold nothing back."""
+        state.setdefault("_held", {})
+        state.setdefault("_continued", {})
+        self.__dict__.update(state)
 
     @property
     def open_ids(self) -> set[int]:
@@ -84,8 +110,9 @@ class TrackletBuilder:
         return set(self._open)
 
     def earliest_open_start(self) -> datetime | None:
-        """Start of the oldest track still being built (None when none is open)."""
-        starts = [t.points[0].timestamp for t in self._open.values() if t.points]
+        """Start of the oldest track still being built or held (None when none is)."""
+        tracks = [*self._open.values(), *self._held.values()]
+        starts = [t.points[0].timestamp for t in tracks if t.points]
         return min(starts) if starts else None
 
     def _track(self, track_id: int) -> _Open:
@@ -154,9 +181,11 @@ class TrackletBuilder:
         merged: set[int] = set()
         if self.post is not None and self.post.link_gap_s > 0:
             merged = self._link(gone)
-        done = self._finish((gone - merged) | too_long)
+        held = self._hold(gone - merged)
+        done = self._finish((gone - merged - held) | too_long)
         for tid in too_long:
             self._segments[tid] = self._segments.get(tid, 0) + 1
+        done += self._resolve_held(now, final=False)
         return done, gone | too_long
 
     def finish_all(self) -> tuple[list[Tracklet], set[int]]:
@@ -173,7 +202,148 @@ class TrackletBuilder:
                     if t.last_seen is not None and t.last_seen < last
                 }
                 merged = self._link(lost)
+                held = self._hold(lost - merged)
+                ids -= held
+                done = self._resolve_held(last, final=True)
+                return done + self._finish(ids - merged), ids | held
         return self._finish(ids - merged), ids
+
+    def _occluding(self) -> bool:
+        return self.post is not None and self.post.occlusion_gap_s > 0
+
+    def _resolve(self, tid: int) -> _Open | None:
+        """The open or held track that tracker id ``tid`` lives on in (after joins)."""
+        seen: set[int] = set()
+        while tid in self._continued and tid not in seen:
+            seen.add(tid)
+            tid = self._continued[tid]
+        return self._open.get(tid) or self._held.get(tid)
+
+    def _point_near(self, track: _Open, at: TrackPoint) -> TrackPoint | None:
+        """``track``'s point closest in time to ``at``, within two analysis steps."""
+        assert self.post is not None
+        best: TrackPoint | None = None
+        for p in reversed(track.points):
+            dt = abs((p.timestamp - at.timestamp).total_seconds())
+            if dt <= 2 * self.post.step_s + 1e-9 and (
+                best is None or dt < abs((best.timestamp - at.timestamp).total_seconds())
+            ):
+                best = p
+            if p.timestamp < at.timestamp and dt > 2 * self.post.step_s:
+                break
+        return best
+
+    def _hold(self, lost: set[int]) -> set[int]:
+        """Hold back the lost tracks that another open track's box was hiding."""
+        if not self._occluding():
+            return set()
+        assert self.post is not None
+        held: set[int] = set()
+        for tid in sorted(lost):
+            track = self._open[tid]
+            if not track.points:
+                continue
+            last = track.points[-1]
+            best, best_cover = None, self.post.occlusion_min_cover
+            for oid, other in self._open.items():
+                if oid in lost or not other.points:
+                    continue
+                near = self._point_near(other, last)
+                if near is None:
+                    continue
+                cover = hidden_cover(last.xyxy, near.xyxy, self.post.occlusion_widen)
+                if cover >= best_cover:
+                    best, best_cover = oid, cover
+            if best is not None:
+                track.occluder = best
+                self._held[tid] = self._open.pop(tid)
+                held.add(tid)
+        return held
+
+    def _resolve_held(self, now: datetime, final: bool) -> list[Tracklet]:
+        """Join held tracks to their one re-appearance by the occluder, finish those whose
+        window closed (or that several candidates fit), keep waiting otherwise."""
+        if not self._held:
+            return []
+        assert self.post is not None
+        post = self.post
+        settle = timedelta(seconds=post.fit_s)
+        proposals: dict[int, tuple[int, TrackPoint, TrackPoint]] = {}
+        finish: set[int] = set()
+        for tid in sorted(self._held):
+            track = self._held[tid]
+            last = track.points[-1]
+            window_end = last.timestamp + timedelta(seconds=post.occlusion_gap_s)
+            occluder = self._resolve(track.occluder) if track.occluder is not None else None
+            at_loss = self._point_near(occluder, last) if occluder is not None else None
+            if occluder is None or at_loss is None:
+                finish.add(tid)
+                continue
+            good: list[tuple[float, int, TrackPoint]] = []
+            waiting = False
+            for bid, later in self._open.items():
+                if later is occluder or not later.points:
+                    continue
+                first = later.points[0]
+                if not last.timestamp < first.timestamp <= window_end:
+                    continue
+                at_return = self._point_near(occluder, first)
+                if at_return is None:
+                    continue
+                if hidden_cover(first.xyxy, at_return.xyxy, post.occlusion_widen) < (
+                    post.occlusion_min_cover
+                ):
+                    continue
+                ready = later.points[-1].timestamp - first.timestamp >= settle or (
+                    later.last_seen is not None and now - later.last_seen >= settle
+                )
+                if not ready and not final:
+                    waiting = True
+                    continue
+                cost = occlusion_cost(track.points, later.points, at_loss, at_return, post)
+                if cost <= post.occlusion_max_cost:
+                    good.append((cost, bid, at_return))
+            if len(good) > 1:
+                finish.add(tid)  # several people could be this one: do not guess
+            elif good and not waiting:
+                proposals[tid] = (good[0][1], at_loss, good[0][2])
+            elif final or now > window_end + settle:
+                finish.add(tid)
+        claims: dict[int, int] = {}
+        for tid, (bid, _, _) in proposals.items():
+            claims[bid] = claims.get(bid, 0) + 1
+        for tid, (bid, at_loss, at_return) in sorted(proposals.items()):
+            if claims[bid] > 1:
+                if final:
+                    finish.add(tid)
+                continue
+            earlier = self._held.pop(tid)
+            later = self._open[bid]
+            assert earlier.occluder is not None
+            occluder = self._resolve(earlier.occluder)
+            assert occluder is not None
+            fill = hidden_path(
+                earlier.points[-1], later.points[0], at_loss, at_return, occluder.points
+            )
+            self._merge(earlier, later, fill)
+            self._continued[tid] = bid
+        done: list[Tracklet] = []
+        for tid in sorted(finish):
+            self._open_finished(tid)
+            done += self._finish({tid})
+        self._prune_continued()
+        return done
+
+    def _open_finished(self, tid: int) -> None:
+        """Move a held track back among the open ones so that it can be finished."""
+        track = self._held.pop(tid)
+        track.occluder = None
+        self._open[tid] = track
+
+    def _prune_continued(self) -> None:
+        """Forget joins that no held track can refer to any more."""
+        if not self._held:
+            self._continued.clear()
 
     def _link(self, lost: set[int]) -> set[int]:
         """Merge lost tracks into the later tracks that continue them; returns the
@@ -193,14 +363,20 @@ class TrackletBuilder:
             if a in merged or b in taken:
                 continue
             self._merge(self._open.pop(a), self._open[b])
+            if self._held:
+                self._continued[a] = b
             merged.add(a)
             taken.add(b)
         return merged
 
-    def _merge(self, earlier: _Open, later: _Open) -> None:
-        """``later`` continues ``earlier``: it takes its path, faces, votes and id."""
+    def _merge(self, earlier: _Open, later: _Open, fill: list[TrackPoint] | None = None) -> None:
+        """``later`` continues ``earlier``: it takes its path (with ``fill`` between the
+        two), faces, votes and id."""
         first = later.points[0].frame_index
-        later.points = [p for p in earlier.points if p.frame_index < first] + later.points
+        before = [p for p in earlier.points if p.frame_index < first]
+        after = before[-1].frame_index if before else -1
+        gap = [p for p in fill or () if after < p.frame_index < first]
+        later.points = before + gap + later.points
         for entry in earlier.faces:
             if len(later.faces) < self.faces_per_tracklet:
                 heapq.heappush(later.faces, entry)

@@ -190,6 +190,13 @@ class IngestConfig(Strict):
     smoothing_s: float = Field(
         0.6, ge=0, le=10, description="Moving-average window for ground positions, seconds"
     )
+    occlusion_gap_s: float = Field(
+        15.0,
+        ge=0,
+        le=60,
+        description="A person lost behind another and found again beside them within this "
+        "many seconds is joined and their hidden path filled; 0 turns it off",
+    )
 
 
 class TraceConfig(Strict):

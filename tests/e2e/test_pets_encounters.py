@@ -53,7 +53,9 @@ def _pair_seconds(site_path: Path, pets_dir: Path, band: float) -> dict[tuple[in
                 strict=True,
                 reason="9 is hidden behind 15 for most of their contact; YOLOv3-tiny sees "
                 "both in about a third of those frames (known weakness, issue 3): measured "
-                "1.0 of 15.6 s within 1 m with ByteTrack (3.9 s with SORT before)",
+                "1.0 of 15.6 s within 1 m with ByteTrack (3.9 s with SORT before). Occlusion "
+                "joining does not help here: the tracker swaps 9, 15, 19 and 16 between its "
+                "tracks while they stand together, so no lost track re-appears cleanly",
             ),
         ),
     ],
@@ -65,6 +67,13 @@ def test_documented_close_pairs_found_within_20_percent(
     truth = frames / 7.0
     assert pair in found, f"pair {pair} not found; found {sorted(found)}"
     assert found[pair] == pytest.approx(truth, rel=0.20)
+
+
+def test_person_hidden_behind_partner_is_followed(pets_ingest: Path, pets_dir: Path) -> None:
+    """3 walks behind 4 for 2.3 s (frames 558-574), longer than plain linking bridges;
+    occlusion joining carries 3 along with 4 meanwhile (3.9 of 6.0 s within 2 m without)."""
+    found = _pair_seconds(pets_ingest, pets_dir, 2.0).get((3, 4), 0.0)
+    assert found == pytest.approx(42 / 7.0, rel=0.15)
 
 
 def test_hidden_pair_is_still_found(pets_ingest: Path, pets_dir: Path) -> None:

@@ -44,9 +44,6 @@ post-processing below: IDF1 0.735 at 2 s, 0.760 at 3 s with first-round score 0.
 same from 2 to 4 s with the default 0.8)."""
 LINK_GAP_S = 2.0
 """A track lost for up to this long may be continued by a new track (motion must agree)."""
-OCCLUSION_GAP_S = 15.0
-"""A track lost behind another person may be continued by a track that re-appears next
-to that person up to this long after (see ``TrackletBuilder``)."""
 BOX_SMOOTH_S = 1.0
 """Moving-average window of stored person boxes (PETS S2L1 MOTA 0.860 at 0.7 s, 0.875 at
 1 s, 0.883 at 1.4 s; longer windows lag behind people who turn)."""
@@ -112,7 +109,7 @@ class CameraProcessor:
             link_gap_s=LINK_GAP_S,
             fill_gap_s=config.max_gap_s,
             smooth_s=BOX_SMOOTH_S,
-            occlusion_gap_s=OCCLUSION_GAP_S,
+            occlusion_gap_s=config.occlusion_gap_s,
         )
         self.builder = TrackletBuilder(
             camera.id,

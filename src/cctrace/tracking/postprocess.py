@@ -17,7 +17,9 @@ functions to
   centre, width and height), which removes the detector's frame-to-frame jitter.
 
 Measured on PETS2009 S2L1 View_001 (``cctrace eval``, stage ``mot``; see
-:mod:`cctrace.evaluation.mot`).
+:mod:`cctrace.evaluation.mot`). Occlusion joining there (one join: person 3 hidden behind
+person 4 for 2.3 s) moved IDF1 0.838 -> 0.843, HOTA 0.641 -> 0.645, MOTA 0.875 -> 0.874,
+and pair 3-4's time within 2 m from 3.9 to 5.4 of the true 6.0 s.
 """
 
 from __future__ import annotations

@@ -189,24 +189,27 @@ class TrackletBuilder:
         return done, gone | too_long
 
     def finish_all(self) -> tuple[list[Tracklet], set[int]]:
-        """Finish every open track (end of footage), linking those lost before the end."""
+        """Finish every open and held track (end of footage), first linking those lost
+        before the end and joining held ones to their re-appearance."""
         ids = set(self._open)
         merged: set[int] = set()
-        if self.post is not None and self.post.link_gap_s > 0:
-            seen = [t.last_seen for t in self._open.values() if t.last_seen is not None]
-            if seen:
-                last = max(seen)
-                lost = {
-                    tid
-                    for tid, t in self._open.items()
-                    if t.last_seen is not None and t.last_seen < last
-                }
+        held: set[int] = set()
+        seen = [t.last_seen for t in self._open.values() if t.last_seen is not None]
+        last = max(seen) if seen else None
+        if self.post is not None and last is not None:
+            lost = {
+                tid
+                for tid, t in self._open.items()
+                if t.last_seen is not None and t.last_seen < last
+            }
+            if self.post.link_gap_s > 0:
                 merged = self._link(lost)
-                held = self._hold(lost - merged)
-                ids -= held
-                done = self._resolve_held(last, final=True)
-                return done + self._finish(ids - merged), ids | held
-        return self._finish(ids - merged), ids
+            held = self._hold(lost - merged)
+        done: list[Tracklet] = []
+        if self._held:
+            now = last or max(t.points[-1].timestamp for t in self._held.values())
+            done = self._resolve_held(now, final=True)
+        return done + self._finish(ids - merged - held), ids
 
     def _occluding(self) -> bool:
         return self.post is not None and self.post.occlusion_gap_s > 0
@@ -310,7 +313,7 @@ class TrackletBuilder:
             elif final or now > window_end + settle:
                 finish.add(tid)
         claims: dict[int, int] = {}
-        for tid, (bid, _, _) in proposals.items():
+        for bid, _, _ in proposals.values():
             claims[bid] = claims.get(bid, 0) + 1
         for tid, (bid, at_loss, at_return) in sorted(proposals.items()):
             if claims[bid] > 1:
@@ -327,18 +330,9 @@ class TrackletBuilder:
             )
             self._merge(earlier, later, fill)
             self._continued[tid] = bid
-        done: list[Tracklet] = []
-        for tid in sorted(finish):
-            self._open_finished(tid)
-            done += self._finish({tid})
+        done = [self._emit(tid, self._held.pop(tid)) for tid in sorted(finish)]
         self._prune_continued()
-        return done
-
-    def _open_finished(self, tid: int) -> None:
-        """Move a held track back among the open ones so that it can be finished."""
-        track = self._held.pop(tid)
-        track.occluder = None
-        self._open[tid] = track
+        return [t for t in done if t is not None]
 
     def _prune_continued(self) -> None:
         """Forget joins that no held track can refer to any more."""
@@ -389,25 +383,24 @@ class TrackletBuilder:
         later.label = earlier.label if earlier.label is not None else earlier.track_id
 
     def _finish(self, ids: set[int]) -> list[Tracklet]:
-        done: list[Tracklet] = []
-        for tid in sorted(ids):
-            track = self._open.pop(tid)
-            if len(track.points) < self.min_points:
-                continue
-            faces = tuple(s for _, _, s in sorted(track.faces, key=lambda e: -e[0]))
-            points = track.points if self.post is None else clean_path(track.points, self.post)
-            label = track.label
-            if label is None:
-                label = tid + SEGMENT_STRIDE * self._segments.get(tid, 0)
-            done.append(
-                Tracklet(
-                    camera_id=self.camera_id,
-                    track_id=label,
-                    points=tuple(points),
-                    faces=faces,
-                    mask_status=vote_mask(track.worn, track.not_worn),
-                    mask_votes=(track.worn, track.not_worn),
-                    snapshot=track.snapshot,
-                )
-            )
-        return done
+        done = [self._emit(tid, self._open.pop(tid)) for tid in sorted(ids)]
+        return [t for t in done if t is not None]
+
+    def _emit(self, tid: int, track: _Open) -> Tracklet | None:
+        """The stored tracklet of a finished track (None when too short to keep)."""
+        if len(track.points) < self.min_points:
+            return None
+        faces = tuple(s for _, _, s in sorted(track.faces, key=lambda e: -e[0]))
+        points = track.points if self.post is None else clean_path(track.points, self.post)
+        label = track.label
+        if label is None:
+            label = tid + SEGMENT_STRIDE * self._segments.get(tid, 0)
+        return Tracklet(
+            camera_id=self.camera_id,
+            track_id=label,
+            points=tuple(points),
+            faces=faces,
+            mask_status=vote_mask(track.worn, track.not_worn),
+            mask_votes=(track.worn, track.not_worn),
+            snapshot=track.snapshot,
+        )

@@ -7,6 +7,7 @@ Models are passed in per call and never pickled.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
 from cctrace.tracking.encounters import EncounterBuilder, EncounterSettings
 from cctrace.tracking.postprocess import PostSettings
-from cctrace.tracking.tracker import PersonTracker
+from cctrace.tracking.tracker import HIGH_CONFIDENCE, PersonTracker
 from cctrace.tracking.tracklets import TrackletBuilder
 from cctrace.types import Detections, Encounter, Face, FaceSample, Frame, Snapshot, TrackPoint
 from cctrace.types import Tracklet as TrackletT
@@ -368,17 +369,22 @@ def _assign_faces(persons: Detections, faces: Sequence[Face]) -> dict[int, int]:
 def _add_pseudo_persons(
     persons: Detections, faces: Sequence[Face], width: int, height: int
 ) -> Detections:
-    """Add a body box below each confident face that no person box holds.
+    """Make every confident face a trackable person.
 
-    Close-up cameras often see a face but not the body; without this the face
-    would never join a track.
+    A person box holding a confident face is raised to ``HIGH_CONFIDENCE`` (ByteTrack
+    starts tracks only from boxes that sure; a half-seen body with a clear face is a
+    person), and a body box is added below each confident face that no person box
+    holds (close-up cameras often see a face but not the body; without this the face
+    would never join a track).
     """
     assigned = _assign_faces(persons, faces)
-    lonely = [
-        f
-        for i, f in enumerate(faces)
-        if f.score >= PSEUDO_PERSON_MIN_FACE_SCORE and i not in assigned
-    ]
+    confident = {i for i, f in enumerate(faces) if f.score >= PSEUDO_PERSON_MIN_FACE_SCORE}
+    rows = [row for i, row in assigned.items() if i in confident]
+    if rows and np.any(persons.confidence[rows] < HIGH_CONFIDENCE):
+        raised = persons.confidence.copy()
+        raised[rows] = np.maximum(raised[rows], HIGH_CONFIDENCE)
+        persons = dataclasses.replace(persons, confidence=raised)
+    lonely = [f for i, f in enumerate(faces) if i in confident and i not in assigned]
     if not lonely:
         return persons
     extra = []
@@ -395,5 +401,7 @@ def _add_pseudo_persons(
             ]
         )
     boxes = np.vstack([persons.xyxy, np.asarray(extra, np.float32)])
-    conf = np.concatenate([persons.confidence, [f.score * 0.9 for f in lonely]])
+    # A face this confident is as sure a person as a strong body box: it must be able to
+    # start a track (ByteTrack starts tracks only from boxes at or above HIGH_CONFIDENCE).
+    conf = np.concatenate([persons.confidence, [max(f.score, HIGH_CONFIDENCE) for f in lonely]])
     return Detections.create(boxes, conf)

@@ -341,13 +341,18 @@ def print_table(report: EvalReport) -> None:
 
 
 def write_chart(report: EvalReport, path: Path) -> None:
-    """A horizontal bar chart of every fraction metric with its target marked."""
+    """A horizontal bar chart of every fraction metric that has a target, target marked
+    (the full table has the report-only metrics)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [m for m in report.metrics if not m.unit and not math.isnan(m.value)]
+    rows = [
+        m
+        for m in report.metrics
+        if not m.unit and not math.isnan(m.value) and m.target is not None
+    ]
     height = max(3.0, 0.28 * len(rows) + 1.2)
     fig, ax = plt.subplots(figsize=(9, height))
     colours = {True: "#2e7d32", False: "#c62828", None: "#607d8b"}
@@ -360,7 +365,7 @@ def write_chart(report: EvalReport, path: Path) -> None:
         ax.text(min(m.value, 0.98) + 0.01, y, format_value(m), va="center", fontsize=7)
     ax.set_yticks(ys, labels, fontsize=7)
     ax.set_xlim(0, 1.12)
-    ax.set_xlabel("value (black tick: target; green pass, red below target, grey report-only)")
+    ax.set_xlabel("value (black tick: target; green: target met, red: not met)")
     ax.set_title(f"cctrace accuracy on real labelled data — commit {report.commit}", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

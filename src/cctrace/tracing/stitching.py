@@ -155,7 +155,7 @@ def _neighbours(f: Fragment, fragments: Sequence[Fragment]) -> list[int]:
         if cand is not None and _best(by_id[cand], fragments, not forward) == f.tracklet_id:
             out.append(cand)
     sharing = [(d, g) for g in fragments if (d := path_distance(f, g)) is not None]
-    for camera in {g.camera_id for _, g in sharing}:
+    for camera in sorted({g.camera_id for _, g in sharing}):  # sorted: same order every run
         in_camera = sorted((d, g.tracklet_id) for d, g in sharing if g.camera_id == camera)
         best, runner_up = in_camera[0], in_camera[1:2]
         # Two people walking side by side share a path: follow the nearer one only when

@@ -36,6 +36,16 @@ MIN_VISIBLE_S = 10.0
 CONTACT_DISTANCE_M = 2.0
 CONTACT_S = 5.0
 MAX_REVIEW_ROUNDS = 5
+UNGUARDED = {
+    "sighting recall beyond seed",
+    "contact recall reviewed",
+    "contact precision reviewed",
+}
+"""Not checked by the regression guard: the two cut cameras' ingest is not bit-for-bit
+reproducible from run to run (a few boxes differ, cause not yet found), and these small
+counts moved by more than one sample between identical runs (beyond-seed recall
+0.22-0.31, contact recall 0.21-0.36, contact precision 0.43-1.0). The other trace
+metrics stayed within their tolerance (sighting recall 0.69-0.73)."""
 TARGETS = {
     "sighting recall auto": None,
     "sighting precision auto": None,
@@ -206,7 +216,10 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             f"{cond}, {review}; {close}",
         ),
     ]
-    return [Metric("trace", name, v, TARGETS[name], n=n, condition=c) for name, v, n, c in values]
+    return [
+        Metric("trace", name, v, TARGETS[name], n=n, condition=c, guarded=name not in UNGUARDED)
+        for name, v, n, c in values
+    ]
 
 
 def _visible(tids: list[int], records: Mapping[int, TrackletRecord]) -> float:

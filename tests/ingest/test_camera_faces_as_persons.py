@@ -34,5 +34,5 @@ def test_face_without_body_becomes_a_trackable_person() -> None:
     out = _add_pseudo_persons(persons, [_face(300, 100, 40, 0.78)], 768, 576)
     assert len(out) == 1
     assert out.confidence[0] >= HIGH_CONFIDENCE
-    x1, y1, x2, y2 = out.xyxy[0]
+    x1, _, x2, y2 = out.xyxy[0]
     assert x1 < 300 and x2 > 340 and y2 > 100 + 4 * 40  # a body below the face

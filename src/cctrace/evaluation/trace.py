@@ -41,8 +41,9 @@ UNGUARDED = {
     "contact recall reviewed",
     "contact precision reviewed",
 }
-"""Not checked by the regression guard: the two cut cameras' ingest is not bit-for-bit
-reproducible from run to run (a few boxes differ, cause not yet found), and these small
+"""Not checked by the regression guard: the two cut cameras' clips are re-encoded with
+libx264 through PyAV, and the decoded pixels differ slightly from run to run (even with
+one encoder thread), so a few boxes differ; these small
 counts moved by more than one sample between identical runs (beyond-seed recall
 0.22-0.31, contact recall 0.21-0.36, contact precision 0.43-1.0). The other trace
 metrics stayed within their tolerance (sighting recall 0.69-0.73)."""

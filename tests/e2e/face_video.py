@@ -8,6 +8,7 @@ from cctrace.evaluation.face_scene import (
     pets_background,
     render,
     textured_background,
+    write_clip_site,
     write_face_video,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "pets_background",
     "render",
     "textured_background",
+    "write_clip_site",
     "write_face_video",
 ]

@@ -28,6 +28,7 @@ from face_video import (
     cutout_from_photo,
     pets_background,
     textured_background,
+    write_clip_site,
     write_face_video,
 )
 
@@ -100,20 +101,7 @@ def scene(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Scene:
         ),
     ]
     video = write_face_video(workdir / "lobby.mp4", background, people, DURATION_S, fps=10)
-    site_path = workdir / "site.yaml"
-    site_path.write_text(
-        "name: face-search\n"
-        "cameras:\n"
-        "  - id: lobby\n"
-        "    name: Lobby close-up\n"
-        "    location: {x_m: 0, y_m: 0}\n"
-        f"    footage: [{video}]\n"
-        f"    start_time: {START.isoformat().replace('+00:00', 'Z')}\n"
-        "ingest:\n"
-        "  analysis_fps: 5\n"
-        "storage:\n"
-        "  data_dir: data\n"
-    )
+    site_path = write_clip_site(workdir, "face-search", "lobby", video, START, "Lobby close-up")
     site = load_site(site_path)
     summary = ingest_site(site, workers=1, progress=False)
     assert [f.status for f in summary.files] == ["done"], summary.files

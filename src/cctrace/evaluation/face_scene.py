@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import av
@@ -175,3 +176,29 @@ def write_face_video(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def write_clip_site(
+    workdir: Path,
+    name: str,
+    camera_id: str,
+    video: Path,
+    start: datetime,
+    camera_name: str | None = None,
+) -> Path:
+    """A one-camera, uncalibrated site over ``video`` analysed at 5 fps; returns its YAML."""
+    site_path = workdir / "site.yaml"
+    site_path.write_text(
+        f"name: {name}\n"
+        "cameras:\n"
+        f"  - id: {camera_id}\n"
+        + (f"    name: {camera_name}\n" if camera_name else "")
+        + "    location: {x_m: 0, y_m: 0}\n"
+        f"    footage: [{video}]\n"
+        f"    start_time: {start.isoformat().replace('+00:00', 'Z')}\n"
+        "ingest:\n"
+        "  analysis_fps: 5\n"
+        "storage:\n"
+        "  data_dir: data\n"
+    )
+    return site_path

@@ -49,9 +49,7 @@ def cast(faces_dir: Path, n_present: int, n_absent: int) -> Casting:
     ids = sorted(i for i, photos in clusters.items() if len(photos) >= 2)
     if len(ids) < n_present + n_absent:
         raise ValueError(f"need {n_present + n_absent} identities with 2+ photos, found {len(ids)}")
-    present = tuple(
-        (i, sorted(clusters[i])[0], sorted(clusters[i])[1]) for i in ids[:n_present]
-    )
+    present = tuple((i, sorted(clusters[i])[0], sorted(clusters[i])[1]) for i in ids[:n_present])
     absent = tuple((i, sorted(clusters[i])[0]) for i in ids[n_present : n_present + n_absent])
     return Casting(present, absent)
 
@@ -63,6 +61,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         Appearance,
         cutout_from_photo,
         pets_background,
+        write_clip_site,
         write_face_video,
     )
     from cctrace.ingest.models import ModelSet
@@ -96,19 +95,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         spans[identity] = (t0, t0 + ON_SCREEN_S)
     duration = 2.0 + len(people) * STRIDE_S
     video = write_face_video(workdir / "corridor.mp4", background, people, duration, fps=FPS)
-    site_path = workdir / "site.yaml"
-    site_path.write_text(
-        "name: face-trace-eval\n"
-        "cameras:\n"
-        "  - id: corridor\n"
-        "    location: {x_m: 0, y_m: 0}\n"
-        f"    footage: [{video}]\n"
-        f"    start_time: {START.isoformat().replace('+00:00', 'Z')}\n"
-        "ingest:\n"
-        "  analysis_fps: 5\n"
-        "storage:\n"
-        "  data_dir: data\n"
-    )
+    site_path = write_clip_site(workdir, "face-trace-eval", "corridor", video, START)
     site = load_site(site_path)
     summary = ingest_site(site, workers=1, progress=False)
     if any(f.status != "done" for f in summary.files):

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cctrace.evaluation.metrics import EvalContext, Metric
 from cctrace.evaluation.pets import crop_gt_boxes, gt_pair_seconds, load_gt_boxes
-from cctrace.store.records import TrackletRecord
 
 MIN_VISIBLE_S = 10.0
 CONTACT_DISTANCE_M = 2.0
@@ -120,7 +118,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             by_person[gid].append(tid)
         run = uuid.uuid4().hex[:8]  # a re-run on the same store starts fresh cases
         people = sorted(
-            g for g, tids in by_person.items() if _visible(tids, records) >= MIN_VISIBLE_S
+            g for g, tids in by_person.items() if sum(seconds[t] for t in tids) >= MIN_VISIBLE_S
         )
         for gid in people:
             own = set(by_person[gid])
@@ -221,8 +219,3 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         Metric("trace", name, v, TARGETS[name], n=n, condition=c, guarded=name not in UNGUARDED)
         for name, v, n, c in values
     ]
-
-
-def _visible(tids: list[int], records: Mapping[int, TrackletRecord]) -> float:
-    """Seconds covered by the tracklets ``tids`` (summed, overlaps counted twice)."""
-    return sum((records[t].end - records[t].start).total_seconds() for t in tids if t in records)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._cases import GENESIS_HASH
 from .records import (
     AlreadyExistsError,
+    ApprovalRecord,
     AuditRecord,
     CameraRecord,
     CaseRecord,
@@ -20,8 +21,11 @@ from .records import (
     FootageStatus,
     InvalidInputError,
     MotRow,
+    Role,
     SightingRecord,
     TrackletRecord,
+    UserRecord,
+    WebSessionRecord,
 )
 from .repository import Store
 from .vector_index import FaceIndex, Hit
@@ -29,6 +33,7 @@ from .vector_index import FaceIndex, Hit
 __all__ = [
     "GENESIS_HASH",
     "AlreadyExistsError",
+    "ApprovalRecord",
     "AuditRecord",
     "CameraRecord",
     "CaseRecord",
@@ -42,7 +47,10 @@ __all__ = [
     "Hit",
     "InvalidInputError",
     "MotRow",
+    "Role",
     "SightingRecord",
     "Store",
     "TrackletRecord",
+    "UserRecord",
+    "WebSessionRecord",
 ]

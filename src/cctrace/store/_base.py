@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cctrace.errors import CctraceError, StoreError
 
 from .records import InvalidInputError
-from .schema import SCHEMA_VERSION, Base, StoreMetaRow
+from .schema import CASE_COLUMNS_V2, SCHEMA_VERSION, Base, StoreMetaRow
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,11 @@ class StoreBase:
                     version = meta.get("schema_version")
                     if version is None:
                         s.add(StoreMetaRow(key="schema_version", value=SCHEMA_VERSION))
+                    elif version == "1":
+                        self._upgrade_v1(s)
+                        row = s.get(StoreMetaRow, "schema_version")
+                        if row is not None:
+                            row.value = SCHEMA_VERSION
                     elif version != SCHEMA_VERSION:
                         raise StoreError(
                             f"expected schema version {SCHEMA_VERSION}, found {version} in "
@@ -154,6 +159,17 @@ class StoreBase:
                     continue
                 raise
         raise StoreError("unreachable")  # pragma: no cover
+
+    def _upgrade_v1(self, session: Session) -> None:
+        """Add the case columns of schema version 2 to a version-1 database."""
+        present = {c["name"] for c in inspect(session.connection()).get_columns("cases")}
+        for name, ddl in CASE_COLUMNS_V2.items():
+            if name in present:
+                continue
+            if self.dialect != "sqlite":
+                ddl = ddl.replace("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+            session.execute(text(f"ALTER TABLE cases ADD COLUMN {name} {ddl}"))
+        log.warning("upgraded the database at %s from schema 1 to %s", self.url, SCHEMA_VERSION)
 
     @contextmanager
     def _write(self) -> Iterator[Session]:

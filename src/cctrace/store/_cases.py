@@ -84,6 +84,17 @@ def _text(value: str, name: str, max_len: int) -> str:
     return value
 
 
+def _check_window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None:
+        require_aware(start, "window_from")
+    if end is not None:
+        require_aware(end, "window_to")
+    if start is not None and end is not None and start > end:
+        raise InvalidInputError(
+            f"infectious window: starts ({start.isoformat()}) after it ends ({end.isoformat()})"
+        )
+
+
 def _sighting_status(status: SightingStatus | str) -> SightingStatus:
     try:
         return SightingStatus(status)
@@ -111,12 +122,23 @@ class CaseMixin(StoreBase):
     # ---- cases ---------------------------------------------------------------------
 
     def create_case(
-        self, case_id: str, created_by: str, legal_basis: str, notes: str = ""
+        self,
+        case_id: str,
+        created_by: str,
+        legal_basis: str,
+        notes: str = "",
+        *,
+        team: str = "default",
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+        parent_case_id: str | None = None,
     ) -> CaseRecord:
         """Open a case; :class:`AlreadyExistsError` if the case number is taken."""
         _text(case_id, "case id", 64)
         _text(created_by, "created_by", 128)
         _text(legal_basis, "legal_basis", 10_000)
+        _text(team, "team", 64)
+        _check_window(window_from, window_to)
         with self._read() as s:
             if s.get(CaseRow, case_id) is not None:
                 raise AlreadyExistsError(f"expected a new case number, {case_id!r} exists")
@@ -129,6 +151,10 @@ class CaseMixin(StoreBase):
                     notes=notes,
                     status=CaseStatus.OPEN.value,
                     created_at=utcnow(),
+                    team=team,
+                    window_from=window_from,
+                    window_to=window_to,
+                    parent_case_id=parent_case_id,
                 )
                 s.add(row)
                 s.flush()
@@ -167,6 +193,36 @@ class CaseMixin(StoreBase):
             if row is None:
                 raise NotFoundError(f"expected a stored case {case_id!r}, found none")
             row.status = value
+            row.closed_at = utcnow() if value == CaseStatus.CLOSED.value else None
+            return _convert.case(row)
+
+    def update_case(
+        self,
+        case_id: str,
+        *,
+        legal_basis: str | None = None,
+        notes: str | None = None,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+    ) -> CaseRecord:
+        """Change a case's legal basis, notes or infectious window (None keeps a field)."""
+        if legal_basis is not None:
+            _text(legal_basis, "legal_basis", 10_000)
+        if notes is not None and len(notes) > 100_000:
+            raise InvalidInputError("notes: expected at most 100000 characters")
+        with self._write() as s:
+            row = s.get(CaseRow, case_id)
+            if row is None:
+                raise NotFoundError(f"expected a stored case {case_id!r}, found none")
+            new_from = window_from if window_from is not None else row.window_from
+            new_to = window_to if window_to is not None else row.window_to
+            _check_window(new_from, new_to)
+            row.window_from, row.window_to = new_from, new_to
+            if legal_basis is not None:
+                row.legal_basis = legal_basis
+            if notes is not None:
+                row.notes = notes
+            s.flush()
             return _convert.case(row)
 
     # ---- sightings -----------------------------------------------------------------

@@ -144,6 +144,11 @@ def case(row: CaseRow) -> CaseRecord:
         legal_basis=row.legal_basis,
         notes=row.notes,
         status=CaseStatus(row.status),
+        team=row.team or "default",
+        window_from=row.window_from,
+        window_to=row.window_to,
+        parent_case_id=row.parent_case_id,
+        closed_at=row.closed_at,
     )
 
 

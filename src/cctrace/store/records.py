@@ -177,6 +177,13 @@ class CaseRecord:
     legal_basis: str
     notes: str
     status: CaseStatus
+    team: str = "default"
+    window_from: datetime | None = None
+    """Start of the infectious window (searches default to it)."""
+    window_to: datetime | None = None
+    parent_case_id: str | None = None
+    """The case this one was opened from (a second-degree trace)."""
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -205,3 +212,48 @@ class AuditRecord:
     result: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+class Role(StrEnum):
+    """What a signed-in person may do (see :mod:`cctrace.web.roles`)."""
+
+    INVESTIGATOR = "investigator"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A web app user (never carries the password hash out of the store)."""
+
+    username: str
+    role: Role
+    team: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebSessionRecord:
+    """A live sign-in session."""
+
+    username: str
+    csrf_token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """A request for an export or an un-blurred view and its decision."""
+
+    id: int
+    case_id: str
+    kind: str
+    tracklet_id: int | None
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None

@@ -16,6 +16,7 @@ from ._cases import CaseMixin
 from ._footage import FootageMixin
 from ._ingest import IngestMixin
 from ._queries import QueryMixin
+from ._users import UserMixin
 
 if TYPE_CHECKING:
     from cctrace.config import SiteConfig
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Store(FootageMixin, IngestMixin, QueryMixin, CaseMixin):
-    """Cameras, footage, tracklets, encounters, cases, sightings and the audit log.
+class Store(FootageMixin, IngestMixin, QueryMixin, CaseMixin, UserMixin):
+    """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
+    web app's users, sessions and approvals.
 
     ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
     ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,

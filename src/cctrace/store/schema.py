@@ -28,12 +28,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""2: cases gained team, window, parent case and closing time; users, sessions and
+approvals tables (issue 4). A version-1 database is upgraded in place on open."""
 
 FOOTAGE_STATUSES = ("pending", "running", "done", "partial", "failed")
 MASK_STATUSES = ("worn", "not_worn", "unknown")
 SIGHTING_STATUSES = ("accepted", "needs_review", "rejected")
 CASE_STATUSES = ("open", "closed")
+ROLES = ("investigator", "supervisor", "auditor", "admin")
+APPROVAL_KINDS = ("export", "unblur")
+APPROVAL_STATUSES = ("pending", "approved", "denied")
 
 # BIGINT ids on PostgreSQL; plain INTEGER on SQLite so the column aliases the rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -251,6 +256,11 @@ class CaseRow(Base):
     legal_basis: Mapped[str] = mapped_column(Text)
     notes: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="open")
+    team: Mapped[str] = mapped_column(String(64), default="default")
+    window_from: Mapped[datetime | None]
+    window_to: Mapped[datetime | None]
+    parent_case_id: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None]
 
 
 class CaseSightingRow(Base):
@@ -291,3 +301,62 @@ class AuditRow(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+CASE_COLUMNS_V2 = {
+    "team": "VARCHAR(64) NOT NULL DEFAULT 'default'",
+    "window_from": "TIMESTAMP",
+    "window_to": "TIMESTAMP",
+    "parent_case_id": "VARCHAR(64)",
+    "closed_at": "TIMESTAMP",
+}
+"""Columns version 2 added to ``cases`` (the in-place upgrade adds them)."""
+
+
+class UserRow(Base):
+    """A person who signs in to the web app, with one role and one team."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_user_role"),)
+
+    username: Mapped[str] = mapped_column(String(128), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str] = mapped_column(String(64), default="default")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebSessionRow(Base):
+    """A signed-in session; only the sha256 of its token is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(
+        ForeignKey("users.username", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ApprovalRow(Base):
+    """A request for an export or an un-blurred view, and a supervisor's decision."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (
+        CheckConstraint(_in("kind", APPROVAL_KINDS), name="ck_approval_kind"),
+        CheckConstraint(_in("status", APPROVAL_STATUSES), name="ck_approval_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    tracklet_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[datetime | None]

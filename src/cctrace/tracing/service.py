@@ -11,6 +11,7 @@ import contextlib
 import logging
 import pickle
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -95,6 +96,20 @@ def run_trace(
     models: ModelSet | None = None,
 ) -> tuple[TraceResult, ReportPaths]:
     """Run a trace, write its report and audit entry; return the result and report paths."""
+    validate_request(site, request)
+    with Store.for_site(site) as store:
+        _ensure_case(store, request)
+        result = audited_trace(site, store, request, models or ModelSet(site.models))
+    case_dir = _case_dir(site, request.case_id)
+    target = out_dir or case_dir / result.created_at.strftime("%Y%m%dT%H%M%SZ")
+    paths = write_report(result, target)
+    save_latest_result(site, result)
+    return result, paths
+
+
+def validate_request(site: SiteConfig, request: TraceRequest) -> None:
+    """``QueryError`` naming the problem when a request's case id, window, thresholds or
+    distance are unusable."""
     check_case_id(request.case_id)
     if request.window_from and request.window_to and request.window_from > request.window_to:
         raise QueryError(
@@ -113,48 +128,76 @@ def run_trace(
             f"--distance must be above 0 and at most {widest:g} m, the widest band measured "
             "at ingest (ingest.distance_bands_m)"
         )
-    with Store.for_site(site) as store:
-        _ensure_case(store, request)
-        audit_query = _audit_query(request)
-        try:
-            result = trace_in_store(site, store, request, models or ModelSet(site.models))
-        except Exception as exc:
-            store.append_audit(
-                request.actor,
-                "trace",
-                request.case_id,
-                audit_query,
-                {"error": f"{type(exc).__name__}: {exc}"},
-            )
-            raise
+
+
+ProgressFn = Callable[[str, float], None]
+"""Called with a stage name and the fraction of the trace done (0..1)."""
+
+
+def _no_progress(stage: str, fraction: float) -> None:
+    return None
+
+
+def audited_trace(
+    site: SiteConfig,
+    store: Store,
+    request: TraceRequest,
+    models: ModelSet,
+    progress: ProgressFn | None = None,
+) -> TraceResult:
+    """:func:`trace_in_store` with its audit entry (written on success and on failure)."""
+    audit_query = _audit_query(request)
+    try:
+        result = trace_in_store(site, store, request, models, progress)
+    except Exception as exc:
         store.append_audit(
             request.actor,
             "trace",
             request.case_id,
             audit_query,
-            {
-                "sightings_accepted": len(result.route),
-                "sightings_review": sum(
-                    s.status == SightingStatus.NEEDS_REVIEW for s in result.sightings
-                ),
-                "contacts": len(result.contacts),
-                "close_contacts": sum(c.is_close_contact for c in result.contacts),
-            },
+            {"error": f"{type(exc).__name__}: {exc}"},
         )
-    case_dir = _case_dir(site, request.case_id)
-    target = out_dir or case_dir / result.created_at.strftime("%Y%m%dT%H%M%SZ")
-    paths = write_report(result, target)
+        raise
+    store.append_audit(
+        request.actor,
+        "trace",
+        request.case_id,
+        audit_query,
+        {
+            "sightings_accepted": len(result.route),
+            "sightings_review": sum(
+                s.status == SightingStatus.NEEDS_REVIEW for s in result.sightings
+            ),
+            "contacts": len(result.contacts),
+            "close_contacts": sum(c.is_close_contact for c in result.contacts),
+        },
+    )
+    return result
+
+
+def save_latest_result(site: SiteConfig, result: TraceResult) -> Path:
+    """Keep ``result`` as its case's latest trace (what exports and the web app show)."""
+    case_dir = _case_dir(site, result.query.case_id)
     case_dir.mkdir(parents=True, exist_ok=True)
-    (case_dir / LATEST_RESULT).write_bytes(pickle.dumps(result))
-    return result, paths
+    path = case_dir / LATEST_RESULT
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(result))
+    tmp.replace(path)
+    return path
 
 
 def trace_in_store(
-    site: SiteConfig, store: Store, request: TraceRequest, models: ModelSet
+    site: SiteConfig,
+    store: Store,
+    request: TraceRequest,
+    models: ModelSet,
+    progress: ProgressFn | None = None,
 ) -> TraceResult:
     """The trace itself, over an open store (no report, no audit)."""
+    report = progress or _no_progress
     accept = _pick(request.accept_threshold, site.trace.accept_threshold)
     review = _pick(request.review_threshold, site.trace.review_threshold)
+    report("reading the query photos", 0.05)
     queries: list[np.ndarray] = [embed_photo(p, models) for p in request.photos]
     scores: dict[int, float] = {}
     if request.tracklet_id is not None:
@@ -168,6 +211,7 @@ def trace_in_store(
     queries.extend(_vectors(store, confirmed))
     for tid in confirmed:
         scores[tid] = max(scores.get(tid, 0.0), decided[tid].score)
+    report("searching the face index", 0.3)
     if queries:
         index = FaceIndex(site.storage.data_dir / "index")
         index.sync(store)
@@ -192,6 +236,7 @@ def trace_in_store(
         for tid, score in scores.items()
         if score >= review
     }
+    report("following tracks across cameras", 0.55)
     linked = _link_fragments(store, scores, statuses, accept)
     for tid in linked:
         # Continuity links are right about 85% of the time in a crowd (PETS S2L1): they are
@@ -225,6 +270,7 @@ def trace_in_store(
         ),
         key=lambda s: -s.score,
     )
+    report("measuring close contacts", 0.8)
     route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
     contacts, notes = _contacts(store, route_ids, request, accept)
     cameras = store.list_cameras()
@@ -451,6 +497,11 @@ def _audit_query(request: TraceRequest) -> dict[str, Any]:
 
 def _pick(value: float | None, default: float) -> float:
     return default if value is None else value
+
+
+def case_dir(site: SiteConfig, case_id: str) -> Path:
+    """The folder of a case's reports, latest result, query photos and exports."""
+    return _case_dir(site, case_id)
 
 
 def _case_dir(site: SiteConfig, case_id: str) -> Path:

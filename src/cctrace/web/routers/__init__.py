@@ -1,0 +1,1 @@
+"""API and page routers; each route declares its permission with ``needs``."""

@@ -1,0 +1,54 @@
+"""The audit log, for auditors: read it and verify its hash chain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from cctrace.store.records import UserRecord
+from cctrace.store.repository import Store
+
+from ..deps import current_user, get_store, needs
+from ..roles import Permission
+from ..schemas import AuditOut, AuditVerifyOut
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+User = Annotated[UserRecord, Depends(current_user)]
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def read_audit(
+    store: Store, user: UserRecord, case_id: str | None, limit: int, before_id: int | None
+) -> list[AuditOut]:
+    """The newest ``limit`` entries (of one case), newest first; the read is audited."""
+    entries = store.list_audit(case_id=case_id)
+    if before_id is not None:
+        entries = [e for e in entries if e.id < before_id]
+    page = [AuditOut.of(e) for e in reversed(entries[-limit:])] if limit else []
+    store.append_audit(
+        user.username, "audit_read", case_id, {"limit": limit, "before_id": before_id}, {}
+    )
+    return page
+
+
+@router.get("", response_model=list[AuditOut])
+@needs(Permission.AUDIT_READ)
+def list_audit(
+    user: User,
+    store: StoreDep,
+    case_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: int | None = None,
+) -> list[AuditOut]:
+    """Audit entries, newest first (who, when, case, what, why)."""
+    return read_audit(store, user, case_id, limit, before_id)
+
+
+@router.get("/verify", response_model=AuditVerifyOut)
+@needs(Permission.AUDIT_READ)
+def verify_audit(store: StoreDep) -> AuditVerifyOut:
+    """Check the whole hash chain; ``broken_at`` is the first edited/moved entry."""
+    broken = store.verify_audit_chain()
+    head_id, head_hash = store.audit_head()
+    return AuditVerifyOut(ok=broken is None, broken_at=broken, head_id=head_id, head_hash=head_hash)

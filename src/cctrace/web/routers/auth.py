@@ -1,0 +1,156 @@
+"""Sign in and out (API and form), and who am I."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from cctrace.store.records import UserRecord
+
+from ..deps import SESSION_COOKIE, AuthError, app_state, client_address, current_user, needs
+from ..roles import Permission
+from ..schemas import LoginIn, SessionOut, UserOut
+from ..security import hash_password, needs_rehash, new_token, verify_password
+from ..state import AppState
+
+router = APIRouter(tags=["sign-in"])
+
+
+def sign_in(state: AppState, request: Request, username: str, password: str) -> SessionOut:
+    """Check the password (rate-limited, audited) and open a session."""
+    keys = (f"user:{username.lower()}", f"addr:{client_address(request)}")
+    wait = state.limiter.retry_after(*keys)
+    if wait > 0:
+        state.store.append_audit(
+            username[:128] or "?", "sign_in", None, {"outcome": "rate_limited"}, {}
+        )
+        raise AuthError(
+            429, "rate_limited", f"too many failed sign-ins; try again in {int(wait) + 1} s"
+        )
+    stored = state.store.password_hash(username)
+    if not verify_password(stored, password):
+        state.limiter.failed(*keys)
+        state.store.append_audit(
+            username[:128] or "?",
+            "sign_in",
+            None,
+            {"outcome": "failed", "client": client_address(request)},
+            {},
+        )
+        raise AuthError(401, "bad_credentials", "wrong user name or password")
+    state.limiter.succeeded(*keys)
+    if stored is not None and needs_rehash(stored):
+        state.store.set_password_hash(username, hash_password(password))
+    user = state.store.get_user(username)
+    token, csrf = new_token(), new_token()
+    expires = datetime.now(UTC) + timedelta(hours=state.settings.session_hours)
+    state.store.create_session(token, user.username, csrf, expires)
+    state.store.append_audit(
+        user.username,
+        "sign_in",
+        None,
+        {"outcome": "ok", "client": client_address(request)},
+        {"role": user.role.value},
+    )
+    return SessionOut(token=token, csrf_token=csrf, expires_at=expires, user=UserOut.of(user))
+
+
+def set_session_cookie(state: AppState, response: Response, session: SessionOut) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure unless in plain-HTTP demo."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        max_age=int(state.settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.cookie_secure,
+        path="/",
+    )
+
+
+@router.post("/api/auth/login", response_model=SessionOut)
+@needs(Permission.PUBLIC)
+def api_login(body: LoginIn, request: Request, response: Response) -> SessionOut:
+    """Sign in; the token works as a Bearer token and is also set as a cookie."""
+    state = app_state(request)
+    session = sign_in(state, request, body.username, body.password)
+    set_session_cookie(state, response, session)
+    return session
+
+
+@router.post("/api/auth/logout", status_code=204)
+@needs(Permission.SIGNED_IN)
+def api_logout(request: Request, response: Response) -> Response:
+    """End this session."""
+    state = app_state(request)
+    state.store.delete_session(request.state.session_token)
+    state.store.append_audit(request.state.user.username, "sign_out", None, {}, {})
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/api/auth/me", response_model=UserOut)
+@needs(Permission.SIGNED_IN)
+def api_me(user: Annotated[UserRecord, Depends(current_user)]) -> UserOut:
+    """The signed-in user."""
+    return UserOut.of(user)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after sign-in."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@router.post("/login", include_in_schema=False)
+@needs(Permission.PUBLIC, csrf_in_form=True)
+def form_login(
+    request: Request,
+    username: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=256)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=512)] = "/",
+) -> Response:
+    """The sign-in form (CSRF: a signed cookie must match the form's hidden token)."""
+    from ..security import tokens_equal, unsign
+    from .pages import LOGIN_CSRF_COOKIE, login_page
+
+    state = app_state(request)
+    expected = unsign(state.settings.secret_key, request.cookies.get(LOGIN_CSRF_COOKIE))
+    if not tokens_equal(expected, csrf_token):
+        return login_page(request, "The form expired; please sign in again.", 403)
+    try:
+        session = sign_in(state, request, username, password)
+    except AuthError as exc:
+        return login_page(request, exc.message, exc.status)
+    response = RedirectResponse(safe_next(next_path), status_code=303)
+    set_session_cookie(state, response, session)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+@needs(Permission.SIGNED_IN, csrf_in_form=True)
+def form_logout(
+    request: Request, csrf_token: Annotated[str, Form(max_length=256)] = ""
+) -> Response:
+    """The sign-out button."""
+    from ..security import tokens_equal
+
+    state = app_state(request)
+    if not tokens_equal(csrf_token, request.state.csrf_token):
+        raise AuthError(403, "csrf", "the sign-out form's CSRF token is missing or wrong")
+    state.store.delete_session(request.state.session_token)
+    state.store.append_audit(request.state.user.username, "sign_out", None, {}, {})
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

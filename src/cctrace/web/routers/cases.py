@@ -1,0 +1,310 @@
+"""Cases, traces, review decisions and second-degree traces."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from cctrace.errors import NotFoundError, PhotoError, QueryError
+from cctrace.store.records import CaseStatus, UserRecord
+from cctrace.store.repository import Store
+from cctrace.tracing.query import embed_photo, read_photo
+from cctrace.tracing.service import check_case_id
+from cctrace.types import SightingStatus
+
+from ..deps import app_state, current_user, get_store, needs
+from ..jobs import Job
+from ..roles import Permission
+from ..schemas import (
+    CaseIn,
+    CaseOut,
+    CasePatch,
+    DecisionIn,
+    JobOut,
+    SecondDegreeOut,
+    TraceOut,
+)
+from ..services import (
+    TraceParams,
+    cases_for,
+    contact_tracklets,
+    latest_result,
+    open_case,
+    photo_dir,
+    saved_params,
+    start_trace,
+    visible_case,
+)
+from ..state import AppState
+
+router = APIRouter(prefix="/api", tags=["cases"])
+User = Annotated[UserRecord, Depends(current_user)]
+StoreDep = Annotated[Store, Depends(get_store)]
+PHOTO_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "image/bmp": ".bmp",
+}
+
+
+def job_out(job: Job) -> JobOut:
+    """API view of a job."""
+    return JobOut(
+        job_id=job.job_id,
+        case_id=job.case_id,
+        status=job.status,
+        stage=job.stage,
+        progress=round(job.progress, 3),
+        error=job.error,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+    )
+
+
+@router.get("/cases", response_model=list[CaseOut])
+@needs(Permission.CASE_READ)
+def list_cases(user: User, store: StoreDep) -> list[CaseOut]:
+    """Your cases (investigator) or your team's (supervisor), newest first."""
+    return [CaseOut.of(c) for c in cases_for(store, user)]
+
+
+@router.post("/cases", response_model=CaseOut, status_code=201)
+@needs(Permission.CASE_WRITE)
+def create_case(body: CaseIn, user: User, store: StoreDep) -> CaseOut:
+    """Open a case: a case number, the legal basis, the infectious window, notes."""
+    check_case_id(body.case_id)
+    case = store.create_case(
+        body.case_id,
+        user.username,
+        body.legal_basis,
+        body.notes,
+        team=user.team,
+        window_from=body.window_from,
+        window_to=body.window_to,
+    )
+    store.append_audit(
+        user.username,
+        "case_open",
+        case.id,
+        {
+            "legal_basis": body.legal_basis,
+            "window_from": _iso(body.window_from),
+            "window_to": _iso(body.window_to),
+        },
+        {},
+    )
+    return CaseOut.of(case)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut)
+@needs(Permission.CASE_READ)
+def get_case(case_id: str, user: User, store: StoreDep) -> CaseOut:
+    """One case you may see."""
+    return CaseOut.of(visible_case(store, user, case_id))
+
+
+@router.patch("/cases/{case_id}", response_model=CaseOut)
+@needs(Permission.CASE_WRITE)
+def update_case(case_id: str, body: CasePatch, user: User, store: StoreDep) -> CaseOut:
+    """Change the legal basis, window or notes of an open case."""
+    open_case(store, user, case_id)
+    case = store.update_case(
+        case_id,
+        legal_basis=body.legal_basis,
+        notes=body.notes,
+        window_from=body.window_from,
+        window_to=body.window_to,
+    )
+    store.append_audit(
+        user.username,
+        "case_update",
+        case_id,
+        {k: v for k, v in body.model_dump(mode="json").items() if v is not None and k != "notes"}
+        | ({"notes": "changed"} if body.notes is not None else {}),
+        {},
+    )
+    return CaseOut.of(case)
+
+
+@router.post("/cases/{case_id}/close", response_model=CaseOut)
+@needs(Permission.CASE_WRITE)
+def close_case(case_id: str, user: User, store: StoreDep) -> CaseOut:
+    """Close a case: no more searches; its evidence is kept for the evidence period."""
+    visible_case(store, user, case_id)
+    case = store.set_case_status(case_id, CaseStatus.CLOSED)
+    store.append_audit(user.username, "case_close", case_id, {}, {})
+    return CaseOut.of(case)
+
+
+def _check_photo(path: Path, state: AppState) -> None:
+    """Decode safely (size limits) and find exactly one face; ``PhotoError`` otherwise."""
+    read_photo(path)
+    embed_photo(path, state.models)
+
+
+async def _save_photos(request: Request, case_id: str, photos: list[UploadFile]) -> list[str]:
+    state = app_state(request)
+    settings = state.settings
+    if len(photos) > settings.max_photos:
+        raise QueryError(f"at most {settings.max_photos} photos per trace, got {len(photos)}")
+    folder = photo_dir(state, case_id)
+    saved: list[str] = []
+    for photo in photos:
+        name = photo.filename or "photo"
+        if photo.content_type not in PHOTO_TYPES:
+            raise PhotoError(
+                f"{name}: a {photo.content_type or 'file of unknown type'} is not a photo "
+                "(JPEG, PNG, WebP or BMP expected)"
+            )
+        data = await photo.read(settings.max_upload_bytes + 1)
+        if len(data) > settings.max_upload_bytes:
+            raise PhotoError(f"{name}: larger than the {settings.max_upload_mb:g} MB upload limit")
+        if not data:
+            raise PhotoError(f"{name}: the file is empty")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{uuid.uuid4().hex}{PHOTO_TYPES[photo.content_type]}"
+        path.write_bytes(data)
+        try:
+            await run_in_threadpool(_check_photo, path, state)
+        except PhotoError as exc:
+            path.unlink(missing_ok=True)
+            raise PhotoError(str(exc).replace(str(path), name)) from None
+        saved.append(str(path))
+    return saved
+
+
+@router.post("/cases/{case_id}/traces", response_model=JobOut, status_code=202)
+@needs(Permission.SEARCH)
+async def start_case_trace(
+    case_id: str,
+    request: Request,
+    photos: Annotated[list[UploadFile] | None, File(description="Photos of the case")] = None,
+    tracklet_id: Annotated[int | None, Form(description="Or: a person picked in a frame")] = None,
+    distance_m: Annotated[float, Form(gt=0, le=10)] = 2.0,
+    minutes: Annotated[float, Form(gt=0, le=24 * 60)] = 15.0,
+    window_from: Annotated[datetime | None, Form()] = None,
+    window_to: Annotated[datetime | None, Form()] = None,
+) -> JobOut:
+    """Start a trace from photos and/or a tracklet; poll ``/api/jobs/{job_id}``."""
+    state = app_state(request)
+    user = current_user(request)
+    case = await run_in_threadpool(open_case, state.store, user, case_id)
+    if tracklet_id is not None:
+        await run_in_threadpool(state.store.get_tracklet, tracklet_id)
+    saved = await _save_photos(request, case_id, [p for p in photos or [] if p.filename])
+    params = TraceParams(
+        photos=tuple(saved),
+        tracklet_id=tracklet_id,
+        window_from=window_from,
+        window_to=window_to,
+        distance_m=distance_m,
+        minutes=minutes,
+    )
+    return job_out(start_trace(state, case, params, user.username))
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+@needs(Permission.CASE_READ)
+def get_job(job_id: str, request: Request, user: User) -> JobOut:
+    """A trace job's stage and progress."""
+    state = app_state(request)
+    job = state.jobs.get(job_id)
+    if job is None:
+        raise NotFoundError(f"no trace job {job_id!r} (jobs are kept while the server runs)")
+    visible_case(state.store, user, job.case_id)
+    return job_out(job)
+
+
+@router.get("/cases/{case_id}/result", response_model=TraceOut)
+@needs(Permission.CASE_READ)
+def get_result(case_id: str, request: Request, user: User) -> TraceOut:
+    """The case's latest trace: timeline, route, contacts (no images, no embeddings)."""
+    state = app_state(request)
+    visible_case(state.store, user, case_id)
+    result = latest_result(state, case_id)
+    if result is None:
+        raise NotFoundError(f"no trace has been run for case {case_id} yet")
+    return TraceOut.of(result)
+
+
+@router.post("/cases/{case_id}/sightings/{tracklet_id}", response_model=JobOut, status_code=202)
+@needs(Permission.REVIEW)
+def decide_sighting(
+    case_id: str, tracklet_id: int, body: DecisionIn, request: Request, user: User
+) -> JobOut:
+    """Confirm or reject a sighting; the trace runs again (confirmed faces become queries,
+    rejected sightings never come back)."""
+    state = app_state(request)
+    case = open_case(state.store, user, case_id)
+    known = {s.tracklet_id for s in state.store.list_sightings(case_id)}
+    if tracklet_id not in known:
+        raise NotFoundError(f"tracklet {tracklet_id} is not a sighting of case {case_id}")
+    status = {
+        "accept": SightingStatus.ACCEPTED,
+        "reject": SightingStatus.REJECTED,
+        "review": SightingStatus.NEEDS_REVIEW,
+    }[body.decision]
+    state.store.decide_sighting(case_id, tracklet_id, status, user.username)
+    state.store.append_audit(
+        user.username,
+        "sighting_decision",
+        case_id,
+        {"tracklet_id": tracklet_id, "decision": body.decision, "note": body.note},
+        {},
+    )
+    params = saved_params(state, case_id) or TraceParams(tracklet_id=tracklet_id)
+    return job_out(start_trace(state, case, params, user.username))
+
+
+@router.post(
+    "/cases/{case_id}/contacts/{tracklet_id}/trace",
+    response_model=SecondDegreeOut,
+    status_code=202,
+)
+@needs(Permission.SEARCH)
+def second_degree(case_id: str, tracklet_id: int, request: Request, user: User) -> SecondDegreeOut:
+    """Open a linked case for a contact and trace them (second degree)."""
+    state = app_state(request)
+    parent = open_case(state.store, user, case_id)
+    result = latest_result(state, case_id)
+    if tracklet_id not in contact_tracklets(result):
+        raise NotFoundError(f"tracklet {tracklet_id} is not a contact of case {case_id}")
+    child_id = f"{case_id[:48]}-C{tracklet_id}"
+    try:
+        child = visible_case(state.store, user, child_id)
+    except NotFoundError:
+        child = state.store.create_case(
+            child_id,
+            user.username,
+            f"second-degree trace from case {case_id}: {parent.legal_basis}"[:10_000],
+            f"Contact (tracklet {tracklet_id}) of case {case_id}.",
+            team=parent.team,
+            window_from=parent.window_from,
+            window_to=parent.window_to,
+            parent_case_id=case_id,
+        )
+        state.store.append_audit(
+            user.username,
+            "case_open",
+            child_id,
+            {"parent_case_id": case_id, "contact_tracklet_id": tracklet_id},
+            {},
+        )
+    base = saved_params(state, case_id)
+    params = TraceParams(
+        tracklet_id=tracklet_id,
+        distance_m=base.distance_m if base else state.site.trace.distance_m,
+        minutes=base.minutes if base else state.site.trace.minutes,
+    )
+    job = start_trace(state, child, params, user.username)
+    return SecondDegreeOut(case=CaseOut.of(child), job=job_out(job))

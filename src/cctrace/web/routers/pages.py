@@ -1,0 +1,173 @@
+"""Server-rendered pages. They read the same services as the JSON API; the buttons call
+the API with the session's CSRF token."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from cctrace.report.siteplan import build_site_plan
+from cctrace.store.records import Role, UserRecord
+from cctrace.store.repository import Store
+from cctrace.types import SightingStatus
+
+from ..deps import app_state, current_user, get_store, needs
+from ..pages import templates
+from ..roles import Permission
+from ..schemas import ApprovalOut, AuditOut, TraceOut
+from ..security import new_token, sign
+from ..services import cases_for, latest_result, saved_params, visible_case
+from .admin import list_cameras, retention
+from .audit import read_audit
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[UserRecord, Depends(current_user)]
+StoreDep = Annotated[Store, Depends(get_store)]
+LOGIN_CSRF_COOKIE = "cctrace_login_csrf"
+HOME = {
+    Role.INVESTIGATOR: "/cases",
+    Role.SUPERVISOR: "/cases",
+    Role.AUDITOR: "/audit",
+    Role.ADMIN: "/admin",
+}
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A page with the signed-in user and their CSRF token."""
+    context = {
+        "user": getattr(request.state, "user", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        **context,
+    }
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def login_page(request: Request, message: str = "", status: int = 200) -> Response:
+    """The sign-in form, with a fresh signed CSRF cookie."""
+    state = app_state(request)
+    token = new_token()
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "user": None,
+            "message": message,
+            "csrf_token": token,
+            "next": request.query_params.get("next", "/"),
+            "demo": state.settings.demo,
+        },
+        status_code=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        sign(state.settings.secret_key, token),
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+@needs(Permission.PUBLIC)
+def login(request: Request) -> Response:
+    """Sign-in page."""
+    return login_page(request)
+
+
+@router.get("/healthz")
+@needs(Permission.PUBLIC)
+def healthz() -> JSONResponse:
+    """Liveness probe (no data)."""
+    return JSONResponse({"ok": True})
+
+
+@router.get("/")
+@needs(Permission.SIGNED_IN)
+def home(user: User) -> Response:
+    """Each role's start page."""
+    return RedirectResponse(HOME[user.role], status_code=303)
+
+
+@router.get("/cases", response_class=HTMLResponse)
+@needs(Permission.CASE_READ)
+def cases_page(request: Request, user: User, store: StoreDep) -> Response:
+    """Your cases and a form to open one."""
+    return render(request, "cases.html", {"cases": cases_for(store, user)})
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+@needs(Permission.CASE_READ)
+def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Response:
+    """A case: trace form, progress, timeline, route map, contacts, review, exports."""
+    state = app_state(request)
+    case = visible_case(store, user, case_id)
+    result = latest_result(state, case_id)
+    trace = TraceOut.of(result) if result else None
+    plan = build_site_plan(result) if result else None
+    job = state.jobs.latest_for_case(case_id)
+    approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
+    unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}
+    params = saved_params(state, case_id)
+    children = [c for c in store.list_cases() if c.parent_case_id == case_id]
+    return render(
+        request,
+        "case.html",
+        {
+            "case": case,
+            "trace": trace,
+            "plan": plan,
+            "job": job if job and job.status in ("queued", "running", "failed") else None,
+            "approvals": approvals,
+            "unblurred": unblurred,
+            "params": params,
+            "defaults": state.site.trace,
+            "children": children,
+            "accepted": SightingStatus.ACCEPTED.value,
+        },
+    )
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+@needs(Permission.APPROVE)
+def approvals_page(request: Request, user: User, store: StoreDep) -> Response:
+    """Pending export and un-blur requests of your team."""
+    team = {c.id for c in store.list_cases() if c.team == user.team}
+    items = [ApprovalOut.of(a) for a in store.list_approvals() if a.case_id in team]
+    return render(request, "approvals.html", {"approvals": items})
+
+
+@router.get("/audit", response_class=HTMLResponse)
+@needs(Permission.AUDIT_READ)
+def audit_page(
+    request: Request, user: User, store: StoreDep, case_id: str | None = None
+) -> Response:
+    """The audit log and whether its chain verifies."""
+    entries: list[AuditOut] = read_audit(store, user, case_id or None, 200, None)
+    broken = store.verify_audit_chain()
+    head = store.audit_head()
+    return render(
+        request,
+        "audit.html",
+        {"entries": entries, "broken": broken, "head": head, "case_filter": case_id or ""},
+    )
+
+
+@router.get("/admin", response_class=HTMLResponse)
+@needs(Permission.ADMIN)
+def admin_page(request: Request, store: StoreDep) -> Response:
+    """Users, cameras and retention."""
+    return render(
+        request,
+        "admin.html",
+        {
+            "users": store.list_users(),
+            "cameras": list_cameras(store),
+            "retention": retention(request, store),
+            "roles": [r.value for r in Role],
+        },
+    )

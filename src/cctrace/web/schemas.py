@@ -1,0 +1,438 @@
+"""Request and response bodies of the API. None of them carries an embedding or a raw
+face crop: images are served only by the snapshot routes, redacted and audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cctrace.store.records import ApprovalRecord, AuditRecord, CaseRecord, Role, UserRecord
+from cctrace.tracing.result import ContactResult, ContactSummary, SightingResult, TraceResult
+
+
+class Body(BaseModel):
+    """Strict request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, in words a person can act on."""
+
+    status: int
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The one error body of every route."""
+
+    error: ErrorDetail
+
+
+class LoginIn(Body):
+    """Sign-in credentials."""
+
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(BaseModel):
+    """A user as the API shows them (never the password hash)."""
+
+    username: str
+    role: Role
+    team: str
+    active: bool
+
+    @classmethod
+    def of(cls, u: UserRecord) -> UserOut:
+        """From a store record."""
+        return cls(username=u.username, role=u.role, team=u.team, active=u.active)
+
+
+class SessionOut(BaseModel):
+    """A new session: send ``token`` as ``Authorization: Bearer``, or use the cookie and
+    send ``csrf_token`` as ``X-CSRF-Token`` on every change."""
+
+    token: str
+    csrf_token: str
+    expires_at: datetime
+    user: UserOut
+
+
+class CaseIn(Body):
+    """A new case."""
+
+    case_id: str = Field(min_length=1, max_length=64, description="Case number")
+    legal_basis: str = Field(min_length=3, max_length=10_000)
+    window_from: datetime | None = Field(None, description="Infectious window start (UTC)")
+    window_to: datetime | None = None
+    notes: str = Field("", max_length=100_000)
+
+
+class CasePatch(Body):
+    """Changes to a case (omitted fields stay)."""
+
+    legal_basis: str | None = Field(None, min_length=3, max_length=10_000)
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    notes: str | None = Field(None, max_length=100_000)
+
+
+class CaseOut(BaseModel):
+    """A case."""
+
+    case_id: str
+    created_at: datetime
+    created_by: str
+    team: str
+    legal_basis: str
+    notes: str
+    status: str
+    window_from: datetime | None
+    window_to: datetime | None
+    parent_case_id: str | None
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, c: CaseRecord) -> CaseOut:
+        """From a store record."""
+        return cls(
+            case_id=c.id,
+            created_at=c.created_at,
+            created_by=c.created_by,
+            team=c.team,
+            legal_basis=c.legal_basis,
+            notes=c.notes,
+            status=c.status.value,
+            window_from=c.window_from,
+            window_to=c.window_to,
+            parent_case_id=c.parent_case_id,
+            closed_at=c.closed_at,
+        )
+
+
+class JobOut(BaseModel):
+    """A trace running in the background."""
+
+    job_id: str
+    case_id: str
+    status: str = Field(description="queued, running, done or failed")
+    stage: str
+    progress: float = Field(ge=0, le=1)
+    error: str | None = None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class DecisionIn(Body):
+    """A person's decision on a sighting."""
+
+    decision: str = Field(pattern="^(accept|reject|review)$")
+    note: str = Field("", max_length=2000)
+
+
+class SightingOut(BaseModel):
+    """One sighting on the timeline."""
+
+    tracklet_id: int
+    camera_id: str
+    camera_name: str
+    start: datetime
+    end: datetime
+    seconds: float
+    score: float
+    status: str
+    mask_status: str
+    snapshot_url: str | None
+
+    @classmethod
+    def of(cls, s: SightingResult, case_id: str, camera_name: str) -> SightingOut:
+        """From a trace result's sighting."""
+        return cls(
+            tracklet_id=s.tracklet_id,
+            camera_id=s.camera_id,
+            camera_name=camera_name,
+            start=s.start,
+            end=s.end,
+            seconds=round((s.end - s.start).total_seconds(), 1),
+            score=round(s.score, 4),
+            status=s.status.value,
+            mask_status=s.mask_status.value,
+            snapshot_url=snapshot_url(case_id, s.tracklet_id) if s.snapshot_path else None,
+        )
+
+
+def snapshot_url(case_id: str, tracklet_id: int) -> str:
+    """The API path of a tracklet's redacted snapshot within a case."""
+    return f"/api/cases/{case_id}/snapshots/{tracklet_id}.jpg"
+
+
+class EncounterOut(BaseModel):
+    """One meeting of the case and a contact in one camera."""
+
+    contact_tracklet_id: int
+    case_tracklet_id: int
+    camera_id: str
+    camera_name: str
+    start: datetime
+    end: datetime
+    seconds_within: float
+    min_distance_m: float
+    min_distance_at: datetime
+    case_mask: str
+    contact_mask: str
+    snapshot_url: str | None
+
+    @classmethod
+    def of(cls, e: ContactResult, case_id: str, camera_name: str) -> EncounterOut:
+        """From a trace result's encounter."""
+        return cls(
+            contact_tracklet_id=e.contact_tracklet_id,
+            case_tracklet_id=e.case_tracklet_id,
+            camera_id=e.camera_id,
+            camera_name=camera_name,
+            start=e.start,
+            end=e.end,
+            seconds_within=round(e.seconds_within, 1),
+            min_distance_m=round(e.min_distance_m, 2),
+            min_distance_at=e.min_distance_at,
+            case_mask=e.case_mask.value,
+            contact_mask=e.contact_mask.value,
+            snapshot_url=(
+                snapshot_url(case_id, e.contact_tracklet_id) if e.snapshot_path else None
+            ),
+        )
+
+
+class ContactOut(BaseModel):
+    """One contact person, their cumulative time and every encounter."""
+
+    contact_tracklet_ids: list[int]
+    total_seconds_within: float
+    min_distance_m: float
+    first_seen: datetime
+    last_seen: datetime
+    contact_mask: str
+    is_close_contact: bool
+    encounters: list[EncounterOut]
+
+    @classmethod
+    def of(cls, c: ContactSummary, case_id: str, names: dict[str, str]) -> ContactOut:
+        """From a trace result's contact summary."""
+        return cls(
+            contact_tracklet_ids=list(c.contact_tracklet_ids),
+            total_seconds_within=round(c.total_seconds_within, 1),
+            min_distance_m=round(c.min_distance_m, 2),
+            first_seen=c.first_seen,
+            last_seen=c.last_seen,
+            contact_mask=c.contact_mask.value,
+            is_close_contact=c.is_close_contact,
+            encounters=[
+                EncounterOut.of(e, case_id, names.get(e.camera_id, e.camera_id))
+                for e in c.encounters
+            ],
+        )
+
+
+class CameraOut(BaseModel):
+    """A camera and where it is."""
+
+    camera_id: str
+    name: str
+    x_m: float | None
+    y_m: float | None
+    lat: float | None
+    lon: float | None
+
+
+class TraceOut(BaseModel):
+    """A case's latest trace: timeline, route, contacts."""
+
+    case_id: str
+    created_at: datetime
+    actor: str
+    distance_m: float
+    minutes: float
+    window_from: datetime | None
+    window_to: datetime | None
+    cameras: list[CameraOut]
+    timeline: list[SightingOut] = Field(description="Every sighting, in time order")
+    route: list[SightingOut] = Field(description="Accepted sightings in time order")
+    needs_review: list[SightingOut]
+    contacts: list[ContactOut]
+    notes: list[str]
+
+    @classmethod
+    def of(cls, r: TraceResult) -> TraceOut:
+        """From a trace result."""
+        names = {c.camera_id: c.name for c in r.cameras}
+        case_id = r.query.case_id
+
+        def out(s: SightingResult) -> SightingOut:
+            return SightingOut.of(s, case_id, names.get(s.camera_id, s.camera_id))
+
+        timeline = sorted(r.sightings, key=lambda s: s.start)
+        return cls(
+            case_id=case_id,
+            created_at=r.created_at,
+            actor=r.actor,
+            distance_m=r.query.distance_m,
+            minutes=r.query.minutes,
+            window_from=r.query.window_from,
+            window_to=r.query.window_to,
+            cameras=[
+                CameraOut(
+                    camera_id=c.camera_id, name=c.name, x_m=c.x_m, y_m=c.y_m, lat=c.lat, lon=c.lon
+                )
+                for c in r.cameras
+            ],
+            timeline=[out(s) for s in timeline],
+            route=[out(s) for s in r.route],
+            needs_review=[out(s) for s in timeline if s.status.value == "needs_review"],
+            contacts=[ContactOut.of(c, case_id, names) for c in r.contacts],
+            notes=list(r.notes),
+        )
+
+
+class ApprovalIn(Body):
+    """A request for an export or an un-blurred view, with the reason."""
+
+    reason: str = Field(min_length=3, max_length=2000)
+    tracklet_id: int | None = Field(None, description="For un-blurring: whose face")
+
+
+class ApprovalDecisionIn(Body):
+    """A supervisor's decision."""
+
+    approve: bool
+
+
+class ApprovalOut(BaseModel):
+    """A request and its decision."""
+
+    approval_id: int
+    case_id: str
+    kind: str
+    tracklet_id: int | None
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    status: str
+    decided_by: str | None
+    decided_at: datetime | None
+    downloads: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, a: ApprovalRecord) -> ApprovalOut:
+        """From a store record (export downloads listed once approved)."""
+        downloads = (
+            [f"/api/cases/{a.case_id}/exports/{a.id}/{name}" for name in EXPORT_FILES]
+            if a.kind == "export" and a.status == "approved"
+            else []
+        )
+        return cls(
+            approval_id=a.id,
+            case_id=a.case_id,
+            kind=a.kind,
+            tracklet_id=a.tracklet_id,
+            reason=a.reason,
+            requested_by=a.requested_by,
+            requested_at=a.requested_at,
+            status=a.status,
+            decided_by=a.decided_by,
+            decided_at=a.decided_at,
+            downloads=downloads,
+        )
+
+
+EXPORT_FILES = ("report.pdf", "sightings.csv", "contacts.csv")
+"""What an approved export offers."""
+
+
+class AuditOut(BaseModel):
+    """One audit entry."""
+
+    id: int
+    timestamp: datetime
+    actor: str
+    action: str
+    case_id: str | None
+    query: dict[str, object]
+    result: dict[str, object]
+    hash: str
+
+    @classmethod
+    def of(cls, a: AuditRecord) -> AuditOut:
+        """From a store record."""
+        return cls(
+            id=a.id,
+            timestamp=a.timestamp,
+            actor=a.actor,
+            action=a.action,
+            case_id=a.case_id,
+            query=a.query,
+            result=a.result,
+            hash=a.hash,
+        )
+
+
+class AuditVerifyOut(BaseModel):
+    """Whether the hash chain verifies, and its head (publish it elsewhere)."""
+
+    ok: bool
+    broken_at: int | None
+    head_id: int
+    head_hash: str
+
+
+class UserIn(Body):
+    """A new user."""
+
+    username: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=1, max_length=1024)
+    role: Role
+    team: str = Field("default", min_length=1, max_length=64)
+
+
+class UserPatch(Body):
+    """Changes to a user (omitted fields stay)."""
+
+    role: Role | None = None
+    team: str | None = Field(None, min_length=1, max_length=64)
+    active: bool | None = None
+    password: str | None = Field(None, min_length=1, max_length=1024)
+
+
+class CameraPatch(Body):
+    """Changes to a camera's name or site-plan position."""
+
+    name: str | None = Field(None, min_length=1, max_length=256)
+    x_m: float | None = None
+    y_m: float | None = None
+
+
+class AdminCameraOut(CameraOut):
+    """A camera with its footage status."""
+
+    footage_files: int
+    footage_done: int
+    footage_failed: int
+
+
+class RetentionOut(BaseModel):
+    """Retention settings and the last purge."""
+
+    days: int
+    case_evidence_days: int
+    purge_interval_hours: float
+    last_purge: AuditOut | None
+
+
+class SecondDegreeOut(BaseModel):
+    """A second-degree case opened from a contact, and its trace."""
+
+    case: CaseOut
+    job: JobOut

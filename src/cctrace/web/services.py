@@ -1,0 +1,169 @@
+"""The service layer between routes and the store: who may see which case, and traces.
+
+Routes stay thin; every rule about cases lives here so pages and the JSON API
+apply the same one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cctrace.errors import NotFoundError, QueryError
+from cctrace.store.records import CaseRecord, CaseStatus, Role, UserRecord
+from cctrace.store.repository import Store
+from cctrace.tracing.result import TraceResult
+from cctrace.tracing.service import (
+    TraceRequest,
+    audited_trace,
+    case_dir,
+    load_latest_result,
+    save_latest_result,
+    validate_request,
+)
+
+from .jobs import Job, ProgressFn
+from .state import AppState
+
+log = logging.getLogger(__name__)
+
+TRACE_PARAMS_FILE = "trace-request.json"
+PHOTOS_DIR = "query-photos"
+
+
+def can_see(user: UserRecord, case: CaseRecord) -> bool:
+    """Investigators see their own cases, supervisors their team's; no other role any."""
+    if user.role == Role.INVESTIGATOR:
+        return case.created_by == user.username
+    if user.role == Role.SUPERVISOR:
+        return case.team == user.team
+    return False
+
+
+def visible_case(store: Store, user: UserRecord, case_id: str) -> CaseRecord:
+    """The case if ``user`` may see it; the same ``NotFoundError`` whether it does not
+    exist or belongs to someone else (case numbers are not disclosed)."""
+    try:
+        case = store.get_case(case_id)
+    except NotFoundError:
+        case = None
+    if case is None or not can_see(user, case):
+        raise NotFoundError(f"no case {case_id!r} that you can open")
+    return case
+
+
+def open_case(store: Store, user: UserRecord, case_id: str) -> CaseRecord:
+    """:func:`visible_case`, refusing a closed case (``QueryError``)."""
+    case = visible_case(store, user, case_id)
+    if case.status == CaseStatus.CLOSED:
+        raise QueryError(f"case {case_id} is closed; nothing can be searched in it")
+    return case
+
+
+def cases_for(store: Store, user: UserRecord) -> list[CaseRecord]:
+    """The cases ``user`` may see, newest first."""
+    return [c for c in store.list_cases() if can_see(user, c)]
+
+
+@dataclass(frozen=True)
+class TraceParams:
+    """What a trace searches for; kept with the case so a review decision can re-run it."""
+
+    photos: tuple[str, ...] = ()
+    """Query photos saved in the case folder (paths)."""
+    tracklet_id: int | None = None
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    distance_m: float = 2.0
+    minutes: float = 15.0
+
+    def to_json(self) -> str:
+        """JSON for the case folder."""
+        data = asdict(self)
+        data["photos"] = list(self.photos)
+        for key in ("window_from", "window_to"):
+            value = data[key]
+            data[key] = value.isoformat() if value else None
+        return json.dumps(data, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> TraceParams:
+        """Read :meth:`to_json` output."""
+        data = json.loads(text)
+        for key in ("window_from", "window_to"):
+            if data.get(key):
+                data[key] = datetime.fromisoformat(data[key])
+        data["photos"] = tuple(data.get("photos", ()))
+        return cls(**data)
+
+
+def saved_params(state: AppState, case_id: str) -> TraceParams | None:
+    """The parameters of the case's last trace, or None."""
+    path = case_dir(state.site, case_id) / TRACE_PARAMS_FILE
+    return TraceParams.from_json(path.read_text()) if path.is_file() else None
+
+
+def photo_dir(state: AppState, case_id: str) -> Path:
+    """Where a case's query photos are kept (case evidence; purged with it)."""
+    return case_dir(state.site, case_id) / PHOTOS_DIR
+
+
+def request_for(case: CaseRecord, params: TraceParams, actor: str) -> TraceRequest:
+    """The tracing service's request; the case's infectious window is the default."""
+    return TraceRequest(
+        case_id=case.id,
+        actor=actor,
+        photos=tuple(Path(p) for p in params.photos),
+        tracklet_id=params.tracklet_id,
+        window_from=params.window_from or case.window_from,
+        window_to=params.window_to or case.window_to,
+        distance_m=params.distance_m,
+        minutes=params.minutes,
+        legal_basis=case.legal_basis,
+    )
+
+
+def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: str) -> Job:
+    """Validate, remember the parameters, and run the trace in the background."""
+    request = request_for(case, params, actor)
+    validate_request(state.site, request)
+    if not request.photos and request.tracklet_id is None:
+        raise QueryError("give at least one photo of the case, or pick a person (tracklet)")
+    folder = case_dir(state.site, case.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / TRACE_PARAMS_FILE).write_text(params.to_json())
+
+    def work(progress: ProgressFn) -> None:
+        result = audited_trace(state.site, state.store, request, state.models, progress)
+        progress("saving the result", 0.95)
+        save_latest_result(state.site, result)
+
+    return state.jobs.submit(case.id, actor, work)
+
+
+def latest_result(state: AppState, case_id: str) -> TraceResult | None:
+    """The case's latest trace, or None when none has run."""
+    try:
+        return load_latest_result(state.site, case_id)
+    except NotFoundError:
+        return None
+
+
+def case_tracklets(result: TraceResult | None) -> set[int]:
+    """Every tracklet a case's latest trace shows (sightings and contacts)."""
+    if result is None:
+        return set()
+    ids = {s.tracklet_id for s in result.sightings}
+    for c in result.contacts:
+        ids.update(c.contact_tracklet_ids)
+    return ids
+
+
+def contact_tracklets(result: TraceResult | None) -> set[int]:
+    """The contacts' tracklets of a case's latest trace."""
+    if result is None:
+        return set()
+    return {t for c in result.contacts for t in c.contact_tracklet_ids}

@@ -1,0 +1,56 @@
+"""Images and files the web app renders on demand: un-blurred views and case exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cctrace.errors import NotFoundError
+from cctrace.store.records import CaseRecord
+from cctrace.tracing.service import case_dir
+
+from .schemas import EXPORT_FILES
+from .services import latest_result
+from .state import AppState
+
+EXPORTS_DIR = "exports"
+
+
+def unblurred_snapshot(state: AppState, case_id: str, tracklet_id: int) -> bytes:
+    """JPEG of the tracklet's moment from the original footage: this person and the
+    case's accepted sightings shown, every other face blurred."""
+    from cctrace.report.evidence import render_evidence
+
+    result = latest_result(state, case_id)
+    if result is None:
+        raise NotFoundError(f"no trace has been run for case {case_id} yet")
+    case_ids = {s.tracklet_id for s in result.route}
+    allowed = dict.fromkeys(case_ids, "case") | {tracklet_id: f"tracklet {tracklet_id}"}
+    evidence = render_evidence(
+        state.store, tracklet_id, allowed, focus=(tracklet_id,), case_ids=case_ids
+    )
+    return evidence.jpeg()
+
+
+def export_files(
+    state: AppState, case: CaseRecord, approval_id: int, exported_by: str
+) -> dict[str, Path]:
+    """The files of an approved export, written on first download and kept with the case."""
+    from cctrace.report.case_export import export_case
+
+    folder = case_dir(state.site, case.id) / EXPORTS_DIR / str(approval_id)
+    names = {name: folder / name for name in EXPORT_FILES}
+    if all(p.is_file() for p in names.values()):
+        return names
+    result = latest_result(state, case.id)
+    if result is None:
+        raise NotFoundError(f"case {case.id} has no trace to export yet")
+    done = export_case(state.site, state.store, case, result, folder, exported_by)
+    written = {
+        "report.pdf": done.pdf,
+        "sightings.csv": done.sightings_csv,
+        "contacts.csv": done.contacts_csv,
+    }
+    for name, path in written.items():
+        if Path(path) != names[name]:
+            Path(path).replace(names[name])
+    return names

@@ -23,6 +23,8 @@ from cctrace.footage.demo import (
 log = logging.getLogger(__name__)
 
 DEMO_CASE = "DEMO-0001"
+DEMO_INVESTIGATOR = "investigator"
+"""The demo case belongs to this user (``cctrace serve --demo`` creates the account)."""
 CROPS = {
     # camera id: (name, x0, x1, site-plan position of the camera in metres)
     "plaza-west": ("Plaza, west view", 0, 480, (-18.0, 6.0)),
@@ -152,8 +154,6 @@ def run_demo(
     workdir: Path, shared_data: Path | None = None, console: Console | None = None
 ) -> Path:
     """Fetch real footage, build the site, ingest it, trace a sample case; return the report."""
-    import getpass
-
     from cctrace.config import load_site
     from cctrace.ingest.runner import ingest_site
     from cctrace.tracing.service import TraceRequest, run_trace
@@ -179,7 +179,7 @@ def run_demo(
         site,
         TraceRequest(
             case_id=DEMO_CASE,
-            actor=getpass.getuser(),
+            actor=DEMO_INVESTIGATOR,
             tracklet_id=tracklet,
             distance_m=site.trace.distance_m,
             minutes=site.trace.minutes,

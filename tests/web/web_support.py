@@ -5,16 +5,19 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from cctrace.config import SiteConfig, load_site
 from cctrace.store import Store
+from cctrace.types import Tracklet
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-from store_factories import encounter, save, setup_footage, tracklet
+from store_factories import T0, encounter, save, setup_footage, tracklet
 
 PASSWORD = "correct horse battery staple"
 USERS = {
@@ -53,10 +56,30 @@ def write_site(folder: Path) -> SiteConfig:
     return load_site(folder / "site.yaml", check_files=False)
 
 
+def with_face(person: Tracklet, vector: np.ndarray) -> Tracklet:
+    """``person`` with every face embedding replaced by ``vector`` (normalised)."""
+    unit = (vector / np.linalg.norm(vector)).astype(np.float32)
+    return replace(person, faces=tuple(replace(f, embedding=unit) for f in person.faces))
+
+
 def seed_store(store: Store) -> list[int]:
-    """Three people in cam1: 1 and 2 meet; 3 is elsewhere. 1 and 3 share a face."""
+    """Five people in cam1. 1 is the case; 2 meets 1 for 30 s; 3 has 1's face; 4 looks
+    like 1 only enough for review (cosine 0.43); 5 looks like 4 (0.90) but not like 1
+    (0.10), so only a confirmed 4 finds 5 (query expansion)."""
     footage = setup_footage(store, "cam1")
-    people = [tracklet(1, seed=7), tracklet(2, seed=8), tracklet(3, seed=7, n_points=3)]
+    basis = np.linalg.qr(np.random.default_rng(3).standard_normal((128, 3)))[0].T
+    e1, e2, e3 = basis
+    v1 = e1
+    v4 = 0.43 * e1 + np.sqrt(1 - 0.43**2) * e2
+    v5 = 0.1 * e1 + 0.95 * e2 + np.sqrt(1 - 0.1**2 - 0.95**2) * e3
+    later = T0 + timedelta(seconds=120)
+    people = [
+        with_face(tracklet(1), v1),
+        tracklet(2, seed=8),
+        with_face(tracklet(3, n_points=3), v1),
+        with_face(tracklet(4, start=later, first_frame=600), v4),
+        with_face(tracklet(5, start=later + timedelta(seconds=60), first_frame=900), v5),
+    ]
     return save(store, footage.id, people, [encounter(1, 2, seconds=30.0)])
 
 

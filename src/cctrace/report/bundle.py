@@ -37,6 +37,11 @@ def _safe_stem(case_id: str) -> str:
     return keep.strip("._") or "case"
 
 
+def safe_stem(case_id: str) -> str:
+    """The file-name stem used for a case's report files (unsafe characters -> ``_``)."""
+    return _safe_stem(case_id)
+
+
 def write_report(
     result: TraceResult,
     out_dir: str | os.PathLike[str],

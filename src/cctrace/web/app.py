@@ -45,6 +45,11 @@ CONTENT_SECURITY_POLICY = (
 
 
 def _status_for(exc: CctraceError) -> tuple[int, str]:
+    from cctrace.report.evidence import EvidenceUnavailableError
+    from cctrace.report.frames import FrameUnavailableError
+
+    if isinstance(exc, EvidenceUnavailableError | FrameUnavailableError):
+        return 404, "evidence_unavailable"
     if isinstance(exc, NotFoundError):
         return 404, "not_found"
     if isinstance(exc, AlreadyExistsError):

@@ -18,15 +18,20 @@ EXPORTS_DIR = "exports"
 def unblurred_snapshot(state: AppState, case_id: str, tracklet_id: int) -> bytes:
     """JPEG of the tracklet's moment from the original footage: this person and the
     case's accepted sightings shown, every other face blurred."""
-    from cctrace.report.evidence import render_evidence
+    from cctrace.report.evidence import ExtraDetectors, render_evidence
 
     result = latest_result(state, case_id)
     if result is None:
         raise NotFoundError(f"no trace has been run for case {case_id} yet")
     case_ids = {s.tracklet_id for s in result.route}
-    allowed = dict.fromkeys(case_ids, "case") | {tracklet_id: f"tracklet {tracklet_id}"}
+    allowed = dict.fromkeys(case_ids, "Case") | {tracklet_id: "Approved"}
     evidence = render_evidence(
-        state.store, tracklet_id, allowed, focus=(tracklet_id,), case_ids=case_ids
+        state.store,
+        tracklet_id,
+        allowed,
+        focus=(tracklet_id,),
+        case_ids=case_ids,
+        detectors=ExtraDetectors.from_models(state.models),
     )
     return evidence.jpeg()
 
@@ -36,6 +41,7 @@ def export_files(
 ) -> dict[str, Path]:
     """The files of an approved export, written on first download and kept with the case."""
     from cctrace.report.case_export import export_case
+    from cctrace.report.evidence import ExtraDetectors
 
     folder = case_dir(state.site, case.id) / EXPORTS_DIR / str(approval_id)
     names = {name: folder / name for name in EXPORT_FILES}
@@ -44,7 +50,15 @@ def export_files(
     result = latest_result(state, case.id)
     if result is None:
         raise NotFoundError(f"case {case.id} has no trace to export yet")
-    done = export_case(state.site, state.store, case, result, folder, exported_by)
+    done = export_case(
+        state.site,
+        state.store,
+        case,
+        result,
+        folder,
+        exported_by,
+        detectors=ExtraDetectors.from_models(state.models),
+    )
     written = {
         "report.pdf": done.pdf,
         "sightings.csv": done.sightings_csv,

@@ -1,0 +1,338 @@
+"""A case report as PDF (reportlab, BSD licence): header, route, contacts, evidence.
+
+The PDF shows the case and its confirmed contacts only: every picture in it is an
+:class:`~cctrace.report.evidence.Evidence` the caller made with everyone else's face
+blurred (see :mod:`cctrace.report.case_export`). Layout: A4 portrait; a header
+(case, legal basis, infectious window, team, who exported and when, in UTC, and a
+confidentiality line), summary counts, the route table and site plan, the contacts
+table, evidence pictures with captions, the trace's notes; "Page n of m" and the
+case id at the foot of every page.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from cctrace.report.evidence import Evidence
+from cctrace.report.formatting import (
+    camera_index,
+    camera_name,
+    clock,
+    duration,
+    human_utc,
+    mask_label,
+    metres,
+    score,
+    seconds_between,
+)
+from cctrace.report.siteplan_pdf import route_drawing
+from cctrace.store.files import write_file_atomic
+from cctrace.tracing.result import TraceResult
+from cctrace.types import SightingStatus
+
+CONFIDENTIAL = (
+    "CONFIDENTIAL - health protection contact tracing. Personal data: share only with "
+    "people entitled to it under the legal basis above. Faces of everyone other than the "
+    "case and the confirmed close contacts are blurred."
+)
+PAGE_W, PAGE_H = A4
+MARGIN = 16 * mm
+CONTENT_W = PAGE_W - 2 * MARGIN
+EVIDENCE_W = (CONTENT_W - 8 * mm) / 2
+EVIDENCE_MAX_H = 80 * mm
+
+
+@dataclass(frozen=True)
+class PdfHeader:
+    """Who and what the export is for (from the case record and the exporter)."""
+
+    case_id: str
+    legal_basis: str
+    team: str
+    exported_by: str
+    exported_at: datetime
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    status: str = ""
+    parent_case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One picture in the evidence section (``evidence`` None: none could be made)."""
+
+    title: str
+    caption: str
+    evidence: Evidence | None
+    note: str = ""
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=base["BodyText"], fontSize=9, leading=11.5)
+    return {
+        "title": ParagraphStyle("title", parent=base["Title"], fontSize=17, spaceAfter=4),
+        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12.5, spaceBefore=8),
+        "body": body,
+        "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
+        "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=9.5),
+        "warn": ParagraphStyle(
+            "warn",
+            parent=body,
+            textColor=colors.HexColor("#a61e4d"),
+            borderColor=colors.HexColor("#a61e4d"),
+            borderWidth=0.8,
+            borderPadding=4,
+            spaceBefore=4,
+            spaceAfter=8,
+        ),
+    }
+
+
+def _p(text: str, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(escape(text), style)
+
+
+def _table(rows: list[list[Any]], widths: Sequence[float]) -> Table:
+    table = Table(rows, colWidths=list(widths), repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+                ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#adb5bd")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f8f9fa")]),
+            ]
+        )
+    )
+    return table
+
+
+def _header(h: PdfHeader, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    window = f"{human_utc(h.window_from)} to {human_utc(h.window_to)}"
+    rows = [
+        ["Case", h.case_id + (f" (opened from {h.parent_case_id})" if h.parent_case_id else "")],
+        ["Legal basis", h.legal_basis],
+        ["Infectious window", window],
+        ["Team", h.team],
+        ["Case status", h.status or "-"],
+        ["Exported by", f"{h.exported_by}, {human_utc(h.exported_at)}"],
+    ]
+    table = Table(
+        [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in rows],
+        colWidths=[38 * mm, CONTENT_W - 38 * mm],
+    )
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return [
+        _p(f"Contact tracing report - case {h.case_id}", st["title"]),
+        table,
+        _p(CONFIDENTIAL, st["warn"]),
+    ]
+
+
+def _summary(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    q = result.query
+    review = sum(s.status == SightingStatus.NEEDS_REVIEW for s in result.sightings)
+    close = sum(c.is_close_contact for c in result.contacts)
+    text = (
+        f"Trace run {human_utc(result.created_at)} by {result.actor}. "
+        f"{len(result.route)} accepted sighting(s) on the route, {review} awaiting review "
+        f"(not shown); {len(result.contacts)} contact(s), {close} close contact(s) "
+        f"(within {q.distance_m:g} m for at least {q.minutes:g} min in total)."
+    )
+    return [_p("Summary", st["h2"]), _p(text, st["body"])]
+
+
+def _route(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    cams = camera_index(result)
+    out: list[Flowable] = [_p("Route of the case", st["h2"])]
+    if not result.route:
+        return [*out, _p("No accepted sighting.", st["body"])]
+    rows: list[list[Any]] = [["#", "Time (UTC)", "Camera", "Duration", "Score", "Mask"]]
+    for i, s in enumerate(result.route, start=1):
+        rows.append(
+            [
+                str(i),
+                f"{human_utc(s.start)} - {clock(s.end)}",
+                _p(camera_name(cams, s.camera_id), st["cell"]),
+                duration(seconds_between(s.start, s.end)),
+                score(s.score),
+                mask_label(s.mask_status),
+            ]
+        )
+    out.append(_table(rows, [8 * mm, 52 * mm, 50 * mm, 22 * mm, 14 * mm, 32 * mm]))
+    plan = route_drawing(result, CONTENT_W)
+    if plan is not None:
+        drawing, note = plan
+        out.append(Spacer(1, 4 * mm))
+        out.append(KeepTogether([drawing, _p(note, st["small"])]))
+    return out
+
+
+def _contacts(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    cams = camera_index(result)
+    out: list[Flowable] = [_p("Contacts", st["h2"])]
+    if not result.contacts:
+        return [*out, _p("No contact found.", st["body"])]
+    rows: list[list[Any]] = [
+        ["Contact", "Camera", "Start (UTC)", "Within (s)", "Min dist.", "Case mask",
+         "Contact mask", "Close"]
+    ]  # fmt: skip
+    for n, c in enumerate(result.contacts, start=1):
+        for e in sorted(c.encounters, key=lambda e: e.start):
+            rows.append(
+                [
+                    f"C{n} (#{e.contact_tracklet_id})",
+                    _p(camera_name(cams, e.camera_id), st["cell"]),
+                    human_utc(e.start),
+                    f"{e.seconds_within:.1f}",
+                    metres(e.min_distance_m),
+                    mask_label(e.case_mask),
+                    mask_label(e.contact_mask),
+                    "yes" if c.is_close_contact else "no",
+                ]
+            )
+    widths = [22, 30, 36, 15, 16, 19, 19, 11]
+    out.append(_table(rows, [w * mm for w in widths]))
+    out.append(
+        _p(
+            "Only close contacts are shown unblurred in the pictures; other contacts are "
+            "listed for completeness and their faces stay blurred.",
+            st["small"],
+        )
+    )
+    return out
+
+
+def _picture(item: EvidenceItem, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    parts: list[Flowable] = [_p(item.title, st["cell"])]
+    ev = item.evidence
+    if ev is not None:
+        h, w = ev.image.shape[:2]
+        scale = min(EVIDENCE_W / w, EVIDENCE_MAX_H / h)
+        parts.append(Image(io.BytesIO(ev.jpeg()), width=w * scale, height=h * scale))
+    parts.append(_p(item.caption, st["small"]))
+    note = item.note or (ev.note if ev is not None else "")
+    if note:
+        parts.append(_p(note, st["small"]))
+    return parts
+
+
+def _evidence(
+    title: str, items: Sequence[EvidenceItem], st: dict[str, ParagraphStyle]
+) -> list[Flowable]:
+    if not items:
+        return []
+    cells = [_picture(i, st) for i in items]
+    rows = [cells[i : i + 2] for i in range(0, len(cells), 2)]
+    if len(rows[-1]) == 1:
+        rows[-1].append([Spacer(1, 1)])
+    table = Table(rows, colWidths=[CONTENT_W / 2] * 2)
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return [_p(title, st["h2"]), table]
+
+
+def _notes(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    if not result.notes:
+        return []
+    return [_p("Notes", st["h2"]), *(_p(f"- {n}", st["body"]) for n in result.notes)]
+
+
+class _NumberedCanvas(Canvas):
+    """Writes "page n of m" once the page count is known."""
+
+    footer = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 7.5)
+            self.setFillColor(colors.HexColor("#495057"))
+            self.drawString(MARGIN, 9 * mm, self.footer)
+            self.drawRightString(PAGE_W - MARGIN, 9 * mm, f"Page {self._pageNumber} of {total}")
+            super().showPage()
+        super().save()
+
+
+def render_pdf(
+    result: TraceResult,
+    header: PdfHeader,
+    route_evidence: Sequence[EvidenceItem] = (),
+    contact_evidence: Sequence[EvidenceItem] = (),
+) -> bytes:
+    """The report as PDF bytes (see the module docstring for its contents)."""
+    st = _styles()
+    story: list[Flowable] = [
+        *_header(header, st),
+        *_summary(result, st),
+        *_route(result, st),
+        *_contacts(result, st),
+        *_evidence("Evidence: route of the case", route_evidence, st),
+        *_evidence("Evidence: close contacts", contact_evidence, st),
+        *_notes(result, st),
+    ]
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + 4 * mm,
+        title=f"Contact tracing report - case {header.case_id}",
+        author=header.exported_by,
+        subject="Confidential",
+        creator="cctrace",
+    )
+    footer = f"Case {header.case_id} - confidential - exported {human_utc(header.exported_at)}"
+    canvas_cls = type("_Canvas", (_NumberedCanvas,), {"footer": footer})
+    doc.build(story, canvasmaker=canvas_cls)
+    return buf.getvalue()
+
+
+def write_pdf(
+    path: str | os.PathLike[str],
+    result: TraceResult,
+    header: PdfHeader,
+    route_evidence: Sequence[EvidenceItem] = (),
+    contact_evidence: Sequence[EvidenceItem] = (),
+) -> Path:
+    """Write :func:`render_pdf` to ``path`` atomically; returns the path."""
+    data = render_pdf(result, header, route_evidence, contact_evidence)
+    out = Path(path)
+    write_file_atomic(out, data)
+    return out

@@ -1,0 +1,201 @@
+"""``cctrace serve`` and ``cctrace users``: run the web app, manage who signs in."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cctrace.errors import ConfigError
+
+log = logging.getLogger(__name__)
+console = Console()
+users_app = typer.Typer(help="Add and change web app users.", no_args_is_help=True)
+
+DEMO_USERS = {
+    "investigator": ("investigator", "default"),
+    "supervisor": ("supervisor", "default"),
+    "auditor": ("auditor", "default"),
+    "admin": ("admin", "default"),
+}
+"""Demo accounts (user name -> role, team). The demo case belongs to ``investigator``."""
+DEMO_USERS_FILE = "demo-users.txt"
+PASSWORD_ENV = "CCTRACE_NEW_PASSWORD"
+
+
+def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
+    """Create the demo accounts once; their passwords go to ``workdir/demo-users.txt``
+    (mode 0600). Returns user -> password as saved."""
+    from cctrace.store.repository import Store
+
+    from .security import hash_password
+
+    file = workdir / DEMO_USERS_FILE
+    saved: dict[str, str] = {}
+    if file.is_file():
+        for line in file.read_text().splitlines():
+            name, _, password = line.partition(" ")
+            if name and password:
+                saved[name] = password
+    with Store.open(site_data_dir) as store:
+        existing = {u.username for u in store.list_users()}
+        for name, (role, team) in DEMO_USERS.items():
+            if name in existing and name in saved:
+                continue
+            password = saved.get(name) or secrets.token_urlsafe(12)
+            if name in existing:
+                store.set_password_hash(name, hash_password(password))
+            else:
+                store.create_user(name, hash_password(password), role, team)
+            saved[name] = password
+    file.write_text("".join(f"{n} {p}\n" for n, p in saved.items()))
+    file.chmod(0o600)
+    return saved
+
+
+def serve(
+    site_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--site",
+            "-s",
+            help="Site YAML file (default: $CCTRACE_SITE or ./site.yaml).",
+            envvar="CCTRACE_SITE",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Try the app on the demo footage: builds it if needed (`cctrace demo`), "
+            "creates demo accounts, a throwaway session key and plain-HTTP cookies.",
+        ),
+    ] = False,
+    workdir: Annotated[Path, typer.Option(help="Demo folder (with --demo).")] = Path("demo"),
+    purge: Annotated[
+        bool, typer.Option("--purge/--no-purge", help="Run the retention purge on its schedule.")
+    ] = True,
+) -> None:
+    """Start the web app and API on the site's store (open http://HOST:PORT/)."""
+    import uvicorn
+
+    from cctrace.config import load_site
+    from cctrace.privacy.retention import PurgeScheduler
+
+    from .app import create_app
+    from .settings import WebSettings
+
+    if demo:
+        site_path = workdir / "site.yaml"
+        if not site_path.is_file():
+            from cctrace.demo import run_demo
+
+            console.print(f"no demo in {workdir}: building it first (a few minutes)")
+            run_demo(workdir, console=console)
+        settings = WebSettings.for_demo()
+    else:
+        site_path = site_file or Path("site.yaml")
+        settings = WebSettings.from_env()
+    site = load_site(site_path, check_files=False)
+    if demo:
+        accounts = ensure_demo_users(site.storage.data_dir, workdir)
+        from cctrace.demo import DEMO_CASE
+
+        console.print("[bold]demo accounts[/bold] (also in " f"{workdir / DEMO_USERS_FILE}):")
+        for name, password in accounts.items():
+            console.print(f"  {name:13s} {password}")
+        console.print(
+            f"open [bold]http://{host}:{port}/cases/{DEMO_CASE}[/bold] and sign in as "
+            "investigator"
+        )
+    scheduler = PurgeScheduler(site) if purge else None
+    app = create_app(site, settings)
+    if scheduler:
+        scheduler.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if scheduler:
+            scheduler.stop()
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[
+        str, typer.Option(help="investigator, supervisor, auditor or admin.")
+    ] = "investigator",
+    team: Annotated[str, typer.Option(help="Team (supervisors see their team's cases).")] = (
+        "default"
+    ),
+    site_file: Annotated[
+        Path, typer.Option("--site", "-s", envvar="CCTRACE_SITE", help="Site YAML file.")
+    ] = Path("site.yaml"),
+) -> None:
+    """Add a user; the password is asked for (or read from $CCTRACE_NEW_PASSWORD)."""
+    _set_user(site_file, username, role=role, team=team, create=True)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    site_file: Annotated[
+        Path, typer.Option("--site", "-s", envvar="CCTRACE_SITE", help="Site YAML file.")
+    ] = Path("site.yaml"),
+) -> None:
+    """Set a user's password (asked for, or $CCTRACE_NEW_PASSWORD)."""
+    _set_user(site_file, username, create=False)
+
+
+@users_app.command("list")
+def users_list(
+    site_file: Annotated[
+        Path, typer.Option("--site", "-s", envvar="CCTRACE_SITE", help="Site YAML file.")
+    ] = Path("site.yaml"),
+) -> None:
+    """List users, roles and teams."""
+    from cctrace.config import load_site
+    from cctrace.store.repository import Store
+
+    with Store.for_site(load_site(site_file, check_files=False)) as store:
+        for u in store.list_users():
+            state = "" if u.active else " (deactivated)"
+            console.print(f"{u.username:20s} {u.role.value:13s} team {u.team}{state}")
+
+
+def _set_user(
+    site_file: Path, username: str, *, role: str = "", team: str = "", create: bool
+) -> None:
+    import getpass
+
+    from cctrace.config import load_site
+    from cctrace.store.repository import Store
+
+    from .security import PasswordPolicyError, check_password_policy, hash_password
+
+    password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"password for {username}: ")
+    try:
+        check_password_policy(password, username)
+    except PasswordPolicyError as exc:
+        raise ConfigError(str(exc)) from None
+    with Store.for_site(load_site(site_file, check_files=False)) as store:
+        if create:
+            store.create_user(username, hash_password(password), role, team)
+            store.append_audit(
+                "cli", "user_create", None, {"username": username, "role": role, "team": team}, {}
+            )
+            console.print(f"added {username} ({role}, team {team})")
+        else:
+            store.get_user(username)  # NotFoundError names the user
+            store.set_password_hash(username, hash_password(password))
+            store.append_audit("cli", "user_update", None, {"username": username,
+                                                            "password": "reset"}, {})
+            console.print(f"password of {username} changed")
+

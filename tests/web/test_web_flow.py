@@ -78,8 +78,11 @@ def test_export_needs_a_supervisor_and_blurs_every_bystander(web: WebEnv) -> Non
     assert sue.post(f"/api/approvals/{export_id}", json={"approve": True}).status_code == 200
     pdf = ivy.get(f"/api/cases/C-1/exports/{export_id}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    rows = list(csv.DictReader(io.StringIO(ivy.get(
-        f"/api/cases/C-1/exports/{export_id}/contacts.csv").text)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(ivy.get(f"/api/cases/C-1/exports/{export_id}/contacts.csv").text)
+        )
+    )
     assert rows and all("2" in "".join(r.values()) for r in rows)
     again = sue.post(f"/api/approvals/{export_id}", json={"approve": False})
     assert again.status_code == 400  # already decided
@@ -161,8 +164,12 @@ def test_case_window_is_the_default_search_window(web: WebEnv) -> None:
     assert 1 not in {s["tracklet_id"] for s in result["route"]}  # before the window
     bad = ivy.post(
         "/api/cases",
-        json={"case_id": "W-2", "legal_basis": "basis",
-              "window_from": "2024-03-02T00:00:00Z", "window_to": "2024-03-01T00:00:00Z"},
+        json={
+            "case_id": "W-2",
+            "legal_basis": "basis",
+            "window_from": "2024-03-02T00:00:00Z",
+            "window_to": "2024-03-01T00:00:00Z",
+        },
     )
     assert bad.status_code == 400 and "window" in bad.json()["error"]["message"]
 
@@ -173,8 +180,15 @@ def test_pages_render_for_each_role(web: WebEnv) -> None:
     html = {"Accept": "text/html"}
     page = ivy.get("/cases/C-1", headers=html)
     assert page.status_code == 200
-    for text in ("Needs review", "Timeline", "Contacts", "Route on the site plan", "<svg",
-                 "Request export", 'name="csrf-token"'):
+    for text in (
+        "Needs review",
+        "Timeline",
+        "Contacts",
+        "Route on the site plan",
+        "<svg",
+        "Request export",
+        'name="csrf-token"',
+    ):
         assert text in page.text, text
     assert web.client_for("sue").get("/approvals", headers=html).status_code == 200
     assert "hash chain verified" in web.client_for("aud").get("/audit", headers=html).text

@@ -161,8 +161,19 @@ def create_app(
         )
         return error_response(request, exc.status_code, code, str(exc.detail))
 
+    body_limit = settings.max_photos * settings.max_upload_bytes + 1024 * 1024
+
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > body_limit:
+            return error_response(
+                request,
+                413,
+                "too_large",
+                f"request body over {body_limit // (1024 * 1024)} MB "
+                f"({settings.max_photos} photos of at most {settings.max_upload_mb:g} MB)",
+            )
         response: Response = await call_next(request)
         if request.url.path not in ("/docs", "/openapi.json"):
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

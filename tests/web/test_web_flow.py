@@ -195,3 +195,22 @@ def test_pages_render_for_each_role(web: WebEnv) -> None:
     assert "Retention" in web.client_for("adm").get("/admin", headers=html).text
     missing = ivy.get("/cases/NOPE", headers=html)
     assert missing.status_code == 404 and "no case" in missing.text
+
+
+def test_pick_a_person_in_a_camera_frame(web: WebEnv) -> None:
+    ivy = web.client_for("ivy")
+    ivy.post("/api/cases", json={"case_id": "P-1", "legal_basis": "basis"})
+    (cam,) = ivy.get("/api/cases/P-1/cameras").json()
+    assert cam["camera_id"] == "cam1" and cam["footage_from"].startswith("2024-03-01T09:00")
+    picked = ivy.get("/api/cases/P-1/cameras/cam1/people", params={"at": "2024-03-01T09:00:00.4Z"})
+    assert picked.status_code == 200, picked.text
+    body = picked.json()
+    assert {p["tracklet_id"] for p in body["people"]} == {1, 2, 3}
+    assert all(len(p["box"]) == 4 for p in body["people"])
+    nobody = ivy.get("/api/cases/P-1/cameras/cam1/people", params={"at": "2024-03-01T09:00:50Z"})
+    assert nobody.status_code == 404 and "nobody was tracked" in nobody.json()["error"]["message"]
+    unknown = ivy.get("/api/cases/P-1/cameras/nope/people", params={"at": "2024-03-01T09:00:00Z"})
+    assert unknown.status_code == 404
+    # The synthetic footage file does not exist: the frame is a clear 404, not a crash.
+    frame = ivy.get(body["frame_url"])
+    assert frame.status_code == 404 and "footage" in frame.json()["error"]["message"]

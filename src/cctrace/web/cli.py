@@ -108,12 +108,11 @@ def serve(
         accounts = ensure_demo_users(site.storage.data_dir, workdir)
         from cctrace.demo import DEMO_CASE
 
-        console.print("[bold]demo accounts[/bold] (also in " f"{workdir / DEMO_USERS_FILE}):")
+        console.print(f"[bold]demo accounts[/bold] (also in {workdir / DEMO_USERS_FILE}):")
         for name, password in accounts.items():
             console.print(f"  {name:13s} {password}")
         console.print(
-            f"open [bold]http://{host}:{port}/cases/{DEMO_CASE}[/bold] and sign in as "
-            "investigator"
+            f"open [bold]http://{host}:{port}/cases/{DEMO_CASE}[/bold] and sign in as investigator"
         )
     scheduler = PurgeScheduler(site) if purge else None
     app = create_app(site, settings)
@@ -195,7 +194,7 @@ def _set_user(
         else:
             store.get_user(username)  # NotFoundError names the user
             store.set_password_hash(username, hash_password(password))
-            store.append_audit("cli", "user_update", None, {"username": username,
-                                                            "password": "reset"}, {})
+            store.append_audit(
+                "cli", "user_update", None, {"username": username, "password": "reset"}, {}
+            )
             console.print(f"password of {username} changed")
-

@@ -436,3 +436,28 @@ class SecondDegreeOut(BaseModel):
 
     case: CaseOut
     job: JobOut
+
+
+class PickCameraOut(BaseModel):
+    """A camera and the span of its ingested footage."""
+
+    camera_id: str
+    name: str
+    footage_from: datetime
+    footage_to: datetime
+
+
+class PickPersonOut(BaseModel):
+    """A tracked person in a frame: their tracklet and box (frame pixels x1, y1, x2, y2)."""
+
+    tracklet_id: int
+    box: list[float]
+
+
+class PickOut(BaseModel):
+    """The analysed frame nearest the asked instant and who is in it."""
+
+    camera_id: str
+    timestamp: datetime
+    frame_url: str
+    people: list[PickPersonOut]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 
 from cctrace.errors import NotFoundError, PhotoError, QueryError
+from cctrace.report.evidence import ExtraDetectors
 from cctrace.store.records import CaseStatus, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.query import embed_photo, read_photo
@@ -19,6 +21,7 @@ from cctrace.types import SightingStatus
 
 from ..deps import app_state, current_user, get_store, needs
 from ..jobs import Job
+from ..picker import frame_at, render_pick_frame
 from ..roles import Permission
 from ..schemas import (
     CaseIn,
@@ -26,6 +29,9 @@ from ..schemas import (
     CasePatch,
     DecisionIn,
     JobOut,
+    PickCameraOut,
+    PickOut,
+    PickPersonOut,
     SecondDegreeOut,
     TraceOut,
 )
@@ -308,3 +314,68 @@ def second_degree(case_id: str, tracklet_id: int, request: Request, user: User) 
     )
     job = start_trace(state, child, params, user.username)
     return SecondDegreeOut(case=CaseOut.of(child), job=job_out(job))
+
+
+@router.get("/cases/{case_id}/cameras", response_model=list[PickCameraOut])
+@needs(Permission.SEARCH)
+def case_cameras(case_id: str, user: User, store: StoreDep) -> list[PickCameraOut]:
+    """Cameras and the time their ingested footage covers (to pick a person in a frame)."""
+    open_case(store, user, case_id)
+    out = []
+    for cam in store.list_cameras():
+        files = store.list_footage(cam.id)
+        if not files:
+            continue
+        out.append(
+            PickCameraOut(
+                camera_id=cam.id,
+                name=cam.name,
+                footage_from=min(f.start_time for f in files),
+                footage_to=max(f.start_time + timedelta(seconds=f.duration_s) for f in files),
+            )
+        )
+    return out
+
+
+@router.get("/cases/{case_id}/cameras/{camera_id}/people", response_model=PickOut)
+@needs(Permission.SEARCH)
+def pick_people(case_id: str, camera_id: str, at: datetime, user: User, store: StoreDep) -> PickOut:
+    """The tracked people in the analysed frame of a camera nearest ``at``."""
+    open_case(store, user, case_id)
+    pick = frame_at(store, camera_id, _aware(at))
+    return PickOut(
+        camera_id=camera_id,
+        timestamp=pick.timestamp,
+        frame_url=f"/api/cases/{case_id}/cameras/{camera_id}/frame.jpg?at={pick.timestamp.isoformat()}".replace(
+            "+", "%2B"
+        ),
+        people=[PickPersonOut(tracklet_id=t, box=list(b)) for t, b in sorted(pick.people.items())],
+    )
+
+
+@router.get(
+    "/cases/{case_id}/cameras/{camera_id}/frame.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+@needs(Permission.SEARCH)
+def pick_frame(
+    case_id: str, camera_id: str, at: datetime, request: Request, user: User
+) -> Response:
+    """That frame as JPEG: every head blurred, each tracked person numbered. Audited."""
+    state = app_state(request)
+    open_case(state.store, user, case_id)
+    pick = frame_at(state.store, camera_id, _aware(at))
+    data = render_pick_frame(pick, ExtraDetectors.from_models(state.models))
+    state.store.append_audit(
+        user.username,
+        "view_frame",
+        case_id,
+        {"camera_id": camera_id, "at": pick.timestamp.isoformat()},
+        {"people": len(pick.people)},
+    )
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

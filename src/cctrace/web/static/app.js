@@ -87,6 +87,64 @@
     call(el, body, false);
   });
 
+
+  // Pick a person in a camera frame (case page).
+  const picker = document.getElementById("picker");
+  if (picker) {
+    const caseId = picker.dataset.case;
+    const select = document.getElementById("pick-camera");
+    const at = document.getElementById("pick-at");
+    const stage = document.getElementById("pick-stage");
+    const img = document.getElementById("pick-img");
+    const boxes = document.getElementById("pick-boxes");
+    let people = [];
+    picker.addEventListener("toggle", async () => {
+      if (!picker.open || select.options.length) return;
+      const resp = await fetch("/api/cases/" + encodeURIComponent(caseId) + "/cameras", { headers: { Accept: "application/json" } });
+      if (!resp.ok) { flash(await errorText(resp), true); return; }
+      for (const cam of await resp.json()) {
+        const opt = document.createElement("option");
+        opt.value = cam.camera_id; opt.textContent = cam.name + " (" + cam.footage_from.slice(0, 19).replace("T", " ") + " – " + cam.footage_to.slice(11, 19) + ")";
+        opt.dataset.from = cam.footage_from.slice(0, 19);
+        select.appendChild(opt);
+      }
+      if (select.options.length) { at.value = select.options[0].dataset.from; }
+      else { flash("No camera has ingested footage yet.", true); }
+    });
+    select.addEventListener("change", () => { at.value = select.selectedOptions[0].dataset.from; });
+    const place = () => {
+      boxes.replaceChildren();
+      const scale = img.clientWidth / img.naturalWidth;
+      for (const p of people) {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = "pick-box";
+        b.setAttribute("aria-label", "Person " + p.tracklet_id);
+        b.title = "Person " + p.tracklet_id;
+        b.style.left = p.box[0] * scale + "px"; b.style.top = p.box[1] * scale + "px";
+        b.style.width = (p.box[2] - p.box[0]) * scale + "px"; b.style.height = (p.box[3] - p.box[1]) * scale + "px";
+        b.addEventListener("click", () => {
+          document.getElementById("tracklet_id").value = p.tracklet_id;
+          flash("Person " + p.tracklet_id + " chosen: press Run trace.");
+          document.getElementById("run-trace").focus();
+        });
+        boxes.appendChild(b);
+      }
+    };
+    img.addEventListener("load", place);
+    window.addEventListener("resize", () => { if (people.length) place(); });
+    document.getElementById("pick-show").addEventListener("click", async () => {
+      if (!select.value || !at.value) return;
+      const when = at.value + (at.value.length === 16 ? ":00" : "") + "Z";
+      const url = "/api/cases/" + encodeURIComponent(caseId) + "/cameras/" + encodeURIComponent(select.value) + "/people?at=" + encodeURIComponent(when);
+      const resp = await fetch(url, { headers: { Accept: "application/json" } });
+      if (!resp.ok) { flash(await errorText(resp), true); return; }
+      const data = await resp.json();
+      people = data.people;
+      stage.hidden = false;
+      img.src = data.frame_url;
+    });
+  }
+
   const running = document.getElementById("job");
   if (running && running.dataset.jobId && !running.querySelector(".error")) { pollJob(running.dataset.jobId); }
 })();

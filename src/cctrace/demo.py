@@ -9,6 +9,8 @@ across the plaza are seen by both cameras, as on a real street.
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -55,9 +57,25 @@ def crop_ground_points(x0: float, x1: float) -> list[tuple[float, float, float, 
     return [(u, v, float(g[0]), float(g[1])) for (u, v), g in zip(image, ground, strict=True)]
 
 
+def demo_start_time(site_yaml: Path) -> datetime:
+    """When the demo footage "was recorded".
+
+    PETS2009 gives no date (only the clock time 12:34), so the demo stamps its footage
+    with the day before the demo was first built: retention (28 days by default) then applies
+    to it as to live footage. A rebuilt demo keeps the date its ``site.yaml`` has.
+    """
+    if site_yaml.is_file():
+        found = re.search(r"start_time: (\S+)", site_yaml.read_text())
+        if found:
+            return datetime.fromisoformat(found.group(1))
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()  # never in the future
+    return datetime.combine(yesterday, DEMO_START_TIME.timetz())
+
+
 def build_demo_site(workdir: Path, video: Path, console: Console | None = None) -> Path:
     """Write the demo cameras' clips and ``site.yaml`` under ``workdir``; return the YAML path."""
     workdir.mkdir(parents=True, exist_ok=True)
+    start_time = demo_start_time(workdir / "site.yaml")
     footage_dir = workdir / "footage"
     footage_dir.mkdir(exist_ok=True)
     cameras = []
@@ -78,7 +96,7 @@ def build_demo_site(workdir: Path, video: Path, console: Console | None = None) 
                     f"    name: {name}",
                     f"    location: {{x_m: {px}, y_m: {py}}}",
                     f"    footage: [footage/{cam_id}.mp4]",
-                    f"    start_time: {DEMO_START_TIME.isoformat()}",
+                    f"    start_time: {start_time.isoformat()}",
                     f"    source_fps: {DEMO_SOURCE_FPS}",
                     "    calibration:",
                     "      points:",
@@ -90,6 +108,8 @@ def build_demo_site(workdir: Path, video: Path, console: Console | None = None) 
     site.write_text(
         "# Demo site: PETS2009 S2L1 View_001 cut into two overlapping camera views.\n"
         "# Footage (c) University of Reading, PETS 2009; calibration via OpenTraj (MIT).\n"
+        "# The clip has no date: it is stamped with the day before this demo was built,\n"
+        "# so the 28-day retention purge treats it like live footage.\n"
         "name: PETS2009 plaza demo\n"
         "cameras:\n" + "\n".join(cameras) + "\n"
         "ingest:\n"

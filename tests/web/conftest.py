@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +19,19 @@ from cctrace.web import WebSettings, create_app
 from cctrace.web.security import hash_password
 
 
+@functools.cache
+def _password_hash() -> str:
+    """One real argon2id hash of the test password, computed once (each costs ~60 ms)."""
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[WebEnv]:
     site = write_site(tmp_path)
     store = Store.for_site(site)
     ids = seed_store(store)
     for name, (role, team) in USERS.items():
-        store.create_user(name, hash_password(PASSWORD), role, team)
+        store.create_user(name, _password_hash(), role, team)
     app = create_app(site, WebSettings.for_demo(), store=store)
     clients: list[TestClient] = []
 

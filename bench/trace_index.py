@@ -7,7 +7,7 @@ Synthetic random L2-normalised 128-d float32 vectors, timestamps uniform over a
 28-day retention period, added in 20k batches (as ``FaceIndex.sync`` does). For each
 size: build time, save/load time, index memory, process peak RSS, and p50/p95 search
 latency for 1 and 5 queries (k=50), with no time window, a 14-day window and a 1-day
-window.
+window. The index is saved encrypted, as a store's index is (``--plain``: unencrypted).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from cctrace.privacy.crypto import DataCipher
 from cctrace.store.vector_index import FaceIndex
 
 log = logging.getLogger("bench.trace_index")
@@ -52,10 +53,12 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return v
 
 
-def build(n: int, directory: Path, seed: int = 0) -> tuple[FaceIndex, float]:
+def build(
+    n: int, directory: Path, seed: int = 0, cipher: DataCipher | None = None
+) -> tuple[FaceIndex, float]:
     """An index of ``n`` random faces, added in batches; returns it and the add time."""
     rng = np.random.default_rng(seed)
-    index = FaceIndex(directory, dim=DIM)
+    index = FaceIndex(directory, dim=DIM, cipher=cipher)
     elapsed = 0.0
     for start in range(0, n, BATCH):
         m = min(BATCH, n - start)
@@ -92,23 +95,25 @@ def latency(
     }
 
 
-def run(sizes: list[int], reps: int) -> list[dict[str, Any]]:
+def run(sizes: list[int], reps: int, encrypted: bool = True) -> list[dict[str, Any]]:
     """Benchmark each size; returns one result dict per size."""
     results = []
+    cipher = DataCipher(os.urandom(32)) if encrypted else None
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="cctrace-bench-") as tmp:
-            index, add_s = build(n, Path(tmp))
+            index, add_s = build(n, Path(tmp), cipher=cipher)
             t = time.perf_counter()
             index.save()
             save_s = time.perf_counter() - t
             del index
-            index = FaceIndex(Path(tmp), dim=DIM)
+            index = FaceIndex(Path(tmp), dim=DIM, cipher=cipher)
             t = time.perf_counter()
             index.load()
             load_s = time.perf_counter() - t
             rss, peak = _rss_mib()
             row: dict[str, Any] = {
                 "n": n,
+                "encrypted": encrypted,
                 "add_s": add_s,
                 "save_s": save_s,
                 "load_s": load_s,
@@ -127,7 +132,11 @@ def run(sizes: list[int], reps: int) -> list[dict[str, Any]]:
 
 def _print(results: list[dict[str, Any]]) -> None:
     cores = os.cpu_count()
-    print(f"FaceIndex exact search, dim {DIM}, k=50, {cores} CPU cores, numpy {np.__version__}")
+    saved = "encrypted" if results and results[0]["encrypted"] else "plain"
+    print(
+        f"FaceIndex exact search, dim {DIM}, k=50, {cores} CPU cores, numpy {np.__version__}, "
+        f"saved {saved}"
+    )
     print(
         f"{'faces':>9} {'add s':>6} {'save s':>6} {'load s':>6} {'index MiB':>9} "
         f"{'RSS MiB':>8} {'peak MiB':>8}"
@@ -153,9 +162,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--reps", type=int, default=100, help="timed searches per setting")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--plain", action="store_true", help="save the index unencrypted")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    results = run(args.sizes, args.reps)
+    results = run(args.sizes, args.reps, encrypted=not args.plain)
     _print(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -383,6 +383,46 @@ def audit_verify(site: SiteOption = Path("site.yaml")) -> None:
 
 
 @app.command()
+def purge(
+    site: SiteOption = Path("site.yaml"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be removed; change nothing.")
+    ] = False,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", help="Purge as of this ISO time (default: now; UTC if no zone)."),
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Who runs the purge (audit).")] = None,
+) -> None:
+    """Delete data past the site's retention period (retention.days), vectors and files
+    included, keeping the evidence of open and recently closed cases. Audited."""
+    from cctrace.config import load_site
+    from cctrace.privacy.retention import purge as run_purge
+
+    cfg = load_site(site, check_files=False)
+    report = run_purge(cfg, now=_parse_time(now, "--now"), dry_run=dry_run, actor=_actor(actor))
+    verb = "would remove" if dry_run else "removed"
+    table = Table(
+        title=f"retention purge ({'dry run' if dry_run else 'done'}): data that ended before "
+        f"{report.before:%Y-%m-%d %H:%M} UTC"
+    )
+    table.add_column("what")
+    table.add_column(verb, justify="right")
+    for name, count in report.counts().items():
+        table.add_row(name.replace("_", " "), str(count))
+    console.print(table)
+    if report.expired_cases:
+        console.print(
+            f"cases past their evidence period ({cfg.retention.case_evidence_days} days after "
+            f"closing): {', '.join(report.expired_cases)}"
+        )
+    for error in report.errors:
+        err_console.print(f"[red]purge step failed:[/red] {error}")
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo site is built.")] = Path("demo"),
     shared_data: Annotated[
@@ -461,6 +501,16 @@ def eval_command(
             console.print(f"no regressions against {baseline}")
     if report.errors or failed:
         raise typer.Exit(code=1)
+
+
+def _add_web_commands() -> None:
+    from cctrace.web.cli import serve, users_app
+
+    app.command(help="Start the web app and API on the site's store (see --demo).")(serve)
+    app.add_typer(users_app, name="users")
+
+
+_add_web_commands()
 
 
 def main() -> None:

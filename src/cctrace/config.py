@@ -1,4 +1,4 @@
-"""Site configuration: cameras, calibration, ingest, models and trace thresholds.
+"""Site configuration: cameras, calibration, ingest, models, trace thresholds, retention.
 
 A site is one YAML file (see ``examples/site.yaml``). It is validated strictly:
 unknown keys, bad homographies and missing footage are errors that name the
@@ -228,6 +228,29 @@ class StorageConfig(Strict):
     )
 
 
+class RetentionConfig(Strict):
+    """How long derived data is kept (``cctrace purge``; the web app purges on a schedule)."""
+
+    days: int = Field(
+        28,
+        ge=1,
+        le=3650,
+        description="Tracklets (tracks, faces, encounters, crops, snapshots) are deleted this "
+        "many days after they end, unless a case holds them as evidence (Korea keeps "
+        "check-in logs 28 days)",
+    )
+    case_evidence_days: int = Field(
+        365,
+        ge=0,
+        le=36500,
+        description="Days a closed case keeps its evidence (sightings, their contacts, "
+        "approvals, reports) after closing; the case row and the audit log are kept",
+    )
+    purge_interval_hours: float = Field(
+        24.0, gt=0, le=24 * 30, description="Hours between scheduled purges"
+    )
+
+
 class SiteConfig(Strict):
     """A whole site: its cameras and how to analyse and search them."""
 
@@ -237,6 +260,7 @@ class SiteConfig(Strict):
     models: ModelsConfig = ModelsConfig()
     trace: TraceConfig = TraceConfig()
     storage: StorageConfig = StorageConfig()
+    retention: RetentionConfig = RetentionConfig()
     source_file: Path | None = Field(None, exclude=True, description="Set by load_site")
 
     @field_validator("cameras")

@@ -57,7 +57,7 @@ def test_kill_9_mid_batch_leaves_nothing(store: Store) -> None:
     # the retried batch goes in whole (its files are overwritten, not duplicated)
     ids = save(store, f.id, [tracklet(2), tracklet(3)], [encounter(1, 2)], offset=9.0)
     assert len(ids) == 2 and len(store.encounters_for(ids)) == 1
-    crops = list((store.data_dir / "crops").rglob("t2_*.jpg"))
+    crops = list((store.data_dir / "crops").rglob("t2_*.jpg.enc"))
     assert len(crops) == 2
 
 

@@ -30,7 +30,7 @@ def counts(store: Store) -> dict[str, int]:
 
 
 def files_under(root: Path) -> set[Path]:
-    return {p for p in root.rglob("*.jpg")}
+    return {p for p in root.rglob("*.jpg*")}
 
 
 # ---- cameras -------------------------------------------------------------------------
@@ -166,7 +166,9 @@ def test_save_batch_round_trip(store: Store) -> None:
         np.testing.assert_array_equal(got.vector, sample.embedding)
         assert got.timestamp == sample.timestamp
         assert got.mask_probability == sample.mask_probability
-        assert got.crop_path is not None and cv2.imread(got.crop_path) is not None
+        assert got.crop_path is not None
+        crop = cv2.imdecode(np.frombuffer(store.read_crop(got.crop_path), np.uint8), 1)
+        assert crop is not None and crop.shape == sample.crop.shape  # type: ignore[union-attr]
 
     footage = store.get_footage(f.id)
     assert (footage.progress_offset_s, footage.checkpoint_state, footage.status) == (
@@ -432,20 +434,29 @@ def test_mot_rows(store: Store) -> None:
     assert store.count_tracklets() == 2 and store.count_tracklets(f.id + 1) == 0
 
 
-def test_purge_face_data(store: Store) -> None:
+def test_purge_expired(store: Store) -> None:
     f = setup_footage(store)
     old, new = tracklet(1), tracklet(2, start=T0 + timedelta(days=30))
-    ids = save(store, f.id, [old, new])
+    ids = save(store, f.id, [old, new], [encounter(1, 2)])
     old_files = {e.crop_path for e in store.embeddings_for_tracklets([ids[0]])}
     old_files.add(store.get_tracklet(ids[0]).snapshot_path)
-    n_faces, n_snaps = store.purge_face_data(T0 + timedelta(days=1))
-    assert (n_faces, n_snaps) == (2, 1)
+    dry = store.purge_expired(T0 + timedelta(days=1), T0, dry_run=True)
+    assert counts(store)["tracklets"] == 2
+    outcome = store.purge_expired(T0 + timedelta(days=1), T0)
+    assert outcome == dry
+    assert (outcome.tracklets, outcome.track_points, len(outcome.embedding_ids)) == (1, 5, 2)
+    assert outcome.encounters == 1 and len(outcome.files) == 3
+    assert counts(store) == {
+        "tracklets": 1,
+        "track_points": 5,
+        "face_embeddings": 2,
+        "encounters": 0,
+    }
     assert store.embeddings_for_tracklets([ids[0]]) == []
     assert len(store.embeddings_for_tracklets([ids[1]])) == 2
-    assert store.get_tracklet(ids[0]).snapshot_path is None
-    assert not any(Path(p).exists() for p in old_files if p)
+    assert {store.abspath(p) for p in outcome.files} == old_files
     with pytest.raises(InvalidInputError):
-        store.purge_face_data(datetime(2024, 1, 1))
+        store.purge_expired(datetime(2024, 1, 1), T0)
 
 
 def test_camera_ids_are_safe_folder_names(sqlite_store: Store) -> None:

@@ -248,7 +248,7 @@ def test_sync_rebuilds_after_purge_or_crash(sqlite_store: Store, tmp_path: Path)
     assert len(fresh) == 7 and fresh.max_id == 8
     assert 9 not in {h.embedding_id for h in fresh.search(unit_vectors(1), 20)[0]}
     # the rebuilt index was saved
-    again = FaceIndex(tmp_path / "idx")
+    again = FaceIndex(tmp_path / "idx", cipher=sqlite_store.cipher)
     assert again.load() and len(again) == 7
 
 
@@ -276,7 +276,7 @@ def test_sync_after_retention_purge(sqlite_store: Store, tmp_path: Path) -> None
     _faces_in_db(sqlite_store, 3)
     index = FaceIndex(tmp_path / "idx")
     index.sync(sqlite_store)
-    sqlite_store.purge_face_data(T0 + timedelta(minutes=1))
+    sqlite_store.purge_expired(T0 + timedelta(minutes=1), T0)
     index.sync(sqlite_store)
     assert len(index) == 6
     window = index.search(unit_vectors(1), 100, t_to=datetime(2024, 3, 1, 9, 0, 30, tzinfo=UTC))

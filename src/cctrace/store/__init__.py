@@ -7,6 +7,7 @@ search; both return frozen records from :mod:`cctrace.store.records`.
 from __future__ import annotations
 
 from ._cases import GENESIS_HASH
+from ._retention import PurgeOutcome
 from .records import (
     AlreadyExistsError,
     ApprovalRecord,
@@ -47,6 +48,7 @@ __all__ = [
     "Hit",
     "InvalidInputError",
     "MotRow",
+    "PurgeOutcome",
     "Role",
     "SightingRecord",
     "Store",

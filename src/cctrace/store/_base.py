@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cctrace.errors import CctraceError, StoreError
+from cctrace.privacy.crypto import DataCipher, load_data_cipher
 
 from .records import InvalidInputError
 from .schema import CASE_COLUMNS_V2, SCHEMA_VERSION, Base, StoreMetaRow
@@ -89,11 +90,23 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class StoreBase:
-    """Owns the engine and hands out read and write transactions."""
+    """Owns the engine and the data cipher, and hands out read and write transactions.
 
-    def __init__(self, data_dir: Path | str, *, url: str | None = None, echo: bool = False):
+    ``cipher`` encrypts face embeddings and crops at rest; by default it is loaded by
+    :func:`~cctrace.privacy.crypto.load_data_cipher` (``$CCTRACE_DATA_KEY``, ...).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        url: str | None = None,
+        echo: bool = False,
+        cipher: DataCipher | None = None,
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.cipher = cipher if cipher is not None else load_data_cipher(self.data_dir)
         self.url = url or default_url(self.data_dir)
         try:
             parsed = make_url(self.url)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from cctrace.privacy.crypto import DataCipher
 from cctrace.types import FloatArray, MaskStatus, SightingStatus
 
 from .records import (
@@ -53,8 +54,8 @@ def camera(row: CameraRow) -> CameraRecord:
     )
 
 
-def footage(row: FootageRow) -> FootageRecord:
-    """Footage row -> record."""
+def footage(row: FootageRow, cipher: DataCipher) -> FootageRecord:
+    """Footage row -> record (the checkpoint decrypted)."""
     return FootageRecord(
         id=row.id,
         camera_id=row.camera_id,
@@ -66,7 +67,11 @@ def footage(row: FootageRow) -> FootageRecord:
         fps=row.fps,
         status=FootageStatus(row.status),
         progress_offset_s=row.progress_offset_s,
-        checkpoint_state=None if row.checkpoint_state is None else bytes(row.checkpoint_state),
+        checkpoint_state=(
+            None
+            if row.checkpoint_state is None
+            else cipher.decrypt(row.checkpoint_state, "checkpoint", str(row.id))
+        ),
         error=row.error,
         frames_decoded=row.frames_decoded,
         frames_failed=row.frames_failed,
@@ -97,15 +102,17 @@ def ground(x: float | None, y: float | None) -> tuple[float, float]:
     return (math.nan if x is None else x, math.nan if y is None else y)
 
 
-def vector(blob: bytes) -> FloatArray:
-    """A stored float32 blob as a read-only array."""
-    arr = np.frombuffer(bytes(blob), dtype=np.float32)
+def vector(blob: bytes, cipher: DataCipher, tracklet_id: int) -> FloatArray:
+    """A stored (encrypted, or legacy plain) float32 blob of a tracklet's face as a
+    read-only array."""
+    plain = cipher.decrypt(blob, "embedding", str(tracklet_id))
+    arr = np.frombuffer(plain, dtype=np.float32)
     arr.flags.writeable = False
     return arr
 
 
-def embedding(row: FaceEmbeddingRow, path: PathFn) -> EmbeddingRecord:
-    """Face embedding row -> record."""
+def embedding(row: FaceEmbeddingRow, path: PathFn, cipher: DataCipher) -> EmbeddingRecord:
+    """Face embedding row -> record (vector decrypted)."""
     return EmbeddingRecord(
         id=row.id,
         tracklet_id=row.tracklet_id,
@@ -113,7 +120,7 @@ def embedding(row: FaceEmbeddingRow, path: PathFn) -> EmbeddingRecord:
         timestamp=row.timestamp,
         quality=row.quality,
         mask_probability=row.mask_probability,
-        vector=vector(row.vector),
+        vector=vector(row.vector, cipher, row.tracklet_id),
         crop_path=path(row.crop_path),
     )
 

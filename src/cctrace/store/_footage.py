@@ -147,7 +147,7 @@ class FootageMixin(StoreBase):
                         FootageRow.camera_id == camera_id, FootageRow.sha256 == digest
                     )
                 ).one_or_none()
-                return None if row is None else _convert.footage(row)
+                return None if row is None else _convert.footage(row, self.cipher)
 
         found = lookup()
         if found is not None:
@@ -170,7 +170,7 @@ class FootageMixin(StoreBase):
                 )
                 s.add(row)
                 s.flush()
-                return _convert.footage(row)
+                return _convert.footage(row, self.cipher)
         except StoreError:
             found = lookup()  # lost a race with another ingest of the same file
             if found is None:
@@ -183,7 +183,7 @@ class FootageMixin(StoreBase):
             row = s.get(FootageRow, footage_id)
             if row is None:
                 raise NotFoundError(f"expected a stored footage file {footage_id}, found none")
-            return _convert.footage(row)
+            return _convert.footage(row, self.cipher)
 
     def list_footage(
         self,
@@ -199,7 +199,7 @@ class FootageMixin(StoreBase):
         if status is not None:
             stmt = stmt.where(FootageRow.status == parse_footage_status(status).value)
         with self._read() as s:
-            return [_convert.footage(r) for r in s.scalars(stmt)]
+            return [_convert.footage(r, self.cipher) for r in s.scalars(stmt)]
 
     def mark_footage(
         self,
@@ -234,9 +234,11 @@ class FootageMixin(StoreBase):
             if frames_failed is not None:
                 row.frames_failed = int(frames_failed)
             if checkpoint_state is not None:
-                row.checkpoint_state = bytes(checkpoint_state)
+                row.checkpoint_state = self.cipher.encrypt(
+                    bytes(checkpoint_state), "checkpoint", str(footage_id)
+                )
             if clear_checkpoint:
                 row.checkpoint_state = None
             row.updated_at = utcnow()
             s.flush()
-            return _convert.footage(row)
+            return _convert.footage(row, self.cipher)

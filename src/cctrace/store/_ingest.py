@@ -115,7 +115,9 @@ class IngestMixin(StoreBase):
 
         In one transaction: tracklets (points, face embeddings), encounters, and the
         footage's progress, checkpoint, status and frame counters. Face crops and
-        snapshots are written as JPEG files (deterministic names) before the commit.
+        snapshots are written as JPEG files (deterministic names) before the commit;
+        face vectors, crops and the checkpoint (the pickled tracker state holds faces of
+        unfinished tracks) are encrypted with the store's data cipher.
         A tracklet whose (footage, track id) is already stored is skipped, and so is an
         encounter already stored, so a retried batch changes nothing twice. Encounters
         name tracker ids of tracklets in this batch or already stored for the footage;
@@ -126,7 +128,7 @@ class IngestMixin(StoreBase):
         track_ids = [t.track_id for t in tracklets]
         if len(set(track_ids)) != len(track_ids):
             raise InvalidInputError("tracklets: expected distinct track ids within a batch")
-        files = FileBatch(self.data_dir)
+        files = FileBatch(self.data_dir, self.cipher)
         body_done = False
         try:
             with self._write() as s:
@@ -157,7 +159,9 @@ class IngestMixin(StoreBase):
                 self._insert_encounters(s, footage_id, encounters, ids)
                 footage.progress_offset_s = float(progress_offset_s)
                 footage.checkpoint_state = (
-                    None if checkpoint_state is None else bytes(checkpoint_state)
+                    None
+                    if checkpoint_state is None
+                    else self.cipher.encrypt(bytes(checkpoint_state), "checkpoint", str(footage_id))
                 )
                 footage.status = new_status.value
                 footage.error = error
@@ -233,7 +237,7 @@ class IngestMixin(StoreBase):
                 crop = None
                 if f.crop is not None and np.asarray(f.crop).size > 0:
                     crop = crop_relpath(camera_id, footage_id, t.track_id, f.frame_index, n)
-                    files.write_jpeg(crop, f.crop)
+                    files.write_crop(crop, f.crop)
                 faces.append(
                     {
                         "tracklet_id": row.id,
@@ -243,7 +247,11 @@ class IngestMixin(StoreBase):
                         "mask_probability": (
                             None if f.mask_probability is None else float(f.mask_probability)
                         ),
-                        "vector": np.ascontiguousarray(f.embedding, dtype=np.float32).tobytes(),
+                        "vector": self.cipher.encrypt(
+                            np.ascontiguousarray(f.embedding, dtype=np.float32).tobytes(),
+                            "embedding",
+                            str(row.id),
+                        ),
                         "crop_path": crop,
                     }
                 )

@@ -1,5 +1,5 @@
-"""Read side for tracing: tracklets, points, encounters, embeddings, MOT export; and the
-retention purge of face data."""
+"""Read side for tracing: tracklets, points, encounters, embeddings, face crops, MOT
+export. (The retention purge is in :mod:`cctrace.store._retention`.)"""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from cctrace.errors import NotFoundError
 from cctrace.types import TrackPoint
 
 from . import _convert
 from ._base import StoreBase, chunks, require_aware, unique_ints
+from .files import read_crop
 from .records import EmbeddingBatch, EmbeddingRecord, EncounterRecord, MotRow, TrackletRecord
 from .schema import EncounterRow, FaceEmbeddingRow, FootageRow, TrackletRow, TrackPointRow
 
@@ -156,8 +157,27 @@ class QueryMixin(StoreBase):
                         FaceEmbeddingRow.id,
                     )
                 )
-                out.extend(_convert.embedding(r, self.abspath) for r in s.scalars(stmt))
+                out.extend(
+                    _convert.embedding(r, self.abspath, self.cipher) for r in s.scalars(stmt)
+                )
         return out
+
+    def read_crop(self, crop_path: str | Path) -> bytes:
+        """The JPEG bytes of a face crop (``EmbeddingRecord.crop_path``), decrypted.
+
+        :class:`NotFoundError` when the file is missing or lies outside the data
+        directory; :class:`~cctrace.errors.StoreError` when the data key does not match.
+        """
+        path = Path(crop_path)
+        if not path.is_absolute():
+            path = self.data_dir / path
+        path = path.resolve()
+        if not path.is_relative_to(self.data_dir):
+            raise NotFoundError(f"expected a crop inside {self.data_dir}, got {crop_path}")
+        try:
+            return read_crop(path, self.cipher)
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"expected a stored face crop at {path}, found none") from exc
 
     def embedding_stats(self, upto_id: int | None = None) -> tuple[int, int, int]:
         """(count, max id, sum of tracklet ids) of the stored face embeddings with
@@ -199,7 +219,7 @@ class QueryMixin(StoreBase):
                 ids=ids,
                 tracklet_ids=np.fromiter((r[1] for r in rows), np.int64, len(rows)),
                 timestamps=np.fromiter((r[2].timestamp() for r in rows), np.float64, len(rows)),
-                vectors=np.stack([np.frombuffer(bytes(r[3]), np.float32) for r in rows]),
+                vectors=np.stack([_convert.vector(r[3], self.cipher, r[1]) for r in rows]),
             )
             last = int(ids[-1])
 
@@ -230,38 +250,3 @@ class QueryMixin(StoreBase):
                 )
                 for p, tid in s.execute(stmt)
             ]
-
-    def purge_face_data(self, before: datetime) -> tuple[int, int]:
-        """Retention: delete face embeddings (and crop files) taken before ``before`` and
-        snapshots of tracklets that ended before it. Returns (embeddings, snapshots)
-        removed. Run :meth:`FaceIndex.sync` afterwards; it rebuilds the index."""
-        require_aware(before, "before")
-        with self._write() as s:
-            crops = list(
-                s.scalars(
-                    select(FaceEmbeddingRow.crop_path).where(FaceEmbeddingRow.timestamp < before)
-                )
-            )
-            s.execute(delete(FaceEmbeddingRow).where(FaceEmbeddingRow.timestamp < before))
-            snaps = list(
-                s.scalars(
-                    select(TrackletRow.snapshot_path).where(
-                        TrackletRow.end_time < before, TrackletRow.snapshot_path.is_not(None)
-                    )
-                )
-            )
-            s.execute(
-                update(TrackletRow)
-                .where(TrackletRow.end_time < before, TrackletRow.snapshot_path.is_not(None))
-                .values(snapshot_path=None)
-            )
-        for rel in [*crops, *snaps]:
-            if rel:
-                Path(self.data_dir / rel).unlink(missing_ok=True)
-        log.info(
-            "purged %d face embeddings and %d snapshots before %s",
-            len(crops),
-            len(snaps),
-            before.isoformat(),
-        )
-        return len(crops), len(snaps)

@@ -3,6 +3,10 @@
 Names are deterministic (camera, footage id, track id, frame index), so a retried
 batch overwrites its files instead of duplicating them. Each write goes to a
 temporary file first and is renamed into place, so a reader never sees half a JPEG.
+
+Face crops are unredacted faces: they are encrypted at rest (``*.jpg.enc``, see
+:mod:`cctrace.privacy.crypto`) and read back with :func:`read_crop`. Snapshots are
+redacted when taken (every other person blurred) and stay plain JPEG files.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
+from cctrace.privacy.crypto import DataCipher
 from cctrace.types import Image
 
 from .records import InvalidInputError
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 CROPS_DIR = "crops"
 SNAPSHOTS_DIR = "snapshots"
 JPEG_QUALITY = 92
+CROP_SUFFIX = ".jpg.enc"
+"""Face crops are encrypted JPEG files."""
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -44,7 +51,7 @@ def safe_component(name: str) -> str:
 
 def crop_relpath(camera_id: str, footage_id: int, track_id: int, frame_index: int, n: int) -> str:
     """Relative path of the ``n``-th face crop of a track at a frame."""
-    name = f"t{track_id}_f{frame_index}_{n}.jpg"
+    name = f"t{track_id}_f{frame_index}_{n}{CROP_SUFFIX}"
     return str(PurePosixPath(CROPS_DIR, safe_component(camera_id), str(footage_id), name))
 
 
@@ -84,16 +91,30 @@ def write_file_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def read_crop(path: Path | str, cipher: DataCipher) -> bytes:
+    """The JPEG bytes of a face crop file (decrypted; a crop written before encryption
+    reads back as it is). ``OSError`` if unreadable, :class:`StoreError` if the key
+    does not match."""
+    return cipher.decrypt(Path(path).read_bytes(), "crop")
+
+
 class FileBatch:
     """Files written for one batch; removes the new ones if the batch is abandoned."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cipher: DataCipher) -> None:
         self.root = root
+        self.cipher = cipher
         self._created: list[Path] = []
 
     def write_jpeg(self, relpath: str, image: Image) -> None:
-        """Encode and write one image under the data directory."""
-        data = encode_jpeg(image)
+        """Encode and write one (redacted) image under the data directory, unencrypted."""
+        self._write(relpath, encode_jpeg(image))
+
+    def write_crop(self, relpath: str, image: Image) -> None:
+        """Encode, encrypt and write one face crop under the data directory."""
+        self._write(relpath, self.cipher.encrypt(encode_jpeg(image), "crop"))
+
+    def _write(self, relpath: str, data: bytes) -> None:
         path = self.root / relpath
         existed = path.exists()
         write_file_atomic(path, data)

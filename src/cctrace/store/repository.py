@@ -16,6 +16,7 @@ from ._cases import CaseMixin
 from ._footage import FootageMixin
 from ._ingest import IngestMixin
 from ._queries import QueryMixin
+from ._retention import RetentionMixin
 from ._users import UserMixin
 
 if TYPE_CHECKING:
@@ -24,13 +25,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Store(FootageMixin, IngestMixin, QueryMixin, CaseMixin, UserMixin):
+class Store(FootageMixin, IngestMixin, QueryMixin, RetentionMixin, CaseMixin, UserMixin):
     """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
-    web app's users, sessions and approvals.
+    web app's users, sessions and approvals; and the retention purge.
 
     ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
     ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,
     snapshots) live under ``data_dir`` in both cases and are stored as relative paths.
+    Face embeddings and crops are encrypted at rest with ``cipher`` (default: the key
+    from ``$CCTRACE_DATA_KEY``, see :func:`cctrace.privacy.crypto.load_data_cipher`).
     """
 
     @classmethod

@@ -6,9 +6,12 @@ found with ``searchsorted``, and a search is one matrix product over that slice
 (``bench/trace_index.py``: 1M faces, p95 well under a second on 2 cores). New vectors
 go to a small unsorted tail that is merged in when it grows.
 
-On disk: ``<dir>/gen-<n>/`` holds ``vectors.npy``, ``meta.npz`` and ``manifest.json``;
-``<dir>/CURRENT`` names the live generation and is replaced atomically, so a crash
-mid-save leaves the previous generation intact.
+On disk: ``<dir>/gen-<n>/`` holds the vectors, ``meta.npz`` (ids, tracklets,
+timestamps) and ``manifest.json``; ``<dir>/CURRENT`` names the live generation and is
+replaced atomically, so a crash mid-save leaves the previous generation intact. With a
+data cipher (always, for an index synced from a :class:`~cctrace.store.Store`) the
+vectors are written encrypted (``vectors.enc``: AES-GCM chunks, see
+:mod:`cctrace.privacy.crypto`); without one, as ``vectors.npy``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import json
 import logging
 import os
 import shutil
+import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cctrace.errors import StoreError
+from cctrace.privacy.crypto import HEADER_BYTES, TAG_BYTES, DataCipher, is_encrypted
 
 from .files import write_file_atomic
 from .records import EmbeddingBatch, InvalidInputError
@@ -36,6 +41,9 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MIN_TAIL_MERGE = 50_000
+ENCRYPTED_CHUNK_BYTES = 64 << 20
+"""Encrypted vectors are written in chunks of this many plaintext bytes."""
+_LEN = struct.Struct("<Q")
 Float32 = npt.NDArray[np.float32]
 Int64 = npt.NDArray[np.int64]
 Float64 = npt.NDArray[np.float64]
@@ -113,11 +121,19 @@ def _concat(parts: list[_Part]) -> _Part:
 
 
 class FaceIndex:
-    """Exact cosine search over L2-normalised face embeddings, with a time filter."""
+    """Exact cosine search over L2-normalised face embeddings, with a time filter.
 
-    def __init__(self, directory: Path | str, dim: int = 128) -> None:
+    ``cipher`` encrypts the saved vectors; when None, :meth:`sync` adopts the store's
+    cipher, so an index kept for a store never holds plaintext vectors on disk.
+    """
+
+    def __init__(
+        self, directory: Path | str, dim: int = 128, cipher: DataCipher | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.dim = int(dim)
+        self.cipher = cipher
+        self._loaded_plain = False  # the saved vectors are plaintext (before encryption)
         self._lock = threading.RLock()
         self._main = _Part.empty(self.dim)  # sorted by timestamp
         self._tail_parts: list[_Part] = []  # unsorted recent additions, merged lazily
@@ -190,6 +206,37 @@ class FaceIndex:
         if len(self._tail_parts) > 1:
             self._tail_parts = [_concat(self._tail_parts)]
         return self._tail_parts[0]
+
+    def remove(self, embedding_ids: Iterable[int]) -> int:
+        """Drop these faces (retention purge); returns how many were held.
+
+        :attr:`max_id` is kept: the database never reuses ids, so "every face up to max
+        id" stays true once the same faces are deleted there.
+        """
+        gone = np.fromiter((int(i) for i in embedding_ids), np.int64)
+        if len(gone) == 0:
+            return 0
+        with self._lock:
+            removed = 0
+            parts = []
+            for part in (self._main, *self._tail_parts):
+                keep = ~np.isin(part.ids, gone)
+                removed += int(len(part) - keep.sum())
+                if keep.all():
+                    parts.append(part)
+                else:
+                    parts.append(
+                        _Part(
+                            part.ids[keep],
+                            part.tids[keep],
+                            part.ts[keep],
+                            np.ascontiguousarray(part.vecs[keep]),
+                        )
+                    )
+            self._main, self._tail_parts = parts[0], [p for p in parts[1:] if len(p)]
+        if removed:
+            log.info("face index: removed %d faces", removed)
+        return removed
 
     def clear(self) -> None:
         """Drop every face (in memory; the saved copy stays until :meth:`save`)."""
@@ -298,7 +345,12 @@ class FaceIndex:
             shutil.rmtree(path, ignore_errors=True)
             path.mkdir()
             m = self._main
-            np.save(path / "vectors.npy", m.vecs)
+            if self.cipher is None:
+                vectors_file = "vectors.npy"
+                np.save(path / vectors_file, m.vecs)
+            else:
+                vectors_file = "vectors.enc"
+                _write_encrypted(path / vectors_file, m.vecs, self.cipher)
             np.savez(path / "meta.npz", ids=m.ids, tids=m.tids, ts=m.ts)
             manifest = {
                 "version": FORMAT_VERSION,
@@ -306,10 +358,12 @@ class FaceIndex:
                 "count": len(m),
                 "max_id": self._max_id,
                 "instance_id": self.instance_id,
+                "vectors": vectors_file,
             }
             (path / "manifest.json").write_text(json.dumps(manifest))
             _fsync_dir(path)
             write_file_atomic(self.directory / "CURRENT", gen.encode())
+            self._loaded_plain = self.cipher is None
             for old in self.directory.glob("gen-*"):
                 if old.name != gen:
                     shutil.rmtree(old, ignore_errors=True)
@@ -333,12 +387,20 @@ class FaceIndex:
         path = self.directory / gen
         try:
             manifest: dict[str, Any] = json.loads((path / "manifest.json").read_text())
-            vecs = np.load(path / "vectors.npy")
+            n = manifest.get("count")
+            vectors_file = manifest.get("vectors", "vectors.npy")
+            if vectors_file == "vectors.enc":
+                if self.cipher is None:
+                    raise StoreError(f"face index at {path} is encrypted; no data key given")
+                vecs = _read_encrypted(path / vectors_file, int(n or 0), self.dim, self.cipher)
+            elif vectors_file == "vectors.npy":
+                vecs = np.load(path / vectors_file)
+            else:
+                raise StoreError(f"face index at {path}: unknown vectors file {vectors_file!r}")
             with np.load(path / "meta.npz") as meta:
                 ids, tids, ts = meta["ids"], meta["tids"], meta["ts"]
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise StoreError(f"face index at {path} is unreadable: {exc}") from exc
-        n = manifest.get("count")
         if (
             manifest.get("version") != FORMAT_VERSION
             or manifest.get("dim") != self.dim
@@ -357,6 +419,7 @@ class FaceIndex:
             self._tail_parts = []
             self._max_id = int(manifest.get("max_id", 0))
             self.instance_id = manifest.get("instance_id")
+            self._loaded_plain = vectors_file == "vectors.npy"
         log.info("face index loaded: %d faces from %s", n, path)
         return True
 
@@ -370,6 +433,8 @@ class FaceIndex:
         (retention purge, restored backup, crash), or its saved files are unreadable.
         """
         with self._lock:
+            if self.cipher is None:
+                self.cipher = getattr(store, "cipher", None)
             if self.instance_id is None and len(self) == 0:
                 try:
                     self.load()
@@ -384,7 +449,10 @@ class FaceIndex:
                 self.add(batch.ids, batch.tracklet_ids, batch.timestamps, batch.vectors)
                 added += len(batch.ids)
             self.instance_id = store.instance_id
-            if save and (added or rebuilt or not (self.directory / "CURRENT").exists()):
+            reencrypt = self._loaded_plain and self.cipher is not None
+            if save and (
+                added or rebuilt or reencrypt or not (self.directory / "CURRENT").exists()
+            ):
                 self.save()
         if added:
             log.info("face index synced: +%d faces, %d total", added, len(self))
@@ -398,6 +466,46 @@ class FaceIndex:
         count, _, tracklet_sum = store.embedding_stats(upto_id=self._max_id)
         held = int(self._main.tids.sum()) + int(self._tail().tids.sum())
         return count != len(self) or tracklet_sum != held
+
+
+def _write_encrypted(path: Path, vecs: Float32, cipher: DataCipher) -> None:
+    """Raw float32 vectors as length-prefixed AES-GCM chunks; each chunk's associated
+    data names its position and the chunk count, so chunks cannot be dropped or moved."""
+    raw = np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1).view(np.uint8)
+    n_chunks = max(1, -(-len(raw) // ENCRYPTED_CHUNK_BYTES))
+    with open(path, "wb") as fh:
+        for i in range(n_chunks):
+            piece = raw[i * ENCRYPTED_CHUNK_BYTES : (i + 1) * ENCRYPTED_CHUNK_BYTES]
+            blob = cipher.encrypt(piece.tobytes(), "index", f"vectors:{i}/{n_chunks}")
+            fh.write(_LEN.pack(len(blob)))
+            fh.write(blob)
+
+
+def _read_encrypted(path: Path, n: int, dim: int, cipher: DataCipher) -> Float32:
+    """The (n, dim) float32 matrix written by :func:`_write_encrypted`."""
+    out = np.empty((n, dim), np.float32)
+    flat = out.reshape(-1).view(np.uint8)
+    n_chunks = max(1, -(-flat.size // ENCRYPTED_CHUNK_BYTES))
+    offset = 0
+    with open(path, "rb") as fh:
+        for i in range(n_chunks):
+            head = fh.read(_LEN.size)
+            if len(head) != _LEN.size:
+                raise ValueError(f"{path.name}: expected {n_chunks} chunks, found {i}")
+            (size,) = _LEN.unpack(head)
+            if size > ENCRYPTED_CHUNK_BYTES + HEADER_BYTES + TAG_BYTES:
+                raise ValueError(f"{path.name}: chunk {i} claims {size} bytes")
+            blob = fh.read(size)
+            if not is_encrypted(blob):
+                raise ValueError(f"{path.name}: chunk {i} is not encrypted")
+            plain = cipher.decrypt(blob, "index", f"vectors:{i}/{n_chunks}")
+            if offset + len(plain) > flat.size:
+                raise ValueError(f"{path.name}: more vector bytes than the manifest says")
+            flat[offset : offset + len(plain)] = np.frombuffer(plain, np.uint8)
+            offset += len(plain)
+        if offset != flat.size or fh.read(1):
+            raise ValueError(f"{path.name}: vector bytes do not match the manifest")
+    return out
 
 
 def _fsync_dir(path: Path) -> None:

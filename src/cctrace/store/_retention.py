@@ -1,0 +1,225 @@
+"""Retention purge in the database: tracklets past the retention period and the
+evidence of cases whose evidence period is over.
+
+The files, the vector index, report folders and the audit entry are handled by
+:mod:`cctrace.privacy.retention`, which calls :meth:`RetentionMixin.purge_expired`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ._base import StoreBase, chunks, require_aware
+from .records import CaseStatus
+from .schema import (
+    ApprovalRow,
+    CaseRow,
+    CaseSightingRow,
+    EncounterRow,
+    FaceEmbeddingRow,
+    TrackletRow,
+    TrackPointRow,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PurgeOutcome:
+    """What a database purge removed (or, in a dry run, would remove)."""
+
+    tracklets: int
+    track_points: int
+    embedding_ids: tuple[int, ...]
+    """Face embeddings removed: drop these from the vector index."""
+    encounters: int
+    sightings: int
+    approvals: int
+    files: tuple[str, ...]
+    """Crop and snapshot files of the removed rows, relative to the data directory."""
+    expired_cases: tuple[str, ...]
+    """Every closed case whose evidence period is over (purged now or before)."""
+    purged_cases: tuple[str, ...]
+    """The expired cases that had sightings or approvals left, removed now."""
+    kept_as_evidence: int
+    """Tracklets past retention kept because a case still holds them as evidence."""
+
+
+class RetentionMixin(StoreBase):
+    """The retention purge of :class:`~cctrace.store.Store`."""
+
+    def purge_expired(
+        self, before: datetime, evidence_before: datetime, *, dry_run: bool = False
+    ) -> PurgeOutcome:
+        """Delete what retention no longer allows, in one transaction.
+
+        * Closed cases closed before ``evidence_before`` are expired: their sightings
+          and approvals are deleted (the case row and the audit log stay).
+        * Tracklets that ended before ``before`` are deleted with their track points,
+          face embeddings, encounters and sightings, except the evidence of every other
+          case (open, or closed since ``evidence_before``): its sightings and the
+          tracklets they have encounters with.
+
+        A closed case with no closing time (closed before schema 2) has its evidence
+        period started now. With ``dry_run`` nothing changes. Files are not touched:
+        the outcome lists them.
+        """
+        require_aware(before, "before")
+        require_aware(evidence_before, "evidence_before")
+        session = self._read() if dry_run else self._write()
+        with session as s:
+            if not dry_run:
+                s.execute(
+                    update(CaseRow)
+                    .where(CaseRow.status == CaseStatus.CLOSED.value, CaseRow.closed_at.is_(None))
+                    .values(closed_at=utcnow())
+                )
+            expired = sorted(
+                s.scalars(
+                    select(CaseRow.id).where(
+                        CaseRow.status == CaseStatus.CLOSED.value,
+                        CaseRow.closed_at < evidence_before,
+                    )
+                )
+            )
+            protected = self._evidence(s, evidence_before)
+            old = list(
+                s.execute(
+                    select(TrackletRow.id, TrackletRow.snapshot_path).where(
+                        TrackletRow.end_time < before
+                    )
+                )
+            )
+            doomed = sorted(int(tid) for tid, _ in old if tid not in protected)
+            files = [str(p) for tid, p in old if p and tid not in protected]
+            kept = len(old) - len(doomed)
+            sightings: set[tuple[str, int]] = set()
+            encounters: set[int] = set()
+            embedding_ids: list[int] = []
+            points = 0
+            approvals = 0
+            purged_cases: set[str] = set()
+            for case_part in chunks(expired):
+                sightings.update(
+                    (str(c), int(t))
+                    for c, t in s.execute(
+                        select(CaseSightingRow.case_id, CaseSightingRow.tracklet_id).where(
+                            CaseSightingRow.case_id.in_(case_part)
+                        )
+                    )
+                )
+                for case_id in s.scalars(
+                    select(ApprovalRow.case_id).where(ApprovalRow.case_id.in_(case_part))
+                ):
+                    approvals += 1
+                    purged_cases.add(str(case_id))
+            purged_cases.update(case_id for case_id, _ in sightings)
+            for part in chunks(doomed):
+                for eid, crop in s.execute(
+                    select(FaceEmbeddingRow.id, FaceEmbeddingRow.crop_path).where(
+                        FaceEmbeddingRow.tracklet_id.in_(part)
+                    )
+                ):
+                    embedding_ids.append(int(eid))
+                    if crop:
+                        files.append(str(crop))
+                points += int(
+                    s.execute(
+                        select(func.count())
+                        .select_from(TrackPointRow)
+                        .where(TrackPointRow.tracklet_id.in_(part))
+                    ).scalar_one()
+                )
+                encounters.update(
+                    s.scalars(
+                        select(EncounterRow.id).where(
+                            or_(
+                                EncounterRow.tracklet_a_id.in_(part),
+                                EncounterRow.tracklet_b_id.in_(part),
+                            )
+                        )
+                    )
+                )
+                sightings.update(
+                    (str(c), int(t))
+                    for c, t in s.execute(
+                        select(CaseSightingRow.case_id, CaseSightingRow.tracklet_id).where(
+                            CaseSightingRow.tracklet_id.in_(part)
+                        )
+                    )
+                )
+            if not dry_run:
+                self._delete(s, expired, doomed)
+        outcome = PurgeOutcome(
+            tracklets=len(doomed),
+            track_points=points,
+            embedding_ids=tuple(sorted(embedding_ids)),
+            encounters=len(encounters),
+            sightings=len(sightings),
+            approvals=approvals,
+            files=tuple(files),
+            expired_cases=tuple(expired),
+            purged_cases=tuple(sorted(purged_cases)),
+            kept_as_evidence=kept,
+        )
+        log.info(
+            "%s %d tracklets ended before %s (%d kept as case evidence), %d expired cases",
+            "would purge" if dry_run else "purged",
+            outcome.tracklets,
+            before.isoformat(),
+            kept,
+            len(expired),
+        )
+        return outcome
+
+    @staticmethod
+    def _evidence(s: Session, evidence_before: datetime) -> set[int]:
+        """Tracklets held as evidence by cases still in their evidence period: their
+        sightings and everyone those sightings have encounters with."""
+        live = or_(
+            CaseRow.status == CaseStatus.OPEN.value,
+            CaseRow.closed_at.is_(None),
+            CaseRow.closed_at >= evidence_before,
+        )
+        sighted = sorted(
+            set(
+                s.scalars(
+                    select(CaseSightingRow.tracklet_id)
+                    .join(CaseRow, CaseRow.id == CaseSightingRow.case_id)
+                    .where(live)
+                )
+            )
+        )
+        held = set(sighted)
+        for part in chunks(sighted):
+            for a, b in s.execute(
+                select(EncounterRow.tracklet_a_id, EncounterRow.tracklet_b_id).where(
+                    or_(EncounterRow.tracklet_a_id.in_(part), EncounterRow.tracklet_b_id.in_(part))
+                )
+            ):
+                held.update((int(a), int(b)))
+        return held
+
+    @staticmethod
+    def _delete(s: Session, expired: Iterable[str], doomed: list[int]) -> None:
+        """Delete the rows (children first: no reliance on ON DELETE CASCADE)."""
+        for case_part in chunks(list(expired)):
+            s.execute(delete(CaseSightingRow).where(CaseSightingRow.case_id.in_(case_part)))
+            s.execute(delete(ApprovalRow).where(ApprovalRow.case_id.in_(case_part)))
+        for part in chunks(doomed):
+            s.execute(
+                delete(EncounterRow).where(
+                    or_(EncounterRow.tracklet_a_id.in_(part), EncounterRow.tracklet_b_id.in_(part))
+                )
+            )
+            s.execute(delete(FaceEmbeddingRow).where(FaceEmbeddingRow.tracklet_id.in_(part)))
+            s.execute(delete(TrackPointRow).where(TrackPointRow.tracklet_id.in_(part)))
+            s.execute(delete(CaseSightingRow).where(CaseSightingRow.tracklet_id.in_(part)))
+            s.execute(delete(TrackletRow).where(TrackletRow.id.in_(part)))

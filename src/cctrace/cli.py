@@ -435,6 +435,10 @@ def demo(
 
     report = run_demo(workdir, shared_data=shared_data, console=console)
     console.print(f"\n[bold green]demo report:[/bold green] {report}")
+    console.print(
+        f"open the web app on the demo case: [bold]cctrace serve --demo --workdir {workdir}[/bold]"
+        " (then http://127.0.0.1:8000/cases/DEMO-0001)"
+    )
 
 
 @app.command("eval")

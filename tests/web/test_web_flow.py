@@ -214,3 +214,21 @@ def test_pick_a_person_in_a_camera_frame(web: WebEnv) -> None:
     # The synthetic footage file does not exist: the frame is a clear 404, not a crash.
     frame = ivy.get(body["frame_url"])
     assert frame.status_code == 404 and "footage" in frame.json()["error"]["message"]
+
+
+def test_a_trace_run_on_the_command_line_can_be_rerun_from_the_page(web: WebEnv) -> None:
+    from cctrace.ingest.models import ModelSet
+    from cctrace.tracing.service import TraceRequest, audited_trace, save_latest_result
+
+    web.store.create_case("CLI-1", "ivy", "basis", team="north")
+    request = TraceRequest(case_id="CLI-1", actor="ivy", tracklet_id=1, minutes=0.25)
+    save_latest_result(
+        web.site, audited_trace(web.site, web.store, request, ModelSet(web.site.models))
+    )
+    ivy = web.client_for("ivy")
+    page = ivy.get("/cases/CLI-1", headers={"Accept": "text/html"}).text
+    assert 'name="tracklet_id" type="number" min="1" inputmode="numeric" value="1"' in page
+    assert 'name="minutes" type="number" step="any" min="0.01" value="0.25"' in page
+    job = ivy.post("/api/cases/CLI-1/sightings/4", json={"decision": "accept"}).json()
+    assert wait_job(ivy, job["job_id"])["status"] == "done"
+    assert _statuses(ivy, "CLI-1")[5] == "accepted"  # re-run from tracklet 1 with 4 confirmed

@@ -101,9 +101,23 @@ class TraceParams:
 
 
 def saved_params(state: AppState, case_id: str) -> TraceParams | None:
-    """The parameters of the case's last trace, or None."""
+    """The parameters of the case's last trace (saved by the web app, or read back from
+    a trace run on the command line), or None when no trace has run."""
     path = case_dir(state.site, case_id) / TRACE_PARAMS_FILE
-    return TraceParams.from_json(path.read_text()) if path.is_file() else None
+    if path.is_file():
+        return TraceParams.from_json(path.read_text())
+    result = latest_result(state, case_id)
+    if result is None:
+        return None
+    q = result.query
+    return TraceParams(
+        photos=tuple(p for p in q.photos if Path(p).is_file()),
+        tracklet_id=q.start_tracklet_id,
+        window_from=q.window_from,
+        window_to=q.window_to,
+        distance_m=q.distance_m,
+        minutes=q.minutes,
+    )
 
 
 def photo_dir(state: AppState, case_id: str) -> Path:

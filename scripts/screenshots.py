@@ -1,0 +1,187 @@
+"""Screenshots of the web app's main pages, for the docs (docs/screenshots/*.png).
+
+    python scripts/screenshots.py [--workdir demo] [--out docs/screenshots]
+
+Builds the demo in ``--workdir`` when it has none (``cctrace demo``: real PETS2009
+footage, the shared copy of the clip when ``--shared-data`` has it), serves a throwaway
+copy of it (so the requests made for the pictures do not stay in your demo), signs in
+as each demo user in headless Debian Chromium (``/usr/bin/chromium``, driven by
+Playwright; nothing is downloaded) and saves 1440 px wide PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDTH = 1440
+MAX_BYTES = 400_000
+
+
+@contextmanager
+def serve_demo(workdir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """Serve the demo in ``workdir`` on a free local port: (base URL, user -> password)."""
+    import uvicorn
+
+    from cctrace.config import load_site
+    from cctrace.web import WebSettings, create_app
+    from cctrace.web.cli import ensure_demo_users
+
+    site = load_site(workdir / "site.yaml", check_files=False)
+    passwords = ensure_demo_users(site.storage.data_dir, workdir)
+    app = create_app(site, WebSettings.for_demo())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise SystemExit("the web app did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", passwords
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def save_png(data: bytes, path: Path) -> None:
+    """Write a screenshot, reduced to a 256-colour palette if it is too large."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    if out.tell() > MAX_BYTES:
+        out = io.BytesIO()
+        image.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(out, "PNG", optimize=True)
+    path.write_bytes(out.getvalue())
+    print(
+        f"  {path.relative_to(REPO) if path.is_relative_to(REPO) else path}: "
+        f"{image.width}x{image.height}, {out.tell() // 1024} KB"
+    )
+
+
+def sign_in(browser: Any, base: str, user: str, password: str) -> Any:
+    """A new browser context signed in as ``user``; returns its page."""
+    context = browser.new_context(
+        base_url=base, viewport={"width": WIDTH, "height": 900}, device_scale_factor=1
+    )
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def settle(page: Any) -> None:
+    """Wait until every image on the page has loaded (snapshots are lazy)."""
+    page.evaluate(
+        """async () => {
+             for (const img of document.images) { img.loading = "eager"; }
+             await Promise.all([...document.images].map((img) => img.complete ? null :
+               new Promise((r) => { img.onload = img.onerror = r; })));
+           }"""
+    )
+
+
+def take(browser: Any, base: str, passwords: dict[str, str], out: Path) -> None:
+    """Sign in as each role and save the pages."""
+    from cctrace.demo import DEMO_CASE
+
+    context = browser.new_context(base_url=base, viewport={"width": WIDTH, "height": 720})
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("User name").fill("investigator")
+    save_png(page.screenshot(), out / "01-sign-in.png")
+    context.close()
+
+    page = sign_in(browser, base, "investigator", passwords["investigator"])
+    page.goto(f"/cases/{DEMO_CASE}")
+    settle(page)
+    save_png(page.screenshot(full_page=True), out / "02-case.png")
+    contacts = page.locator("section[aria-labelledby=contacts-h]")
+    contacts.scroll_into_view_if_needed()
+    save_png(contacts.screenshot(), out / "03-contacts.png")
+    page.get_by_label("Reason for the export").fill("hand-over to the district health office")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Request export").click()
+
+    page = sign_in(browser, base, "supervisor", passwords["supervisor"])
+    page.goto("/approvals")
+    save_png(page.screenshot(full_page=True), out / "04-approvals.png")
+
+    page = sign_in(browser, base, "auditor", passwords["auditor"])
+    page.goto("/audit")
+    save_png(page.screenshot(), out / "05-audit.png")
+
+    page = sign_in(browser, base, "admin", passwords["admin"])
+    page.goto("/admin")
+    save_png(page.screenshot(full_page=True), out / "06-admin.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, default=Path("demo"), help="demo folder")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument(
+        "--shared-data",
+        type=Path,
+        default=REPO.parent / "shared" / "data",
+        help="reference data with the PETS clip (used when present)",
+    )
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).is_file():
+        print(f"{CHROMIUM} not found: install Debian's 'chromium' package", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    from cctrace.demo import run_demo
+
+    if not (args.workdir / "site.yaml").is_file():
+        print(f"no demo in {args.workdir}: building it (a few minutes)")
+        shared = args.shared_data if args.shared_data.is_dir() else None
+        run_demo(args.workdir, shared_data=shared)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cctrace-shots-") as tmp:
+        work = Path(tmp) / "demo"
+        shutil.copytree(args.workdir, work)
+        (work / "demo-users.txt").unlink(missing_ok=True)
+        with serve_demo(work) as (base, passwords), sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                take(browser, base, passwords, args.out)
+            finally:
+                browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -232,3 +232,17 @@ def test_a_trace_run_on_the_command_line_can_be_rerun_from_the_page(web: WebEnv)
     job = ivy.post("/api/cases/CLI-1/sightings/4", json={"decision": "accept"}).json()
     assert wait_job(ivy, job["job_id"])["status"] == "done"
     assert _statuses(ivy, "CLI-1")[5] == "accepted"  # re-run from tracklet 1 with 4 confirmed
+
+
+def test_audit_page_checks_new_entries_and_pages_in_sql(web: WebEnv) -> None:
+    aud = web.client_for("aud")
+    html = {"Accept": "text/html"}
+    assert "hash chain verified" in aud.get("/audit", headers=html).text
+    newest = aud.get("/api/audit", params={"limit": 2}).json()
+    assert len(newest) == 2 and newest[0]["id"] > newest[1]["id"]
+    older = aud.get("/api/audit", params={"limit": 1, "before_id": newest[0]["id"]}).json()
+    assert [e["id"] for e in older] == [newest[1]["id"]]
+    web.client_for("ivy").post("/api/cases", json={"case_id": "A-1", "legal_basis": "basis"})
+    with web.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_log SET actor = 'mallory' WHERE action = 'case_open'")
+    assert "chain broken at entry" in aud.get("/audit", headers=html).text

@@ -414,11 +414,31 @@ class CaseMixin(StoreBase):
             ).first()
         return (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
 
+    def list_audit_page(
+        self, case_id: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[AuditRecord]:
+        """The newest ``limit`` entries (older than ``before_id``), newest first."""
+        stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(int(limit))
+        if case_id is not None:
+            stmt = stmt.where(AuditRow.case_id == case_id)
+        if before_id is not None:
+            stmt = stmt.where(AuditRow.id < int(before_id))
+        with self._read() as s:
+            return [_convert.audit(row) for row in s.scalars(stmt)]
+
     def verify_audit_chain(self, batch_size: int = 1000) -> int | None:
         """The id of the first entry that breaks the chain (edited, reordered, or after a
         deletion), or None when the whole chain verifies."""
-        expected_id, expected_prev = 1, GENESIS_HASH
-        last = 0
+        return self.verify_audit_from(0, GENESIS_HASH, batch_size)[0]
+
+    def verify_audit_from(
+        self, after_id: int, after_hash: str, batch_size: int = 1000
+    ) -> tuple[int | None, int, str]:
+        """Verify the entries after a verified one (``after_id``, ``after_hash``; 0 and
+        :data:`GENESIS_HASH` for the whole chain). Returns (first broken id or None, the
+        last verified id, its hash), so a caller can carry on from there next time."""
+        expected_id, expected_prev = after_id + 1, after_hash
+        last = after_id
         while True:
             with self._read() as s:
                 rows = list(
@@ -431,7 +451,7 @@ class CaseMixin(StoreBase):
                 )
                 entries = [_convert.audit(r) for r in rows]
             if not entries:
-                return None
+                return None, expected_id - 1, expected_prev
             for e in entries:
                 recomputed = audit_hash(
                     e.prev_hash,
@@ -439,6 +459,6 @@ class CaseMixin(StoreBase):
                 )
                 if e.id != expected_id or e.prev_hash != expected_prev or recomputed != e.hash:
                     log.warning("audit chain broken at entry %d", e.id)
-                    return e.id
+                    return e.id, expected_id - 1, expected_prev
                 expected_id, expected_prev = e.id + 1, e.hash
             last = entries[-1].id

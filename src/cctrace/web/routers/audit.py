@@ -22,10 +22,7 @@ def read_audit(
     store: Store, user: UserRecord, case_id: str | None, limit: int, before_id: int | None
 ) -> list[AuditOut]:
     """The newest ``limit`` entries (of one case), newest first; the read is audited."""
-    entries = store.list_audit(case_id=case_id)
-    if before_id is not None:
-        entries = [e for e in entries if e.id < before_id]
-    page = [AuditOut.of(e) for e in reversed(entries[-limit:])] if limit else []
+    page = [AuditOut.of(e) for e in store.list_audit_page(case_id, limit, before_id)]
     store.append_audit(
         user.username, "audit_read", case_id, {"limit": limit, "before_id": before_id}, {}
     )

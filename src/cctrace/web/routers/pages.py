@@ -148,12 +148,18 @@ def audit_page(
 ) -> Response:
     """The audit log and whether its chain verifies."""
     entries: list[AuditOut] = read_audit(store, user, case_id or None, 200, None)
-    broken = store.verify_audit_chain()
+    broken, verified = app_state(request).verify_audit_incrementally()
     head = store.audit_head()
     return render(
         request,
         "audit.html",
-        {"entries": entries, "broken": broken, "head": head, "case_filter": case_id or ""},
+        {
+            "entries": entries,
+            "broken": broken,
+            "verified": verified,
+            "head": head,
+            "case_filter": case_id or "",
+        },
     )
 
 

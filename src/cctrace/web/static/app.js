@@ -55,6 +55,10 @@
       if (resp.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
       if (!resp.ok) { flash(await errorText(resp), true); return; }
       const data = resp.status === 204 ? {} : await resp.json();
+      if (el.dataset.report === "verify") {
+        flash(data.ok ? "The whole chain verifies: " + data.head_id + " entries." : "The chain is broken at entry " + data.broken_at + ".", !data.ok);
+        return;
+      }
       if (el.dataset.redirect) { location.href = fill(el.dataset.redirect, data); return; }
       if ("job" in el.dataset) { await pollJob(data.job_id || (data.job && data.job.job_id)); return; }
       if ("reload" in el.dataset) { location.reload(); return; }

@@ -1,0 +1,915 @@
+"""Web app latency under load: 20 signed-in users on the demo case while an ingest runs.
+
+One command: ``python bench/api.py`` (``--seconds 60`` of load, results written to
+``bench/results/api.{json,md}``). Builds a fresh demo index first (``cctrace demo`` on
+PETS2009 from ``../shared/data``, 1-2 min) unless ``--demo-dir W`` names one to reuse.
+
+What it does, all on 127.0.0.1:
+
+- starts the real app in its own process (``create_app`` + ``uvicorn.run``, exactly as
+  ``cctrace serve --demo`` does, without the purge scheduler) and waits for ``/healthz``;
+- runs a real ``cctrace ingest`` of extra footage (the full 768x576 PETS2009 clip as a new
+  camera) into the same data directory / SQLite store, restarting it on a fresh camera
+  id whenever one finishes, so the CPU and the database stay busy for the whole window;
+- ``--users`` threads (investigators, ``--supervisors`` supervisors, ``--auditors``
+  auditors) sign in once each (``POST /api/auth/login``, session cookie + CSRF token),
+  then loop for ``--seconds``: ``GET /cases``, ``GET /cases/DEMO-0001``, ``GET /api/cases``,
+  ``GET /api/cases/DEMO-0001/result``, one snapshot ``.jpg``, and ``GET /api/jobs/{id}``
+  after an occasional ``POST /api/cases/DEMO-0001/traces`` (at most one trace in flight,
+  one every ``--trace-every`` s); auditors load ``GET /audit``. Each user waits a random
+  0.5x..1.5x ``--think`` seconds between requests (``--think 0``: closed loop, saturation).
+
+Reported: p50/p95/p99/max per route, counts, errors (non-2xx/3xx, timeouts, transport
+errors), requests/s, page-load p95 vs the 300 ms target (PASS only when every page
+route's p95 is under it and nothing failed), how much of the window the ingest covered,
+and the machine (CPUs, load, Python, commit). Exit code 0 whether or not the target is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from cctrace.demo import DEMO_CASE  # noqa: E402
+from cctrace.footage.demo import DEMO_GROUND_POINTS  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TARGET_MS = 300.0
+PAGE_ROUTES = ("GET /cases", "GET /cases/{case}", "GET /audit")
+SERVER_CODE = """
+import sys, uvicorn
+from cctrace.config import load_site
+from cctrace.web import create_app
+from cctrace.web.settings import WebSettings
+site = load_site(sys.argv[1], check_files=False)
+app = create_app(site, WebSettings.for_demo())
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+"""
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except OSError:
+        return "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def self_cpu_s() -> float:
+    """User+system CPU seconds of this process (the simulated users)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) clock ticks of the whole machine (all CPUs), from /proc/stat;
+    guest time is already in user time, steal counts as not busy."""
+    try:
+        parts = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    parts = (parts + [0.0] * 8)[:8]  # user nice system idle iowait irq softirq steal
+    busy = parts[0] + parts[1] + parts[2] + parts[5] + parts[6]
+    return busy, sum(parts)
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User+system CPU seconds of a live process (0 when gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cctrace_cmd() -> list[str]:
+    """The ``cctrace`` command of this environment."""
+    script = Path(sys.executable).parent / "cctrace"
+    found = str(script) if script.is_file() else shutil.which("cctrace")
+    if not found:
+        raise SystemExit("no `cctrace` command: pip install -e . first")
+    return [found]
+
+
+def ensure_demo(workdir: Path, shared: Path | None) -> float:
+    """Build the demo in ``workdir`` unless it is there; returns seconds spent."""
+    if (workdir / "site.yaml").is_file() and (workdir / "data" / "reports" / DEMO_CASE).is_dir():
+        return 0.0
+    cmd = [*cctrace_cmd(), "demo", "--workdir", str(workdir)]
+    if shared is not None:
+        cmd += ["--shared-data", str(shared)]
+    console.print(f"building the demo index: cctrace {' '.join(cmd[1:])} (1-2 min)")
+    t = time.perf_counter()
+    env = os.environ | {"CCTRACE_NO_PROGRESS": "1"}
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if run.returncode != 0:
+        raise SystemExit(f"cctrace demo failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    return time.perf_counter() - t
+
+
+def bench_site(
+    workdir: Path, shared: Path | None, n_cameras: int, tag: str
+) -> tuple[Path, list[str]]:
+    """``site-bench.yaml``: the demo site plus ``n_cameras`` extra cameras, each showing
+    the full View_001 clip (copied into the demo's footage folder). The server and the
+    ingest both use it, as after an operator added cameras and restarted the app."""
+    source = None
+    if shared is not None and (shared / "pets2009-s2l1" / "view001.mp4").is_file():
+        source = shared / "pets2009-s2l1" / "view001.mp4"
+    else:
+        from cctrace.footage.demo import fetch_demo_video
+
+        source = fetch_demo_video()
+    clip = workdir / "footage" / "bench-extra.mp4"
+    if not clip.is_file():
+        shutil.copyfile(source, clip)
+    points = "\n".join(f"        - [{u}, {v}, {x}, {y}]" for u, v, x, y in DEMO_GROUND_POINTS)
+    ids = [f"bench-{tag}-{i:02d}" for i in range(n_cameras)]
+    text = (workdir / "site.yaml").read_text()
+    head, sep, tail = text.partition("\ningest:")
+    extra = "".join(
+        f"\n  - id: {cam}\n    name: Bench extra camera {i}\n"
+        f"    location: {{x_m: {i}.0, y_m: 0.0}}\n    footage: [footage/bench-extra.mp4]\n"
+        "    start_time: 2009-01-01T12:34:00+00:00\n    source_fps: 7.0\n"
+        f"    calibration:\n      points:\n{points}"
+        for i, cam in enumerate(ids)
+    )
+    path = workdir / "site-bench.yaml"
+    path.write_text(head + extra + sep + tail)
+    return path, ids
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class IngestRun:
+    camera: str
+    start: float
+    end: float | None = None
+    rc: int | None = None
+    stopped: bool = False
+    cpu_s: float = 0.0
+
+
+class IngestDriver(threading.Thread):
+    """Keeps one ``cctrace ingest`` running on a fresh camera until told to stop."""
+
+    def __init__(self, site: Path, cameras: list[str], log_dir: Path) -> None:
+        super().__init__(daemon=True, name="ingest-driver")
+        self.site = site
+        self.cameras = list(cameras)
+        self.log_dir = log_dir
+        self.runs: list[IngestRun] = []
+        self.stop = threading.Event()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def run(self) -> None:
+        env = os.environ | {"CCTRACE_NO_PROGRESS": "1"}
+        while not self.stop.is_set() and self.cameras:
+            cam = self.cameras.pop(0)
+            log = (self.log_dir / f"ingest-{cam}.log").open("wb")
+            cmd = [
+                *cctrace_cmd(),
+                "ingest",
+                str(self.site),
+                "--camera",
+                cam,
+                "--workers",
+                "1",
+                "--no-progress",
+            ]
+            run = IngestRun(cam, time.perf_counter())
+            self.runs.append(run)
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+            while self.proc.poll() is None:
+                run.cpu_s = max(run.cpu_s, proc_cpu_s(self.proc.pid))
+                if self.stop.wait(0.5):
+                    run.stopped = True
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                    try:
+                        self.proc.wait(20)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                        self.proc.wait()
+            run.end = time.perf_counter()
+            run.rc = self.proc.returncode
+            log.close()
+
+
+def covered(runs: list[IngestRun], t0: float, t1: float) -> float:
+    """Seconds of [t0, t1] during which an ingest process was running."""
+    total = 0.0
+    for r in runs:
+        a, b = max(r.start, t0), min(r.end or t1, t1)
+        total += max(0.0, b - a)
+    return total
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Shared:
+    base: str
+    snapshot_urls: list[str]
+    tracklet_id: int
+    trace_every: float
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    trace_in_flight: bool = False
+    last_trace: float = 0.0
+    jobs: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Sample:
+    route: str
+    t: float
+    ms: float
+    status: int
+    error: str | None
+
+
+class User(threading.Thread):
+    def __init__(
+        self,
+        idx: int,
+        role: str,
+        username: str,
+        password: str,
+        shared: Shared,
+        t_start: float,
+        t_end: float,
+        think: float,
+        out: list[Sample],
+    ) -> None:
+        super().__init__(daemon=True, name=f"user-{idx}")
+        self.idx, self.role, self.username, self.password = idx, role, username, password
+        self.shared, self.t_start, self.t_end, self.think = shared, t_start, t_end, think
+        self.out = out
+        self.rng = random.Random(idx)
+        self.client = httpx.Client(base_url=shared.base, timeout=30.0, follow_redirects=False)
+        self.csrf = ""
+        self.login_ms = 0.0
+        self.login_error: str | None = None
+        self.job: str | None = None
+
+    def sign_in(self) -> None:
+        t = time.perf_counter()
+        try:
+            r = self.client.post(
+                "/api/auth/login", json={"username": self.username, "password": self.password}
+            )
+            self.login_ms = (time.perf_counter() - t) * 1000
+            if r.status_code != 200:
+                self.login_error = f"HTTP {r.status_code}: {r.text[:200]}"
+                return
+            self.csrf = r.json()["csrf_token"]
+        except httpx.HTTPError as exc:
+            self.login_error = f"{type(exc).__name__}: {exc}"
+
+    def call(
+        self,
+        route: str,
+        method: str,
+        url: str,
+        *,
+        page: bool = False,
+        expect: tuple[int, ...] = (),
+        **kw: Any,
+    ) -> httpx.Response | None:
+        headers = kw.pop("headers", {})
+        if page:
+            headers["Accept"] = "text/html,application/xhtml+xml"
+        if method != "GET":
+            headers["X-CSRF-Token"] = self.csrf
+        t = time.perf_counter()
+        status, error, resp = 0, None, None
+        try:
+            resp = self.client.request(method, url, headers=headers, **kw)
+            resp.read()
+            status = resp.status_code
+            ok = status in expect if expect else 200 <= status < 400
+            if not ok:
+                error = f"HTTP {status}: {resp.text[:160]}"
+        except httpx.TimeoutException as exc:
+            error = f"timeout: {type(exc).__name__}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        now = time.perf_counter()
+        if self.t_start <= t < self.t_end:
+            self.out.append(Sample(route, t - self.t_start, (now - t) * 1000, status, error))
+        return resp if error is None else None
+
+    def pause(self) -> None:
+        if self.think > 0:
+            time.sleep(self.think * self.rng.uniform(0.5, 1.5))
+
+    def steps(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        case = DEMO_CASE
+        if self.role == "auditor":
+            return [("GET /audit", "GET", "/audit", {"page": True})]
+        snap = self.rng.choice(self.shared.snapshot_urls)
+        steps = [
+            ("GET /cases", "GET", "/cases", {"page": True}),
+            ("GET /cases/{case}", "GET", f"/cases/{case}", {"page": True}),
+            ("GET /api/cases", "GET", "/api/cases", {}),
+            ("GET /api/cases/{case}/result", "GET", f"/api/cases/{case}/result", {}),
+            ("GET /api/cases/{case}/snapshots/{id}.jpg", "GET", snap, {}),
+        ]
+        if self.job:
+            steps.append(("GET /api/jobs/{id}", "GET", f"/api/jobs/{self.job}", {}))
+        return steps
+
+    def maybe_trace(self) -> None:
+        s = self.shared
+        if self.role != "investigator" or self.job:
+            return
+        with s.lock:
+            now = time.perf_counter()
+            if s.trace_in_flight or now - s.last_trace < s.trace_every:
+                return
+            s.trace_in_flight, s.last_trace = True, now
+        resp = self.call(
+            "POST /api/cases/{case}/traces",
+            "POST",
+            f"/api/cases/{DEMO_CASE}/traces",
+            expect=(202,),
+            data={"tracklet_id": str(s.tracklet_id), "distance_m": "2.0", "minutes": "0.25"},
+        )
+        if resp is None:
+            with s.lock:
+                s.trace_in_flight = False
+        else:
+            self.job = resp.json()["job_id"]
+
+    def poll_job(self, resp: httpx.Response | None) -> None:
+        if resp is None or not self.job:
+            return
+        status = resp.json().get("status")
+        if status in ("done", "failed"):
+            with self.shared.lock:
+                self.shared.jobs[status] += 1
+                self.shared.trace_in_flight = False
+            self.job = None
+
+    def run(self) -> None:
+        while time.perf_counter() < self.t_start:
+            time.sleep(0.01)
+        # Stagger the start so users do not arrive in lockstep.
+        time.sleep(self.rng.uniform(0, max(self.think, 0.2)))
+        while time.perf_counter() < self.t_end:
+            for route, method, url, kw in self.steps():
+                if time.perf_counter() >= self.t_end:
+                    break
+                resp = self.call(route, method, url, **kw)
+                if route == "GET /api/jobs/{id}":
+                    self.poll_job(resp)
+                self.pause()
+            if time.perf_counter() < self.t_end:
+                self.maybe_trace()
+        self.client.close()
+
+
+# --------------------------------------------------------------------------- stats
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+def summarise(samples: list[Sample], seconds: float) -> dict[str, dict[str, Any]]:
+    by: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        by[s.route].append(s)
+    rows: dict[str, dict[str, Any]] = {}
+    pages = [s for s in samples if s.route in PAGE_ROUTES]
+    for route, group in [*by.items(), ("ALL page loads", pages), ("ALL requests", samples)]:
+        ok = [s.ms for s in group if s.error is None]
+        times = [s.ms for s in group]
+        errors = Counter(
+            s.error.split(":")[0]
+            + (":" + s.error.split(":")[1][:40] if s.error.startswith("HTTP") else "")
+            for s in group
+            if s.error
+        )
+        rows[route] = {
+            "count": len(group),
+            "errors": sum(errors.values()),
+            "error_kinds": dict(errors),
+            "statuses": dict(Counter(str(s.status) for s in group)),
+            "p50_ms": round(pct(times, 50), 1),
+            "p95_ms": round(pct(times, 95), 1),
+            "p99_ms": round(pct(times, 99), 1),
+            "max_ms": round(max(times), 1) if times else None,
+            "mean_ms": round(statistics.fmean(times), 1) if times else None,
+            "ok_p95_ms": round(pct(ok, 95), 1) if ok else None,
+            "rps": round(len(group) / seconds, 2),
+        }
+    return rows
+
+
+def over_time(samples: list[Sample], seconds: float, buckets: int = 6) -> dict[str, list[float]]:
+    """p95 per time slice (shows latency that grows during the run, e.g. the audit page)."""
+    width = seconds / buckets
+    out: dict[str, list[float]] = {}
+    for route in sorted({s.route for s in samples}):
+        row = []
+        for b in range(buckets):
+            ms = [s.ms for s in samples if s.route == route and b * width <= s.t < (b + 1) * width]
+            row.append(round(pct(ms, 95), 1) if ms else float("nan"))
+        out[route] = row
+    return out
+
+
+def fill_audit(site: Any, entries: int, snapshots: list[str]) -> float:
+    """Append snapshot-view entries (as the app writes them) until the log holds ``entries``."""
+    from cctrace.store.repository import Store
+
+    t = time.perf_counter()
+    with Store.for_site(site) as store:
+        n = len(store.list_audit())
+        if n < entries:
+            console.print(f"filling the audit log: {n} -> {entries} entries")
+        ids = [int(u.rsplit("/", 1)[1].split(".")[0]) for u in snapshots]
+        for i in range(n, entries):
+            store.append_audit(
+                "investigator", "view_snapshot", DEMO_CASE, {"tracklet_id": ids[i % len(ids)]}, {}
+            )
+    return time.perf_counter() - t
+
+
+def audit_count(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as c:
+            return int(c.execute("SELECT count(*) FROM audit_log").fetchone()[0])
+    except sqlite3.Error:
+        return -1
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="load duration")
+    parser.add_argument("--users", type=int, default=20, help="concurrent users in all")
+    parser.add_argument("--supervisors", type=int, default=3)
+    parser.add_argument("--auditors", type=int, default=1)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds between one user's requests (0: closed loop)",
+    )
+    parser.add_argument(
+        "--trace-every",
+        type=float,
+        default=15.0,
+        help="start a trace at most this often (one in flight at a time)",
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=8.0, help="seconds the ingest runs before the load starts"
+    )
+    parser.add_argument(
+        "--audit-entries",
+        type=int,
+        default=0,
+        help="first fill the audit log up to this many entries (an older deployment: "
+        "every snapshot view adds one, and /audit reads and verifies them all)",
+    )
+    parser.add_argument("--no-ingest", action="store_true", help="baseline without the ingest")
+    parser.add_argument(
+        "--demo-dir",
+        type=Path,
+        default=None,
+        help="reuse (or build) the demo here; default: a fresh temp folder",
+    )
+    parser.add_argument("--shared-data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--stem", default="api")
+    parser.add_argument("--keep", action="store_true", help="keep the temp demo folder")
+    args = parser.parse_args(argv)
+    n_inv = args.users - args.supervisors - args.auditors
+    if n_inv < 1:
+        parser.error("--users must leave at least one investigator")
+
+    shared_dir = args.shared_data if args.shared_data.is_dir() else None
+    temp = args.demo_dir is None
+    workdir = (args.demo_dir or Path(tempfile.mkdtemp(prefix="cctrace-bench-api-"))).resolve()
+    logs = Path(tempfile.mkdtemp(prefix="cctrace-bench-api-logs-"))
+    build_s = ensure_demo(workdir, shared_dir)
+
+    from cctrace.config import load_site
+    from cctrace.tracing.service import load_latest_result
+    from cctrace.web.cli import ensure_demo_users
+    from cctrace.web.schemas import TraceOut
+
+    tag = datetime.now(UTC).strftime("%H%M%S")
+    n_cams = max(4, int(args.seconds / 10) + 4)
+    site_path, cams = bench_site(workdir, shared_dir, n_cams, tag)
+    site = load_site(site_path, check_files=False)
+    passwords = ensure_demo_users(site.storage.data_dir, workdir)
+    result = TraceOut.of(load_latest_result(site, DEMO_CASE))
+    snapshots = sorted({s.snapshot_url for s in result.timeline if s.snapshot_url})
+    tracklet = load_latest_result(site, DEMO_CASE).query.start_tracklet_id
+    if not snapshots or tracklet is None:
+        raise SystemExit(f"the demo case {DEMO_CASE} has no snapshots or start tracklet")
+    db = site.storage.data_dir / "cctrace.db"
+    fill_s = fill_audit(site, args.audit_entries, snapshots) if args.audit_entries else 0.0
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server_log = (logs / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER_CODE, str(site_path), str(port)],
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    ingest: IngestDriver | None = None
+    try:
+        t = time.perf_counter()
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(
+                    f"server exited ({server.returncode}):\n"
+                    + (logs / "server.log").read_text()[-3000:]
+                )
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - t > 120:
+                raise SystemExit("server did not answer /healthz within 120 s")
+            time.sleep(0.2)
+        startup_s = time.perf_counter() - t
+        console.print(f"server up on {base} in {startup_s:.1f} s (pid {server.pid})")
+
+        if not args.no_ingest:
+            ingest = IngestDriver(site_path, cams, logs)
+            ingest.start()
+            time.sleep(args.warmup)
+
+        shared = Shared(base, snapshots, int(tracklet), args.trace_every)
+        roles = (
+            ["auditor"] * args.auditors
+            + ["supervisor"] * args.supervisors
+            + ["investigator"] * n_inv
+        )
+        samples: list[Sample] = []
+        far = time.perf_counter() + 1e9
+        users = [
+            User(i, r, r, passwords[r], shared, far, far, args.think, samples)
+            for i, r in enumerate(roles)
+        ]
+        for u in users:  # sign in before the window (argon2 is deliberately slow)
+            u.sign_in()
+        login_errors = [u.login_error for u in users if u.login_error]
+        if login_errors:
+            raise SystemExit(f"sign-in failed: {login_errors[0]}")
+        audit_before = audit_count(db)
+        load0 = os.getloadavg()[0]
+        busy0, total0 = cpu_times()
+        server_cpu0 = proc_cpu_s(server.pid)
+        client_cpu0 = self_cpu_s()
+        ingest_cpu0 = sum(r.cpu_s for r in ingest.runs) if ingest else 0.0
+        t_start = time.perf_counter() + 0.5
+        t_end = t_start + args.seconds
+        for u in users:
+            u.t_start, u.t_end = t_start, t_end
+            u.start()
+        console.print(f"{len(users)} users for {args.seconds:g} s (think {args.think:g} s) ...")
+        for u in users:
+            u.join(args.seconds + 60)
+        t_done = time.perf_counter()
+        busy1, total1 = cpu_times()
+        server_cpu = proc_cpu_s(server.pid) - server_cpu0
+        client_cpu = self_cpu_s() - client_cpu0
+        ingest_cpu = (sum(r.cpu_s for r in ingest.runs) - ingest_cpu0) if ingest else 0.0
+        load1 = os.getloadavg()[0]
+        if ingest:
+            ingest.stop.set()
+            ingest.join(60)
+        audit_after = audit_count(db)
+    finally:
+        if ingest and ingest.proc and ingest.proc.poll() is None:
+            os.killpg(ingest.proc.pid, signal.SIGKILL)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        server_log.close()
+
+    window = args.seconds
+    tick = os.sysconf("SC_CLK_TCK")
+    machine_cpu = (busy1 - busy0) / tick
+    rows = summarise(samples, window)
+    pages = rows.get("ALL page loads", {})
+    page_misses = [r for r in PAGE_ROUTES if r in rows and rows[r]["p95_ms"] >= TARGET_MS]
+    total_errors = rows.get("ALL requests", {}).get("errors", 0)
+    verdict = "PASS" if not page_misses and total_errors == 0 and pages.get("count") else "MISS"
+    ingest_info: dict[str, Any] = {"enabled": ingest is not None}
+    if ingest:
+        cov = covered(ingest.runs, t_start, t_end)
+        ingest_info |= {
+            "runs": [
+                {
+                    "camera": r.camera,
+                    "seconds": round((r.end or t_done) - r.start, 1),
+                    "started_s": round(r.start - t_start, 1),
+                    "rc": r.rc,
+                    "stopped_by_bench": r.stopped,
+                    "cpu_s": round(r.cpu_s, 1),
+                }
+                for r in ingest.runs
+            ],
+            "completed": sum(1 for r in ingest.runs if r.rc == 0 and not r.stopped),
+            "failed": [r.camera for r in ingest.runs if r.rc not in (0, None) and not r.stopped],
+            "overlap_s": round(cov, 1),
+            "overlap_pct": round(100 * cov / window, 1),
+        }
+    report: dict[str, Any] = {
+        "bench": "api",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python bench/api.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": cpu_model(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "commit": commit(),
+            "machine_cpu_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1),
+            "loadavg_1m": [round(load0, 2), round(load1, 2)],
+            "cpu_s_in_window": {
+                "machine": round(machine_cpu, 1),
+                "server": round(server_cpu, 1),
+                "ingest": round(ingest_cpu, 1),
+                "bench_client": round(client_cpu, 1),
+                "other_processes": round(
+                    max(0.0, machine_cpu - server_cpu - ingest_cpu - client_cpu), 1
+                ),
+            },
+        },
+        "setup": {
+            "demo_dir": str(workdir) + (" (temporary)" if temp else ""),
+            "demo_build_s": round(build_s, 1),
+            "server_startup_s": round(startup_s, 1),
+            "users": {
+                "investigator": n_inv,
+                "supervisor": args.supervisors,
+                "auditor": args.auditors,
+            },
+            "think_s": args.think,
+            "seconds": window,
+            "trace_every_s": args.trace_every,
+            "snapshots": len(snapshots),
+            "audit_prefill": {"entries": args.audit_entries, "seconds": round(fill_s, 1)},
+            "login_ms": {
+                "p50": round(statistics.median(u.login_ms for u in users), 1),
+                "max": round(max(u.login_ms for u in users), 1),
+            },
+        },
+        "target": {
+            "page_p95_ms": TARGET_MS,
+            "verdict": verdict,
+            "page_routes_over_target": page_misses,
+            "errors": total_errors,
+        },
+        "routes": rows,
+        "p95_over_time_ms": over_time(samples, window),
+        "traces": dict(shared.jobs),
+        "ingest": ingest_info,
+        "audit_entries": {"before": audit_before, "after": audit_after},
+        "server_cpu_s": round(server_cpu, 1),
+        "requests_per_s": rows.get("ALL requests", {}).get("rps", 0.0),
+    }
+    print_report(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (args.out / f"{args.stem}.md").write_text(markdown(report))
+    console.print(f"written: {args.out / (args.stem + '.json')} {args.out / (args.stem + '.md')}")
+    if temp and not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(logs, ignore_errors=True)
+    else:
+        console.print(f"logs (server, ingest): {logs}")
+    return 0
+
+
+ROUTE_ORDER = [
+    "GET /cases",
+    "GET /cases/{case}",
+    "GET /audit",
+    "GET /api/cases",
+    "GET /api/cases/{case}/result",
+    "GET /api/cases/{case}/snapshots/{id}.jpg",
+    "POST /api/cases/{case}/traces",
+    "GET /api/jobs/{id}",
+    "ALL page loads",
+    "ALL requests",
+]
+
+
+def ordered(rows: dict[str, Any]) -> list[str]:
+    return [r for r in ROUTE_ORDER if r in rows] + sorted(set(rows) - set(ROUTE_ORDER))
+
+
+def headline(rep: dict[str, Any]) -> list[str]:
+    m, s, ing, tgt = rep["machine"], rep["setup"], rep["ingest"], rep["target"]
+    pages = rep["routes"].get("ALL page loads", {})
+    u = s["users"]
+    lines = [
+        f"**{tgt['verdict']}**: page-load p95 {pages.get('p95_ms')} ms (target < "
+        f"{tgt['page_p95_ms']:g} ms on every page route"
+        + (
+            f"; over: {', '.join(tgt['page_routes_over_target'])}"
+            if tgt["page_routes_over_target"]
+            else ""
+        )
+        + f"), {tgt['errors']} errors, {rep['requests_per_s']} requests/s.",
+        f"Load: {sum(u.values())} users ({u['investigator']} investigator, {u['supervisor']} "
+        f"supervisor, {u['auditor']} auditor sessions), {s['seconds']:g} s, "
+        + (
+            f"think {s['think_s']:g} s (0.5x..1.5x)"
+            if s["think_s"] > 0
+            else "closed loop (no think time)"
+        )
+        + f"; traces started {rep['traces']} "
+        f"(one at a time, every {s['trace_every_s']:g} s at most).",
+    ]
+    if ing.get("enabled"):
+        runs = ", ".join(
+            f"{r['camera']} {r['seconds']} s"
+            + (" (stopped at end)" if r["stopped_by_bench"] else f" rc={r['rc']}")
+            for r in ing["runs"]
+        )
+        lines.append(
+            f"Ingest: overlapped {ing['overlap_s']} s of the {s['seconds']:g} s window "
+            f"({ing['overlap_pct']}%), {len(ing['runs'])} run(s), {ing['completed']} completed: "
+            f"{runs}."
+        )
+    else:
+        lines.append("Ingest: none (baseline run).")
+    c = m["cpu_s_in_window"]
+    lines.append(
+        f"Machine: {m['cpus']} CPUs ({m['cpu']}), Python {m['python']}, commit {m['commit']}; "
+        f"load average {m['loadavg_1m'][0]} -> {m['loadavg_1m'][1]}, CPU busy "
+        f"{m['machine_cpu_busy_pct']}% during the window: CPU s server {c['server']}, ingest "
+        f"{c['ingest']}, bench client {c['bench_client']}, other processes "
+        f"{c['other_processes']} (of {m['cpus'] * s['seconds']:g} available)."
+    )
+    lines.append(
+        f"Audit log {rep['audit_entries']['before']} -> {rep['audit_entries']['after']} entries"
+        + (
+            f" (prefilled to {s['audit_prefill']['entries']})"
+            if s["audit_prefill"]["entries"]
+            else ""
+        )
+        + f"; sign-in p50 {s['login_ms']['p50']} ms (argon2, before the window)."
+    )
+    return lines
+
+
+def print_report(rep: dict[str, Any]) -> None:
+    table = Table(title="cctrace web app under load")
+    for col in ("route", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "req/s"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    for route in ordered(rep["routes"]):
+        r = rep["routes"][route]
+        style = "bold" if route.startswith("ALL") else None
+        p95 = f"{r['p95_ms']}"
+        if route in PAGE_ROUTES or route == "ALL page loads":
+            p95 = f"[{'green' if r['p95_ms'] < TARGET_MS else 'red'}]{p95}[/]"
+        table.add_row(
+            route,
+            str(r["count"]),
+            str(r["errors"]),
+            str(r["p50_ms"]),
+            p95,
+            str(r["p99_ms"]),
+            str(r["max_ms"]),
+            str(r["rps"]),
+            style=style,
+        )
+    console.print(table)
+    for line in headline(rep):
+        console.print(line.replace("**", ""))
+    errs = {
+        k: v["error_kinds"]
+        for k, v in rep["routes"].items()
+        if v["error_kinds"] and not k.startswith("ALL")
+    }
+    if errs:
+        console.print(f"errors: {errs}")
+
+
+def markdown(rep: dict[str, Any]) -> str:
+    lines = [
+        "# Web app latency under load (`bench/api.py`)",
+        "",
+        f"Command: `{rep['command']}` ({rep['when']})",
+        "",
+        *[f"- {x}" for x in headline(rep)],
+        "",
+        "| route | count | errors | p50 ms | p95 ms | p99 ms | max ms | req/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for route in ordered(rep["routes"]):
+        r = rep["routes"][route]
+        name = f"**{route}**" if route.startswith("ALL") else f"`{route}`"
+        lines.append(
+            f"| {name} | {r['count']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | "
+            f"{r['p99_ms']} | {r['max_ms']} | {r['rps']} |"
+        )
+    errs = {
+        k: v["error_kinds"]
+        for k, v in rep["routes"].items()
+        if v["error_kinds"] and not k.startswith("ALL")
+    }
+    if errs:
+        lines += ["", "Errors: " + json.dumps(errs)]
+    buckets = rep["p95_over_time_ms"]
+    if buckets:
+        n = len(next(iter(buckets.values())))
+        width = rep["setup"]["seconds"] / n
+        lines += [
+            "",
+            "p95 (ms) per slice of the window:",
+            "",
+            "| route | "
+            + " | ".join(f"{i * width:.0f}-{(i + 1) * width:.0f} s" for i in range(n))
+            + " |",
+            "|---|" + "---:|" * n,
+        ]
+        for route in ordered(buckets):
+            lines.append(f"| `{route}` | " + " | ".join(str(v) for v in buckets[route]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -57,6 +57,8 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/approvals", {}),
     ("GET", "/audit", {}),
     ("GET", "/admin", {}),
+    ("GET", "/docs", {}),
+    ("GET", "/openapi.json", {}),
     ("GET", "/login", {}),
     ("GET", "/healthz", {}),
     ("POST", "/login", {"data": {"username": "x", "password": "y"}}),

@@ -349,9 +349,7 @@ def write_chart(report: EvalReport, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [
-        m
-        for m in report.metrics
-        if not m.unit and not math.isnan(m.value) and m.target is not None
+        m for m in report.metrics if not m.unit and not math.isnan(m.value) and m.target is not None
     ]
     height = max(3.0, 0.28 * len(rows) + 1.2)
     fig, ax = plt.subplots(figsize=(9, height))

@@ -42,7 +42,7 @@ import io
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 
 from cctrace.report.formatting import (
     camera_index,
@@ -54,6 +54,7 @@ from cctrace.report.formatting import (
     sighting_key,
 )
 from cctrace.report.json_report import atomic_write_text
+from cctrace.store.files import SNAPSHOTS_DIR
 from cctrace.tracing.result import ContactResult, ContactSummary, TraceResult
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,17 @@ def _text(value: str | None) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _snapshot(path: str | None) -> str:
+    """A snapshot's path relative to the data directory (``snapshots/...``), so a CSV
+    that leaves the building does not show the server's folders."""
+    if not path:
+        return ""
+    parts = PurePath(path).parts
+    if SNAPSHOTS_DIR in parts:
+        return str(PurePosixPath(*parts[parts.index(SNAPSHOTS_DIR) :]))
+    return PurePath(path).name
+
+
 def _num(value: float | None, places: int) -> str:
     v = finite(value)
     return "" if v is None else f"{v:.{places}f}"
@@ -161,7 +173,7 @@ def sighting_rows(result: TraceResult) -> list[Row]:
                 "status": s.status.value,
                 "mask_status": s.mask_status.value,
                 "path_points": str(len(s.path)),
-                "snapshot_path": _text(s.snapshot_path),
+                "snapshot_path": _snapshot(s.snapshot_path),
             }
         )
     return rows
@@ -215,7 +227,7 @@ def contact_rows(result: TraceResult) -> list[Row]:
                     "case_mask": e.case_mask.value,
                     "contact_mask": e.contact_mask.value,
                     "seconds_by_band": _bands(e),
-                    "snapshot_path": _text(e.snapshot_path),
+                    "snapshot_path": _snapshot(e.snapshot_path),
                 }
             )
     return rows
@@ -245,7 +257,7 @@ def contact_person_rows(result: TraceResult) -> list[Row]:
                 "camera_ids": _text(";".join(camera_ids)),
                 "camera_names": _text(";".join(camera_name(cams, i) for i in camera_ids)),
                 "encounters": str(len(encounters)),
-                "snapshot_path": _text(snapshot),
+                "snapshot_path": _snapshot(snapshot),
             }
         )
     return rows

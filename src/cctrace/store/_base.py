@@ -113,6 +113,8 @@ class StoreBase:
         except SQLAlchemyError as exc:
             raise StoreError(f"expected a database URL, got {self.url!r}: {exc}") from exc
         self.dialect = parsed.get_backend_name()
+        self.safe_url = parsed.render_as_string(hide_password=True)
+        """The URL with any password masked (for messages and logs)."""
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
@@ -143,7 +145,7 @@ class StoreBase:
                 if attempt == 0 and isinstance(exc, OperationalError | IntegrityError):
                     log.debug("schema creation raced another process, retrying: %s", exc)
                     continue
-                raise StoreError(f"cannot create the schema at {self.url!r}: {exc}") from exc
+                raise StoreError(f"cannot create the schema at {self.safe_url!r}: {exc}") from exc
         for attempt in range(2):
             try:
                 with self._write() as s:
@@ -159,7 +161,7 @@ class StoreBase:
                     elif version != SCHEMA_VERSION:
                         raise StoreError(
                             f"expected schema version {SCHEMA_VERSION}, found {version} in "
-                            f"{self.url!r}"
+                            f"{self.safe_url!r}"
                         )
                     instance = meta.get("instance_id")
                     if instance is None:
@@ -182,7 +184,9 @@ class StoreBase:
             if self.dialect != "sqlite":
                 ddl = ddl.replace("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
             session.execute(text(f"ALTER TABLE cases ADD COLUMN {name} {ddl}"))
-        log.warning("upgraded the database at %s from schema 1 to %s", self.url, SCHEMA_VERSION)
+        log.warning(
+            "upgraded the database at %s from schema 1 to %s", self.safe_url, SCHEMA_VERSION
+        )
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -206,7 +210,9 @@ class StoreBase:
         except IntegrityError as exc:
             raise StoreError(f"database constraint violated: {exc.orig}") from exc
         except OperationalError as exc:
-            raise StoreError(f"database unavailable or locked ({self.url}): {exc.orig}") from exc
+            raise StoreError(
+                f"database unavailable or locked ({self.safe_url}): {exc.orig}"
+            ) from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {exc}") from exc
 

@@ -53,6 +53,7 @@ def _approval(row: ApprovalRow) -> ApprovalRecord:
         status=row.status,
         decided_by=row.decided_by,
         decided_at=row.decided_at,
+        result_digest=row.result_digest,
     )
 
 
@@ -107,13 +108,18 @@ class UserMixin(StoreBase):
             row = s.get(UserRow, username)
             return row.password_hash if row is not None and row.active else None
 
-    def set_password_hash(self, username: str, password_hash: str) -> None:
-        """Replace a user's password hash (re-hash on parameter change, or reset)."""
+    def set_password_hash(
+        self, username: str, password_hash: str, *, end_sessions: bool = False
+    ) -> None:
+        """Replace a user's password hash; ``end_sessions`` signs them out everywhere (a
+        reset), as opposed to a re-hash of the same password at sign-in."""
         with self._write() as s:
             row = s.get(UserRow, username)
             if row is None:
                 raise NotFoundError(f"expected a user {username!r}, found none")
             row.password_hash = password_hash
+            if end_sessions:
+                s.execute(delete(WebSessionRow).where(WebSessionRow.username == username))
 
     def list_users(self) -> list[UserRecord]:
         """Every user, by name."""
@@ -191,7 +197,13 @@ class UserMixin(StoreBase):
     # ---- approvals -----------------------------------------------------------------
 
     def request_approval(
-        self, case_id: str, kind: str, requested_by: str, reason: str, tracklet_id: int | None
+        self,
+        case_id: str,
+        kind: str,
+        requested_by: str,
+        reason: str,
+        tracklet_id: int | None,
+        result_digest: str | None = None,
     ) -> ApprovalRecord:
         """Ask a supervisor to approve an export or an un-blurred view."""
         if kind not in APPROVAL_KINDS:
@@ -211,6 +223,7 @@ class UserMixin(StoreBase):
                 requested_by=requested_by,
                 requested_at=utcnow(),
                 status="pending",
+                result_digest=result_digest,
             )
             s.add(row)
             s.flush()

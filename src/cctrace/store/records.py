@@ -257,3 +257,5 @@ class ApprovalRecord:
     status: str
     decided_by: str | None
     decided_at: datetime | None
+    result_digest: str | None = None
+    """For an export: sha256 of the trace result it covers."""

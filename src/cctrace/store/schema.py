@@ -279,6 +279,8 @@ class CaseSightingRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     decided_by: Mapped[str | None] = mapped_column(String(128))
     decided_at: Mapped[datetime | None]
+    result_digest: Mapped[str | None] = mapped_column(String(64))
+    """For an export: sha256 of the trace result the request and approval are about."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -360,3 +362,5 @@ class ApprovalRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     decided_by: Mapped[str | None] = mapped_column(String(128))
     decided_at: Mapped[datetime | None]
+    result_digest: Mapped[str | None] = mapped_column(String(64))
+    """For an export: sha256 of the trace result the request and approval are about."""

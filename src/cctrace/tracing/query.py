@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image as PILImage
 
 from cctrace.errors import PhotoError
 from cctrace.ingest.models import ModelSet
@@ -25,16 +27,25 @@ def read_photo(path: str | Path) -> np.ndarray:
     size = p.stat().st_size
     if size > MAX_PHOTO_BYTES:
         raise PhotoError(f"{p}: photo is {size / 1e6:.1f} MB; the limit is 20 MB")
-    data = np.frombuffer(p.read_bytes(), np.uint8)
-    header = cv2.imdecode(data, cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    if header is None:
-        raise PhotoError(f"{p}: not a readable image (JPEG, PNG, BMP or WebP expected)")
-    if header.shape[0] * header.shape[1] * 64 > MAX_PHOTO_PIXELS:
+    raw = p.read_bytes()
+    width, height = _header_size(p, raw)
+    if width * height > MAX_PHOTO_PIXELS:
         raise PhotoError(f"{p}: image is too large (over {MAX_PHOTO_PIXELS // 1_000_000} MP)")
+    data = np.frombuffer(raw, np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise PhotoError(f"{p}: not a readable image (JPEG, PNG, BMP or WebP expected)")
     return image
+
+
+def _header_size(path: Path, raw: bytes) -> tuple[int, int]:
+    """Width and height from the file's header alone (nothing is decoded), so a small
+    file claiming a huge image is refused before it can take the memory."""
+    try:
+        with PILImage.open(io.BytesIO(raw)) as im:
+            return int(im.size[0]), int(im.size[1])
+    except (PILImage.UnidentifiedImageError, OSError, ValueError) as exc:
+        raise PhotoError(f"{path}: not a readable image (JPEG, PNG, BMP or WebP expected)") from exc
 
 
 def embed_photo(path: str | Path, models: ModelSet) -> FloatArray:

@@ -81,7 +81,7 @@ CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def check_case_id(case_id: str) -> str:
     """A case id safe as a folder name; ``QueryError`` naming the rule otherwise."""
-    if not CASE_ID.match(case_id) or case_id in (".", ".."):
+    if not CASE_ID.fullmatch(case_id) or case_id in (".", ".."):
         raise QueryError(
             f"case id {case_id!r} must be 1-64 letters, digits, '.', '_' or '-', starting "
             "with a letter or digit"

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
 from cctrace.config import SiteConfig
 from cctrace.errors import (
@@ -28,16 +33,63 @@ from cctrace.ingest.models import ModelSet
 from cctrace.store.records import AlreadyExistsError, InvalidInputError
 from cctrace.store.repository import Store
 
-from .deps import AuthError, authorize, route_permission
+from .deps import UNSAFE_METHODS, AuthError, authorize, route_permission, session_token
 from .jobs import TraceJobs
 from .pages import templates
-from .routers import admin, audit, auth, cases, media, pages
+from .routers import admin, audit, auth, cases, docs, media, pages
 from .settings import WebSettings
 from .state import AppState
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
+JSON_BODY_LIMIT = 1024 * 1024
+"""Largest request body except a trace's photo upload (5 photos at the upload limit)."""
+TRACE_UPLOAD_PATH = re.compile(r"^/api/cases/[^/]+/traces$")
+
+
+def too_large_message(limit: int) -> str:
+    """What a 413 says."""
+    return f"request body over the {limit / (1024 * 1024):.1f} MB this route accepts"
+
+
+class BodyLimitMiddleware:
+    """Counts the bytes of every request body as they arrive (chunked ones included) and
+    stops at the route's limit with a 413, whatever Content-Length claimed."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, too_large_message(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+PUBLIC_POSTS = frozenset({"/login", "/api/auth/login"})
+SERVER_ERROR_MESSAGES = {
+    "store_unavailable": "the database is unavailable or busy; try again in a moment",
+    "config": "the server is misconfigured; tell the administrator",
+}
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""Swagger UI starts itself with an inline script; its files come from this server."""
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -130,7 +182,8 @@ def create_app(
         version="0.2.0",
         dependencies=[Depends(authorize)],
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below: signed-in only, assets from this server
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.cctrace = state
@@ -142,9 +195,13 @@ def create_app(
     @app.exception_handler(CctraceError)
     async def _cctrace_error(request: Request, exc: CctraceError) -> Response:
         status, code = _status_for(exc)
+        message = str(exc)
         if status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return error_response(request, status, code, str(exc))
+            # Details (database URLs, driver errors) go to the log, not to the client.
+            ref = uuid.uuid4().hex[:8]
+            log.error("%s %s failed [%s]: %s", request.method, request.url.path, ref, exc)
+            message = SERVER_ERROR_MESSAGES.get(code, "internal error") + f" (log ref {ref})"
+        return error_response(request, status, code, message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -161,22 +218,33 @@ def create_app(
         )
         return error_response(request, exc.status_code, code, str(exc.detail))
 
-    body_limit = settings.max_photos * settings.max_upload_bytes + 1024 * 1024
+    upload_limit = settings.max_photos * settings.max_upload_bytes + 1024 * 1024
+
+    def body_limit(path: str) -> int:
+        return upload_limit if TRACE_UPLOAD_PATH.match(path) else JSON_BODY_LIMIT
+
+    # Added first, so it sits inside the header middleware and right around the routes.
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > body_limit:
-            return error_response(
-                request,
-                413,
-                "too_large",
-                f"request body over {body_limit // (1024 * 1024)} MB "
-                f"({settings.max_photos} photos of at most {settings.max_upload_mb:g} MB)",
-            )
+        limit = body_limit(request.url.path)
+        if not length.isdigit() or int(length) > limit:
+            return error_response(request, 413, "too_large", too_large_message(limit))
+        if request.method in UNSAFE_METHODS and request.url.path not in PUBLIC_POSTS:
+            # Refuse changes from strangers before their body is read.
+            token, _ = session_token(request)
+            live = await run_in_threadpool(state.store.get_session, token) if token else None
+            if live is None:
+                return error_response(
+                    request, 401, "sign_in_required", "sign in first (no session, or it expired)"
+                )
         response: Response = await call_next(request)
-        if request.url.path not in ("/docs", "/openapi.json"):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            DOCS_CSP if request.url.path == "/docs" else CONTENT_SECURITY_POLICY,
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -187,6 +255,8 @@ def create_app(
     for router in (auth.router, cases.router, media.router, audit.router, admin.router):
         app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     undeclared = [r.path for r in api_routes(app.routes) if route_permission(r.endpoint) is None]
     if undeclared:  # they would answer 403 to everyone; a programming error, say so early

@@ -193,7 +193,7 @@ def _set_user(
             console.print(f"added {username} ({role}, team {team})")
         else:
             store.get_user(username)  # NotFoundError names the user
-            store.set_password_hash(username, hash_password(password))
+            store.set_password_hash(username, hash_password(password), end_sessions=True)
             store.append_audit(
                 "cli", "user_update", None, {"username": username, "password": "reset"}, {}
             )

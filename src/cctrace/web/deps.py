@@ -67,7 +67,7 @@ def get_store(request: Request) -> Store:
     return app_state(request).store
 
 
-def _session_token(request: Request) -> tuple[str | None, bool]:
+def session_token(request: Request) -> tuple[str | None, bool]:
     """(token, came from the cookie)."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -85,7 +85,7 @@ def authorize(request: Request) -> None:
     if permission == Permission.PUBLIC:
         return
     state = app_state(request)
-    token, from_cookie = _session_token(request)
+    token, from_cookie = session_token(request)
     session = state.store.get_session(token) if token else None
     if session is None:
         raise AuthError(401, "sign_in_required", "sign in first (no session, or it expired)")

@@ -11,9 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from cctrace.errors import CctraceError, QueryError, StoreError
+
 log = logging.getLogger(__name__)
 
 MAX_KEPT_JOBS = 500
+"""Finished jobs remembered (for their progress page); running ones are never dropped."""
+MAX_JOBS_PER_USER = 3
+ACTIVE = ("queued", "running")
 ProgressFn = Callable[[str, float], None]
 
 
@@ -47,12 +52,27 @@ class TraceJobs:
                 self._jobs[job_id] = replace(job, **changes)  # type: ignore[arg-type]
 
     def submit(self, case_id: str, actor: str, work: Callable[[ProgressFn], None]) -> Job:
-        """Queue ``work(progress)``; returns the queued job."""
-        job = Job(job_id=uuid.uuid4().hex, case_id=case_id, actor=actor)
+        """Queue ``work(progress)``; returns the queued job.
+
+        A case has at most one queued job: asking again while one waits returns that
+        job (it reads the case's decisions when it starts, so it includes the new ones).
+        A user may have at most ``MAX_JOBS_PER_USER`` jobs waiting or running.
+        """
         with self._lock:
+            for waiting in self._jobs.values():
+                if waiting.case_id == case_id and waiting.status == "queued":
+                    return waiting
+            busy = [j for j in self._jobs.values() if j.actor == actor and j.status in ACTIVE]
+            if len(busy) >= MAX_JOBS_PER_USER:
+                raise QueryError(
+                    f"you already have {len(busy)} traces waiting or running; "
+                    "wait for one to finish"
+                )
+            job = Job(job_id=uuid.uuid4().hex, case_id=case_id, actor=actor)
             self._jobs[job.job_id] = job
-            while len(self._jobs) > MAX_KEPT_JOBS:
-                self._jobs.popitem(last=False)
+            finished = [k for k, j in self._jobs.items() if j.status not in ACTIVE]
+            for key in finished[: max(0, len(self._jobs) - MAX_KEPT_JOBS)]:
+                del self._jobs[key]  # only finished jobs are forgotten
 
         def progress(stage: str, fraction: float) -> None:
             self._set(job.job_id, stage=stage, progress=max(0.0, min(1.0, fraction)))
@@ -63,11 +83,17 @@ class TraceJobs:
                 work(progress)
             except Exception as exc:
                 log.warning("trace job %s for case %s failed: %s", job.job_id, case_id, exc)
+                # A cctrace error says what to fix; anything else stays in the log.
+                message = (
+                    str(exc) or type(exc).__name__
+                    if isinstance(exc, CctraceError) and not isinstance(exc, StoreError)
+                    else f"internal error (server log, job {job.job_id[:8]})"
+                )
                 self._set(
                     job.job_id,
                     status="failed",
                     stage="failed",
-                    error=str(exc) or type(exc).__name__,
+                    error=message,
                     finished_at=datetime.now(UTC),
                 )
             else:

@@ -7,7 +7,7 @@ import hmac
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -82,41 +82,81 @@ def unsign(secret_key: str, signed: str | None) -> str | None:
     return value if tokens_equal(sign(secret_key, value), signed) else None
 
 
+MAX_TRACKED_KEYS = 10_000
+"""The limiter forgets the oldest keys beyond this many (memory stays bounded)."""
+
+
 class LoginLimiter:
-    """Counts failed sign-ins per key (user name, client address) in a sliding window."""
+    """Counts sign-in attempts per key (user and client address) in a sliding window.
+
+    :meth:`attempt` checks and records in one step under a lock, so parallel guesses
+    cannot slip through between the check and the (slow) password verification; a
+    successful sign-in clears its keys again.
+    """
 
     def __init__(self, attempts: int, window_s: float) -> None:
         self.attempts = attempts
         self.window_s = window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._tries: OrderedDict[str, deque[float]] = OrderedDict()
+        self._blocked_noted: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _trim(self, key: str, now: float) -> deque[float]:
-        q = self._failures[key]
+    def _recent(self, key: str, now: float) -> int:
+        q = self._tries.get(key)
+        if q is None:
+            return 0
         while q and q[0] <= now - self.window_s:
             q.popleft()
-        return q
+        return len(q)
 
-    def retry_after(self, *keys: str) -> float:
-        """Seconds until any of ``keys`` may try again (0 when none is blocked)."""
+    def keys_for(self, username: str, address: str) -> dict[str, int]:
+        """The keys of one attempt and their limits: the (user, address) pair gets
+        ``attempts``; one address 4x that over all users; one user 10x over all
+        addresses (a slow distributed guess, or a deliberate lockout, needs many tries)."""
+        user = username.lower()[:128]
+        return {
+            f"pair:{user}|{address}": self.attempts,
+            f"addr:{address}": 4 * self.attempts,
+            f"user:{user}": 10 * self.attempts,
+        }
+
+    def attempt(self, keys: dict[str, int]) -> float:
+        """0 and the attempt recorded, or the seconds to wait when a key is over its limit."""
         now = time.monotonic()
-        wait = 0.0
         with self._lock:
+            wait = 0.0
+            for key, limit in keys.items():
+                if self._recent(key, now) >= limit:
+                    wait = max(wait, self._tries[key][0] + self.window_s - now)
+            if wait > 0:
+                return wait
             for key in keys:
-                q = self._trim(key, now)
-                if len(q) >= self.attempts:
-                    wait = max(wait, q[0] + self.window_s - now)
-        return wait
+                self._tries.setdefault(key, deque()).append(now)
+                self._tries.move_to_end(key)
+            while len(self._tries) > MAX_TRACKED_KEYS:
+                self._tries.popitem(last=False)
+            return 0.0
 
-    def failed(self, *keys: str) -> None:
-        """Record one failed attempt under each key."""
+    def first_block(self, key: str) -> bool:
+        """True once per window for a blocked key (to audit a block, not every retry)."""
         now = time.monotonic()
         with self._lock:
-            for key in keys:
-                self._trim(key, now).append(now)
+            noted = self._blocked_noted.get(key)
+            if noted is not None and noted > now - self.window_s:
+                return False
+            if len(self._blocked_noted) > MAX_TRACKED_KEYS:
+                self._blocked_noted.clear()
+            self._blocked_noted[key] = now
+            return True
 
-    def succeeded(self, *keys: str) -> None:
-        """Forget the failures of ``keys`` after a successful sign-in."""
+    def succeeded(self, keys: dict[str, int]) -> None:
+        """A successful sign-in: forget the pair's attempts, and take this attempt back
+        from the address and user counters (only failures count against them)."""
         with self._lock:
             for key in keys:
-                self._failures.pop(key, None)
+                if key.startswith("pair:"):
+                    self._tries.pop(key, None)
+                else:
+                    q = self._tries.get(key)
+                    if q:
+                        q.pop()

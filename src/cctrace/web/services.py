@@ -6,6 +6,7 @@ apply the same one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ from cctrace.store.records import CaseRecord, CaseStatus, Role, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
 from cctrace.tracing.service import (
+    LATEST_RESULT,
     TraceRequest,
     audited_trace,
     case_dir,
@@ -142,6 +144,7 @@ def request_for(case: CaseRecord, params: TraceParams, actor: str) -> TraceReque
 
 def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: str) -> Job:
     """Validate, remember the parameters, and run the trace in the background."""
+    check_in_window(case, params.window_from, params.window_to)
     request = request_for(case, params, actor)
     validate_request(state.site, request)
     if not request.photos and request.tracklet_id is None:
@@ -151,11 +154,29 @@ def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: s
     (folder / TRACE_PARAMS_FILE).write_text(params.to_json())
 
     def work(progress: ProgressFn) -> None:
-        result = audited_trace(state.site, state.store, request, state.models, progress)
+        # The newest parameters when the job starts: a request made while this one
+        # waited joined it (see TraceJobs.submit).
+        latest = request_for(case, saved_params(state, case.id) or params, actor)
+        result = audited_trace(state.site, state.store, latest, state.models, progress)
         progress("saving the result", 0.95)
         save_latest_result(state.site, result)
 
     return state.jobs.submit(case.id, actor, work)
+
+
+def check_in_window(case: CaseRecord, start: datetime | None, end: datetime | None) -> None:
+    """``QueryError`` when a search reaches outside the case's infectious window: the
+    legal basis covers that window only (change the case's window, audited, first)."""
+    if case.window_from is not None and start is not None and start < case.window_from:
+        raise QueryError(
+            f"{start.isoformat()} is before case {case.id}'s infectious window "
+            f"({case.window_from.isoformat()}); change the case's window first"
+        )
+    if case.window_to is not None and end is not None and end > case.window_to:
+        raise QueryError(
+            f"{end.isoformat()} is after case {case.id}'s infectious window "
+            f"({case.window_to.isoformat()}); change the case's window first"
+        )
 
 
 def latest_result(state: AppState, case_id: str) -> TraceResult | None:
@@ -164,6 +185,13 @@ def latest_result(state: AppState, case_id: str) -> TraceResult | None:
         return load_latest_result(state.site, case_id)
     except NotFoundError:
         return None
+
+
+def latest_result_digest(state: AppState, case_id: str) -> str | None:
+    """sha256 of the case's latest trace result as stored (None when none has run):
+    what an export request and its approval are bound to."""
+    path = case_dir(state.site, case_id) / LATEST_RESULT
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def case_tracklets(result: TraceResult | None) -> set[int]:

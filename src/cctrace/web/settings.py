@@ -10,6 +10,9 @@ from cctrace.errors import ConfigError
 from cctrace.privacy.secrets import env_secret
 
 SECRET_ENV = "CCTRACE_SECRET_KEY"
+MAX_UPLOAD_MB_CEILING = 20.0
+"""``$CCTRACE_MAX_UPLOAD_MB`` may not exceed this (query photos are read in memory)."""
+MAX_PHOTOS_PER_TRACE = 5
 
 
 def _env_number(name: str, default: float, low: float, high: float) -> float:
@@ -37,7 +40,7 @@ class WebSettings:
     """Send cookies over HTTPS only (``$CCTRACE_COOKIE_SECURE=0`` for plain-HTTP localhost)."""
     max_upload_mb: float = 10.0
     """Largest photo accepted (``$CCTRACE_MAX_UPLOAD_MB``)."""
-    max_photos: int = 5
+    max_photos: int = MAX_PHOTOS_PER_TRACE
     """Most photos in one trace request."""
     login_attempts: int = 5
     """Failed sign-ins allowed per user name and per client in ``login_window_s``."""
@@ -66,7 +69,7 @@ class WebSettings:
             secret_key=key,
             session_hours=_env_number("CCTRACE_SESSION_HOURS", 8.0, 0.05, 24.0),
             cookie_secure=os.environ.get("CCTRACE_COOKIE_SECURE", "1") not in ("0", "false"),
-            max_upload_mb=_env_number("CCTRACE_MAX_UPLOAD_MB", 10.0, 0.1, 20.0),
+            max_upload_mb=_env_number("CCTRACE_MAX_UPLOAD_MB", 10.0, 0.1, MAX_UPLOAD_MB_CEILING),
         )
 
     @classmethod

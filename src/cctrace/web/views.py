@@ -68,3 +68,17 @@ def export_files(
         if Path(path) != names[name]:
             Path(path).replace(names[name])
     return names
+
+
+def approved_export_files(state: AppState, case: CaseRecord, approval_id: int) -> dict[str, Path]:
+    """The files written when the export was approved; ``NotFoundError`` when they are
+    gone (the case's evidence was purged)."""
+    folder = case_dir(state.site, case.id) / EXPORTS_DIR / str(approval_id)
+    names = {name: folder / name for name in EXPORT_FILES}
+    missing = [n for n, p in names.items() if not p.is_file()]
+    if missing:
+        raise NotFoundError(
+            f"export {approval_id} of case {case.id} has no {', '.join(missing)} any more "
+            "(purged with the case's evidence?); request a new export"
+        )
+    return names

@@ -66,7 +66,7 @@ def update_user(username: str, body: UserPatch, user: User, store: StoreDep) -> 
     if username == user.username and (body.active is False or body.role not in (None, user.role)):
         raise AuthError(400, "self_lockout", "you cannot deactivate or demote yourself")
     if body.password is not None:
-        store.set_password_hash(username, _password(body.password, username))
+        store.set_password_hash(username, _password(body.password, username), end_sessions=True)
     updated = store.update_user(username, role=body.role, team=body.team, active=body.active)
     changes = body.model_dump(mode="json", exclude_none=True)
     if "password" in changes:

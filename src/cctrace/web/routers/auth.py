@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlparse
@@ -9,6 +10,7 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from cctrace.errors import NotFoundError
 from cctrace.store.records import UserRecord
 
 from ..deps import SESSION_COOKIE, AuthError, app_state, client_address, current_user, needs
@@ -22,27 +24,26 @@ router = APIRouter(tags=["sign-in"])
 
 def sign_in(state: AppState, request: Request, username: str, password: str) -> SessionOut:
     """Check the password (rate-limited, audited) and open a session."""
-    keys = (f"user:{username.lower()}", f"addr:{client_address(request)}")
-    wait = state.limiter.retry_after(*keys)
+    address = client_address(request)
+    keys = state.limiter.keys_for(username, address)
+    wait = state.limiter.attempt(keys)
     if wait > 0:
-        state.store.append_audit(
-            username[:128] or "?", "sign_in", None, {"outcome": "rate_limited"}, {}
-        )
+        if state.limiter.first_block(next(iter(keys))):
+            actor, who = _who(state, username)
+            state.store.append_audit(
+                actor, "sign_in", None, {"outcome": "rate_limited", "client": address, **who}, {}
+            )
         raise AuthError(
-            429, "rate_limited", f"too many failed sign-ins; try again in {int(wait) + 1} s"
+            429, "rate_limited", f"too many sign-in attempts; try again in {int(wait) + 1} s"
         )
     stored = state.store.password_hash(username)
     if not verify_password(stored, password):
-        state.limiter.failed(*keys)
+        actor, who = _who(state, username)
         state.store.append_audit(
-            username[:128] or "?",
-            "sign_in",
-            None,
-            {"outcome": "failed", "client": client_address(request)},
-            {},
+            actor, "sign_in", None, {"outcome": "failed", "client": address, **who}, {}
         )
         raise AuthError(401, "bad_credentials", "wrong user name or password")
-    state.limiter.succeeded(*keys)
+    state.limiter.succeeded(keys)
     if stored is not None and needs_rehash(stored):
         state.store.set_password_hash(username, hash_password(password))
     user = state.store.get_user(username)
@@ -57,6 +58,16 @@ def sign_in(state: AppState, request: Request, username: str, password: str) -> 
         {"role": user.role.value},
     )
     return SessionOut(token=token, csrf_token=csrf, expires_at=expires, user=UserOut.of(user))
+
+
+def _who(state: AppState, username: str) -> tuple[str, dict[str, str]]:
+    """The audit actor of a failed sign-in: the user when the name exists; otherwise
+    "unknown user" and a short hash of what was typed (it may be a mistyped password)."""
+    try:
+        return state.store.get_user(username).username, {}
+    except NotFoundError:
+        digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:12]
+        return "unknown user", {"typed_name_sha256": digest}
 
 
 def set_session_cookie(state: AppState, response: Response, session: SessionOut) -> None:
@@ -106,7 +117,14 @@ def safe_next(target: str | None) -> str:
     if not target:
         return "/"
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+    if (
+        parsed.scheme
+        or parsed.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 or ord(c) == 127 for c in target)
+    ):
         return "/"
     return target
 

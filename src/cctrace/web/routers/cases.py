@@ -38,6 +38,7 @@ from ..schemas import (
 from ..services import (
     TraceParams,
     cases_for,
+    check_in_window,
     contact_tracklets,
     latest_result,
     open_case,
@@ -165,28 +166,41 @@ async def _save_photos(request: Request, case_id: str, photos: list[UploadFile])
         raise QueryError(f"at most {settings.max_photos} photos per trace, got {len(photos)}")
     folder = photo_dir(state, case_id)
     saved: list[str] = []
-    for photo in photos:
-        name = photo.filename or "photo"
-        if photo.content_type not in PHOTO_TYPES:
-            raise PhotoError(
-                f"{name}: a {photo.content_type or 'file of unknown type'} is not a photo "
-                "(JPEG, PNG, WebP or BMP expected)"
-            )
-        data = await photo.read(settings.max_upload_bytes + 1)
-        if len(data) > settings.max_upload_bytes:
-            raise PhotoError(f"{name}: larger than the {settings.max_upload_mb:g} MB upload limit")
-        if not data:
-            raise PhotoError(f"{name}: the file is empty")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{uuid.uuid4().hex}{PHOTO_TYPES[photo.content_type]}"
-        path.write_bytes(data)
-        try:
-            await run_in_threadpool(_check_photo, path, state)
-        except PhotoError as exc:
-            path.unlink(missing_ok=True)
-            raise PhotoError(str(exc).replace(str(path), name)) from None
-        saved.append(str(path))
+    try:
+        for photo in photos:
+            saved.append(await _save_photo(state, folder, photo))
+    except BaseException:
+        for path in saved:  # a failed request keeps no photo of anyone
+            Path(path).unlink(missing_ok=True)
+        raise
     return saved
+
+
+async def _save_photo(state: AppState, folder: Path, photo: UploadFile) -> str:
+    """Check one uploaded photo (type, size, one face) and keep it; its path."""
+    settings = state.settings
+    name = photo.filename or "photo"
+    if photo.content_type not in PHOTO_TYPES:
+        raise PhotoError(
+            f"{name}: a {photo.content_type or 'file of unknown type'} is not a photo "
+            "(JPEG, PNG, WebP or BMP expected)"
+        )
+    data = await photo.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PhotoError(f"{name}: larger than the {settings.max_upload_mb:g} MB upload limit")
+    if not data:
+        raise PhotoError(f"{name}: the file is empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}{PHOTO_TYPES[photo.content_type]}"
+    path.write_bytes(data)
+    try:
+        await run_in_threadpool(_check_photo, path, state)
+    except BaseException as exc:
+        path.unlink(missing_ok=True)
+        if isinstance(exc, PhotoError):
+            raise PhotoError(str(exc).replace(str(path), name)) from None
+        raise
+    return str(path)
 
 
 @router.post("/cases/{case_id}/traces", response_model=JobOut, status_code=202)
@@ -216,7 +230,12 @@ async def start_case_trace(
         distance_m=distance_m,
         minutes=minutes,
     )
-    return job_out(start_trace(state, case, params, user.username))
+    try:
+        return job_out(await run_in_threadpool(start_trace, state, case, params, user.username))
+    except BaseException:
+        for path in saved:
+            Path(path).unlink(missing_ok=True)
+        raise
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
@@ -240,6 +259,7 @@ def get_result(case_id: str, request: Request, user: User) -> TraceOut:
     result = latest_result(state, case_id)
     if result is None:
         raise NotFoundError(f"no trace has been run for case {case_id} yet")
+    state.store.append_audit(user.username, "view_case", case_id, {"via": "api"}, {})
     return TraceOut.of(result)
 
 
@@ -287,7 +307,9 @@ def second_degree(case_id: str, tracklet_id: int, request: Request, user: User) 
         raise NotFoundError(f"tracklet {tracklet_id} is not a contact of case {case_id}")
     child_id = f"{case_id[:48]}-C{tracklet_id}"
     try:
-        child = visible_case(state.store, user, child_id)
+        child = open_case(state.store, user, child_id)
+        if child.parent_case_id != case_id:
+            raise QueryError(f"case {child_id} exists but is not a second-degree case of {case_id}")
     except NotFoundError:
         child = state.store.create_case(
             child_id,
@@ -340,9 +362,17 @@ def case_cameras(case_id: str, user: User, store: StoreDep) -> list[PickCameraOu
 @router.get("/cases/{case_id}/cameras/{camera_id}/people", response_model=PickOut)
 @needs(Permission.SEARCH)
 def pick_people(case_id: str, camera_id: str, at: datetime, user: User, store: StoreDep) -> PickOut:
-    """The tracked people in the analysed frame of a camera nearest ``at``."""
-    open_case(store, user, case_id)
+    """The tracked people in the analysed frame of a camera nearest ``at``. Audited."""
+    case = open_case(store, user, case_id)
+    check_in_window(case, _aware(at), _aware(at))
     pick = frame_at(store, camera_id, _aware(at))
+    store.append_audit(
+        user.username,
+        "view_frame_people",
+        case_id,
+        {"camera_id": camera_id, "at": pick.timestamp.isoformat()},
+        {"people": len(pick.people)},
+    )
     return PickOut(
         camera_id=camera_id,
         timestamp=pick.timestamp,
@@ -364,7 +394,8 @@ def pick_frame(
 ) -> Response:
     """That frame as JPEG: every head blurred, each tracked person numbered. Audited."""
     state = app_state(request)
-    open_case(state.store, user, case_id)
+    case = open_case(state.store, user, case_id)
+    check_in_window(case, _aware(at), _aware(at))
     pick = frame_at(state.store, camera_id, _aware(at))
     data = render_pick_frame(pick, ExtraDetectors.from_models(state.models))
     state.store.append_audit(

@@ -18,10 +18,12 @@ from ..schemas import EXPORT_FILES, ApprovalDecisionIn, ApprovalIn, ApprovalOut
 from ..services import (
     case_tracklets,
     latest_result,
+    latest_result_digest,
     open_case,
     visible_case,
 )
-from ..views import export_files, unblurred_snapshot
+from ..state import AppState
+from ..views import approved_export_files, export_files, unblurred_snapshot
 
 router = APIRouter(prefix="/api", tags=["snapshots, exports and approvals"])
 User = Annotated[UserRecord, Depends(current_user)]
@@ -66,13 +68,40 @@ def snapshot(
     return FileResponse(path, media_type=JPEG, headers={"Cache-Control": "private, no-store"})
 
 
-def _request(
-    state_store: Store, case_id: str, kind: str, body: ApprovalIn, user: UserRecord
-) -> ApprovalRecord:
-    approval = state_store.request_approval(
-        case_id, kind, user.username, body.reason, body.tracklet_id
+def _approve(state: AppState, approval: ApprovalRecord, user: UserRecord) -> ApprovalRecord:
+    """Approve a request; an export's files are written now, from the very trace result
+    the request was about, so what was approved is what can be downloaded."""
+    if approval.kind == "export":
+        case = state.store.get_case(approval.case_id)
+        if latest_result_digest(state, case.id) != approval.result_digest:
+            raise QueryError(
+                f"case {case.id} was traced again after export {approval.id} was requested; "
+                "deny this request and ask for a new export of the current result"
+            )
+        export_files(state, case, approval.id, user.username)
+    decided = state.store.decide_approval(approval.id, True, user.username)
+    state.store.append_audit(
+        user.username,
+        "approval",
+        approval.case_id,
+        {"approval_id": approval.id, "kind": approval.kind, "approve": True},
+        {},
     )
-    state_store.append_audit(
+    return decided
+
+
+def _request(
+    state: AppState, case_id: str, kind: str, body: ApprovalIn, user: UserRecord
+) -> ApprovalRecord:
+    approval = state.store.request_approval(
+        case_id,
+        kind,
+        user.username,
+        body.reason,
+        body.tracklet_id,
+        result_digest=latest_result_digest(state, case_id),
+    )
+    state.store.append_audit(
         user.username,
         f"{kind}_request",
         case_id,
@@ -81,14 +110,7 @@ def _request(
     )
     if user.role == Role.SUPERVISOR:
         # A supervisor's own request is approved by asking: it is theirs to approve.
-        approval = state_store.decide_approval(approval.id, True, user.username)
-        state_store.append_audit(
-            user.username,
-            "approval",
-            case_id,
-            {"approval_id": approval.id, "kind": kind, "approve": True},
-            {},
-        )
+        approval = _approve(state, approval, user)
     return approval
 
 
@@ -102,7 +124,7 @@ def request_unblur(case_id: str, body: ApprovalIn, request: Request, user: User)
         raise QueryError("say whose face (tracklet_id) should be un-blurred")
     if body.tracklet_id not in case_tracklets(latest_result(state, case_id)):
         raise NotFoundError(f"tracklet {body.tracklet_id} is not part of case {case_id}")
-    return ApprovalOut.of(_request(state.store, case_id, "unblur", body, user))
+    return ApprovalOut.of(_request(state, case_id, "unblur", body, user))
 
 
 @router.post("/cases/{case_id}/exports", response_model=ApprovalOut, status_code=201)
@@ -113,7 +135,7 @@ def request_export(case_id: str, body: ApprovalIn, request: Request, user: User)
     visible_case(state.store, user, case_id)
     if latest_result(state, case_id) is None:
         raise QueryError(f"case {case_id} has no trace to export yet")
-    return ApprovalOut.of(_request(state.store, case_id, "export", body, user))
+    return ApprovalOut.of(_request(state, case_id, "export", body, user))
 
 
 @router.get("/cases/{case_id}/approvals", response_model=list[ApprovalOut])
@@ -140,7 +162,7 @@ def download_export(
         raise NotFoundError(f"no export {approval_id} in case {case_id}")
     if approval.status != "approved":
         raise AuthError(403, "approval_required", f"export {approval_id} is {approval.status}")
-    files = export_files(state, case, approval_id, user.username)
+    files = approved_export_files(state, case, approval_id)
     state.store.append_audit(
         user.username, "export", case_id, {"approval_id": approval_id, "file": name}, {}
     )
@@ -168,17 +190,24 @@ def pending_approvals(user: User, store: StoreDep, status: str = "pending") -> l
 @router.post("/approvals/{approval_id}", response_model=ApprovalOut)
 @needs(Permission.APPROVE)
 def decide_approval(
-    approval_id: int, body: ApprovalDecisionIn, user: User, store: StoreDep
+    approval_id: int, body: ApprovalDecisionIn, request: Request, user: User
 ) -> ApprovalOut:
     """Approve or deny an export or un-blur request of your team."""
-    approval = store.get_approval(approval_id)
-    visible_case(store, user, approval.case_id)
-    decided = store.decide_approval(approval_id, body.approve, user.username)
-    store.append_audit(
+    state = app_state(request)
+    approval = state.store.get_approval(approval_id)
+    visible_case(state.store, user, approval.case_id)
+    if approval.status != "pending":
+        raise QueryError(
+            f"approval request {approval_id} was already {approval.status} by {approval.decided_by}"
+        )
+    if body.approve:
+        return ApprovalOut.of(_approve(state, approval, user))
+    decided = state.store.decide_approval(approval_id, False, user.username)
+    state.store.append_audit(
         user.username,
         "approval",
         approval.case_id,
-        {"approval_id": approval_id, "kind": approval.kind, "approve": body.approve},
+        {"approval_id": approval_id, "kind": approval.kind, "approve": False},
         {},
     )
     return ApprovalOut.of(decided)

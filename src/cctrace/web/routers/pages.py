@@ -18,7 +18,7 @@ from ..pages import templates
 from ..roles import Permission
 from ..schemas import ApprovalOut, AuditOut, TraceOut
 from ..security import new_token, sign
-from ..services import cases_for, latest_result, saved_params, visible_case
+from ..services import can_see, cases_for, latest_result, saved_params, visible_case
 from .admin import list_cameras, retention
 from .audit import read_audit
 
@@ -113,7 +113,8 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
     approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}
     params = saved_params(state, case_id)
-    children = [c for c in store.list_cases() if c.parent_case_id == case_id]
+    children = [c for c in store.list_cases() if c.parent_case_id == case_id and can_see(user, c)]
+    store.append_audit(user.username, "view_case", case_id, {"via": "page"}, {})
     return render(
         request,
         "case.html",

@@ -1,0 +1,135 @@
+"""Fixes from the security review: each one tested against the real app."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from web_support import PASSWORD, WebEnv, open_and_trace, wait_job
+
+from cctrace.errors import QueryError, StoreError
+from cctrace.tracing.service import check_case_id
+from cctrace.web.jobs import MAX_JOBS_PER_USER, TraceJobs
+from cctrace.web.routers.auth import safe_next
+
+
+def test_an_export_is_of_the_result_that_was_approved(web: WebEnv) -> None:
+    ivy, sue = web.client_for("ivy"), web.client_for("sue")
+    open_and_trace(ivy, "C-1", 1)
+    asked = ivy.post("/api/cases/C-1/exports", json={"reason": "hand over"}).json()
+    job = ivy.post("/api/cases/C-1/traces", data={"tracklet_id": "2"}).json()
+    wait_job(ivy, job["job_id"])
+    refused = sue.post(f"/api/approvals/{asked['approval_id']}", json={"approve": True})
+    assert refused.status_code == 400 and "traced again" in refused.json()["error"]["message"]
+    assert web.store.get_approval(asked["approval_id"]).status == "pending"
+    again = sue.post("/api/cases/C-1/exports", json={"reason": "hand over"}).json()
+    assert again["status"] == "approved"
+    folder = web.site.storage.data_dir / "reports" / "C-1" / "exports" / str(again["approval_id"])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "contacts.csv",
+        "report.pdf",
+        "sightings.csv",
+    ]  # written when approved, from the approved result
+
+
+def test_second_degree_never_searches_a_closed_or_unrelated_case(web: WebEnv) -> None:
+    ivy = web.client_for("ivy")
+    open_and_trace(ivy, "P1", 1)
+    first = ivy.post("/api/cases/P1/contacts/2/trace").json()
+    wait_job(ivy, first["job"]["job_id"])
+    assert ivy.post("/api/cases/P1-C2/close").status_code == 200
+    closed = ivy.post("/api/cases/P1/contacts/2/trace")
+    assert closed.status_code == 400 and "closed" in closed.json()["error"]["message"]
+    ivy.post("/api/cases", json={"case_id": "Q1-C2", "legal_basis": "unrelated"})
+    open_and_trace(ivy, "Q1", 1)
+    unrelated = ivy.post("/api/cases/Q1/contacts/2/trace")
+    assert unrelated.status_code == 400, unrelated.text
+
+
+def test_a_password_reset_signs_the_user_out(web: WebEnv) -> None:
+    ivy, adm = web.client_for("ivy"), web.client_for("adm")
+    assert ivy.get("/api/auth/me").status_code == 200
+    new = "another long passphrase 42"
+    assert adm.patch("/api/admin/users/ivy", json={"password": new}).status_code == 200
+    assert ivy.get("/api/auth/me").status_code == 401
+    fresh = web.client_for("")
+    assert (
+        fresh.post("/api/auth/login", json={"username": "ivy", "password": new}).status_code == 200
+    )
+    assert (
+        fresh.post("/api/auth/login", json={"username": "ivy", "password": PASSWORD}).status_code
+        == 401
+    )
+
+
+def test_searches_stay_inside_the_case_window(web: WebEnv) -> None:
+    ivy = web.client_for("ivy")
+    ivy.post(
+        "/api/cases",
+        json={
+            "case_id": "W-1",
+            "legal_basis": "basis",
+            "window_from": "2024-03-01T09:00:00Z",
+            "window_to": "2024-03-01T09:30:00Z",
+        },
+    )
+    wide = ivy.post(
+        "/api/cases/W-1/traces",
+        data={"tracklet_id": "1", "window_from": "2024-02-01T00:00:00Z"},
+    )
+    assert wide.status_code == 400 and "infectious window" in wide.json()["error"]["message"]
+    outside = ivy.get("/api/cases/W-1/cameras/cam1/people", params={"at": "2024-03-02T09:00:00Z"})
+    assert outside.status_code == 400
+    inside = ivy.get("/api/cases/W-1/cameras/cam1/people", params={"at": "2024-03-01T09:00:00.4Z"})
+    assert inside.status_code == 200
+    actions = [e.action for e in web.store.list_audit(case_id="W-1")]
+    assert "view_frame_people" in actions
+
+
+def test_viewing_a_case_is_audited(web: WebEnv) -> None:
+    ivy = web.client_for("ivy")
+    open_and_trace(ivy, "C-1", 1)
+    ivy.get("/api/cases/C-1/result")
+    ivy.get("/cases/C-1", headers={"Accept": "text/html"})
+    views = [e.query["via"] for e in web.store.list_audit(case_id="C-1") if e.action == "view_case"]
+    assert views == ["api", "page"]
+
+
+def test_server_errors_do_not_leak_details(web: WebEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    ivy = web.client_for("ivy")
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise StoreError("database unavailable (postgresql://cctrace:hunter2@db/cctrace)")
+
+    monkeypatch.setattr(web.store, "list_cases", broken)
+    resp = ivy.get("/api/cases")
+    assert resp.status_code == 503
+    assert "hunter2" not in resp.text and "postgresql" not in resp.text
+    assert "log ref" in resp.json()["error"]["message"]
+
+
+def test_case_ids_and_redirects_are_strict() -> None:
+    with pytest.raises(QueryError):
+        check_case_id("C1\n")
+    assert safe_next("/cases/C-1") == "/cases/C-1"
+    for bad in ("//evil.example", "https://evil.example/", "/\\evil.example", "/a\tb", "cases"):
+        assert safe_next(bad) == "/"
+
+
+def test_one_waiting_trace_per_case_and_a_cap_per_user() -> None:
+    jobs = TraceJobs(workers=1)
+    gate = threading.Event()
+    try:
+        running = jobs.submit("A", "ivy", lambda progress: gate.wait(5))
+        waiting = jobs.submit("B", "ivy", lambda progress: None)
+        assert jobs.submit("B", "ivy", lambda progress: None).job_id == waiting.job_id
+        jobs.submit("C", "ivy", lambda progress: None)
+        assert MAX_JOBS_PER_USER == 3
+        with pytest.raises(QueryError, match="already have 3"):
+            jobs.submit("D", "ivy", lambda progress: None)
+        jobs.submit("D", "sue", lambda progress: None)  # others are not held up
+        assert jobs.get(running.job_id) is not None
+    finally:
+        gate.set()
+        assert jobs.wait_idle(10)
+        jobs.shutdown()

@@ -149,12 +149,23 @@ def test_route_picture_blurs_everyone_but_case_and_contacts(demo: Demo) -> None:
     assert route and any(label.startswith("Contact") for label in allowed.values())
     checked_allowed = checked_others = 0
     for tid in route:
-        ev = render_evidence(
-            demo.store, tid, allowed, case_ids=route, detectors=demo.detectors, outline=False
-        )
-        kept, others = _check_pixels(demo, ev, set(allowed))
-        checked_allowed += kept
-        checked_others += others
+        # Several moments of each route sighting: in a crowd a bystander's blurred head
+        # may cover the case's face in any one frame (privacy wins), so one frame alone
+        # may leave nothing to compare. The demo's ingest varies from run to run.
+        points = demo.store.tracklet_points(tid)
+        for point in points[:: max(1, len(points) // 8)]:
+            ev = render_evidence(
+                demo.store,
+                tid,
+                allowed,
+                at=point.timestamp,
+                case_ids=route,
+                detectors=demo.detectors,
+                outline=False,
+            )
+            kept, others = _check_pixels(demo, ev, set(allowed))
+            checked_allowed += kept
+            checked_others += others
     for c in demo.result.contacts:
         for e in c.encounters:
             ev = render_evidence(

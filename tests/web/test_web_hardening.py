@@ -133,3 +133,18 @@ def test_one_waiting_trace_per_case_and_a_cap_per_user() -> None:
         gate.set()
         assert jobs.wait_idle(10)
         jobs.shutdown()
+
+
+def test_serve_demo_says_when_the_demo_case_cannot_be_opened(web: WebEnv, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cctrace.demo import DEMO_CASE, DEMO_INVESTIGATOR
+    from cctrace.web.cli import ensure_demo_users, stale_demo_message
+
+    data = web.site.storage.data_dir
+    assert "has no case" in (stale_demo_message(data, tmp_path) or "")
+    web.store.create_case(DEMO_CASE, "root", "demo")
+    assert "belongs to 'root'" in (stale_demo_message(data, tmp_path) or "")
+    web.store.create_case("OTHER", DEMO_INVESTIGATOR, "demo")
+    accounts = ensure_demo_users(data, tmp_path)
+    assert set(accounts) == {"investigator", "supervisor", "auditor", "admin"}
+    assert ensure_demo_users(data, tmp_path) == accounts  # same passwords on a restart
+    assert oct((tmp_path / "demo-users.txt").stat().st_mode & 0o777) == "0o600"

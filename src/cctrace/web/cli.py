@@ -58,6 +58,27 @@ def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
     return saved
 
 
+def stale_demo_message(site_data_dir: Path, workdir: Path) -> str | None:
+    """Why the demo case would not show in the app (a demo built by an older cctrace,
+    whose case belongs to the login name), or None."""
+    from cctrace.demo import DEMO_CASE, DEMO_INVESTIGATOR
+    from cctrace.errors import NotFoundError
+    from cctrace.store.repository import Store
+
+    with Store.open(site_data_dir) as store:
+        try:
+            owner = store.get_case(DEMO_CASE).created_by
+        except NotFoundError:
+            return f"{workdir} has no case {DEMO_CASE}: run `cctrace demo --workdir {workdir}`"
+    if owner == DEMO_INVESTIGATOR:
+        return None
+    return (
+        f"case {DEMO_CASE} in {workdir} belongs to {owner!r} (built by an older cctrace), "
+        f"so the demo accounts cannot open it: delete {workdir} and run "
+        f"`cctrace demo --workdir {workdir}` again"
+    )
+
+
 def serve(
     site_file: Annotated[
         Path | None,
@@ -114,6 +135,9 @@ def serve(
         console.print(
             f"open [bold]http://{host}:{port}/cases/{DEMO_CASE}[/bold] and sign in as investigator"
         )
+        problem = stale_demo_message(site.storage.data_dir, workdir)
+        if problem:
+            console.print(f"[yellow]note:[/yellow] {problem}")
     scheduler = PurgeScheduler(site) if purge else None
     app = create_app(site, settings)
     if scheduler:

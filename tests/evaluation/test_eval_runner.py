@@ -62,6 +62,16 @@ def test_drop_beyond_tolerance_is_a_regression() -> None:
     assert [r.key for r in compare_to_baseline(bad, base)] == ["a/recall", "a/err"]
 
 
+def test_slack_samples_widen_the_tolerance_of_a_varying_scene() -> None:
+    base = _report(Metric("trace", "recall", 0.724, n=16))
+    drop = _report(Metric("trace", "recall", 0.660, n=16))  # one sample is 0.063
+    assert [r.key for r in compare_to_baseline(drop, base)] == ["trace/recall"]
+    slack_base = _report(Metric("trace", "recall", 0.724, n=16, slack_samples=1))
+    assert compare_to_baseline(drop, slack_base) == []
+    too_far = _report(Metric("trace", "recall", 0.590, n=16, slack_samples=1))
+    assert compare_to_baseline(too_far, slack_base)  # two samples is 0.126
+
+
 def test_improvement_is_not_a_regression() -> None:
     base = _report(Metric("a", "recall", 0.80))
     assert compare_to_baseline(_report(Metric("a", "recall", 0.99)), base) == []

@@ -26,6 +26,8 @@ class Metric:
         condition: what the value was measured under, in words.
         guarded: whether the regression guard checks it (off for timings, which depend
             on the machine's load rather than on the code).
+        slack_samples: extra samples of tolerance the guard allows, for a value measured
+            on a scene that varies between identical runs (see ``evaluation.trace``).
     """
 
     stage: str
@@ -37,6 +39,7 @@ class Metric:
     n: int = 0
     condition: str = ""
     guarded: bool = True
+    slack_samples: int = 0
 
     @property
     def key(self) -> str:
@@ -75,6 +78,7 @@ class Metric:
             n=int(data.get("n", 0)),
             condition=str(data.get("condition", "")),
             guarded=bool(data.get("guarded", True)),
+            slack_samples=int(data.get("slack_samples", 0)),
         )
 
 

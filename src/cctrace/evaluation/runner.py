@@ -3,6 +3,7 @@ against a stored baseline (the regression guard)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import math
@@ -229,7 +230,7 @@ def tolerance_for(metric: Metric) -> float:
         return max(abs(metric.value) * RELATIVE_TOLERANCE, 1.0)
     one_sample = 1.01 / metric.n if metric.n > 0 else 0.0
     if metric.higher_is_better:
-        return max(FRACTION_TOLERANCE, one_sample)
+        return max(FRACTION_TOLERANCE, one_sample * (1 + metric.slack_samples))
     if metric.target is not None and metric.target <= STRICT_RATE_TARGET:
         return 0.5 / metric.n if metric.n > 0 else 0.0
     return ERROR_TOLERANCE
@@ -262,7 +263,9 @@ def compare_to_baseline(current: EvalReport, baseline: EvalReport) -> list[Regre
             if any(m.stage == stage for m in current.metrics):
                 out.append(Regression(base.key, base.value, float("nan"), 0.0))
             continue  # stage not run this time
-        tol = tolerance_for(base)
+        # The slack of a varying scene may be declared by the code now or the baseline.
+        slack = max(base.slack_samples, measured.slack_samples)
+        tol = tolerance_for(dataclasses.replace(base, slack_samples=slack))
         worse = (
             base.value - measured.value if base.higher_is_better else measured.value - base.value
         )

@@ -45,6 +45,10 @@ one encoder thread), so a few boxes differ; these small
 counts moved by more than one sample between identical runs (beyond-seed recall
 0.22-0.31, contact recall 0.21-0.36, contact precision 0.43-1.0). The other trace
 metrics stayed within their tolerance (sighting recall 0.69-0.73)."""
+VARIES = {"sighting recall auto", "sighting recall reviewed"}
+"""Guarded with one more sample of tolerance (two in all): sighting recall, at 0.69-0.73
+over the first runs, measured 0.66 in a later identical CI run (issue 4), one sample
+(0.063) below the baseline."""
 TARGETS = {
     "sighting recall auto": None,
     "sighting precision auto": None,
@@ -216,6 +220,15 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         ),
     ]
     return [
-        Metric("trace", name, v, TARGETS[name], n=n, condition=c, guarded=name not in UNGUARDED)
+        Metric(
+            "trace",
+            name,
+            v,
+            TARGETS[name],
+            n=n,
+            condition=c,
+            guarded=name not in UNGUARDED,
+            slack_samples=1 if name in VARIES else 0,
+        )
         for name, v, n, c in values
     ]

@@ -36,6 +36,7 @@ CONTACT_S = 5.0
 MAX_REVIEW_ROUNDS = 5
 UNGUARDED = {
     "sighting recall beyond seed",
+    "sighting precision beyond seed",
     "contact recall reviewed",
     "contact precision reviewed",
 }
@@ -43,8 +44,9 @@ UNGUARDED = {
 libx264 through PyAV, and the decoded pixels differ slightly from run to run (even with
 one encoder thread), so a few boxes differ; these small
 counts moved by more than one sample between identical runs (beyond-seed recall
-0.22-0.31, contact recall 0.21-0.36, contact precision 0.43-1.0). The other trace
-metrics stayed within their tolerance (sighting recall 0.69-0.73)."""
+0.22-0.31, contact recall 0.21-0.36, contact precision 0.43-1.0, and in three runs
+during issue 4 beyond-seed precision 0.78-0.93 over a few seconds of track). The other
+trace metrics stay within their tolerance (see ``VARIES``)."""
 VARIES = {"sighting recall auto", "sighting recall reviewed"}
 """Guarded with one more sample of tolerance (two in all): sighting recall, at 0.69-0.73
 over the first runs, measured 0.66 in a later identical CI run (issue 4), one sample

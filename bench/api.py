@@ -56,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from cctrace.demo import DEMO_CASE  # noqa: E402
+from cctrace.evaluation.runner import git_commit  # noqa: E402
 from cctrace.footage.demo import DEMO_GROUND_POINTS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -80,22 +81,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 def cpu_model() -> str:
@@ -702,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu": cpu_model(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "commit": commit(),
+            "commit": git_commit(ROOT),
             "machine_cpu_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1),
             "loadavg_1m": [round(load0, 2), round(load1, 2)],
             "cpu_s_in_window": {

@@ -141,19 +141,20 @@ def _sign_in(page: Any, username: str, password: str, path: str = "/") -> None:
 @pytest.fixture(scope="module")
 def investigator(browser: Any, server: Server) -> Iterator[Any]:
     """The investigator's page, signed in through the form."""
-    context = _context(browser, server)
-    page = context.new_page()
-    _sign_in(page, "investigator", server.passwords["investigator"])
-    yield page
-    context.close()
+    yield from _signed_in(browser, server, "investigator")
 
 
 @pytest.fixture(scope="module")
 def supervisor(browser: Any, server: Server) -> Iterator[Any]:
     """The supervisor's page, in its own context (own cookies)."""
+    yield from _signed_in(browser, server, "supervisor")
+
+
+def _signed_in(browser: Any, server: Server, user: str) -> Iterator[Any]:
+    """A page signed in through the form as ``user``, in its own context (own cookies)."""
     context = _context(browser, server)
     page = context.new_page()
-    _sign_in(page, "supervisor", server.passwords["supervisor"])
+    _sign_in(page, user, server.passwords[user])
     yield page
     context.close()
 
@@ -320,21 +321,13 @@ def test_export_request_approve_and_download_pdf(investigator: Any, supervisor: 
 @pytest.fixture(scope="module")
 def auditor(browser: Any, server: Server) -> Iterator[Any]:
     """The auditor's page, in its own context."""
-    context = _context(browser, server)
-    page = context.new_page()
-    _sign_in(page, "auditor", server.passwords["auditor"])
-    yield page
-    context.close()
+    yield from _signed_in(browser, server, "auditor")
 
 
 @pytest.fixture(scope="module")
 def admin(browser: Any, server: Server) -> Iterator[Any]:
     """The administrator's page, in its own context."""
-    context = _context(browser, server)
-    page = context.new_page()
-    _sign_in(page, "admin", server.passwords["admin"])
-    yield page
-    context.close()
+    yield from _signed_in(browser, server, "admin")
 
 
 def test_auditor_sees_verified_audit_log(auditor: Any) -> None:

@@ -36,17 +36,20 @@ def unblurred_snapshot(state: AppState, case_id: str, tracklet_id: int) -> bytes
     return evidence.jpeg()
 
 
+def _export_paths(state: AppState, case_id: str, approval_id: int) -> dict[str, Path]:
+    folder = case_dir(state.site, case_id) / EXPORTS_DIR / str(approval_id)
+    return {name: folder / name for name in EXPORT_FILES}
+
+
 def export_files(
     state: AppState, case: CaseRecord, approval_id: int, exported_by: str
 ) -> dict[str, Path]:
-    """The files of an approved export, written on first download and kept with the case."""
+    """Write an export's files from the case's latest trace (when it is approved); they
+    are kept with the case."""
     from cctrace.report.case_export import export_case
     from cctrace.report.evidence import ExtraDetectors
 
-    folder = case_dir(state.site, case.id) / EXPORTS_DIR / str(approval_id)
-    names = {name: folder / name for name in EXPORT_FILES}
-    if all(p.is_file() for p in names.values()):
-        return names
+    names = _export_paths(state, case.id, approval_id)
     result = latest_result(state, case.id)
     if result is None:
         raise NotFoundError(f"case {case.id} has no trace to export yet")
@@ -55,7 +58,7 @@ def export_files(
         state.store,
         case,
         result,
-        folder,
+        names["report.pdf"].parent,
         exported_by,
         detectors=ExtraDetectors.from_models(state.models),
     )
@@ -65,16 +68,14 @@ def export_files(
         "contacts.csv": done.contacts_csv,
     }
     for name, path in written.items():
-        if Path(path) != names[name]:
-            Path(path).replace(names[name])
+        Path(path).replace(names[name])
     return names
 
 
 def approved_export_files(state: AppState, case: CaseRecord, approval_id: int) -> dict[str, Path]:
     """The files written when the export was approved; ``NotFoundError`` when they are
     gone (the case's evidence was purged)."""
-    folder = case_dir(state.site, case.id) / EXPORTS_DIR / str(approval_id)
-    names = {name: folder / name for name in EXPORT_FILES}
+    names = _export_paths(state, case.id, approval_id)
     missing = [n for n, p in names.items() if not p.is_file()]
     if missing:
         raise NotFoundError(

@@ -95,7 +95,7 @@ def api_login(body: LoginIn, request: Request, response: Response) -> SessionOut
 
 @router.post("/api/auth/logout", status_code=204)
 @needs(Permission.SIGNED_IN)
-def api_logout(request: Request, response: Response) -> Response:
+def api_logout(request: Request) -> Response:
     """End this session."""
     state = app_state(request)
     state.store.delete_session(request.state.session_token)

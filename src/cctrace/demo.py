@@ -125,25 +125,24 @@ def build_demo_site(workdir: Path, video: Path, console: Console | None = None) 
 
 
 def _crop_clip(source: Path, target: Path, x0: int, x1: int) -> None:
-    """Re-encode a horizontal slice of a clip as H.264, frame for frame."""
+    """Re-encode a horizontal slice of a clip as lossless H.264, frame for frame.
+
+    Lossless, so the cut cameras decode to exactly the source's pixels on every run and
+    the demo's ingest, trace and tests are the same every time (a lossy re-encode varied
+    from run to run: :mod:`cctrace.footage.writer`).
+    """
     import av
 
+    from cctrace.footage.writer import write_video, x264_options
+
     tmp = target.with_suffix(".part.mp4")
-    with av.open(str(source)) as inp, av.open(str(tmp), "w") as out:
+    with av.open(str(source)) as inp:
         in_stream = inp.streams.video[0]
         rate = in_stream.average_rate or 10
-        stream = out.add_stream("libx264", rate=rate)
-        stream.width = x1 - x0
-        stream.height = in_stream.codec_context.height
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
-        for frame in inp.decode(in_stream):
-            image = frame.to_ndarray(format="bgr24")[:, x0:x1]
-            new = av.VideoFrame.from_ndarray(image.copy(), format="bgr24")
-            for packet in stream.encode(new):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+        frames = (
+            frame.to_ndarray(format="bgr24")[:, x0:x1] for frame in inp.decode(in_stream)
+        )
+        write_video(tmp, frames, rate, options=x264_options(lossless=True))
     tmp.replace(target)
 
 

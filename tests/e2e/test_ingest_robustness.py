@@ -15,6 +15,7 @@ import pytest
 from pets import write_pets_site
 
 from cctrace.config import load_site
+from cctrace.footage.writer import write_video, x264_options
 from cctrace.ingest.runner import ingest_site
 from cctrace.store.repository import Store
 
@@ -27,18 +28,12 @@ CLIP_FRAMES = 120
 def short_clip(pets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 120 frames of PETS View_001 as an MKV (so a truncated copy still opens)."""
     out = tmp_path_factory.mktemp("clip") / "view001-short.mkv"
-    with av.open(str(pets_dir / "view001.mp4")) as inp, av.open(str(out), "w") as dst:
-        stream = dst.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 768, 576, "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast", "g": "10"}
-        for i, frame in enumerate(inp.decode(video=0)):
-            if i >= CLIP_FRAMES:
-                break
-            new = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24")
-            for packet in stream.encode(new):
-                dst.mux(packet)
-        for packet in stream.encode():
-            dst.mux(packet)
+    with av.open(str(pets_dir / "view001.mp4")) as inp:
+        frames = (
+            frame.to_ndarray(format="bgr24")
+            for _, frame in zip(range(CLIP_FRAMES), inp.decode(video=0), strict=False)
+        )
+        write_video(out, frames, 10, options=x264_options(gop=10))
     return out
 
 

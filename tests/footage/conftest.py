@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import av
-import av.video.stream
 import numpy as np
 import pytest
+
+from cctrace.footage.writer import write_video, x264_options
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 N_FRAMES = 60
@@ -52,31 +53,21 @@ def write_clip(
     metadata: dict[str, str] | None = None,
 ) -> Path:
     """Encode BGR ``frames`` with PyAV at a constant ``fps``; fixed GOP, no scene cuts."""
-    container_options = {"movflags": "faststart"} if faststart else {}
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w", format=fmt, options=container_options) as out:
-        out.metadata.update(metadata or {})
-        options: dict[str, str] = {}
-        if codec == "libx264":
-            options = {
-                "preset": "veryfast",
-                "x264-params": (
-                    f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={b_frames}:threads=1"
-                ),
-            }
-        elif codec == "mpeg4":
-            options = {"g": str(gop), "bf": str(b_frames)}
-        stream = out.add_stream(codec, rate=fps, options=options)
-        assert isinstance(stream, av.video.stream.VideoStream)
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    options: dict[str, str] = {}
+    if codec == "libx264":
+        options = x264_options(crf=23, gop=gop, b_frames=b_frames, scenecut=False)
+    elif codec == "mpeg4":
+        options = {"g": str(gop), "bf": str(b_frames)}
+    return write_video(
+        path,
+        frames,
+        fps,
+        codec=codec,
+        options=options,
+        container_format=fmt,
+        container_options={"movflags": "faststart"} if faststart else {},
+        metadata=metadata,
+    )
 
 
 @pytest.fixture(scope="session")

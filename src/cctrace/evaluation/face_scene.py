@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 
 import av
-import av.video.stream
 import cv2
 import numpy as np
 
@@ -157,25 +156,13 @@ def write_face_video(
     crf: int = 28,
 ) -> Path:
     """Render, JPEG-compress and H.264-encode the clip; return ``path``."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        if not isinstance(stream, av.video.stream.VideoStream):
-            raise TypeError("libx264 did not give a video stream")
-        stream.width, stream.height, stream.pix_fmt = FRAME_W, FRAME_H, "yuv420p"
-        # One encoder thread: the same bytes on every machine, so the test is repeatable.
-        stream.options = {
-            "crf": str(crf),
-            "preset": "veryfast",
-            "g": str(2 * fps),
-            "x264-params": "threads=1",
-        }
-        for i in range(round(duration_s * fps)):
-            image = jpeg(render(background, people, i / fps), jpeg_quality)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    from cctrace.footage.writer import write_video, x264_options
+
+    frames = (
+        jpeg(render(background, people, i / fps), jpeg_quality)
+        for i in range(round(duration_s * fps))
+    )
+    return write_video(path, frames, fps, options=x264_options(crf=crf, gop=2 * fps))
 
 
 def write_clip_site(

@@ -15,6 +15,8 @@ MASK_CLASSIFIERS    ``mobilenetv2-head``   :class:`~.mask_head.MaskHeadClassifie
 MASK_CLASSIFIERS    ``mobilenetv2-avg``    :class:`~.mask.EnsembleMaskClassifier`
 MASK_CLASSIFIERS    ``keras-mobilenetv2``  :class:`~.mask.KerasMobileNetV2MaskClassifier`
 MASK_CLASSIFIERS    ``torch-mobilenetv2``  :class:`~.mask.TorchMobileNetV2MaskClassifier`
+BODY_EMBEDDERS      ``part-colour``        :class:`~.body.PartColourEmbedder` (default)
+BODY_EMBEDDERS      ``onnx-reid``          :class:`~.body.OnnxReidEmbedder` (user-supplied)
 ==================  =====================  ==========================================
 """
 
@@ -23,7 +25,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from cctrace.vision.base import FaceDetector, FaceEmbedder, MaskClassifier, PersonDetector
+from cctrace.vision.base import (
+    BodyEmbedder,
+    FaceDetector,
+    FaceEmbedder,
+    MaskClassifier,
+    PersonDetector,
+)
 
 PERSON_DETECTORS: dict[str, str] = {
     "yolov3-tiny": "cctrace.vision.person:YoloV3TinyPersonDetector",
@@ -42,12 +50,17 @@ MASK_CLASSIFIERS: dict[str, str] = {
     "keras-mobilenetv2": "cctrace.vision.mask:KerasMobileNetV2MaskClassifier",
     "torch-mobilenetv2": "cctrace.vision.mask:TorchMobileNetV2MaskClassifier",
 }
+BODY_EMBEDDERS: dict[str, str] = {
+    "part-colour": "cctrace.vision.body:PartColourEmbedder",
+    "onnx-reid": "cctrace.vision.body:OnnxReidEmbedder",
+}
 
 DEFAULTS: dict[str, str] = {
     "person_detector": "yolov3-tiny-onnx",
     "face_detector": "yunet",
     "face_embedder": "sface",
     "mask_classifier": "mobilenetv2-head",
+    "body_embedder": "part-colour",
 }
 
 
@@ -88,16 +101,25 @@ def build_mask_classifier(type: str = "mobilenetv2-head", **params: Any) -> Mask
     return classifier
 
 
+def build_body_embedder(type: str = "part-colour", **params: Any) -> BodyEmbedder:
+    """A body appearance embedder by type key (see ``BODY_EMBEDDERS``)."""
+    embedder: BodyEmbedder = _build("body embedder", BODY_EMBEDDERS, type, params)
+    return embedder
+
+
 __all__ = [
+    "BODY_EMBEDDERS",
     "DEFAULTS",
     "FACE_DETECTORS",
     "FACE_EMBEDDERS",
     "MASK_CLASSIFIERS",
     "PERSON_DETECTORS",
+    "BodyEmbedder",
     "FaceDetector",
     "FaceEmbedder",
     "MaskClassifier",
     "PersonDetector",
+    "build_body_embedder",
     "build_face_detector",
     "build_face_embedder",
     "build_mask_classifier",

@@ -53,3 +53,13 @@ def l2_normalise(vectors: np.ndarray) -> FloatArray:
     v = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(v, axis=-1, keepdims=True)
     return (v / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class BodyEmbedder(Protocol):
+    """Turns person boxes into appearance embeddings (clothing, build), L2-normalised."""
+
+    dim: int
+
+    def embed(self, image: Image, boxes: Sequence[Sequence[float]]) -> FloatArray:
+        """(len(boxes), dim) float32 embeddings, one per box (cosine similarity)."""
+        ...

@@ -7,6 +7,7 @@ file and line. Relative paths are resolved against the YAML file's folder.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -81,6 +82,27 @@ class Calibration(Strict):
         return GroundCalibration.fit([r[:2] for r in self.points], [r[2:] for r in self.points])
 
 
+class CameraLink(Strict):
+    """A neighbouring camera a person can walk to, and how long that typically takes."""
+
+    to: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The other camera's id")
+    walk_s: Annotated[list[float], Field(min_length=2, max_length=2)] = Field(
+        ...,
+        description="[shortest, longest] plausible seconds from leaving this camera's view "
+        "to appearing in the other's (0 for overlapping views)",
+    )
+
+    @field_validator("walk_s")
+    @classmethod
+    def _ordered(cls, value: list[float]) -> list[float]:
+        low, high = value
+        if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
+            raise ValueError(f"walk_s must be [low, high] with 0 <= low <= high, got {value}")
+        if high > 24 * 3600:
+            raise ValueError(f"walk_s longer than a day ({high} s) is not a neighbour")
+        return value
+
+
 class CameraConfig(Strict):
     """One camera: identity, place, footage and calibration."""
 
@@ -97,6 +119,12 @@ class CameraConfig(Strict):
     timezone: str = Field(
         "UTC",
         description="Time zone of times written in file names (IANA name, e.g. Asia/Seoul)",
+    )
+    links: list[CameraLink] = Field(
+        default_factory=list,
+        description="Neighbouring cameras and walking times to them (the camera graph); "
+        "links hold both ways. Without links, neighbours and times follow from the "
+        "cameras' site-plan positions (see cctrace.tracing.camera_graph)",
     )
     calibration: Calibration | None = Field(
         None, description="Ground-plane calibration; without it distances are estimated"
@@ -271,6 +299,15 @@ class SiteConfig(Strict):
             if cam.id in seen:
                 raise ValueError(f"camera id {cam.id!r} appears more than once")
             seen.add(cam.id)
+        for cam in cameras:
+            for link in cam.links:
+                if link.to not in seen:
+                    raise ValueError(
+                        f"camera {cam.id!r} links to unknown camera {link.to!r}; "
+                        f"this site has: {', '.join(sorted(seen))}"
+                    )
+                if link.to == cam.id:
+                    raise ValueError(f"camera {cam.id!r} links to itself")
         return cameras
 
     def camera(self, camera_id: str) -> CameraConfig:

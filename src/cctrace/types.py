@@ -209,6 +209,18 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class BodyAppearance:
+    """A tracklet's body appearance embedding and the model that made it."""
+
+    model: str
+    """The body embedder's type; embeddings of different models are not comparable."""
+    vector: FloatArray
+    """L2-normalised; cosine similarity."""
+    samples: int = 1
+    """Clean views averaged into it."""
+
+
+@dataclass(frozen=True)
 class Tracklet:
     """One person, one camera, one continuous track."""
 
@@ -220,6 +232,8 @@ class Tracklet:
     mask_votes: tuple[int, int] = (0, 0)
     """(worn, not worn) face votes."""
     snapshot: Snapshot | None = None
+    body: BodyAppearance | None = None
+    """Mean body appearance of its clean views, when it had any."""
 
     @property
     def start(self) -> datetime:

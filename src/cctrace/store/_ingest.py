@@ -22,6 +22,7 @@ from .files import FileBatch, crop_relpath, snapshot_relpath
 from .records import FootageStatus, InvalidInputError
 from .schema import (
     Base,
+    BodyEmbeddingRow,
     EncounterRow,
     FaceEmbeddingRow,
     FootageRow,
@@ -255,10 +256,25 @@ class IngestMixin(StoreBase):
                         "crop_path": crop,
                     }
                 )
+        bodies = [
+            {
+                "tracklet_id": row.id,
+                "model": t.body.model,
+                "vector": self.cipher.encrypt(
+                    np.ascontiguousarray(t.body.vector, dtype=np.float32).tobytes(),
+                    "body",
+                    str(row.id),
+                ),
+            }
+            for t, row in zip(tracklets, rows, strict=True)
+            if t.body is not None
+        ]
         if points:
             s.execute(insert(_table(TrackPointRow)), points)
         if faces:
             s.execute(insert(_table(FaceEmbeddingRow)), faces)
+        if bodies:
+            s.execute(insert(_table(BodyEmbeddingRow)), bodies)
         return {t.track_id: row.id for t, row in zip(tracklets, rows, strict=True)}
 
     def _insert_encounters(

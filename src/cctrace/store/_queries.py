@@ -12,13 +12,20 @@ import numpy as np
 from sqlalchemy import func, or_, select
 
 from cctrace.errors import NotFoundError
-from cctrace.types import TrackPoint
+from cctrace.types import FloatArray, TrackPoint
 
 from . import _convert
 from ._base import StoreBase, chunks, require_aware, unique_ints
 from .files import read_crop
 from .records import EmbeddingBatch, EmbeddingRecord, EncounterRecord, MotRow, TrackletRecord
-from .schema import EncounterRow, FaceEmbeddingRow, FootageRow, TrackletRow, TrackPointRow
+from .schema import (
+    BodyEmbeddingRow,
+    EncounterRow,
+    FaceEmbeddingRow,
+    FootageRow,
+    TrackletRow,
+    TrackPointRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +167,24 @@ class QueryMixin(StoreBase):
                 out.extend(
                     _convert.embedding(r, self.abspath, self.cipher) for r in s.scalars(stmt)
                 )
+        return out
+
+    def body_embeddings(
+        self, ids: Iterable[int], model: str | None = None
+    ) -> dict[int, FloatArray]:
+        """Body appearance embeddings of the tracklets that have one (decrypted,
+        read-only), optionally only those made by ``model``."""
+        out: dict[int, FloatArray] = {}
+        with self._read() as s:
+            for part in chunks(sorted(set(unique_ints(ids)))):
+                stmt = select(BodyEmbeddingRow).where(BodyEmbeddingRow.tracklet_id.in_(part))
+                if model is not None:
+                    stmt = stmt.where(BodyEmbeddingRow.model == model)
+                for r in s.scalars(stmt):
+                    plain = self.cipher.decrypt(r.vector, "body", str(r.tracklet_id))
+                    vector = np.frombuffer(plain, dtype=np.float32)
+                    vector.flags.writeable = False
+                    out[r.tracklet_id] = vector
         return out
 
     def read_crop(self, crop_path: str | Path) -> bytes:

@@ -215,6 +215,19 @@ class FaceEmbeddingRow(Base):
     crop_path: Mapped[str | None] = mapped_column(Text)
 
 
+class BodyEmbeddingRow(Base):
+    """A tracklet's body appearance embedding (mean of its clean-box samples), encrypted."""
+
+    __tablename__ = "body_embeddings"
+
+    tracklet_id: Mapped[int] = mapped_column(
+        ForeignKey("tracklets.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(64))
+    """The body embedder's type (embeddings of different models are not comparable)."""
+    vector: Mapped[bytes]
+
+
 class EncounterRow(Base):
     """Two co-present tracklets of one camera and how close they came."""
 

@@ -1,0 +1,83 @@
+"""Body samples at ingest: clean boxes only, matched back to finished tracklets."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from cctrace.ingest.body_samples import BodySampler, clean_rows
+from cctrace.types import Detections, TrackPoint
+from cctrace.vision.body import PartColourEmbedder
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected"),
+    [
+        ([[100, 100, 140, 200]], [0]),  # one clean person
+        ([[100, 100, 140, 200], [120, 110, 160, 210]], []),  # two overlapping: neither
+        ([[100, 100, 140, 200], [300, 100, 340, 200]], [0, 1]),  # side by side, apart
+        ([[100, 100, 140, 130]], []),  # too short
+        ([[0, 100, 40, 200]], []),  # cut by the left edge
+        ([[600, 300, 640, 480]], []),  # cut by the bottom-right corner
+    ],
+)
+def test_clean_rows(boxes: list[list[float]], expected: list[int]) -> None:
+    assert clean_rows(np.asarray(boxes, np.float32), 640, 480) == expected
+
+
+def _pets_people(pets_dir: Path, frames: range) -> dict[int, dict[int, list[float]]]:
+    out: dict[int, dict[int, list[float]]] = {}
+    with (pets_dir / "gt_mot.txt").open() as handle:
+        for row in csv.reader(handle):
+            frame, pid = int(row[0]) - 1, int(row[1])
+            if frame in frames:
+                x, y, w, h = (float(v) for v in row[2:6])
+                out.setdefault(frame, {})[pid] = [x, y, x + w, y + h]
+    return out
+
+
+def test_samples_of_real_people_come_back_to_their_own_tracklet(pets_dir: Path) -> None:
+    frames = range(0, 70)
+    people = _pets_people(pets_dir, frames)
+    sampler = BodySampler(every_n=7)
+    embedder = PartColourEmbedder()
+    with av.open(str(pets_dir / "view001.mp4")) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index not in frames:
+                break
+            ids = sorted(people.get(index, {}))
+            boxes = np.asarray([people[index][p] for p in ids], np.float32).reshape(-1, 4)
+            detections = Detections.create(boxes, np.ones(len(ids), np.float32))
+            sampler.observe(
+                index,
+                T0 + timedelta(seconds=index / 7),
+                frame.to_ndarray(format="bgr24"),
+                detections.with_tracker_id(np.asarray(ids, np.int64)),
+                embedder,
+            )
+    sampled = sum(len(s) for s in sampler.samples.values())
+    assert sampled > 0
+    embeddings = {}
+    for pid in sorted({p for f in people.values() for p in f}):
+        points = [
+            TrackPoint(f, T0 + timedelta(seconds=f / 7), tuple(people[f][pid]), (0.0, 0.0), 1.0)
+            for f in sorted(people)
+            if pid in people[f]
+        ]
+        emb = sampler.embedding_for(points)
+        if emb is not None:
+            embeddings[pid] = emb
+            assert np.linalg.norm(emb) == pytest.approx(1.0, abs=1e-5)
+    assert len(embeddings) >= 3
+    # A tracklet whose boxes match no clean sample has no body embedding.
+    stranger = [TrackPoint(3, T0, (1.0, 1.0, 5.0, 5.0), (0.0, 0.0), 1.0)]
+    assert sampler.embedding_for(stranger) is None
+    sampler.forget_before(T0 + timedelta(seconds=60))
+    assert not sampler.samples

@@ -94,6 +94,11 @@ def main() -> int:
     parser.add_argument("--min-height", type=float, default=50.0)
     parser.add_argument("--min-gap-s", type=float, default=7.0)
     parser.add_argument("--reid-onnx", type=Path, help="an OSNet-style re-ID ONNX to compare")
+    parser.add_argument(
+        "--similarity",
+        action="store_true",
+        help="also print how many same / different-person pairs reach each cosine",
+    )
     args = parser.parse_args()
     crops, ids, times = load_crops(args.data / args.sequence, args.step, args.min_height)
     print(
@@ -134,6 +139,18 @@ def main() -> int:
         r1, m_ap, n = rank_scores(fused, ids, times, args.min_gap_s)
         print(f"| part-colour + {reid_name} (mean) | {r1:.3f} | {m_ap:.3f} | |")
     print(f"\n{n} queries scored")
+    if args.similarity:
+        apart = np.abs(times[:, None] - times[None, :]) >= args.min_gap_s
+        same = (ids[:, None] == ids[None, :]) & apart
+        other = (ids[:, None] != ids[None, :]) & apart
+        print("\n| descriptor | cosine >= | same-person pairs | different-person pairs |")
+        print("|---|---|---|---|")
+        for name, sim in sims.items():
+            for threshold in (0.5, 0.6, 0.7, 0.8):
+                print(
+                    f"| {name} | {threshold:.1f} | {np.mean(sim[same] >= threshold):.3f} | "
+                    f"{np.mean(sim[other] >= threshold):.3f} |"
+                )
     return 0
 
 

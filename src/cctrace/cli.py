@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cctrace.errors import CctraceError
@@ -38,14 +39,32 @@ console = Console()
 err_console = Console(stderr=True)
 
 SiteOption = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--site",
         "-s",
         help="Site YAML file (default: $CCTRACE_SITE or ./site.yaml).",
         envvar="CCTRACE_SITE",
+        show_default=False,
     ),
 ]
+SiteArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Site YAML file (or --site; default: $CCTRACE_SITE or ./site.yaml).",
+        show_default=False,
+    ),
+]
+
+
+def _site_path(argument: Path | None, option: Path | None) -> Path:
+    """The site file from the positional argument or ``--site`` (or $CCTRACE_SITE, which
+    typer puts in ``option``), else ``./site.yaml``; both given and different is an error."""
+    if argument is not None and option is not None and argument != option:
+        raise typer.BadParameter(
+            f"two site files given: {argument} and --site {option}; give one"
+        )
+    return argument or option or Path("site.yaml")
 
 
 def _actor(actor: str | None) -> str:
@@ -77,13 +96,11 @@ def _main(
 
 
 @site_app.command("validate")
-def site_validate(
-    file: Annotated[Path, typer.Argument(help="Site YAML file to check.")],
-) -> None:
+def site_validate(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
     """Check a site file: keys, calibration homographies and footage paths."""
     from cctrace.config import load_site
 
-    site = load_site(file)
+    site = load_site(_site_path(site_file, site_opt))
     table = Table(title=f"{site.name}: {len(site.cameras)} camera(s) OK")
     for col in ("camera", "name", "footage", "calibration"):
         table.add_column(col)
@@ -99,7 +116,8 @@ def site_validate(
 
 @app.command()
 def ingest(
-    site_file: Annotated[Path, typer.Argument(help="Site YAML file.")],
+    site_file: SiteArgument = None,
+    site_opt: SiteOption = None,
     camera: Annotated[
         list[str] | None, typer.Option("--camera", "-c", help="Only these camera ids.")
     ] = None,
@@ -122,7 +140,7 @@ def ingest(
     from cctrace.config import load_site
     from cctrace.ingest.runner import ingest_site
 
-    site = load_site(site_file)
+    site = load_site(_site_path(site_file, site_opt))
     show = progress and not os.environ.get("CCTRACE_NO_PROGRESS")
     summary = ingest_site(site, camera_ids=camera, workers=workers, progress=show)
     table = Table(title="ingest")
@@ -143,12 +161,12 @@ def ingest(
 
 
 @app.command()
-def status(site_file: Annotated[Path, typer.Argument(help="Site YAML file.")]) -> None:
+def status(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
     """Show what has been ingested, per camera and file."""
     from cctrace.config import load_site
     from cctrace.store.repository import Store
 
-    site = load_site(site_file, check_files=False)
+    site = load_site(_site_path(site_file, site_opt), check_files=False)
     with Store.for_site(site) as store:
         table = Table(title=f"{site.name}: footage")
         for col in ("camera", "footage id", "file", "status", "progress", "tracklets"):
@@ -168,7 +186,8 @@ def status(site_file: Annotated[Path, typer.Argument(help="Site YAML file.")]) -
 @app.command()
 def trace(
     case: Annotated[str, typer.Option("--case", help="Case number; every trace belongs to one.")],
-    site: SiteOption = Path("site.yaml"),
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
     photo: Annotated[
         list[Path] | None, typer.Option("--photo", "-p", help="Face photo of the case.")
     ] = None,
@@ -201,6 +220,7 @@ def trace(
     ] = None,
 ) -> None:
     """Trace a case: sightings, route and close contacts, with a report."""
+    site = _site_path(site_file, site)
     from cctrace.config import load_site
     from cctrace.tracing.service import TraceRequest, run_trace
 
@@ -264,7 +284,8 @@ def _print_trace(result: object) -> None:
 @export_app.command("tracks")
 def export_tracks(
     camera: Annotated[str, typer.Option("--camera", "-c", help="Camera id.")],
-    site: SiteOption = Path("site.yaml"),
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
     fmt: Annotated[str, typer.Option("--format", help="Output format: mot.")] = "mot",
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
@@ -277,6 +298,7 @@ def export_tracks(
     ] = None,
 ) -> None:
     """Write a camera's tracks in MOT-challenge format (frame,id,x,y,w,h,conf,-1,-1,-1)."""
+    site = _site_path(site_file, site)
     from cctrace.config import load_site
     from cctrace.report.mot import write_mot
     from cctrace.store.repository import Store
@@ -310,22 +332,26 @@ def export_tracks(
 @export_app.command("sightings")
 def export_sightings(
     case: Annotated[str, typer.Option("--case", help="Case number.")],
-    site: SiteOption = Path("site.yaml"),
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("sightings.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
 ) -> None:
     """Write the latest trace's sightings of a case as CSV."""
+    site = _site_path(site_file, site)
     _export_csv(site, case, out, "sightings", _actor(actor))
 
 
 @export_app.command("contacts")
 def export_contacts(
     case: Annotated[str, typer.Option("--case", help="Case number.")],
-    site: SiteOption = Path("site.yaml"),
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("contacts.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
 ) -> None:
     """Write the latest trace's contacts of a case as CSV."""
+    site = _site_path(site_file, site)
     _export_csv(site, case, out, "contacts", _actor(actor))
 
 
@@ -340,10 +366,12 @@ def _export_csv(site: Path, case: str, out: Path, what: str, actor: str) -> None
 
 @audit_app.command("list")
 def audit_list(
-    site: SiteOption = Path("site.yaml"),
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
     case: Annotated[str | None, typer.Option(help="Only this case.")] = None,
 ) -> None:
     """Show the audit log: who searched what, when, and how much was found."""
+    site = _site_path(site_file, site)
     from cctrace.config import load_site
     from cctrace.store.repository import Store
 
@@ -367,8 +395,9 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify(site: SiteOption = Path("site.yaml")) -> None:
+def audit_verify(site_file: SiteArgument = None, site: SiteOption = None) -> None:
     """Check the audit log's hash chain; exit 1 if any entry was edited, removed or moved."""
+    site = _site_path(site_file, site)
     from cctrace.config import load_site
     from cctrace.store.repository import Store
 
@@ -384,7 +413,8 @@ def audit_verify(site: SiteOption = Path("site.yaml")) -> None:
 
 @app.command()
 def purge(
-    site: SiteOption = Path("site.yaml"),
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count what would be removed; change nothing.")
     ] = False,
@@ -396,6 +426,7 @@ def purge(
 ) -> None:
     """Delete data past the site's retention period (retention.days), vectors and files
     included, keeping the evidence of open and recently closed cases. Audited."""
+    site = _site_path(site_file, site)
     from cctrace.config import load_site
     from cctrace.privacy.retention import purge as run_purge
 
@@ -522,7 +553,8 @@ def main() -> None:
     try:
         app()
     except CctraceError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        # The message may hold brackets (a YAML error, a path): never read it as markup.
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(2)
 
 

@@ -174,6 +174,11 @@ class ModelsConfig(Strict):
     face_detector: ModelChoice = ModelChoice(type="yunet")
     face_embedder: ModelChoice = ModelChoice(type="sface")
     mask_classifier: ModelChoice = ModelChoice(type="mobilenetv2-head")
+    body_embedder: ModelChoice = ModelChoice(
+        # Clothing colour by body part, no learned weights (bench/body_reid.py); a site
+        # with a re-ID network of its own sets type onnx-reid with params path and sha256.
+        type="part-colour"
+    )
 
 
 class IngestConfig(Strict):
@@ -329,7 +334,15 @@ def load_site(path: str | Path, check_files: bool = True) -> SiteConfig:
         raise ConfigError(f"{source}: site file not found")
     yaml = YAML(typ="rt")
     try:
-        raw = yaml.load(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = source.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{source}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save the site file as UTF-8"
+        ) from exc
+    try:
+        raw = yaml.load(text)
     except YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

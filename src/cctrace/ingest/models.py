@@ -5,7 +5,13 @@ from __future__ import annotations
 from functools import cached_property
 
 from cctrace.config import ModelsConfig
-from cctrace.vision.base import FaceDetector, FaceEmbedder, MaskClassifier, PersonDetector
+from cctrace.vision.base import (
+    BodyEmbedder,
+    FaceDetector,
+    FaceEmbedder,
+    MaskClassifier,
+    PersonDetector,
+)
 
 
 class ModelSet:
@@ -56,3 +62,10 @@ class ModelSet:
 
         c = self.config.mask_classifier
         return build_mask_classifier(c.type, **c.params)
+
+    @cached_property
+    def body_embedder(self) -> BodyEmbedder:
+        from cctrace.vision import build_body_embedder
+
+        c = self.config.body_embedder
+        return build_body_embedder(c.type, **c.params)

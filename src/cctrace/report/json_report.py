@@ -97,6 +97,18 @@ def _sighting(s: SightingResult, order: int | None) -> dict[str, Any]:
             {"t": iso_utc(p.timestamp), "x_m": finite(p.x_m), "y_m": finite(p.y_m)}
             for p in sorted(s.path, key=lambda p: p.timestamp)
         ],
+        "link": None
+        if s.link is None
+        else {
+            "from_tracklet_id": s.link.from_tracklet_id,
+            "from_camera_id": s.link.from_camera_id,
+            "direction": s.link.direction,
+            "gap_s": finite(s.link.gap_s),
+            "window_s": [finite(s.link.window_s[0]), finite(s.link.window_s[1])],
+            "window_source": s.link.window_source,
+            "distance_m": finite(s.link.distance_m),
+            "body_similarity": finite(s.link.body_similarity),
+        },
     }
 
 

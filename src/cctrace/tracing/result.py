@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from cctrace.types import MaskStatus, SightingStatus
 
@@ -35,6 +36,28 @@ class PathPoint:
 
 
 @dataclass(frozen=True)
+class CameraLinkEvidence:
+    """Why a sighting in another camera is suggested: the evidence an investigator sees."""
+
+    from_tracklet_id: int
+    """The accepted sighting it continues (or precedes)."""
+    from_camera_id: str
+    direction: Literal["after", "before"]
+    """``after``: appeared here after the case left ``from_camera_id``; ``before``: left
+    here before the case appeared there."""
+    gap_s: float
+    """Seconds between leaving one view and appearing in the other."""
+    window_s: tuple[float, float]
+    """The plausible walking time between the two cameras."""
+    window_source: str
+    """Where the window came from: configured, positions or learned."""
+    distance_m: float | None
+    """Straight-line distance between the cameras, when their positions are known."""
+    body_similarity: float
+    """Cosine of the two tracklets' body appearance embeddings."""
+
+
+@dataclass(frozen=True)
 class SightingResult:
     """One tracklet matched to the case."""
 
@@ -43,12 +66,16 @@ class SightingResult:
     start: datetime
     end: datetime
     score: float
-    """Best cosine similarity between a query face and the tracklet's faces."""
+    """Best cosine similarity between a query face and the tracklet's faces; for a
+    sighting suggested from another camera (``link``), its body-appearance cosine."""
     status: SightingStatus
     mask_status: MaskStatus
     snapshot_path: str | None
     path: tuple[PathPoint, ...] = ()
     """Ground path in site metres (camera-local ground mapped to the site plan)."""
+    link: CameraLinkEvidence | None = None
+    """Set when the sighting was suggested by body appearance and travel time from an
+    accepted sighting in a neighbouring camera: the evidence to review."""
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,18 @@ from cctrace.store.records import (
     AlreadyExistsError,
     CameraRecord,
     EncounterRecord,
+    SightingRecord,
     TrackletRecord,
 )
 from cctrace.store.repository import Store
 from cctrace.store.vector_index import FaceIndex
+from cctrace.tracing.camera_graph import CameraGraph
 from cctrace.tracing.contacts import group_contacts, link_same_person, seconds_at_distance
+from cctrace.tracing.cross_camera import body_candidates
 from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import (
     CameraInfo,
+    CameraLinkEvidence,
     ContactResult,
     PathPoint,
     SightingResult,
@@ -249,6 +253,12 @@ def trace_in_store(
         statuses[tid] = human.get(
             tid, SightingStatus.ACCEPTED if trusted else SightingStatus.NEEDS_REVIEW
         )
+    report("following the case to neighbouring cameras", 0.65)
+    links = _camera_links(site, store, statuses, decided)
+    for tid, evidence in links.items():
+        # Body appearance alone is right about half the time: always the investigator's call.
+        scores[tid] = evidence.body_similarity
+        statuses[tid] = human.get(tid, SightingStatus.NEEDS_REVIEW)
     machine = [(tid, scores[tid], st) for tid, st in statuses.items() if tid not in human]
     if machine:
         store.record_sightings(request.case_id, machine)
@@ -272,6 +282,7 @@ def trace_in_store(
                 mask_status=rec.mask_status,
                 snapshot_path=rec.snapshot_path,
                 path=_smoothed_path(points.get(tid, ()), site.ingest.smoothing_s),
+                link=links.get(tid),
             )
             for tid, rec in records.items()
         ),
@@ -287,11 +298,22 @@ def trace_in_store(
             "distances in camera(s) " + ", ".join(uncalibrated) + " are estimated from person "
             "height (no ground calibration): treat them as +/-30%"
         )
-    if linked:
+    suggested = [t for t in linked if t not in same_ground]
+    if suggested:
         notes.append(
-            f"{len(linked)} sighting(s) suggested for review: they continue an accepted "
-            "sighting's track (motion continuity in one camera, or the same ground path in "
-            "overlapping cameras), not matched by face"
+            f"{len(suggested)} sighting(s) suggested for review: they continue an accepted "
+            "sighting's track (motion continuity in one camera, or a chain of shared ground "
+            "paths), not matched by face"
+        )
+    if same_ground:
+        notes.append(
+            f"{len(same_ground)} sighting(s) accepted because an overlapping calibrated "
+            "camera saw them on an accepted sighting's ground path at the same time"
+        )
+    if links:
+        notes.append(
+            f"{len(links)} sighting(s) in neighbouring cameras suggested for review by body "
+            "appearance and walking time (never accepted on appearance alone)"
         )
     if not request.photos and request.tracklet_id is not None:
         notes.append(f"trace started from tracklet {request.tracklet_id} picked by the user")
@@ -393,6 +415,26 @@ def _link_fragments(
     for t in added:
         scores[t] = scores[reached[t]]
     return added, same_ground & set(added)
+
+
+def _camera_links(
+    site: SiteConfig,
+    store: Store,
+    statuses: dict[int, SightingStatus],
+    decided: dict[int, SightingRecord],
+) -> dict[int, CameraLinkEvidence]:
+    """Body-appearance suggestions in neighbouring cameras of the accepted sightings."""
+    accepted = [t for t, st in statuses.items() if st == SightingStatus.ACCEPTED]
+    if not accepted:
+        return {}
+    rejected = {t for t, d in decided.items() if d.status == SightingStatus.REJECTED}
+    return body_candidates(
+        store,
+        CameraGraph.from_site(site),
+        store.get_tracklets(accepted),
+        exclude=set(statuses) | rejected,
+        model=site.models.body_embedder.type,
+    )
 
 
 def _neighbour_cameras(cameras: list[CameraRecord], around: set[str]) -> list[str]:

@@ -1,0 +1,79 @@
+"""The command line: the site file given either way, and errors as one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SITE = """\
+name: cli-test
+cameras:
+  - id: cam1
+    location: {x_m: 0, y_m: 0}
+    footage: [clip.mp4]
+    start_time: 2026-03-15T08:00:00Z
+"""
+
+
+def _cctrace(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    full_env.pop("CCTRACE_SITE", None) if env is None or "CCTRACE_SITE" not in env else None
+    return subprocess.run(
+        [sys.executable, "-m", "cctrace.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path) -> Path:
+    (tmp_path / "clip.mp4").write_bytes(b"not checked by validate")
+    (tmp_path / "mysite.yaml").write_text(SITE)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["site", "validate", "mysite.yaml"], None),
+        (["site", "validate", "--site", "mysite.yaml"], None),
+        (["site", "validate"], {"CCTRACE_SITE": "mysite.yaml"}),
+    ],
+)
+def test_site_file_by_argument_option_or_environment(
+    site_dir: Path, args: list[str], env: dict[str, str] | None
+) -> None:
+    done = _cctrace(*args, cwd=site_dir, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "cli-test" in done.stdout and "OK" in done.stdout
+
+
+def test_two_different_site_files_is_an_error(site_dir: Path) -> None:
+    done = _cctrace("status", "mysite.yaml", "--site", "other.yaml", cwd=site_dir)
+    assert done.returncode == 2
+    assert "two site files" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cameras: [\n  - id: [cam\n",  # a YAML error whose message holds brackets
+        "name: caf\xe9\ncameras: []\n",  # not UTF-8 (written as Latin-1 below)
+    ],
+)
+def test_broken_site_files_give_one_clear_line(site_dir: Path, text: str) -> None:
+    (site_dir / "bad.yaml").write_bytes(text.encode("latin-1"))
+    done = _cctrace("site", "validate", "bad.yaml", cwd=site_dir)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "bad.yaml" in done.stderr and "error" in done.stderr

@@ -1,0 +1,156 @@
+"""Body-appearance suggestions in neighbouring cameras, inside the walking-time window."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cctrace.config import SiteConfig
+from cctrace.store import FootageStatus, Store
+from cctrace.tracing.camera_graph import CameraGraph
+from cctrace.tracing.cross_camera import body_candidates
+from cctrace.types import BodyAppearance, Tracklet, TrackPoint
+
+T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+DIM = 72
+
+
+def _unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _like(base: np.ndarray, similarity: float, seed: int) -> np.ndarray:
+    """A unit vector with the given cosine to ``base``."""
+    other = _unit(seed)
+    other -= float(other @ base) * base
+    other /= np.linalg.norm(other)
+    return (similarity * base + np.sqrt(1 - similarity**2) * other).astype(np.float32)
+
+
+def _tracklet(track: int, camera: str, start_s: float, end_s: float, body: np.ndarray | None):
+    points = tuple(
+        TrackPoint(
+            frame_index=int(t * 5),
+            timestamp=T0 + timedelta(seconds=t),
+            xyxy=(10.0, 20.0, 50.0, 120.0),
+            ground_xy=(0.0, 0.0),
+            confidence=0.9,
+        )
+        for t in np.arange(start_s, end_s + 1e-9, 0.5)
+    )
+    return Tracklet(
+        camera, track, points, body=None if body is None else BodyAppearance("part-colour", body)
+    )
+
+
+@pytest.fixture
+def site() -> SiteConfig:
+    return SiteConfig.model_validate(
+        {
+            "cameras": [
+                {
+                    "id": "gate",
+                    "location": {"x_m": 0, "y_m": 0},
+                    "footage": ["g.mp4"],
+                    "links": [{"to": "hall", "walk_s": [20, 60]}],
+                },
+                {"id": "hall", "location": {"x_m": 40, "y_m": 0}, "footage": ["h.mp4"]},
+                {"id": "roof", "location": {"x_m": 5, "y_m": 0}, "footage": ["r.mp4"]},
+            ]
+        }
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "data") as s:
+        yield s
+
+
+def _save(store: Store, camera: str, tracklets: list[Tracklet]) -> list[int]:
+    store.upsert_camera(camera, camera, x_m=0.0, y_m=0.0)
+    footage = store.get_or_create_footage(
+        camera,
+        f"/v/{camera}.mp4",
+        hashlib.sha256(camera.encode()).hexdigest(),
+        1000,
+        T0,
+        600.0,
+        5.0,
+    )
+    return store.save_batch(footage.id, tracklets, [], 600.0, b"", FootageStatus.DONE, 3000, 0)
+
+
+def test_suggestions_follow_the_graph_the_window_and_appearance(
+    site: SiteConfig, store: Store
+) -> None:
+    case = _unit(1)
+    (case_id,) = _save(store, "gate", [_tracklet(1, "gate", 0, 30, case)])
+    hall = _save(
+        store,
+        "hall",
+        [
+            _tracklet(1, "hall", 60, 90, _like(case, 0.95, 2)),  # 30 s after: in the window
+            _tracklet(2, "hall", 65, 80, _like(case, 0.70, 3)),  # in the window, less alike
+            _tracklet(3, "hall", 62, 70, _like(case, 0.30, 4)),  # someone else
+            _tracklet(4, "hall", 200, 230, _like(case, 0.99, 5)),  # alike, far too late
+            _tracklet(5, "hall", 70, 75, None),  # never seen cleanly: no body embedding
+            _tracklet(6, "hall", -60, -25, _like(case, 0.90, 6)),  # left 25 s before
+        ],
+    )
+    # "roof" is 5 m away but the configured graph does not link it.
+    _save(store, "roof", [_tracklet(1, "roof", 35, 50, _like(case, 0.99, 7))])
+    graph = CameraGraph.from_site(site)
+    found = body_candidates(
+        store, graph, store.get_tracklets([case_id]), exclude={case_id}, model="part-colour"
+    )
+    assert set(found) == {hall[0], hall[1], hall[5]}
+    after = found[hall[0]]
+    assert (after.direction, after.from_tracklet_id, after.from_camera_id) == (
+        "after",
+        case_id,
+        "gate",
+    )
+    assert after.gap_s == pytest.approx(30.0) and after.window_s == (20.0, 60.0)
+    assert after.window_source == "configured" and after.distance_m == pytest.approx(40.0)
+    assert after.body_similarity == pytest.approx(0.95, abs=1e-3)
+    before = found[hall[5]]
+    assert before.direction == "before" and before.gap_s == pytest.approx(25.0)
+    # Excluded (already decided) tracklets never come back; other models do not compare.
+    again = body_candidates(
+        store,
+        graph,
+        store.get_tracklets([case_id]),
+        exclude={case_id, hall[0]},
+        model="part-colour",
+    )
+    assert hall[0] not in again
+    assert (
+        body_candidates(
+            store, graph, store.get_tracklets([case_id]), exclude=set(), model="onnx-reid"
+        )
+        == {}
+    )
+
+
+def test_at_most_two_per_camera_and_direction(site: SiteConfig, store: Store) -> None:
+    case = _unit(1)
+    (case_id,) = _save(store, "gate", [_tracklet(1, "gate", 0, 30, case)])
+    hall = _save(
+        store,
+        "hall",
+        [
+            _tracklet(k, "hall", 55 + k, 70 + k, _like(case, 0.9 - 0.05 * k, 10 + k))
+            for k in range(4)
+        ],
+    )
+    found = body_candidates(
+        store, CameraGraph.from_site(site), store.get_tracklets([case_id]), set(), "part-colour"
+    )
+    assert set(found) == {hall[0], hall[1]}

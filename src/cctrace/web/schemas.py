@@ -3,6 +3,7 @@ face crop: images are served only by the snapshot routes, redacted and audited."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -134,6 +135,20 @@ class DecisionIn(Body):
     note: str = Field("", max_length=2000)
 
 
+class LinkOut(BaseModel):
+    """Why a sighting in another camera is suggested: body appearance and walking time."""
+
+    from_tracklet_id: int
+    from_camera_name: str
+    from_snapshot_url: str
+    direction: str
+    gap_s: float
+    window_s: tuple[float, float]
+    window_source: str
+    distance_m: float | None
+    body_similarity: float
+
+
 class SightingOut(BaseModel):
     """One sighting on the timeline."""
 
@@ -147,10 +162,30 @@ class SightingOut(BaseModel):
     status: str
     mask_status: str
     snapshot_url: str | None
+    link: LinkOut | None = None
 
     @classmethod
-    def of(cls, s: SightingResult, case_id: str, camera_name: str) -> SightingOut:
-        """From a trace result's sighting."""
+    def of(
+        cls,
+        s: SightingResult,
+        case_id: str,
+        camera_name: str,
+        names: Mapping[str, str] | None = None,
+    ) -> SightingOut:
+        """From a trace result's sighting (``names``: camera id -> name)."""
+        link = None
+        if s.link is not None:
+            link = LinkOut(
+                from_tracklet_id=s.link.from_tracklet_id,
+                from_camera_name=(names or {}).get(s.link.from_camera_id, s.link.from_camera_id),
+                from_snapshot_url=snapshot_url(case_id, s.link.from_tracklet_id),
+                direction=s.link.direction,
+                gap_s=round(s.link.gap_s, 1),
+                window_s=(round(s.link.window_s[0], 1), round(s.link.window_s[1], 1)),
+                window_source=s.link.window_source,
+                distance_m=None if s.link.distance_m is None else round(s.link.distance_m, 1),
+                body_similarity=round(s.link.body_similarity, 3),
+            )
         return cls(
             tracklet_id=s.tracklet_id,
             camera_id=s.camera_id,
@@ -162,6 +197,7 @@ class SightingOut(BaseModel):
             status=s.status.value,
             mask_status=s.mask_status.value,
             snapshot_url=snapshot_url(case_id, s.tracklet_id) if s.snapshot_path else None,
+            link=link,
         )
 
 
@@ -272,7 +308,7 @@ class TraceOut(BaseModel):
         case_id = r.query.case_id
 
         def out(s: SightingResult) -> SightingOut:
-            return SightingOut.of(s, case_id, names.get(s.camera_id, s.camera_id))
+            return SightingOut.of(s, case_id, names.get(s.camera_id, s.camera_id), names)
 
         timeline = sorted(r.sightings, key=lambda s: s.start)
         return cls(

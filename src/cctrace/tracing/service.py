@@ -358,7 +358,11 @@ def _smoothed_path(points: tuple[TrackPoint, ...], smoothing_s: float) -> tuple[
     )
 
 
-def _fragments(store: Store, records: list[TrackletRecord], calibrated: set[str]) -> list[Fragment]:
+def fragments_of(
+    store: Store, records: list[TrackletRecord], calibrated: set[str]
+) -> list[Fragment]:
+    """Stitching fragments (time, ground path) of tracklets; ``calibrated``: camera ids
+    whose ground positions are on the site plan."""
     points = store.points_for_tracklets([r.id for r in records])
     return [
         make_fragment(
@@ -399,7 +403,7 @@ def _link_fragments(
             camera_ids=_neighbour_cameras(cameras, {r.camera_id for r in spans}),
         )
         calibrated = {c.id for c in cameras if c.homography is not None}
-        fragments = _fragments(store, nearby, calibrated)
+        fragments = fragments_of(store, nearby, calibrated)
         if len(reached) == len(seeds):  # the first round: links from accepted sightings
             by_id = {f.tracklet_id: f for f in fragments}
             for seed in seeds:

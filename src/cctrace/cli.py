@@ -485,7 +485,7 @@ def eval_command(
         typer.Option(
             "--stage",
             help="Run only these stages (repeatable): faces, face-detection, masks, mot, "
-            "contacts, trace, trace-photo.",
+            "contacts, trace, trace-photo, cross-camera.",
         ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="The CI subset (faster, fewer samples).")] = False,

@@ -72,14 +72,30 @@ def demo_start_time(site_yaml: Path) -> datetime:
     return datetime.combine(yesterday, DEMO_START_TIME.timetz())
 
 
-def build_demo_site(workdir: Path, video: Path, console: Console | None = None) -> Path:
-    """Write the demo cameras' clips and ``site.yaml`` under ``workdir``; return the YAML path."""
+CropSpec = dict[str, tuple[str, int, int, tuple[float, float]]]
+"""camera id -> (name, first column, last column, site-plan position in metres)."""
+
+
+def build_demo_site(
+    workdir: Path,
+    video: Path,
+    console: Console | None = None,
+    crops: CropSpec | None = None,
+    links_yaml: dict[str, str] | None = None,
+    name: str = "PETS2009 plaza demo",
+) -> Path:
+    """Write the demo cameras' clips and ``site.yaml`` under ``workdir``; return the YAML path.
+
+    ``crops`` defaults to the demo's two overlapping views (``CROPS``); ``links_yaml``
+    maps a camera id to its ``links:`` value (the camera graph), e.g.
+    ``{"gate": "[{to: kiosk, walk_s: [0, 30]}]"}``.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     start_time = demo_start_time(workdir / "site.yaml")
     footage_dir = workdir / "footage"
     footage_dir.mkdir(exist_ok=True)
     cameras = []
-    for cam_id, (name, x0, x1, (px, py)) in CROPS.items():
+    for cam_id, (cam_name, x0, x1, (px, py)) in (crops or CROPS).items():
         clip = footage_dir / f"{cam_id}.mp4"
         if not clip.is_file():
             if console:
@@ -93,11 +109,16 @@ def build_demo_site(workdir: Path, video: Path, console: Console | None = None) 
             "\n".join(
                 [
                     f"  - id: {cam_id}",
-                    f"    name: {name}",
+                    f"    name: {cam_name}",
                     f"    location: {{x_m: {px}, y_m: {py}}}",
                     f"    footage: [footage/{cam_id}.mp4]",
                     f"    start_time: {start_time.isoformat()}",
                     f"    source_fps: {DEMO_SOURCE_FPS}",
+                    *(
+                        [f"    links: {links_yaml[cam_id]}"]
+                        if links_yaml and cam_id in links_yaml
+                        else []
+                    ),
                     "    calibration:",
                     "      points:",
                     *points,
@@ -110,7 +131,7 @@ def build_demo_site(workdir: Path, video: Path, console: Console | None = None) 
         "# Footage (c) University of Reading, PETS 2009; calibration via OpenTraj (MIT).\n"
         "# The clip has no date: it is stamped with the day before this demo was built,\n"
         "# so the 28-day retention purge treats it like live footage.\n"
-        "name: PETS2009 plaza demo\n"
+        f"name: {name}\n"
         "cameras:\n" + "\n".join(cameras) + "\n"
         "ingest:\n"
         "  analysis_fps: 7\n"

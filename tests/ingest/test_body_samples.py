@@ -81,3 +81,39 @@ def test_samples_of_real_people_come_back_to_their_own_tracklet(pets_dir: Path) 
     assert sampler.embedding_for(stranger) is None
     sampler.forget_before(T0 + timedelta(seconds=60))
     assert not sampler.samples
+
+
+@pytest.mark.slow
+def test_ingest_stores_body_appearance_that_tells_real_people_apart(
+    pets_dir: Path, tmp_path: Path
+) -> None:
+    """A real ingest of 25 s of PETS: tracklets get body embeddings, and the same
+    person's tracklets are more alike than different people's."""
+    from cctrace.config import load_site
+    from cctrace.evaluation.pets import load_gt_boxes, map_tracklets_to_gt, write_pets_site
+    from cctrace.footage.writer import write_video
+    from cctrace.ingest.runner import ingest_site
+    from cctrace.store.repository import Store
+
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(pets_dir / "view001.mp4")) as container:
+        frames = (
+            f.to_ndarray(format="bgr24")
+            for _, f in zip(range(175), container.decode(video=0), strict=False)
+        )
+        write_video(clip, frames, 7)
+    site = load_site(write_pets_site(pets_dir, tmp_path, footage=clip))
+    ingest_site(site, workers=1, progress=False)
+    with Store.for_site(site) as store:
+        records = store.tracklets_in_window(None, None)
+        bodies = store.body_embeddings([r.id for r in records], model="part-colour")
+        person = map_tracklets_to_gt(store, load_gt_boxes(pets_dir), "view001")
+    assert len(bodies) >= 0.5 * len(records) > 0
+    ids = [t for t in bodies if t in person]
+    sims = [
+        (person[a] == person[b], float(bodies[a] @ bodies[b]))
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+    ]
+    different = [s for same, s in sims if not same]
+    assert different and np.mean(different) < 0.9

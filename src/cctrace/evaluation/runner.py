@@ -28,6 +28,7 @@ STAGES: dict[str, str] = {
     "contacts": "cctrace.evaluation.contacts:evaluate",
     "trace": "cctrace.evaluation.trace:evaluate",
     "trace-photo": "cctrace.evaluation.face_trace:evaluate",
+    "cross-camera": "cctrace.evaluation.cross_camera:evaluate",
 }
 """Stage name -> ``module:function`` taking an :class:`EvalContext`."""
 

@@ -16,13 +16,23 @@ import numpy as np
 
 from cctrace.config import CameraConfig, IngestConfig
 from cctrace.geometry import GroundCalibration, HeightScaleEstimate
+from cctrace.ingest.body_samples import BodySampler
 from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
 from cctrace.tracking.encounters import EncounterBuilder, EncounterSettings
 from cctrace.tracking.postprocess import PostSettings
 from cctrace.tracking.tracker import HIGH_CONFIDENCE, PersonTracker
 from cctrace.tracking.tracklets import TrackletBuilder
-from cctrace.types import Detections, Encounter, Face, FaceSample, Frame, Snapshot, TrackPoint
+from cctrace.types import (
+    BodyAppearance,
+    Detections,
+    Encounter,
+    Face,
+    FaceSample,
+    Frame,
+    Snapshot,
+    TrackPoint,
+)
 from cctrace.types import Tracklet as TrackletT
 
 PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
@@ -94,6 +104,10 @@ class GroundMapper:
 class CameraProcessor:
     """Tracks people in one camera's frames and builds tracklets and encounters."""
 
+    body: BodySampler | None = None
+    """Body appearance samples (None in checkpoints written before they existed)."""
+    body_model: str = ""
+
     def __init__(
         self, camera: CameraConfig, config: IngestConfig, source_fps: float | None = None
     ) -> None:
@@ -143,6 +157,7 @@ class CameraProcessor:
         persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
         tracked = self.tracker.update(persons)
         confirmed = tracked.filter(tracked.tracker_id >= 0)
+        self._sample_bodies(frame, confirmed, models)
         ground = self._mapper.to_site(confirmed)
         for row in range(len(confirmed)):
             tid = int(confirmed.tracker_id[row])
@@ -203,9 +218,29 @@ class CameraProcessor:
         return self._finish(kept)
 
     def _finish(self, kept: list[TrackletT]) -> CameraOutput:
+        if self.body is not None:
+            kept = [self._with_body(t) for t in kept]
+            self.body.forget_before(self.builder.earliest_open_start())
         encounters = self.encounters.add_finished(kept)
         self.encounters.forget_before(self.builder.earliest_open_start())
         return CameraOutput(tracklets=kept, encounters=encounters)
+
+    def _sample_bodies(self, frame: Frame, confirmed: Detections, models: ModelSet) -> None:
+        """Keep body appearance samples of clean person boxes (``ingest/body_samples``)."""
+        if self.body is None:
+            self.body = BodySampler(every_n=max(1, round(self.config.analysis_fps)))
+            self.body_model = models.config.body_embedder.type
+        self.body.observe(
+            frame.frame_index, frame.timestamp, frame.image, confirmed, models.body_embedder
+        )
+
+    def _with_body(self, tracklet: TrackletT) -> TrackletT:
+        if self.body is None:
+            return tracklet
+        vector = self.body.embedding_for(tracklet.points)
+        if vector is None:
+            return tracklet
+        return dataclasses.replace(tracklet, body=BodyAppearance(self.body_model, vector))
 
     def _add_faces(
         self,

@@ -144,9 +144,7 @@ def assign_faces(
     if bystanders is not None:
         raw = bystanders.xyxy if isinstance(bystanders, Detections) else bystanders
         cand = np.asarray(raw, np.float32).reshape(-1, 4)
-        keep = [
-            b for b in cand if not any(box_iou(b, p) >= SAME_PERSON_IOU for p in boxes)
-        ]
+        keep = [b for b in cand if not any(box_iou(b, p) >= SAME_PERSON_IOU for p in boxes)]
         extra = np.asarray(keep, np.float32).reshape(-1, 4)
     n_faces = len(faces)
     if n_faces == 0:
@@ -172,12 +170,7 @@ def assign_faces(
         j = loose[0]
         x1, y1, x2, y2 = regions[j]
         core = x1 + m <= cx <= x2 - m and y1 + m <= cy <= y2 - m
-        if (
-            len(loose) == 1
-            and core
-            and j < len(boxes)
-            and _plausible(faces.xyxy[i], all_boxes[j])
-        ):
+        if len(loose) == 1 and core and j < len(boxes) and _plausible(faces.xyxy[i], all_boxes[j]):
             fates.append(FaceFate.ASSIGNED)
             owner.append(j)
         else:

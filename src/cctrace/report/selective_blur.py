@@ -25,14 +25,17 @@ Rules, privacy first:
   person's head region with a margin and in no bystander's head region, alone in
   that head (:func:`cctrace.ingest.face_assignment.assign_faces`); an ambiguous
   face, or one nobody's box explains (a whole-frame face search), is blurred;
-* where a bystander's blurred head overlaps an allowed person's head, the
-  overlap stays blurred (nothing is restored afterwards).
+* where a bystander's blurred head region overlaps an allowed person's head, the
+  overlap stays blurred, except the allowed person's own face when it is positively
+  theirs (kept): its pixels show that person, and are restored (never where they
+  touch another, blurred face).
 
 Boxes are ``(x1, y1, x2, y2)`` image pixels.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,7 +43,7 @@ import numpy as np
 
 from cctrace.boxes import box_iou
 from cctrace.ingest.face_assignment import assign_faces
-from cctrace.privacy.redaction import blur_boxes, head_region
+from cctrace.privacy.redaction import DEFAULT_EXPAND, blur_boxes, head_region
 from cctrace.types import Faces, Image
 
 Box = tuple[float, float, float, float]
@@ -139,8 +142,29 @@ def plan_blur(
 
 
 def apply_blur(image: Image, plan: BlurPlan) -> Image:
-    """A copy of ``image`` with every region of ``plan`` made unrecognisable."""
+    """A copy of ``image`` with every region of ``plan`` made unrecognisable.
+
+    A kept face (positively an allowed person's) is then restored where a bystander's
+    head region spilled over it, except where it touches another, blurred face.
+    """
     regions = plan.regions
     if not regions:
         return image.copy()
-    return blur_boxes(image, np.asarray(regions, dtype=np.float64))
+    out = blur_boxes(image, np.asarray(regions, dtype=np.float64))
+    height, width = image.shape[:2]
+    for face in plan.kept_faces:
+        x1, y1 = max(0, math.ceil(face[0])), max(0, math.ceil(face[1]))
+        x2, y2 = min(width, math.floor(face[2])), min(height, math.floor(face[3]))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        keep = np.ones((y2 - y1, x2 - x1), bool)
+        for other in plan.faces:
+            w, h = other[2] - other[0], other[3] - other[1]
+            ox1 = math.floor(other[0] - DEFAULT_EXPAND * w) - x1
+            oy1 = math.floor(other[1] - DEFAULT_EXPAND * h) - y1
+            ox2 = math.ceil(other[2] + DEFAULT_EXPAND * w) - x1
+            oy2 = math.ceil(other[3] + DEFAULT_EXPAND * h) - y1
+            keep[max(0, oy1) : max(0, oy2), max(0, ox1) : max(0, ox2)] = False
+        region = out[y1:y2, x1:x2]
+        region[keep] = image[y1:y2, x1:x2][keep]
+    return out

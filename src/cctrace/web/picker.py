@@ -24,6 +24,9 @@ LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 LABEL_SCALE = 0.5
 LABEL_PAD = 3
 """Pixels around a label's number."""
+TAG_OVERLAP_COST = 1000.0
+"""A tag over another number costs this much more than over another person's box (a
+hidden number is worse than a number on a neighbour's outline)."""
 PALETTE = (
     (0, 200, 255),
     (255, 160, 0),
@@ -82,8 +85,8 @@ def _overlap(a: Box, b: Box) -> float:
 def place_labels(people: Mapping[int, Box]) -> list[PickLabel]:
     """A tag for each person's number, inside their own box, clear of everyone else.
 
-    Candidate spots scan the person's box from its lower part upwards (a tag must not
-    hide a face); the first that overlaps no other person's box and no tag placed
+    Candidate spots scan the person's box from its feet upwards (a tag should not hide
+    a face); the first that overlaps no other person's box and no tag placed
     before wins; otherwise the spot inside the box overlapping others least. Smaller
     boxes (people further away or partly hidden) are placed first, as they have the
     least room.
@@ -97,15 +100,20 @@ def place_labels(people: Mapping[int, Box]) -> list[PickLabel]:
         x1, y1, x2, y2 = people[tid]
         tw, th = _label_size(str(tid))
         others = [b for t, b in people.items() if t != tid]
-        xs = np.linspace(x1, max(x1, x2 - tw), num=max(2, min(8, int((x2 - x1) // max(tw, 1)) + 1)))
-        ys = np.linspace(
-            max(y1, y2 - th), y1 + min(0.25 * (y2 - y1), max(0.0, y2 - y1 - th)), num=12
-        )
+        w, h = x2 - x1, y2 - y1
+        if w >= tw:
+            xs = np.linspace(x1, x2 - tw, num=max(2, min(8, int(w // max(tw, 1)) + 1)))
+        else:  # a narrow box: the tag centred on it, its centre inside the box
+            xs = np.array([(x1 + x2 - tw) / 2])
+        if h >= th:
+            ys = np.linspace(y2 - th, y1, num=16)
+        else:
+            ys = np.array([(y1 + y2 - th) / 2])
         best: tuple[float, Box] = (float("inf"), (x1, y1, x1 + tw, y1 + th))
         for y in ys:
             for x in xs:
                 tag = (float(x), float(y), float(x) + tw, float(y) + th)
-                cost = sum(_overlap(tag, b) for b in others) + 4 * sum(
+                cost = sum(_overlap(tag, b) for b in others) + TAG_OVERLAP_COST * sum(
                     _overlap(tag, b) for b in placed
                 )
                 if cost < best[0]:

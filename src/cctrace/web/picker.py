@@ -105,10 +105,7 @@ def place_labels(people: Mapping[int, Box]) -> list[PickLabel]:
             xs = np.linspace(x1, x2 - tw, num=max(2, min(8, int(w // max(tw, 1)) + 1)))
         else:  # a narrow box: the tag centred on it, its centre inside the box
             xs = np.array([(x1 + x2 - tw) / 2])
-        if h >= th:
-            ys = np.linspace(y2 - th, y1, num=16)
-        else:
-            ys = np.array([(y1 + y2 - th) / 2])
+        ys = np.linspace(y2 - th, y1, num=16) if h >= th else np.array([(y1 + y2 - th) / 2])
         best: tuple[float, Box] = (float("inf"), (x1, y1, x1 + tw, y1 + th))
         for y in ys:
             for x in xs:

@@ -200,6 +200,10 @@ class FrameRef:
 
     camera_id: str
     frame_index: int
+    width: int = 0
+    """Frame width in pixels (0: unknown)."""
+    height: int = 0
+    """Frame height in pixels (0: unknown)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -199,3 +199,27 @@ def test_side_by_side_people_one_face_visible_goes_to_its_person_or_nobody(model
             assert row == owner, f"face {i} given to person {row}, its person is {owner}"
         outcomes.append(len(result.rows))
     assert sum(outcomes) >= 2  # most visible faces do find their person
+
+
+@pytest.mark.parametrize(
+    ("box", "face", "width", "assigned"),
+    [
+        # a seated person cut off by the left border: the head need not be centred
+        ((0.0, 216.0, 206.0, 676.0), (0.0, 256.0, 64.0, 320.0), 1024, True),
+        # the same box away from the border: a face at its side is not its face
+        ((50.0, 216.0, 256.0, 676.0), (50.0, 256.0, 114.0, 320.0), 1024, False),
+        # cut off by the right border (known from the frame reference)
+        ((818.0, 216.0, 1024.0, 676.0), (960.0, 256.0, 1024.0, 320.0), 1024, True),
+        # ... and with the frame width unknown, the right border is not assumed
+        ((818.0, 216.0, 1024.0, 676.0), (960.0, 256.0, 1024.0, 320.0), 0, False),
+    ],
+)
+def test_boxes_cut_off_by_the_image_border(
+    box: tuple[float, ...], face: tuple[float, ...], width: int, assigned: bool
+) -> None:
+    from cctrace.types import FrameRef
+
+    faces = Faces.boxes_only([face], frame=FrameRef("cam", 0, width, 768))
+    result = assign_faces(np.asarray([box]), faces)
+    assert (result.rows == {0: 0}) is assigned
+    assert faces_outside_heads(np.asarray([box]), faces, result.rows) == 0

@@ -190,7 +190,7 @@ class CameraProcessor:
         finds smaller faces than one pass over the whole frame.
         """
         cfg = self.config
-        ref = FrameRef(frame.camera_id, frame.frame_index)
+        ref = FrameRef(frame.camera_id, frame.frame_index, frame.width, frame.height)
         full_every = cfg.face_full_frame_every
         self._searched = True
         if full_every and self._frames_seen % full_every == 0:

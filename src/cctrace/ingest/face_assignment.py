@@ -10,8 +10,9 @@ them is somebody else's, and nothing says which).
 The head region comes from the person box geometry:
 
 * a full-body box (at least :data:`FULL_BODY_ASPECT` times taller than wide): the
-  middle :data:`FULL_BODY_HEAD_WIDTH` of its width, from a little above its top
-  down to :data:`FULL_BODY_HEAD_DEPTH` of its height;
+  middle :data:`FULL_BODY_HEAD_WIDTH` of its width (all of it when the box is cut
+  off by the left or right image border), from a little above its top down to
+  :data:`FULL_BODY_HEAD_DEPTH` of its height;
 * a head-and-shoulders or close-up box: its whole width, from a little above its
   top down to :data:`CLOSE_UP_HEAD_DEPTH` of its height.
 
@@ -54,6 +55,8 @@ DUPLICATE_IOU = 0.25
 """Two faces in one head region overlapping this much are one head detected twice (a
 permissive detector often adds a weaker box over the forehead or chin); the better
 one is the person's, the other is never given to anybody."""
+BORDER_PX = 2.0
+"""A box edge this close to the image border is cut off by it."""
 SAME_PERSON_IOU = 0.5
 """An untracked detection with this IoU with a tracked box is that tracked person."""
 
@@ -101,21 +104,31 @@ class FaceAssignment:
         return sum(1 for f in self.fates if f is fate)
 
 
-def head_region_of(box: npt.ArrayLike) -> tuple[float, float, float, float]:
-    """The head region of one person box ``(x1, y1, x2, y2)`` (see the module doc)."""
+def head_region_of(
+    box: npt.ArrayLike, image_width: float = 0.0
+) -> tuple[float, float, float, float]:
+    """The head region of one person box ``(x1, y1, x2, y2)`` (see the module doc).
+
+    With ``image_width`` known, a box cut off by the left or right image border (within
+    :data:`BORDER_PX`) uses its whole width: the visible part of the body need not be
+    centred under the head.
+    """
     x1, y1, x2, y2 = (float(v) for v in np.asarray(box, np.float64).reshape(4))
     w, h = x2 - x1, y2 - y1
     top = y1 - ABOVE_TOP * h
+    at_border = x1 <= BORDER_PX or (image_width > 0 and x2 >= image_width - BORDER_PX)
+    if h >= FULL_BODY_ASPECT * w and at_border:
+        return (x1, top, x2, y1 + FULL_BODY_HEAD_DEPTH * h)
     if h >= FULL_BODY_ASPECT * w:
         side = (1.0 - FULL_BODY_HEAD_WIDTH) / 2 * w
         return (x1 + side, top, x2 - side, y1 + FULL_BODY_HEAD_DEPTH * h)
     return (x1, top, x2, y1 + CLOSE_UP_HEAD_DEPTH * h)
 
 
-def head_regions_of(boxes: npt.ArrayLike) -> FloatArray:
+def head_regions_of(boxes: npt.ArrayLike, image_width: float = 0.0) -> FloatArray:
     """Head regions of (N, 4) person boxes, (N, 4)."""
     arr = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return np.array([head_region_of(b) for b in arr], np.float32).reshape(-1, 4)
+    return np.array([head_region_of(b, image_width) for b in arr], np.float32).reshape(-1, 4)
 
 
 def _plausible(face: npt.NDArray[np.float32], box: npt.NDArray[np.float32]) -> bool:
@@ -152,7 +165,8 @@ def assign_faces(
     if n_faces == 0:
         return FaceAssignment({}, ())
     all_boxes = np.concatenate([boxes, extra])
-    regions = head_regions_of(all_boxes)
+    width = faces.frame.width if faces.frame is not None else 0
+    regions = head_regions_of(all_boxes, width)
     centres = faces.centres
     widths = faces.xyxy[:, 2] - faces.xyxy[:, 0]
     fates: list[FaceFate] = []
@@ -208,8 +222,9 @@ def faces_outside_heads(
     boxes = boxes.reshape(-1, 4)
     bad = 0
     centres = faces.centres
+    width = faces.frame.width if faces.frame is not None else 0
     for i, j in rows.items():
-        x1, y1, x2, y2 = head_region_of(boxes[j])
+        x1, y1, x2, y2 = head_region_of(boxes[j], width)
         cx, cy = float(centres[i, 0]), float(centres[i, 1])
         if not (x1 <= cx <= x2 and y1 <= cy <= y2):
             bad += 1

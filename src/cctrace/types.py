@@ -147,18 +147,28 @@ class Detections:
         return np.stack([x, self.xyxy[:, 3]], axis=1).astype(np.float32)
 
 
+YUNET_ROW_LEN = 15
+"""A YuNet row: box x, y, w, h, five landmark (x, y) pairs, score."""
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    out = np.array(arr, copy=True)
+    out.setflags(write=False)
+    return out
+
+
 @dataclass(frozen=True)
 class Face:
-    """One detected face in an image.
+    """One detected face in an image: box, score and five landmarks (plain tuples).
 
-    ``raw`` is the detector's row (YuNet: box x, y, w, h, 5 landmarks, score),
-    which SFace's alignment needs.
+    Landmarks are right eye, left eye, nose tip, right and left mouth corners.
+    Hashable and comparable (no arrays inside); :attr:`raw` builds the YuNet row
+    SFace's alignment takes.
     """
 
     xyxy: tuple[float, float, float, float]
     score: float
     landmarks: tuple[tuple[float, float], ...]
-    raw: FloatArray
 
     @property
     def width(self) -> float:
@@ -167,6 +177,194 @@ class Face:
     @property
     def height(self) -> float:
         return self.xyxy[3] - self.xyxy[1]
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.xyxy[0] + self.xyxy[2]) / 2, (self.xyxy[1] + self.xyxy[3]) / 2)
+
+    @property
+    def raw(self) -> FloatArray:
+        """The YuNet row (x, y, w, h, 5 landmark xy pairs, score), read-only."""
+        x1, y1, x2, y2 = self.xyxy
+        marks = [v for point in self.landmarks for v in point]
+        if len(marks) != 10:
+            marks = (marks + [0.0] * 10)[:10]
+        row = np.array([x1, y1, x2 - x1, y2 - y1, *marks, self.score], np.float32)
+        row.setflags(write=False)
+        return row
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """Which frame something was found in (no pixels: comparable and cheap to keep)."""
+
+    camera_id: str
+    frame_index: int
+    width: int = 0
+    """Frame width in pixels (0: unknown)."""
+    height: int = 0
+    """Frame height in pixels (0: unknown)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Faces:
+    """The faces found in one frame, as read-only arrays (like :class:`Detections`).
+
+    ``xyxy`` (N, 4) frame pixels, ``landmarks`` (N, 5, 2), ``score`` (N,),
+    ``embedding`` (N, D) L2-normalised or None, ``frame`` the frame they were found
+    in (or None). Every array is a private read-only copy, so a ``Faces`` cannot
+    change after it is built; ``==`` compares contents and never raises.
+    Iterating or indexing gives :class:`Face` values.
+    """
+
+    xyxy: FloatArray
+    landmarks: FloatArray
+    score: FloatArray
+    embedding: FloatArray | None = None
+    frame: FrameRef | None = None
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
+        n = len(xyxy)
+        marks = np.asarray(self.landmarks, np.float32)
+        if marks.size == 0 and n == 0:
+            marks = np.zeros((0, 5, 2), np.float32)
+        if marks.shape != (n, 5, 2):
+            raise ValueError(f"landmarks must be ({n}, 5, 2), got {marks.shape}")
+        score = np.asarray(self.score, np.float32).reshape(-1)
+        if score.shape != (n,):
+            raise ValueError(f"score must be ({n},), got {score.shape}")
+        object.__setattr__(self, "xyxy", _read_only(xyxy))
+        object.__setattr__(self, "landmarks", _read_only(marks))
+        object.__setattr__(self, "score", _read_only(score))
+        if self.embedding is not None:
+            emb = np.asarray(self.embedding, np.float32)
+            if emb.ndim != 2 or len(emb) != n:
+                raise ValueError(f"embedding must be ({n}, D), got {emb.shape}")
+            object.__setattr__(self, "embedding", _read_only(emb))
+
+    @classmethod
+    def empty(cls, frame: FrameRef | None = None) -> Faces:
+        """No faces."""
+        return cls.boxes_only(np.zeros((0, 4), np.float32), frame=frame)
+
+    @classmethod
+    def boxes_only(
+        cls, xyxy: Any, score: Any | None = None, frame: FrameRef | None = None
+    ) -> Faces:
+        """Faces known by their boxes alone (landmarks zero, score 1 unless given)."""
+        boxes = np.asarray(xyxy, np.float32).reshape(-1, 4)
+        n = len(boxes)
+        scores = np.ones(n, np.float32) if score is None else np.asarray(score, np.float32)
+        return cls(boxes, np.zeros((n, 5, 2), np.float32), scores, frame=frame)
+
+    @classmethod
+    def from_faces(cls, faces: Any, frame: FrameRef | None = None) -> Faces:
+        """From a sequence of :class:`Face` (for example a detector's output)."""
+        items = list(faces)
+        if not items:
+            return cls.empty(frame)
+        return cls(
+            np.array([f.xyxy for f in items], np.float32),
+            np.array([f.landmarks for f in items], np.float32).reshape(-1, 5, 2),
+            np.array([f.score for f in items], np.float32),
+            frame=frame,
+        )
+
+    @classmethod
+    def from_yunet_rows(cls, rows: Any, frame: FrameRef | None = None) -> Faces:
+        """From YuNet's (N, 15) rows."""
+        arr = np.asarray(rows, np.float32).reshape(-1, YUNET_ROW_LEN)
+        xyxy = np.concatenate([arr[:, :2], arr[:, :2] + arr[:, 2:4]], axis=1)
+        return cls(xyxy, arr[:, 4:14].reshape(-1, 5, 2), arr[:, 14], frame=frame)
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, i: int) -> Face:
+        box = self.xyxy[i]
+        return Face(
+            xyxy=(float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+            score=float(self.score[i]),
+            landmarks=tuple((float(x), float(y)) for x, y in self.landmarks[i]),
+        )
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Faces):
+            return NotImplemented
+        if (self.embedding is None) != (other.embedding is None):
+            return False
+        same = (
+            self.frame == other.frame
+            and np.array_equal(self.xyxy, other.xyxy)
+            and np.array_equal(self.landmarks, other.landmarks)
+            and np.array_equal(self.score, other.score)
+        )
+        if same and self.embedding is not None and other.embedding is not None:
+            same = np.array_equal(self.embedding, other.embedding)
+        return bool(same)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def centres(self) -> FloatArray:
+        """Box centres, (N, 2)."""
+        return np.stack(
+            [(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, (self.xyxy[:, 1] + self.xyxy[:, 3]) / 2],
+            axis=1,
+        ).astype(np.float32)
+
+    def yunet_rows(self) -> FloatArray:
+        """(N, 15) rows in YuNet's layout (what SFace's ``alignCrop`` takes)."""
+        wh = self.xyxy[:, 2:] - self.xyxy[:, :2]
+        rows = np.concatenate(
+            [self.xyxy[:, :2], wh, self.landmarks.reshape(-1, 10), self.score[:, None]], axis=1
+        ).astype(np.float32)
+        return rows.reshape(-1, YUNET_ROW_LEN)
+
+    def mapped(self, x0: float, y0: float, scale: float = 1.0) -> Faces:
+        """Faces found in a crop at (x0, y0) of the frame, upscaled by ``scale``,
+        in frame pixels: ``frame = crop / scale + (x0, y0)``."""
+        if scale <= 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        offset = np.array([x0, y0], np.float32)
+        xyxy = self.xyxy / scale + np.tile(offset, 2)
+        marks = self.landmarks / scale + offset
+        return Faces(xyxy, marks, self.score, self.embedding, self.frame)
+
+    def filter(self, keep: Any) -> Faces:
+        """Rows selected by a boolean mask or an index array."""
+        idx = np.asarray(keep)
+        emb = None if self.embedding is None else self.embedding[idx]
+        return Faces(self.xyxy[idx], self.landmarks[idx], self.score[idx], emb, self.frame)
+
+    def with_frame(self, frame: FrameRef) -> Faces:
+        """The same faces, tied to ``frame``."""
+        return replace(self, frame=frame)
+
+    def with_embeddings(self, embedding: Any) -> Faces:
+        """The same faces with their embeddings (N, D)."""
+        return replace(self, embedding=np.asarray(embedding, np.float32))
+
+    def sorted_by_score(self) -> Faces:
+        """Best score first (stable)."""
+        return self.filter(np.argsort(-self.score, kind="stable"))
+
+    @staticmethod
+    def concat(parts: Any, frame: FrameRef | None = None) -> Faces:
+        """Faces of several crops of one frame, in one container (embeddings dropped)."""
+        items = [p for p in parts if len(p)]
+        if not items:
+            return Faces.empty(frame)
+        return Faces(
+            np.concatenate([p.xyxy for p in items]),
+            np.concatenate([p.landmarks for p in items]),
+            np.concatenate([p.score for p in items]),
+            frame=frame,
+        )
 
 
 @dataclass(frozen=True)
@@ -232,6 +430,9 @@ class Tracklet:
     mask_votes: tuple[int, int] = (0, 0)
     """(worn, not worn) face votes."""
     snapshot: Snapshot | None = None
+    faces_dropped: int = 0
+    """Faces left out because they disagreed with the tracklet's other faces (SFace
+    cosine; see :mod:`cctrace.tracking.face_consistency`): a sign of a swapped track."""
     body: BodyAppearance | None = None
     """Mean body appearance of its clean views, when it had any."""
 

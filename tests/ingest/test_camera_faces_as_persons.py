@@ -10,7 +10,7 @@ from cctrace.types import Detections, Face
 
 
 def _face(x: float, y: float, w: float, score: float) -> Face:
-    return Face((x, y, x + w, y + w), score, ((0.0, 0.0),) * 5, np.zeros(15, np.float32))
+    return Face((x, y, x + w, y + w), score, ((0.0, 0.0),) * 5)
 
 
 def test_weak_body_box_with_confident_face_is_raised() -> None:

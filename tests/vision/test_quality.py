@@ -25,12 +25,7 @@ def _face(
     box: tuple[float, ...] = (0, 0, 100, 100),
     score: float = 0.9,
 ) -> Face:
-    raw = np.array(
-        [box[0], box[1], box[2] - box[0], box[3] - box[1], *np.ravel(landmarks), score], np.float32
-    )
-    return Face(
-        xyxy=(box[0], box[1], box[2], box[3]), score=score, landmarks=tuple(landmarks), raw=raw
-    )
+    return Face(xyxy=(box[0], box[1], box[2], box[3]), score=score, landmarks=tuple(landmarks))
 
 
 FRONTAL = [(30.0, 40.0), (70.0, 40.0), (50.0, 63.0), (35.0, 80.0), (65.0, 80.0)]

@@ -207,6 +207,10 @@ def test_pick_a_person_in_a_camera_frame(web: WebEnv) -> None:
     body = picked.json()
     assert {p["tracklet_id"] for p in body["people"]} == {1, 2, 3}
     assert all(len(p["box"]) == 4 for p in body["people"])
+    for p in body["people"]:  # each number's tag is centred inside its own person's box
+        x1, y1, x2, y2 = p["box"]
+        tx1, ty1, tx2, ty2 = p["label_box"]
+        assert x1 <= (tx1 + tx2) / 2 <= x2 and y1 <= (ty1 + ty2) / 2 <= y2
     nobody = ivy.get("/api/cases/P-1/cameras/cam1/people", params={"at": "2024-03-01T09:00:50Z"})
     assert nobody.status_code == 404 and "nobody was tracked" in nobody.json()["error"]["message"]
     unknown = ivy.get("/api/cases/P-1/cameras/nope/people", params={"at": "2024-03-01T09:00:00Z"})

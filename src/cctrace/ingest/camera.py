@@ -8,6 +8,7 @@ Models are passed in per call and never pickled.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import numpy as np
 from cctrace.config import CameraConfig, IngestConfig
 from cctrace.geometry import GroundCalibration, HeightScaleEstimate
 from cctrace.ingest.body_samples import BodySampler
+from cctrace.ingest.face_assignment import FaceAssignment, FaceFate, assign_faces
 from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
 from cctrace.tracking.encounters import EncounterBuilder, EncounterSettings
@@ -28,12 +30,16 @@ from cctrace.types import (
     Detections,
     Encounter,
     Face,
+    Faces,
     FaceSample,
     Frame,
+    FrameRef,
     Snapshot,
     TrackPoint,
 )
 from cctrace.types import Tracklet as TrackletT
+
+logger = logging.getLogger(__name__)
 
 PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
 """A face no person box holds becomes a person detection above this score."""
@@ -172,7 +178,7 @@ class CameraProcessor:
                     confidence=float(confirmed.confidence[row]),
                 ),
             )
-        face_rows = _assign_faces(confirmed, faces)
+        face_rows = _assign_faces(confirmed, faces, persons)
         self._add_faces(frame, confirmed, faces, face_rows, models)
         if searched_faces:
             # Only where faces were looked for can every other face be blurred; every
@@ -181,7 +187,7 @@ class CameraProcessor:
         kept, _ = self.builder.expire(frame.timestamp)
         return self._finish(kept)
 
-    def _detect_faces(self, frame: Frame, persons: Detections, models: ModelSet) -> list[Face]:
+    def _detect_faces(self, frame: Frame, persons: Detections, models: ModelSet) -> Faces:
         """Faces in this frame: a full-frame pass now and then, head regions otherwise.
 
         The full frame is searched every ``face_full_frame_every`` analysed frames
@@ -191,26 +197,26 @@ class CameraProcessor:
         finds smaller faces than one pass over the whole frame.
         """
         cfg = self.config
+        ref = FrameRef(frame.camera_id, frame.frame_index, frame.width, frame.height)
         full_every = cfg.face_full_frame_every
         self._searched = True
         if full_every and self._frames_seen % full_every == 0:
-            return list(models.face_detector.detect(frame.image))
+            return Faces.from_faces(models.face_detector.detect(frame.image), ref)
         if self._frames_seen % cfg.face_every_n_frames != 0:
             self._searched = False
-            return []
+            return Faces.empty(ref)
         if len(persons) == 0:
-            return list(models.face_detector.detect(frame.image))
-        faces: list[Face] = []
+            return Faces.from_faces(models.face_detector.detect(frame.image), ref)
+        parts: list[Faces] = []
         min_height = FACE_TO_BODY_RATIO * cfg.min_face_px / HEAD_UPSCALE_MAX
         for x0, y0, x1, y1 in head_regions(persons, frame.width, frame.height, min_height):
             crop: np.ndarray = frame.image[y0:y1, x0:x1]
             scale = min(HEAD_UPSCALE_MAX, max(1.0, HEAD_REGION_TARGET_PX / max(y1 - y0, 1)))
             if scale > 1.0:
                 crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-            for face in models.face_detector.detect(np.ascontiguousarray(crop)):
-                faces.append(_to_frame(face, x0, y0, scale))
-        faces.sort(key=lambda f: -f.score)
-        return faces
+            found = Faces.from_faces(models.face_detector.detect(np.ascontiguousarray(crop)))
+            parts.append(found.mapped(x0, y0, scale))
+        return Faces.concat(parts, ref).sorted_by_score()
 
     def finish(self) -> CameraOutput:
         """End of footage: finish every open track and its encounters."""
@@ -242,18 +248,43 @@ class CameraProcessor:
             return tracklet
         return dataclasses.replace(tracklet, body=BodyAppearance(self.body_model, vector))
 
+    @property
+    def face_counts(self) -> dict[str, int]:
+        """Faces seen so far by fate (assigned, ambiguous, no_person), for logs and eval."""
+        counts: dict[str, int] = getattr(self, "_face_counts", None) or {}
+        return {fate.value: counts.get(fate.value, 0) for fate in FaceFate}
+
+    def _count_faces(self, assignment: FaceAssignment) -> None:
+        counts: dict[str, int] | None = getattr(self, "_face_counts", None)
+        if counts is None:  # checkpoints written before faces were counted
+            counts = {}
+            self._face_counts = counts
+        for fate in assignment.fates:
+            counts[fate.value] = counts.get(fate.value, 0) + 1
+
     def _add_faces(
         self,
         frame: Frame,
         tracked: Detections,
-        faces: Sequence[Face],
-        face_rows: dict[int, int],
+        faces: Faces,
+        face_rows: FaceAssignment,
         models: ModelSet,
     ) -> None:
+        """Embed the faces surely assigned to a tracked person and add them to its
+        tracklet; ambiguous faces are counted (and logged), never given to anybody."""
         from cctrace.vision.quality import face_quality
 
+        self._count_faces(face_rows)
+        if face_rows.ambiguous:
+            logger.debug(
+                "camera %s frame %d: %d ambiguous face(s) left unassigned at %s",
+                frame.camera_id,
+                frame.frame_index,
+                len(face_rows.ambiguous),
+                [tuple(round(float(v)) for v in faces.xyxy[i]) for i in face_rows.ambiguous],
+            )
         todo: list[tuple[int, Face, float]] = []
-        for face_idx, row in face_rows.items():
+        for face_idx, row in face_rows.rows.items():
             face = faces[face_idx]
             if face.width < self.config.min_face_px:
                 continue
@@ -285,15 +316,17 @@ class CameraProcessor:
         frame: Frame,
         tracked: Detections,
         detected: Detections,
-        faces: Sequence[Face],
-        face_rows: dict[int, int],
+        faces: Faces,
+        face_rows: FaceAssignment,
     ) -> None:
-        rows_with_face = set(face_rows.values())
+        """Keep each track's best picture, with every face that is not surely the
+        track's own blurred (ambiguous faces and faces of nobody's box included)."""
         for row in range(len(tracked)):
             tid = int(tracked.tracker_id[row])
             box = tracked.xyxy[row]
+            own = face_rows.face_of(row)
             height = float(box[3] - box[1])
-            score = height * float(tracked.confidence[row]) * (1.5 if row in rows_with_face else 1)
+            score = height * float(tracked.confidence[row]) * (1.5 if own is not None else 1)
             if score <= self.builder.snapshot_score(tid) * SNAPSHOT_IMPROVEMENT:
                 continue
             clipped = np.clip(box, 0, [frame.width, frame.height, frame.width, frame.height])
@@ -301,13 +334,15 @@ class CameraProcessor:
                 continue
             crop, subject = crop_with_context(frame.image, tuple(clipped.tolist()))
             offset = (float(clipped[0] - subject[0]), float(clipped[1] - subject[1]))
-            others = [b for b in detected.xyxy if not np.allclose(b, box)]
-            face_boxes = [np.asarray(f.xyxy) for f in faces]
+            others = [b for b in tracked.xyxy if not np.allclose(b, box)]
+            others += [b for b in detected.xyxy if not np.allclose(b, box)]
             redacted = redact_snapshot(
                 crop,
                 subject,
-                [_shift(b, offset) for b in face_boxes],
+                [_shift(b, offset) for b in faces.xyxy],
                 [_shift(b, offset) for b in others],
+                subject_face=None if own is None else _shift(faces.xyxy[own], offset),
+                subject_face_known=True,
             )
             self.builder.set_snapshot(
                 tid,
@@ -360,49 +395,16 @@ def head_regions(
     return out
 
 
-def _to_frame(face: Face, x0: int, y0: int, scale: float) -> Face:
-    """A face found in a (scaled) crop, in frame pixels."""
-    raw = face.raw.astype(np.float32).copy()
-    raw[:14] /= scale
-    raw[0:14:2] += x0
-    raw[1:14:2] += y0
-    raw[2] -= x0  # width and height are not shifted
-    raw[3] -= y0
-    return Face(
-        xyxy=(float(raw[0]), float(raw[1]), float(raw[0] + raw[2]), float(raw[1] + raw[3])),
-        score=face.score,
-        landmarks=tuple((float(raw[4 + 2 * i]), float(raw[5 + 2 * i])) for i in range(5)),
-        raw=raw,
-    )
-
-
-def _assign_faces(persons: Detections, faces: Sequence[Face]) -> dict[int, int]:
-    """Face index -> row of the person whose upper body holds the face centre."""
-    out: dict[int, int] = {}
-    if not faces or len(persons) == 0:
-        return out
-    boxes = persons.xyxy
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    taken: set[int] = set()
-    for idx in sorted(range(len(faces)), key=lambda i: -faces[i].score):
-        x1, y1, x2, y2 = faces[idx].xyxy
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-        # The face centre lies in the top part of a standing person's box, or near the
-        # middle of a head-and-shoulders box.
-        upper = boxes[:, 1] + np.maximum(0.45 * (boxes[:, 3] - boxes[:, 1]), 1.5 * (y2 - y1))
-        inside = (boxes[:, 0] <= cx) & (cx <= boxes[:, 2]) & (boxes[:, 1] - 0.1 * (y2 - y1) <= cy)
-        inside &= cy <= upper
-        candidates = [int(r) for r in np.nonzero(inside)[0] if int(r) not in taken]
-        if not candidates:
-            continue
-        row = min(candidates, key=lambda r: float(areas[r]))
-        out[idx] = row
-        taken.add(row)
-    return out
+def _assign_faces(
+    persons: Detections, faces: Faces, bystanders: Detections | None = None
+) -> FaceAssignment:
+    """Faces surely in one person's head region (see :mod:`cctrace.ingest.face_assignment`);
+    ``bystanders`` (other boxes of the frame) can only make a face ambiguous."""
+    return assign_faces(persons, faces, bystanders)
 
 
 def _add_pseudo_persons(
-    persons: Detections, faces: Sequence[Face], width: int, height: int
+    persons: Detections, faces: Faces | Sequence[Face], width: int, height: int
 ) -> Detections:
     """Make every confident face a trackable person.
 
@@ -411,15 +413,24 @@ def _add_pseudo_persons(
     person), and a body box is added below each confident face that no person box
     holds (close-up cameras often see a face but not the body; without this the face
     would never join a track).
+
+    Only a face surely assigned to a box (:func:`assign_faces`) raises it; an
+    ambiguous face (near two heads, or sharing one) raises nothing and adds nothing.
     """
-    assigned = _assign_faces(persons, faces)
+    if not isinstance(faces, Faces):
+        faces = Faces.from_faces(faces)
+    assignment = _assign_faces(persons, faces)
     confident = {i for i, f in enumerate(faces) if f.score >= PSEUDO_PERSON_MIN_FACE_SCORE}
-    rows = [row for i, row in assigned.items() if i in confident]
+    rows = [row for i, row in assignment.rows.items() if i in confident]
     if rows and np.any(persons.confidence[rows] < HIGH_CONFIDENCE):
         raised = persons.confidence.copy()
         raised[rows] = np.maximum(raised[rows], HIGH_CONFIDENCE)
         persons = dataclasses.replace(persons, confidence=raised)
-    lonely = [f for i, f in enumerate(faces) if i in confident and i not in assigned]
+    lonely = [
+        f
+        for i, f in enumerate(faces)
+        if i in confident and assignment.fates[i] is FaceFate.NO_PERSON
+    ]
     if not lonely:
         return persons
     extra = []

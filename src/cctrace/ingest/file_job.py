@@ -108,6 +108,8 @@ def ingest_file(
             save(next_offset, pickle.dumps(processor), FootageStatus.RUNNING)
             last_checkpoint = frame.offset_s
     pending.extend(processor.finish())
+    # Faces no person surely holds are not stored (not searchable): counted per file.
+    log.info("footage %s faces by fate: %s", footage.path, processor.face_counts)
     damaged = report.frames_failed > 0 or report.truncated
     status = FootageStatus.PARTIAL if damaged else FootageStatus.DONE
     save(footage.duration_s, None, status)

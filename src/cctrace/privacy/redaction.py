@@ -157,21 +157,26 @@ def head_region(person_xyxy: BoxesLike, fraction: float = HEAD_FRACTION) -> Box:
     )
 
 
-def _subject_face(subject: npt.NDArray[np.float64], faces: npt.NDArray[np.float64]) -> int | None:
-    """Index of the face that is the subject's, or None.
+def _subject_face(
+    subject: npt.NDArray[np.float64],
+    faces: npt.NDArray[np.float64],
+    persons: npt.NDArray[np.float64],
+) -> int | None:
+    """Index of the face that is POSITIVELY the subject's, or None.
 
-    A candidate lies mostly (>= 60 %) inside the subject's box with its centre in
-    the box's upper half; of several, the first wins (faces come best score
-    first, as a ``FaceDetector`` returns them), so at most one face is kept.
+    The rule of :func:`cctrace.ingest.face_assignment.assign_faces`: the face centre
+    lies inside the subject's head region with a margin, inside no other person's
+    head region, and no second face shares the subject's head. Anything less keeps
+    no face: every face is then blurred.
     """
-    top_half = subject[1] + 0.5 * (subject[3] - subject[1])
-    for i, face in enumerate(faces):
-        area = _area(face)
-        if area <= 0 or _intersection(face, subject) / area < 0.6:
-            continue
-        if (face[1] + face[3]) / 2 <= top_half:
-            return i
-    return None
+    from cctrace.ingest.face_assignment import assign_faces
+    from cctrace.types import Faces
+
+    if len(faces) == 0:
+        return None
+    container = Faces.boxes_only(faces)
+    assignment = assign_faces(subject.reshape(1, 4), container, persons)
+    return assignment.face_of(0)
 
 
 def redact_snapshot(
@@ -181,6 +186,7 @@ def redact_snapshot(
     person_boxes: BoxesLike,
     *,
     subject_face: Sequence[float] | npt.ArrayLike | None = None,
+    subject_face_known: bool = False,
     strength: float = 1.0,
 ) -> Image:
     """A copy of ``image`` where nobody but the subject can be recognised.
@@ -194,11 +200,14 @@ def redact_snapshot(
         person_boxes: every person detected in ``image`` (the subject's
             included). For each box that does not heavily overlap the subject's
             (IoU < 0.6), the head region (top 22 %, widened) is blurred.
-        subject_face: the subject's face box when the caller knows it (for
-            example from the tracklet's own face sample). Otherwise the first
-            face mostly inside the subject's box, in its upper half, is taken as
-            the subject's. Every other face is blurred, except duplicate
-            detections of the subject's face (IoU > 0.5).
+        subject_face: the subject's face box when the caller knows it (the face
+            that matched the query, or the face surely assigned to the tracked
+            person). Otherwise a face is kept only when it is POSITIVELY the
+            subject's: inside the subject's head region with a margin and in no
+            other person's head region (see :func:`_subject_face`). Every other
+            face is blurred, except duplicate detections of the kept face (IoU > 0.5).
+        subject_face_known: the caller has decided (``subject_face`` None then
+            means "no face is surely the subject's": every face is blurred).
         strength: as in :func:`blur_boxes`.
 
     The subject's face box itself is never blurred, even where a bystander's
@@ -221,8 +230,10 @@ def redact_snapshot(
         if len(given) != 1:
             raise ValueError(f"subject_face must be one box; got {len(given)}")
         kept_face = given[0]
+    elif subject_face_known:
+        kept_face = None
     else:
-        kept = _subject_face(subj, faces)
+        kept = _subject_face(subj, faces, persons)
         kept_face = None if kept is None else faces[kept]
 
     to_blur: list[npt.NDArray[np.float64]] = []

@@ -191,6 +191,7 @@ def render_evidence(
     frames: FrameSource | None = None,
     whole_body: bool = False,
     outline: bool = True,
+    subject_faces: Sequence[Box] | None = None,
 ) -> Evidence:
     """An evidence picture of ``tracklet_id`` from the original footage.
 
@@ -208,6 +209,8 @@ def render_evidence(
         frames: a shared frame cache.
         whole_body: blur other people's whole boxes, not only their heads.
         outline: outline and label the allowed people (False: the redacted pixels only).
+        subject_faces: the face box(es) in this frame that matched the query, when
+            known: exactly those faces stay sharp (see :func:`plan_blur`).
 
     Raises:
         EvidenceUnavailableError: the tracklet is unknown or has no points.
@@ -230,7 +233,12 @@ def render_evidence(
     others = [b for t, b in boxes.items() if t not in allowed]
     people, faces = _detect(frame, detectors)
     plan = plan_blur(
-        allowed_boxes, others, detected_people=people, faces=faces, whole_body=whole_body
+        allowed_boxes,
+        others,
+        detected_people=people,
+        faces=faces,
+        whole_body=whole_body,
+        subject_faces=subject_faces,
     )
     redacted = apply_blur(frame, plan)
 

@@ -20,37 +20,41 @@ Rules, privacy first:
 * an *untracked* detection overlapping an allowed person's box with IoU >=
   :data:`SAME_PERSON_IOU` is taken to be that allowed person (a duplicate box);
   two *tracked* people are never merged: the tracker said they are two people;
-* a detected face is kept only when it lies in an allowed person's head zone
-  (top :data:`ALLOWED_HEAD_ZONE` of the box) and covers that zone more than any
-  other person's head region; a face nobody's box explains is blurred;
-* where a bystander's blurred head overlaps an allowed person's head, the
-  overlap stays blurred (nothing is restored afterwards).
+* a detected face is kept only when it is POSITIVELY an allowed person's: the face
+  that matched the query (``subject_faces``), or a face inside exactly one allowed
+  person's head region with a margin and in no bystander's head region, alone in
+  that head (:func:`cctrace.ingest.face_assignment.assign_faces`); an ambiguous
+  face, or one nobody's box explains (a whole-frame face search), is blurred;
+* where a bystander's blurred head region overlaps an allowed person's head, the
+  overlap stays blurred, except the allowed person's own face when it is positively
+  theirs (kept): its pixels show that person, and are restored (never where they
+  touch another, blurred face).
 
 Boxes are ``(x1, y1, x2, y2)`` image pixels.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from cctrace.boxes import box_iou
-from cctrace.privacy.redaction import blur_boxes, head_region
-from cctrace.types import Image
+from cctrace.ingest.face_assignment import assign_faces
+from cctrace.privacy.redaction import DEFAULT_EXPAND, blur_boxes, head_region
+from cctrace.types import Faces, Image
 
 Box = tuple[float, float, float, float]
 
 HEAD_FRACTION = 0.25
 """Share of a bystander's box height, from its top, blurred as the head (a little more
 than the stored snapshots' 0.22: exports leave the building)."""
-ALLOWED_HEAD_ZONE = 0.35
-"""Share of an allowed person's box height, from its top, where their own face may be."""
 SAME_PERSON_IOU = 0.5
 """An untracked detection with at least this IoU with an allowed box is that person."""
-FACE_INSIDE = 0.6
-"""A face counts as inside a zone when this share of its area lies in it."""
+SAME_FACE_IOU = 0.5
+"""A detected face overlapping a query-matched face this much is that face."""
 
 
 @dataclass(frozen=True)
@@ -74,25 +78,12 @@ def _area(b: Box) -> float:
     return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
 
 
-def _inside(face: Box, zone: Box) -> float:
-    """Share of ``face``'s area that lies in ``zone``."""
-    w = min(face[2], zone[2]) - max(face[0], zone[0])
-    h = min(face[3], zone[3]) - max(face[1], zone[1])
-    area = _area(face)
-    return 0.0 if area <= 0 else max(0.0, w) * max(0.0, h) / area
-
-
 def _valid(b: Box) -> bool:
     return bool(np.all(np.isfinite(b))) and b[2] > b[0] and b[3] > b[1]
 
 
 def _head(b: Box, whole_body: bool) -> Box:
     return b if whole_body else head_region(b, HEAD_FRACTION)
-
-
-def _allowed_zone(b: Box) -> Box:
-    h = b[3] - b[1]
-    return (b[0], b[1] - 0.05 * h, b[2], b[1] + ALLOWED_HEAD_ZONE * h)
 
 
 def plan_blur(
@@ -102,6 +93,7 @@ def plan_blur(
     detected_people: Sequence[Box] = (),
     faces: Sequence[Box] = (),
     whole_body: bool = False,
+    subject_faces: Sequence[Box] | None = None,
 ) -> BlurPlan:
     """Decide which regions to blur so only the ``allowed`` people can be recognised.
 
@@ -113,6 +105,11 @@ def plan_blur(
             :data:`SAME_PERSON_IOU`) are blurred like ``others``.
         faces: face boxes from a face detector run on this frame.
         whole_body: blur other people's whole boxes, not only their heads.
+        subject_faces: the face boxes that matched the query, when known: exactly
+            these faces (and repeat detections of them, IoU > :data:`SAME_FACE_IOU`)
+            stay sharp. Otherwise a face stays sharp only when it lies surely in one
+            allowed person's head region and in nobody else's
+            (:func:`cctrace.ingest.face_assignment.assign_faces`).
     """
     allowed_boxes = [b for b in allowed.values() if _valid(b)]
     bystanders = [b for b in others if _valid(b)]
@@ -123,26 +120,51 @@ def plan_blur(
             continue
         bystanders.append(det)
     heads = tuple(_head(b, whole_body) for b in bystanders)
-    # Where a face may be: allowed heads (True) and every bystander's head (False).
-    zones = [(_allowed_zone(b), True) for b in allowed_boxes]
-    zones += [(head_region(b, HEAD_FRACTION), False) for b in bystanders]
-    blurred: list[Box] = []
-    kept: list[Box] = []
-    for face in faces:
-        if not _valid(face):
-            continue
-        best_allowed = max((_inside(face, z) for z, ok in zones if ok), default=0.0)
-        best_other = max((_inside(face, z) for z, ok in zones if not ok), default=0.0)
-        if best_allowed >= FACE_INSIDE and best_allowed > best_other:
-            kept.append(face)
-        else:
-            blurred.append(face)
-    return BlurPlan(heads=heads, faces=tuple(blurred), kept_faces=tuple(kept))
+    valid_faces = [f for f in faces if _valid(f)]
+    if subject_faces is not None:
+        # The faces that matched the query are the subject's; nothing else is.
+        keep = {
+            i
+            for i, f in enumerate(valid_faces)
+            if any(box_iou(np.asarray(f), np.asarray(s)) > SAME_FACE_IOU for s in subject_faces)
+        }
+    else:
+        container = Faces.boxes_only(np.asarray(valid_faces, np.float32).reshape(-1, 4))
+        assignment = assign_faces(
+            np.asarray(allowed_boxes, np.float32).reshape(-1, 4),
+            container,
+            np.asarray(bystanders, np.float32).reshape(-1, 4),
+        )
+        keep = set(assignment.rows)
+    kept = tuple(f for i, f in enumerate(valid_faces) if i in keep)
+    blurred = tuple(f for i, f in enumerate(valid_faces) if i not in keep)
+    return BlurPlan(heads=heads, faces=blurred, kept_faces=kept)
 
 
 def apply_blur(image: Image, plan: BlurPlan) -> Image:
-    """A copy of ``image`` with every region of ``plan`` made unrecognisable."""
+    """A copy of ``image`` with every region of ``plan`` made unrecognisable.
+
+    A kept face (positively an allowed person's) is then restored where a bystander's
+    head region spilled over it, except where it touches another, blurred face.
+    """
     regions = plan.regions
     if not regions:
         return image.copy()
-    return blur_boxes(image, np.asarray(regions, dtype=np.float64))
+    out = blur_boxes(image, np.asarray(regions, dtype=np.float64))
+    height, width = image.shape[:2]
+    for face in plan.kept_faces:
+        x1, y1 = max(0, math.ceil(face[0])), max(0, math.ceil(face[1]))
+        x2, y2 = min(width, math.floor(face[2])), min(height, math.floor(face[3]))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        keep = np.ones((y2 - y1, x2 - x1), bool)
+        for other in plan.faces:
+            w, h = other[2] - other[0], other[3] - other[1]
+            ox1 = math.floor(other[0] - DEFAULT_EXPAND * w) - x1
+            oy1 = math.floor(other[1] - DEFAULT_EXPAND * h) - y1
+            ox2 = math.ceil(other[2] + DEFAULT_EXPAND * w) - x1
+            oy2 = math.ceil(other[3] + DEFAULT_EXPAND * h) - y1
+            keep[max(0, oy1) : max(0, oy2), max(0, ox1) : max(0, ox2)] = False
+        region = out[y1:y2, x1:x2]
+        region[keep] = image[y1:y2, x1:x2][keep]
+    return out

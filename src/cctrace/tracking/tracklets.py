@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import heapq
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from cctrace.tracking.face_consistency import consistent_faces
 from cctrace.tracking.postprocess import (
     PostSettings,
     clean_path,
@@ -15,6 +17,8 @@ from cctrace.tracking.postprocess import (
     occlusion_cost,
 )
 from cctrace.types import FaceSample, MaskStatus, Snapshot, Tracklet, TrackPoint
+
+logger = logging.getLogger(__name__)
 
 MASK_WORN_AT = 0.5
 """A face sample votes "worn" when its mask probability is at least this."""
@@ -391,6 +395,9 @@ class TrackletBuilder:
         if len(track.points) < self.min_points:
             return None
         faces = tuple(s for _, _, s in sorted(track.faces, key=lambda e: -e[0]))
+        check = consistent_faces(faces)
+        if check.dropped:
+            logger.info("camera %s track %d: %s", self.camera_id, tid, check.reason)
         points = track.points if self.post is None else clean_path(track.points, self.post)
         label = track.label
         if label is None:
@@ -399,7 +406,8 @@ class TrackletBuilder:
             camera_id=self.camera_id,
             track_id=label,
             points=tuple(points),
-            faces=faces,
+            faces=check.kept,
+            faces_dropped=len(check.dropped),
             mask_status=vote_mask(track.worn, track.not_worn),
             mask_votes=(track.worn, track.not_worn),
             snapshot=track.snapshot,

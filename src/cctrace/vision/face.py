@@ -44,7 +44,7 @@ def face_from_row(row: np.ndarray) -> Face:
         raise ValueError(f"a YuNet face row has 15 values, got {raw.shape[0]}")
     x, y, w, h = (float(v) for v in raw[:4])
     landmarks = tuple((float(raw[4 + 2 * i]), float(raw[5 + 2 * i])) for i in range(5))
-    return Face(xyxy=(x, y, x + w, y + h), score=float(raw[14]), landmarks=landmarks, raw=raw)
+    return Face(xyxy=(x, y, x + w, y + h), score=float(raw[14]), landmarks=landmarks)
 
 
 class YuNetFaceDetector:

@@ -488,6 +488,8 @@ class PickPersonOut(BaseModel):
 
     tracklet_id: int
     box: list[float]
+    label_box: list[float] = []
+    """Where the frame image shows this person's number (inside their own box)."""
 
 
 class PickOut(BaseModel):

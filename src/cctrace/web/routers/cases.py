@@ -379,7 +379,12 @@ def pick_people(case_id: str, camera_id: str, at: datetime, user: User, store: S
         frame_url=f"/api/cases/{case_id}/cameras/{camera_id}/frame.jpg?at={pick.timestamp.isoformat()}".replace(
             "+", "%2B"
         ),
-        people=[PickPersonOut(tracklet_id=t, box=list(b)) for t, b in sorted(pick.people.items())],
+        people=[
+            PickPersonOut(
+                tracklet_id=lab.tracklet_id, box=list(lab.box), label_box=list(lab.label_xyxy)
+            )
+            for lab in pick.labels()
+        ],
     )
 
 

@@ -119,7 +119,10 @@
     const place = () => {
       boxes.replaceChildren();
       const scale = img.clientWidth / img.naturalWidth;
-      for (const p of people) {
+      // Larger boxes first, so a smaller (further, partly hidden) person's box lies on
+      // top; each number tag (drawn inside its own box) is a button for that person too.
+      const area = (p) => (p.box[2] - p.box[0]) * (p.box[3] - p.box[1]);
+      for (const p of [...people].sort((a, c) => area(c) - area(a))) {
         const b = document.createElement("button");
         b.type = "button"; b.className = "pick-box";
         b.setAttribute("aria-label", "Person " + p.tracklet_id);
@@ -132,6 +135,20 @@
           document.getElementById("run-trace").focus();
         });
         boxes.appendChild(b);
+      }
+      for (const p of people) {
+        if (!p.label_box || p.label_box.length !== 4) continue;
+        const t = document.createElement("button");
+        t.type = "button"; t.className = "pick-tag"; t.textContent = String(p.tracklet_id);
+        t.setAttribute("aria-label", "Person " + p.tracklet_id);
+        t.style.left = p.label_box[0] * scale + "px"; t.style.top = p.label_box[1] * scale + "px";
+        t.style.width = (p.label_box[2] - p.label_box[0]) * scale + "px"; t.style.height = (p.label_box[3] - p.label_box[1]) * scale + "px";
+        t.addEventListener("click", () => {
+          document.getElementById("tracklet_id").value = p.tracklet_id;
+          flash("Person " + p.tracklet_id + " chosen: press Run trace.");
+          document.getElementById("run-trace").focus();
+        });
+        boxes.appendChild(t);
       }
     };
     img.addEventListener("load", place);

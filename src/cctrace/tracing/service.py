@@ -513,20 +513,46 @@ def _contact(
 
 
 def _same_person(store: Store, contacts: list[ContactResult], accept: float) -> dict[int, int]:
-    """Contact tracklet -> person group, by face match (motion links are too unsure to
-    add one person's times together)."""
+    """Contact tracklet -> person group, by face match or by walking the same ground path
+    in an overlapping calibrated camera at the same time (one step; motion links and body
+    appearance are too unsure to add one person's times together)."""
     ids = sorted({c.contact_tracklet_id for c in contacts})
-    return _face_groups(store, ids, accept)
+    return _face_groups(store, ids, accept, _overlap_pairs(store, ids))
 
 
-def _face_groups(store: Store, ids: list[int], accept: float) -> dict[int, int]:
+def _overlap_pairs(store: Store, ids: list[int]) -> list[tuple[int, int]]:
+    """Pairs of these tracklets that overlapping cameras saw on one ground path."""
+    records = store.get_tracklets(ids)
+    if len({r.camera_id for r in records}) < 2:
+        return []
+    cameras = store.list_cameras()
+    calibrated = {c.id for c in cameras if c.homography is not None}
+    nearby = store.tracklets_in_window(
+        min(r.start for r in records),
+        max(r.end for r in records),
+        camera_ids=sorted({r.camera_id for r in records}),
+    )
+    fragments = fragments_of(store, nearby, calibrated)
+    wanted = set(ids)
+    return [
+        (f.tracklet_id, other)
+        for f in fragments
+        if f.tracklet_id in wanted
+        for other in overlap_links(f, fragments)
+        if other in wanted
+    ]
+
+
+def _face_groups(
+    store: Store, ids: list[int], accept: float, same: list[tuple[int, int]] | None = None
+) -> dict[int, int]:
     by_tracklet: dict[int, list[np.ndarray]] = {i: [] for i in ids}
     for emb in store.embeddings_for_tracklets(ids):
         by_tracklet[emb.tracklet_id].append(emb.vector)
     stacked = {
         i: (np.vstack(v) if v else np.zeros((0, 128), np.float32)) for i, v in by_tracklet.items()
     }
-    return link_same_person(stacked, accept)
+    return link_same_person(stacked, accept, same or ())
 
 
 def _vectors(store: Store, tracklet_ids: list[int]) -> list[np.ndarray]:

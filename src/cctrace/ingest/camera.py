@@ -8,6 +8,7 @@ Models are passed in per call and never pickled.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,12 +19,15 @@ from cctrace.config import CameraConfig, IngestConfig
 from cctrace.geometry import GroundCalibration, HeightScaleEstimate
 from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
+from cctrace.tracking.cuts import Break, CutDetector
 from cctrace.tracking.encounters import EncounterBuilder, EncounterSettings
 from cctrace.tracking.postprocess import PostSettings
 from cctrace.tracking.tracker import HIGH_CONFIDENCE, PersonTracker
 from cctrace.tracking.tracklets import TrackletBuilder
 from cctrace.types import Detections, Encounter, Face, FaceSample, Frame, Snapshot, TrackPoint
 from cctrace.types import Tracklet as TrackletT
+
+log = logging.getLogger(__name__)
 
 PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
 """A face no person box holds becomes a person detection above this score."""
@@ -92,7 +96,14 @@ class GroundMapper:
 
 
 class CameraProcessor:
-    """Tracks people in one camera's frames and builds tracklets and encounters."""
+    """Tracks people in one camera's frames and builds tracklets and encounters.
+
+    At a shot cut or a recording gap (:mod:`cctrace.tracking.cuts`) every open track is
+    finished before the frame is tracked, so no tracklet, join or filled gap spans it.
+    """
+
+    cuts: CutDetector | None = None
+    """Class default: processors pickled in checkpoints before cut detection existed."""
 
     def __init__(
         self, camera: CameraConfig, config: IngestConfig, source_fps: float | None = None
@@ -132,9 +143,11 @@ class CameraProcessor:
         self._mapper: GroundMapper | None = None
         self._searched = False
         self._frames_seen = 0
+        self.cuts = CutDetector(step_s=1.0 / rate)
 
     def process(self, frame: Frame, models: ModelSet) -> CameraOutput:
         """Analyse one sampled frame; return whatever finished because of it."""
+        out = self._end_tracks_at_break(frame)
         if self._mapper is None:
             self._mapper = GroundMapper(self.camera, frame.width)
         persons = models.person_detector.detect(frame.image)
@@ -164,6 +177,26 @@ class CameraProcessor:
             # detection (confirmed or not) counts as a bystander to blur.
             self._update_snapshots(frame, confirmed, persons, faces, face_rows)
         kept, _ = self.builder.expire(frame.timestamp)
+        out.extend(self._finish(kept))
+        return out
+
+    def _end_tracks_at_break(self, frame: Frame) -> CameraOutput:
+        """Finish every track when this frame follows a shot cut or a recording gap."""
+        if self.cuts is None:
+            post = self.builder.post
+            self.cuts = CutDetector(post.step_s if post else 1.0 / self.config.analysis_fps)
+        found = self.cuts.check(frame.image, frame.timestamp)
+        if found is Break.NONE:
+            return CameraOutput()
+        log.info(
+            "camera %s: %s before frame %d (%.1f s): every track ends here",
+            self.camera.id,
+            "shot cut" if found is Break.CUT else "recording gap",
+            frame.frame_index,
+            frame.offset_s,
+        )
+        kept, _ = self.builder.finish_all()
+        self.tracker.drop_tracks()
         return self._finish(kept)
 
     def _detect_faces(self, frame: Frame, persons: Detections, models: ModelSet) -> list[Face]:

@@ -47,6 +47,14 @@ class PersonTracker:
         """Analysed frames a lost track survives (from the library's own scaling)."""
         return int(self._tracker.maximum_frames_without_update)
 
+    def drop_tracks(self) -> None:
+        """Forget every track (a shot cut or recording gap): the next boxes start new ones.
+
+        Ids keep counting up, so a track after the cut never reuses an earlier id.
+        """
+        self._tracker.tracks = []
+        self._tracker._last_timestamp = None
+
     def update(self, detections: Detections) -> Detections:
         """Detections of this frame with ``tracker_id`` set (-1 = not yet confirmed).
 

@@ -82,10 +82,11 @@ class Change:
 
 
 def frame_features(image: npt.NDArray[np.uint8]) -> FrameFeatures:
-    """Coarse grey grid and HS histogram of a BGR image (about 1 ms at 768x576)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    cells = cv2.resize(grey, GRID, interpolation=cv2.INTER_AREA).astype(np.float32)
+    """Coarse grey grid and HS histogram of a BGR image (one shrink of the frame, then
+    work on ``HIST_SIZE`` pixels only)."""
     small = cv2.resize(image, HIST_SIZE, interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    cells = cv2.resize(grey, GRID, interpolation=cv2.INTER_AREA).astype(np.float32)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
     hist = cv2.calcHist([hsv], [0, 1], None, list(HIST_BINS), [0, 180, 0, 256])
     hist = hist.astype(np.float32).ravel()

@@ -113,7 +113,9 @@ class CameraProcessor:
         # A camera recording slower than the analysis rate gives every frame: each
         # analysed instant then stands for 1 / source rate seconds.
         rate = min(config.analysis_fps, source_fps or config.analysis_fps)
-        self.tracker = PersonTracker(config.tracker, rate, TRACK_LOST_AFTER_S)
+        appearance = {"appearance_weight": config.appearance_weight}
+        params = appearance if config.tracker == "bytetrack" else None
+        self.tracker = PersonTracker(config.tracker, rate, TRACK_LOST_AFTER_S, params)
         # A track lost for a moment is joined to the track that continues it, its gaps
         # filled and its boxes smoothed before it is stored (tracking/postprocess.py).
         post = PostSettings(
@@ -154,7 +156,7 @@ class CameraProcessor:
         faces, searched_faces = self._detect_faces(frame, persons, models), self._searched
         self._frames_seen += 1
         persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
-        tracked = self.tracker.update(persons)
+        tracked = self.tracker.update(persons, frame.image)
         confirmed = tracked.filter(tracked.tracker_id >= 0)
         ground = self._mapper.to_site(confirmed)
         for row in range(len(confirmed)):

@@ -176,3 +176,20 @@ def test_held_out_sequence_is_scored_and_named(shared_data: Path, tmp_path: Path
     }
     assert not high, high
     assert metrics["tracklets [S3-MF1]"].n == 7
+
+
+def test_missing_held_out_sequence_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data" / "pets2009-s2l1").mkdir(parents=True)
+    scored: list[str] = []
+
+    def fake(ctx: EvalContext, seq: mot.MotSequence) -> list[Any]:
+        scored.append(seq.dataset)
+        return []
+
+    monkeypatch.setattr(mot, "evaluate_sequence", fake)
+    ctx = EvalContext(data_root=tmp_path / "data", workdir=tmp_path, quick=True)
+    assert mot.evaluate(ctx) == []
+    assert scored == ["pets2009-s2l1"]
+    assert [s.dataset for s in mot.SEQUENCES if s.tuned] == ["pets2009-s2l1"]

@@ -310,10 +310,14 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     """Stage ``mot``: detection, MOTA, IDF1, HOTA and fragmentation on each PETS sequence.
 
     S2L1's metrics keep their plain names; S3-MF1's carry the suffix `` [S3-MF1]``, and
-    every condition says whether the tracker was tuned on that sequence.
+    every condition says whether the tracker was tuned on that sequence. A held-out
+    sequence missing from the data folder is left out with a warning (S2L1 is required).
     """
     out: list[Metric] = []
     for seq in SEQUENCES:
+        if not seq.tuned and not (ctx.data_root / seq.dataset).is_dir():
+            logger.warning("%s not found under %s: not scored", seq.dataset, ctx.data_root)
+            continue
         out.extend(evaluate_sequence(ctx, seq))
     return out
 

@@ -71,11 +71,12 @@ def test_appearance_tracker_keeps_ids_and_pickles() -> None:
     assert (ids[-1] >= 0).all() and len(set(ids[-1].tolist())) == 2
 
 
-def test_dropped_tracks_never_reuse_ids() -> None:
-    tracker = PersonTracker("bytetrack", 7.0)
+@pytest.mark.parametrize("kind", ["bytetrack", "sort", "ocsort"])
+def test_dropped_tracks_never_reuse_ids(kind: str) -> None:
+    tracker = PersonTracker(kind, 7.0)
     box = Detections.create([[10, 10, 50, 120]], [0.9])
-    first = [int(tracker.update(box).tracker_id[0]) for _ in range(3)][-1]
+    first = [int(tracker.update(box).tracker_id[0]) for _ in range(4)][-1]
     tracker.drop_tracks()
-    after = [int(tracker.update(box).tracker_id[0]) for _ in range(3)]
+    after = [int(tracker.update(box).tracker_id[0]) for _ in range(4)]
     assert first >= 0 and after[0] == -1  # a new track, confirmed again
     assert after[-1] > first

@@ -133,8 +133,8 @@ class AppearanceByteTrack(ByteTrackTracker):
     (weak, often half-hidden boxes) and track creation are ByteTrack's own. Relies on
     ``trackers`` 2.6's ``update`` calling ``_get_associated_indices`` once per round,
     first for every track against the confident boxes. Colours only rank the
-    candidates: a pair is still accepted on its box overlap alone, so appearance never
-    loses a track that boxes alone would keep.
+    candidates: a pair is still accepted on its box overlap alone (colour can change
+    which pair wins, never reject a pair that overlaps enough).
     """
 
     tracker_id = "cctrace-bytetrack-appearance"

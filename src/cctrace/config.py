@@ -230,6 +230,15 @@ class IngestConfig(Strict):
         description="A person lost behind another and found again beside them within this "
         "many seconds is joined and their hidden path filled; 0 turns it off",
     )
+    appearance_weight: float = Field(
+        0.0,
+        ge=0,
+        le=5,
+        description="ByteTrack only: rank box matches by overlap minus this times their "
+        "colour distance (part-wise HSV histograms); 0 = boxes only. At 1.0: PETS S3-MF1 "
+        "(people running and crossing) MOTA 0.858 -> 0.900, IDF1 0.908 -> 0.940, but PETS "
+        "S2L1 IDF1 0.843 -> 0.832, so it is off by default",
+    )
 
 
 class TraceConfig(Strict):

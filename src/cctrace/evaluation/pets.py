@@ -1,4 +1,5 @@
-"""PETS2009 S2L1 (View_001): site file, ground truth, and one cached ingest per run."""
+"""PETS2009 View_001 (S2L1, and S3-MF1 held out): site file, ground truth, and one cached
+ingest per sequence per run."""
 
 from __future__ import annotations
 
@@ -138,8 +139,15 @@ def gt_pair_seconds(
     return dict(out)
 
 
-def pets_ingest(ctx: EvalContext, ingest_yaml: str = "") -> Path:
-    """Ingest View_001 once per evaluation run (per ``ingest_yaml``); returns the site file.
+S2L1 = "pets2009-s2l1"
+"""The sequence the tracker settings were tuned on."""
+S3MF1 = "pets2009-s3mf1"
+"""Same camera and ground frame, people running and crossing; never tuned on."""
+
+
+def pets_ingest(ctx: EvalContext, ingest_yaml: str = "", dataset: str = S2L1) -> Path:
+    """Ingest ``dataset``'s View_001 once per evaluation run (per ``ingest_yaml``); returns
+    the site file.
 
     The default pipeline settings are used unless ``ingest_yaml`` overrides them, so the
     numbers describe what a user gets.
@@ -147,10 +155,12 @@ def pets_ingest(ctx: EvalContext, ingest_yaml: str = "") -> Path:
     from cctrace.config import load_site
     from cctrace.ingest.runner import ingest_site
 
-    key = f"pets-ingest:{ingest_yaml}"
+    key = (
+        f"pets-ingest:{ingest_yaml}" if dataset == S2L1 else f"pets-ingest:{dataset}:{ingest_yaml}"
+    )
     if key in ctx.cache:
         return Path(ctx.cache[key])
-    pets_dir = ctx.dataset("pets2009-s2l1")
+    pets_dir = ctx.dataset(dataset)
     workdir = ctx.workdir / f"pets-{len([k for k in ctx.cache if k.startswith('pets-ingest')])}"
     workdir.mkdir(parents=True, exist_ok=True)
     site_path = write_pets_site(pets_dir, workdir, ingest=ingest_yaml)

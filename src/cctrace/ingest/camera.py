@@ -21,6 +21,7 @@ from cctrace.ingest.body_samples import BodySampler
 from cctrace.ingest.face_assignment import FaceAssignment, FaceFate, assign_faces
 from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
+from cctrace.tracking.cuts import Break, CutDetector
 from cctrace.tracking.encounters import EncounterBuilder, EncounterSettings
 from cctrace.tracking.postprocess import PostSettings
 from cctrace.tracking.tracker import HIGH_CONFIDENCE, PersonTracker
@@ -39,7 +40,7 @@ from cctrace.types import (
 )
 from cctrace.types import Tracklet as TrackletT
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 PSEUDO_PERSON_MIN_FACE_SCORE = 0.75
 """A face no person box holds becomes a person detection above this score."""
@@ -108,7 +109,14 @@ class GroundMapper:
 
 
 class CameraProcessor:
-    """Tracks people in one camera's frames and builds tracklets and encounters."""
+    """Tracks people in one camera's frames and builds tracklets and encounters.
+
+    At a shot cut or a recording gap (:mod:`cctrace.tracking.cuts`) every open track is
+    finished before the frame is tracked, so no tracklet, join or filled gap spans it.
+    """
+
+    cuts: CutDetector | None = None
+    """Class default: processors pickled in checkpoints before cut detection existed."""
 
     body: BodySampler | None = None
     """Body appearance samples (None in checkpoints written before they existed)."""
@@ -122,7 +130,9 @@ class CameraProcessor:
         # A camera recording slower than the analysis rate gives every frame: each
         # analysed instant then stands for 1 / source rate seconds.
         rate = min(config.analysis_fps, source_fps or config.analysis_fps)
-        self.tracker = PersonTracker(config.tracker, rate, TRACK_LOST_AFTER_S)
+        appearance = {"appearance_weight": config.appearance_weight}
+        params = appearance if config.tracker == "bytetrack" else None
+        self.tracker = PersonTracker(config.tracker, rate, TRACK_LOST_AFTER_S, params)
         # A track lost for a moment is joined to the track that continues it, its gaps
         # filled and its boxes smoothed before it is stored (tracking/postprocess.py).
         post = PostSettings(
@@ -152,16 +162,18 @@ class CameraProcessor:
         self._mapper: GroundMapper | None = None
         self._searched = False
         self._frames_seen = 0
+        self.cuts = CutDetector(step_s=1.0 / rate)
 
     def process(self, frame: Frame, models: ModelSet) -> CameraOutput:
         """Analyse one sampled frame; return whatever finished because of it."""
+        out = self._end_tracks_at_break(frame)
         if self._mapper is None:
             self._mapper = GroundMapper(self.camera, frame.width)
         persons = models.person_detector.detect(frame.image)
         faces, searched_faces = self._detect_faces(frame, persons, models), self._searched
         self._frames_seen += 1
         persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
-        tracked = self.tracker.update(persons)
+        tracked = self.tracker.update(persons, frame.image)
         confirmed = tracked.filter(tracked.tracker_id >= 0)
         self._sample_bodies(frame, confirmed, models)
         ground = self._mapper.to_site(confirmed)
@@ -185,6 +197,26 @@ class CameraProcessor:
             # detection (confirmed or not) counts as a bystander to blur.
             self._update_snapshots(frame, confirmed, persons, faces, face_rows)
         kept, _ = self.builder.expire(frame.timestamp)
+        out.extend(self._finish(kept))
+        return out
+
+    def _end_tracks_at_break(self, frame: Frame) -> CameraOutput:
+        """Finish every track when this frame follows a shot cut or a recording gap."""
+        if self.cuts is None:
+            post = self.builder.post
+            self.cuts = CutDetector(post.step_s if post else 1.0 / self.config.analysis_fps)
+        found = self.cuts.check(frame.image, frame.timestamp)
+        if found is Break.NONE:
+            return CameraOutput()
+        log.info(
+            "camera %s: %s before frame %d (%.1f s): every track ends here",
+            self.camera.id,
+            "shot cut" if found is Break.CUT else "recording gap",
+            frame.frame_index,
+            frame.offset_s,
+        )
+        kept, _ = self.builder.finish_all()
+        self.tracker.drop_tracks()
         return self._finish(kept)
 
     def _detect_faces(self, frame: Frame, persons: Detections, models: ModelSet) -> Faces:
@@ -276,7 +308,7 @@ class CameraProcessor:
 
         self._count_faces(face_rows)
         if face_rows.ambiguous:
-            logger.debug(
+            log.debug(
                 "camera %s frame %d: %d ambiguous face(s) left unassigned at %s",
                 frame.camera_id,
                 frame.frame_index,

@@ -37,6 +37,10 @@ class FileResult:
     frames_decoded: int
     frames_failed: int
     note: str
+    cuts: int = 0
+    """Shot cuts found in the file (every track ends at one)."""
+    gaps: int = 0
+    """Recording gaps found in the file (every track ends at one)."""
 
 
 def ingest_file(
@@ -116,6 +120,11 @@ def ingest_file(
     note = report.summary() if damaged else ""
     if damaged:
         log.warning("camera %s: %s: %s", camera.id, footage.path, note)
+    cuts, gaps = _breaks(processor)
+    if cuts or gaps:
+        found = f"{cuts} shot cut(s), {gaps} recording gap(s): tracks end at each"
+        log.info("camera %s: %s: %s", camera.id, footage.path, found)
+        note = f"{note}; {found}" if note else found
     return FileResult(
         footage.id,
         status,
@@ -124,4 +133,12 @@ def ingest_file(
         decoded_before + report.frames_decoded,
         failed_before + report.frames_failed,
         note,
+        cuts,
+        gaps,
     )
+
+
+def _breaks(processor: CameraProcessor) -> tuple[int, int]:
+    """(shot cuts, recording gaps) the processor found (0, 0 before cut detection)."""
+    found = processor.cuts
+    return (found.cuts, found.gaps) if found is not None else (0, 0)

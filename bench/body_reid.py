@@ -32,8 +32,8 @@ from cctrace.vision.body import (  # noqa: E402
     OnnxReidEmbedder,
     PartColourEmbedder,
     box_crop,
-    sha256_of,
 )
+from cctrace.vision.registry import sha256_file  # noqa: E402
 
 FPS = 7.0
 
@@ -121,7 +121,7 @@ def main() -> int:
         ms = 1000 * (time.perf_counter() - start) / max(len(crops), 1)
         rows.append((name, emb, ms))
     if args.reid_onnx:
-        reid = OnnxReidEmbedder(args.reid_onnx, sha256_of(args.reid_onnx), threads=2)
+        reid = OnnxReidEmbedder(args.reid_onnx, sha256_file(args.reid_onnx), threads=2)
         start = time.perf_counter()
         emb = reid.embed_crops(crops)
         ms = 1000 * (time.perf_counter() - start) / max(len(crops), 1)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from cctrace.evaluation.metrics import EvalContext, Metric
 from cctrace.evaluation.pets import crop_gt_boxes, load_gt_boxes
+from cctrace.evaluation.trace import build_cut_scene, review_every_suggestion
 from cctrace.store.records import TrackletRecord
 from cctrace.tracing.camera_graph import CameraGraph
 from cctrace.tracing.cross_camera import SLACK_S
@@ -40,31 +41,17 @@ CROPS = {
 """Two 320 px views with a 128 px strip between them that neither sees."""
 LINKS = {"gate": "[{to: kiosk, walk_s: [0, 30]}]"}
 MIN_VISIBLE_S = 3.0
-MAX_REVIEW_ROUNDS = 4
 
 
 def build_scene(ctx: EvalContext) -> Path:
     """Cut the two cameras from the shared PETS clip and ingest them (cached)."""
-    from cctrace.config import load_site
-    from cctrace.demo import build_demo_site
-    from cctrace.ingest.runner import ingest_site
-
-    if "cross-camera-scene" in ctx.cache:
-        return Path(ctx.cache["cross-camera-scene"])
-    video = ctx.dataset("pets2009-s2l1", "view001.mp4")
-    site_path = build_demo_site(
-        ctx.workdir / "cross-camera-scene",
-        video,
+    return build_cut_scene(
+        ctx,
+        "cross-camera-scene",
         crops=CROPS,
         links_yaml=LINKS,
         name="PETS2009 gate and kiosk (no overlap)",
     )
-    summary = ingest_site(load_site(site_path), workers=1, progress=False)
-    bad = [f for f in summary.files if f.status != "done"]
-    if bad:
-        raise RuntimeError(f"cross-camera scene ingest failed: {bad}")
-    ctx.cache["cross-camera-scene"] = str(site_path)
-    return site_path
 
 
 def evaluate(ctx: EvalContext) -> list[Metric]:
@@ -74,7 +61,6 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     from cctrace.ingest.models import ModelSet
     from cctrace.store.repository import Store
     from cctrace.tracing.service import TraceRequest, trace_in_store
-    from cctrace.types import SightingStatus
 
     pets_dir = ctx.dataset("pets2009-s2l1")
     site = load_site(build_scene(ctx), check_files=False)
@@ -123,16 +109,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             window_total, window_right = _in_window(
                 graph, records, seed, other_camera, own, window_total, window_right
             )
-            for _ in range(MAX_REVIEW_ROUNDS):
-                pending = [s for s in result.sightings if s.status == SightingStatus.NEEDS_REVIEW]
-                if not pending:
-                    break
-                for s in pending:
-                    verdict = (
-                        SightingStatus.ACCEPTED if s.tracklet_id in own else SightingStatus.REJECTED
-                    )
-                    store.decide_sighting(case_id, s.tracklet_id, verdict, "cctrace-eval")
-                result = trace_in_store(site, store, request, models)
+            result = review_every_suggestion(site, store, request, models, result, own)
             route = {s.tracklet_id for s in result.route}
             reviewed_s += sum(seconds[t] for t in route & other)
     cond = (

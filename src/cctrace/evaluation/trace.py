@@ -26,9 +26,18 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cctrace.evaluation.metrics import EvalContext, Metric
 from cctrace.evaluation.pets import crop_gt_boxes, gt_pair_seconds, load_gt_boxes
+
+if TYPE_CHECKING:
+    from cctrace.config import SiteConfig
+    from cctrace.demo import CropSpec
+    from cctrace.ingest.models import ModelSet
+    from cctrace.store.repository import Store
+    from cctrace.tracing.result import TraceResult
+    from cctrace.tracing.service import TraceRequest
 
 MIN_VISIBLE_S = 10.0
 CONTACT_DISTANCE_M = 2.0
@@ -40,17 +49,14 @@ UNGUARDED = {
     "contact recall reviewed",
     "contact precision reviewed",
 }
-"""Not checked by the regression guard: the two cut cameras' clips are re-encoded with
-libx264 through PyAV, and the decoded pixels differ slightly from run to run (even with
-one encoder thread), so a few boxes differ; these small
-counts moved by more than one sample between identical runs (beyond-seed recall
-0.22-0.31, contact recall 0.21-0.36, contact precision 0.43-1.0, and in three runs
-during issue 4 beyond-seed precision 0.78-0.93 over a few seconds of track). The other
-trace metrics stay within their tolerance (see ``VARIES``)."""
+"""Not checked by the regression guard: small counts (a few seconds of track, a handful
+of contacts) that move by more than one sample with any change upstream. They once also
+varied between identical runs, when the cut cameras were re-encoded lossily (beyond-seed
+recall 0.22-0.31, contact recall 0.21-0.36, contact precision 0.43-1.0); the cuts are
+lossless now and repeatable (``python bench/determinism.py``)."""
 VARIES = {"sighting recall auto", "sighting recall reviewed"}
-"""Guarded with one more sample of tolerance (two in all): sighting recall, at 0.69-0.73
-over the first runs, measured 0.66 in a later identical CI run (issue 4), one sample
-(0.063) below the baseline."""
+"""Guarded with one more sample of tolerance (two in all): sighting recall moved by one
+sample between identical runs while the cuts were lossy (0.66-0.73)."""
 TARGETS = {
     "sighting recall auto": None,
     "sighting precision auto": None,
@@ -80,21 +86,60 @@ class Tally:
 
 def build_scene(ctx: EvalContext) -> Path:
     """Cut the two demo cameras from the shared PETS clip and ingest them (cached)."""
+    return build_cut_scene(ctx, "trace-scene")
+
+
+def build_cut_scene(
+    ctx: EvalContext,
+    key: str,
+    crops: CropSpec | None = None,
+    links_yaml: dict[str, str] | None = None,
+    name: str = "PETS2009 plaza demo",
+) -> Path:
+    """Cameras cut from the shared PETS clip (the demo's by default), ingested once per
+    evaluation run under ``key``; returns the site file."""
     from cctrace.config import load_site
     from cctrace.demo import build_demo_site
     from cctrace.ingest.runner import ingest_site
 
-    if "trace-scene" in ctx.cache:
-        return Path(ctx.cache["trace-scene"])
+    if key in ctx.cache:
+        return Path(ctx.cache[key])
     video = ctx.dataset("pets2009-s2l1", "view001.mp4")
-    site_path = build_demo_site(ctx.workdir / "trace-scene", video)
+    site_path = build_demo_site(
+        ctx.workdir / key, video, crops=crops, links_yaml=links_yaml, name=name
+    )
     # One worker: tracklet ids (and so every tie-break) are the same on every run.
     summary = ingest_site(load_site(site_path), workers=1, progress=False)
     bad = [f for f in summary.files if f.status != "done"]
     if bad:
-        raise RuntimeError(f"trace scene ingest failed: {bad}")
-    ctx.cache["trace-scene"] = str(site_path)
+        raise RuntimeError(f"{key} ingest failed: {bad}")
+    ctx.cache[key] = str(site_path)
     return site_path
+
+
+def review_every_suggestion(
+    site: SiteConfig,
+    store: Store,
+    request: TraceRequest,
+    models: ModelSet,
+    result: TraceResult,
+    own: set[int],
+) -> TraceResult:
+    """A reviewer who knows the truth confirms the right "needs review" sightings and
+    rejects the wrong ones, re-tracing until nothing new is suggested (at most
+    ``MAX_REVIEW_ROUNDS``); returns the last result."""
+    from cctrace.tracing.service import trace_in_store
+    from cctrace.types import SightingStatus
+
+    for _ in range(MAX_REVIEW_ROUNDS):
+        pending = [s for s in result.sightings if s.status == SightingStatus.NEEDS_REVIEW]
+        if not pending:
+            break
+        for s in pending:
+            verdict = SightingStatus.ACCEPTED if s.tracklet_id in own else SightingStatus.REJECTED
+            store.decide_sighting(request.case_id, s.tracklet_id, verdict, "cctrace-eval")
+        result = trace_in_store(site, store, request, models)
+    return result
 
 
 def evaluate(ctx: EvalContext) -> list[Metric]:
@@ -105,7 +150,6 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     from cctrace.ingest.models import ModelSet
     from cctrace.store.repository import Store
     from cctrace.tracing.service import TraceRequest, trace_in_store
-    from cctrace.types import SightingStatus
 
     pets_dir = ctx.dataset("pets2009-s2l1")
     site = load_site(build_scene(ctx), check_files=False)
@@ -153,16 +197,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             beyond.hit += sum(seconds[t] for t in found_beyond)
             beyond.returned += sum(seconds[t] for t in returned - {seed})
             beyond.correct += sum(seconds[t] for t in found_beyond)
-            for _ in range(MAX_REVIEW_ROUNDS):
-                pending = [s for s in result.sightings if s.status == SightingStatus.NEEDS_REVIEW]
-                if not pending:
-                    break
-                for s in pending:
-                    verdict = (
-                        SightingStatus.ACCEPTED if s.tracklet_id in own else SightingStatus.REJECTED
-                    )
-                    store.decide_sighting(case_id, s.tracklet_id, verdict, "cctrace-eval")
-                result = trace_in_store(site, store, request, models)
+            result = review_every_suggestion(site, store, request, models, result, own)
             route = {s.tracklet_id for s in result.route}
             reviewed.truth += own_time
             reviewed.hit += sum(seconds[t] for t in route & own)

@@ -23,7 +23,6 @@ together with time, place and height.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from cctrace.errors import ModelError
 from cctrace.types import FloatArray, Image
 from cctrace.vision.base import l2_normalise
 from cctrace.vision.checks import check_image
+from cctrace.vision.registry import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -161,15 +161,6 @@ IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class OnnxReidEmbedder:
     """A user-supplied person re-identification network in ONNX (type ``onnx-reid``).
 
@@ -221,7 +212,7 @@ class OnnxReidEmbedder:
 
                 if not self.path.is_file():
                     raise ModelError(f"re-ID model {self.path} not found")
-                found = sha256_of(self.path)
+                found = sha256_file(self.path)
                 if found != self.sha256:
                     raise ModelError(
                         f"re-ID model {self.path}: sha256 {found} does not match the "

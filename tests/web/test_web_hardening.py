@@ -148,3 +148,47 @@ def test_serve_demo_says_when_the_demo_case_cannot_be_opened(web: WebEnv, tmp_pa
     assert set(accounts) == {"investigator", "supervisor", "auditor", "admin"}
     assert ensure_demo_users(data, tmp_path) == accounts  # same passwords on a restart
     assert oct((tmp_path / "demo-users.txt").stat().st_mode & 0o777) == "0o600"
+
+
+HUGE = str(2**63)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", f"/api/cases/C-1/snapshots/{HUGE}.jpg"),
+        ("post", f"/api/cases/C-1/contacts/{HUGE}/trace"),
+        ("get", f"/api/cases/C-1/exports/{HUGE}/report.pdf"),
+        ("post", f"/api/approvals/{HUGE}"),
+    ],
+)
+def test_ids_beyond_64_bits_are_refused_not_crashed(web: WebEnv, method: str, path: str) -> None:
+    ivy = web.client_for("sue")
+    open_and_trace(web.client_for("ivy"), "C-1", 1)
+    resp = getattr(ivy, method)(path, **({"json": {"approve": True}} if method == "post" else {}))
+    assert resp.status_code in (404, 422), resp.text
+    assert "error" in resp.json()
+
+
+def test_a_huge_tracklet_id_in_a_form_is_a_clear_error(web: WebEnv) -> None:
+    ivy = web.client_for("ivy")
+    ivy.post("/api/cases", json={"case_id": "C-9", "legal_basis": "test"})
+    resp = ivy.post("/api/cases/C-9/traces", data={"tracklet_id": HUGE})
+    assert resp.status_code == 422 and "tracklet_id" in resp.json()["error"]["message"]
+
+
+def test_an_unexpected_error_answers_in_the_error_envelope_with_headers(web: WebEnv) -> None:
+    from fastapi.testclient import TestClient
+
+    def broken() -> None:
+        raise RuntimeError("secret detail /var/lib/db")
+
+    web.store.list_cameras = broken  # type: ignore[method-assign]
+    client = TestClient(web.app, raise_server_exceptions=False)  # type: ignore[arg-type]
+    client.cookies = web.client_for("adm").cookies
+    resp = client.get("/api/admin/cameras")
+    assert resp.status_code == 500
+    body = resp.json()
+    assert "log ref" in body["error"]["message"] and "secret" not in resp.text
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" in resp.headers

@@ -44,6 +44,11 @@ def _header_size(path: Path, raw: bytes) -> tuple[int, int]:
     try:
         with PILImage.open(io.BytesIO(raw)) as im:
             return int(im.size[0]), int(im.size[1])
+    except PILImage.DecompressionBombError as exc:
+        # Pillow refuses to even open a header this large (a decompression bomb).
+        raise PhotoError(
+            f"{path}: image is too large (over {MAX_PHOTO_PIXELS // 1_000_000} MP)"
+        ) from exc
     except (PILImage.UnidentifiedImageError, OSError, ValueError) as exc:
         raise PhotoError(f"{path}: not a readable image (JPEG, PNG, BMP or WebP expected)") from exc
 

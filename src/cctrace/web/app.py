@@ -240,7 +240,12 @@ def create_app(
                 return error_response(
                     request, 401, "sign_in_required", "sign in first (no session, or it expired)"
                 )
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as exc:  # the catch-all: no traceback, no detail leaves the server
+            ref = uuid.uuid4().hex[:8]
+            log.exception("%s %s failed [%s]: %s", request.method, request.url.path, ref, exc)
+            response = error_response(request, 500, "internal", f"internal error (log ref {ref})")
         response.headers.setdefault(
             "Content-Security-Policy",
             DOCS_CSP if request.url.path == "/docs" else CONTENT_SECURITY_POLICY,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Annotated
 
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from cctrace.store.records import ApprovalRecord, AuditRecord, CaseRecord, Role, UserRecord
@@ -133,6 +135,12 @@ class DecisionIn(Body):
 
     decision: str = Field(pattern="^(accept|reject|review)$")
     note: str = Field("", max_length=2000)
+
+
+MAX_DB_ID = 2**63 - 1
+"""Largest id a database row can have (signed 64-bit): larger ids are refused at the edge."""
+DbId = Annotated[int, PathParam(ge=1, le=MAX_DB_ID, description="A database id")]
+"""A row id in a URL path: 1 .. 2**63 - 1, else 422 (not a database overflow)."""
 
 
 class LinkOut(BaseModel):

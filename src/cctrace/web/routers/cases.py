@@ -24,9 +24,11 @@ from ..jobs import Job
 from ..picker import frame_at, render_pick_frame
 from ..roles import Permission
 from ..schemas import (
+    MAX_DB_ID,
     CaseIn,
     CaseOut,
     CasePatch,
+    DbId,
     DecisionIn,
     JobOut,
     PickCameraOut,
@@ -209,7 +211,9 @@ async def start_case_trace(
     case_id: str,
     request: Request,
     photos: Annotated[list[UploadFile] | None, File(description="Photos of the case")] = None,
-    tracklet_id: Annotated[int | None, Form(description="Or: a person picked in a frame")] = None,
+    tracklet_id: Annotated[
+        int | None, Form(ge=1, le=MAX_DB_ID, description="Or: a person picked in a frame")
+    ] = None,
     distance_m: Annotated[float, Form(gt=0, le=10)] = 2.0,
     minutes: Annotated[float, Form(gt=0, le=24 * 60)] = 15.0,
     window_from: Annotated[datetime | None, Form()] = None,
@@ -266,7 +270,7 @@ def get_result(case_id: str, request: Request, user: User) -> TraceOut:
 @router.post("/cases/{case_id}/sightings/{tracklet_id}", response_model=JobOut, status_code=202)
 @needs(Permission.REVIEW)
 def decide_sighting(
-    case_id: str, tracklet_id: int, body: DecisionIn, request: Request, user: User
+    case_id: str, tracklet_id: DbId, body: DecisionIn, request: Request, user: User
 ) -> JobOut:
     """Confirm or reject a sighting; the trace runs again (confirmed faces become queries,
     rejected sightings never come back)."""
@@ -298,7 +302,7 @@ def decide_sighting(
     status_code=202,
 )
 @needs(Permission.SEARCH)
-def second_degree(case_id: str, tracklet_id: int, request: Request, user: User) -> SecondDegreeOut:
+def second_degree(case_id: str, tracklet_id: DbId, request: Request, user: User) -> SecondDegreeOut:
     """Open a linked case for a contact and trace them (second degree)."""
     state = app_state(request)
     parent = open_case(state.store, user, case_id)

@@ -14,7 +14,7 @@ from cctrace.store.repository import Store
 
 from ..deps import AuthError, app_state, current_user, get_store, needs
 from ..roles import Permission
-from ..schemas import EXPORT_FILES, ApprovalDecisionIn, ApprovalIn, ApprovalOut
+from ..schemas import EXPORT_FILES, ApprovalDecisionIn, ApprovalIn, ApprovalOut, DbId
 from ..services import (
     case_tracklets,
     latest_result,
@@ -38,7 +38,7 @@ JPEG = "image/jpeg"
 )
 @needs(Permission.SNAPSHOT_VIEW)
 def snapshot(
-    case_id: str, tracklet_id: int, request: Request, user: User, view: str = "redacted"
+    case_id: str, tracklet_id: DbId, request: Request, user: User, view: str = "redacted"
 ) -> Response:
     """A tracklet's snapshot: every person blurred, or (``view=unblurred``, once a
     supervisor approved it) this person and the case shown. Every view is audited."""
@@ -149,7 +149,7 @@ def case_approvals(case_id: str, user: User, store: StoreDep) -> list[ApprovalOu
 @router.get("/cases/{case_id}/exports/{approval_id}/{name}", response_class=Response)
 @needs(Permission.EXPORT)
 def download_export(
-    case_id: str, approval_id: int, name: str, request: Request, user: User
+    case_id: str, approval_id: DbId, name: str, request: Request, user: User
 ) -> Response:
     """An approved export's PDF or CSV (every face but the case's and the confirmed
     contacts' blurred). Audited."""
@@ -190,7 +190,7 @@ def pending_approvals(user: User, store: StoreDep, status: str = "pending") -> l
 @router.post("/approvals/{approval_id}", response_model=ApprovalOut)
 @needs(Permission.APPROVE)
 def decide_approval(
-    approval_id: int, body: ApprovalDecisionIn, request: Request, user: User
+    approval_id: DbId, body: ApprovalDecisionIn, request: Request, user: User
 ) -> ApprovalOut:
     """Approve or deny an export or un-blur request of your team."""
     state = app_state(request)

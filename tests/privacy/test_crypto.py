@@ -313,3 +313,21 @@ def test_checkpoint_state_is_encrypted(store: Store) -> None:
     assert store.get_footage(f.id).checkpoint_state == state
     store.mark_footage(f.id, "running", checkpoint_state=b"other state")
     assert store.list_footage()[0].checkpoint_state == b"other state"
+
+
+def test_child_processes_of_the_command_do_not_warn_again(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    load_data_cipher(tmp_path)  # warns here (or already did in this process)
+    code = (
+        "import logging, sys; logging.basicConfig(stream=sys.stdout, level=logging.WARNING); "
+        "from cctrace.privacy.crypto import load_data_cipher; "
+        f"load_data_cipher({str(tmp_path)!r}); "
+        f"load_data_cipher({str(tmp_path / 'other')!r})"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    ).stdout
+    # The same data folder: quiet in the child; another folder still warns.
+    assert out.count("beside the data") == 1 and "other" in out

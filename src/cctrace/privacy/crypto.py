@@ -57,6 +57,9 @@ BlobKind = Literal["embedding", "crop", "index", "checkpoint", "body"]
 """What a blob holds; part of the associated data."""
 
 _warned: set[Path] = set()
+WARNED_ENV = "CCTRACE_KEY_WARNED"
+"""Set once the warning about a key file beside the data was given (child processes of
+the same command inherit it, so a parallel ingest warns once, not once per camera)."""
 _warn_lock = threading.Lock()
 
 
@@ -190,8 +193,10 @@ def load_data_cipher(data_dir: Path | str) -> DataCipher:
         _create_key_file(path)
         log.info("created a new data key in %s", path)
     with _warn_lock:
-        if path not in _warned:
+        # Once per command: worker processes inherit the marker and stay quiet.
+        if path not in _warned and os.environ.get(WARNED_ENV) != str(path):
             _warned.add(path)
+            os.environ[WARNED_ENV] = str(path)
             log.warning(
                 "face data is encrypted with the key file %s, stored beside the data; in "
                 "production set %s (generate one with: %s)",

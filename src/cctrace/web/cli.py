@@ -142,6 +142,11 @@ def serve(
     app = create_app(site, settings)
     if scheduler:
         scheduler.start()
+    shown = f"[{host}]" if ":" in host else host
+    console.print(
+        f"cctrace {site.name}: listening on http://{shown}:{port}/ (Ctrl+C to stop)",
+        soft_wrap=True,
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:

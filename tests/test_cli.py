@@ -77,3 +77,21 @@ def test_broken_site_files_give_one_clear_line(site_dir: Path, text: str) -> Non
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "bad.yaml" in done.stderr and "error" in done.stderr
+
+
+def test_piped_output_is_not_wrapped_or_cut(site_dir: Path) -> None:
+    long_name = "a site name long enough to be wrapped at eighty columns " * 3
+    (site_dir / "long.yaml").write_text(SITE.replace("cli-test", long_name.strip()))
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cctrace.cli", "site", "validate", "long.yaml"],
+        cwd=site_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert long_name.strip() in done.stdout  # on one line, whole
+    assert "…" not in done.stdout

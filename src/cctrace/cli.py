@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cctrace.console import make_console
 from cctrace.errors import CctraceError
 
 app = typer.Typer(
@@ -35,8 +35,8 @@ app.add_typer(site_app, name="site")
 app.add_typer(export_app, name="export")
 app.add_typer(audit_app, name="audit")
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 SiteOption = Annotated[
     Path | None,

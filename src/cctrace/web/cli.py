@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from cctrace.console import make_console
 from cctrace.errors import ConfigError
 
 log = logging.getLogger(__name__)
-console = Console()
+console = make_console()
 users_app = typer.Typer(help="Add and change web app users.", no_args_is_help=True)
 
 DEMO_USERS = {

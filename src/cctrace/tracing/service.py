@@ -102,9 +102,16 @@ def run_trace(
 ) -> tuple[TraceResult, ReportPaths]:
     """Run a trace, write its report and audit entry; return the result and report paths."""
     validate_request(site, request)
+    models = models or ModelSet(site.models)
+    # Bad input fails before the case exists: an unusable photo or an unknown tracklet
+    # must not leave a case behind (the trace embeds the photos again; ~20 ms each).
+    for photo in request.photos:
+        embed_photo(photo, models)
     with Store.for_site(site) as store:
+        if request.tracklet_id is not None:
+            store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
         _ensure_case(store, request)
-        result = audited_trace(site, store, request, models or ModelSet(site.models))
+        result = audited_trace(site, store, request, models)
     case_dir = _case_dir(site, request.case_id)
     target = out_dir or case_dir / result.created_at.strftime("%Y%m%dT%H%M%SZ")
     paths = write_report(result, target)

@@ -1,0 +1,41 @@
+"""A trace that cannot run leaves no case behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cctrace.config import SiteConfig
+from cctrace.errors import NotFoundError, PhotoError
+from cctrace.store.repository import Store
+from cctrace.tracing.service import TraceRequest, run_trace
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> SiteConfig:
+    return SiteConfig.model_validate(
+        {
+            "cameras": [{"id": "c1", "location": {"x_m": 0, "y_m": 0}, "footage": ["x.mp4"]}],
+            "storage": {"data_dir": str(tmp_path / "data")},
+        }
+    )
+
+
+@pytest.mark.parametrize("bad", ["no face", "unknown tracklet"])
+def test_a_failed_trace_creates_no_case(site: SiteConfig, tmp_path: Path, bad: str) -> None:
+    photo = tmp_path / "wall.png"
+    cv2.imwrite(str(photo), np.full((200, 200, 3), 180, np.uint8))
+    request = TraceRequest(
+        case_id="C-404",
+        actor="ivy",
+        photos=(photo,) if bad == "no face" else (),
+        tracklet_id=None if bad == "no face" else 12345,
+        legal_basis="test",
+    )
+    with pytest.raises(PhotoError if bad == "no face" else NotFoundError):
+        run_trace(site, request)
+    with Store.for_site(site) as store, pytest.raises(NotFoundError):
+        store.get_case("C-404")

@@ -148,7 +148,14 @@ def serve(
         soft_wrap=True,
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            **settings.uvicorn_options(),  # type: ignore[arg-type]
+        )
     finally:
         if scheduler:
             scheduler.stop()

@@ -49,6 +49,17 @@ class WebSettings:
     """Traces run at once (each holds the face models; more need more memory)."""
     demo: bool = False
     """Demo mode: an ephemeral secret key; never for real footage."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses of reverse proxies whose ``X-Forwarded-For`` names the real client
+    (``$CCTRACE_TRUSTED_PROXIES``, comma-separated). Empty: the header is ignored, so a
+    client cannot pick its own address and escape the per-address sign-in limit."""
+
+    def uvicorn_options(self) -> dict[str, object]:
+        """Proxy-header options for ``uvicorn.run``: trust only ``trusted_proxies``
+        (uvicorn's own default trusts 127.0.0.1)."""
+        if not self.trusted_proxies:
+            return {"proxy_headers": False, "forwarded_allow_ips": ""}
+        return {"proxy_headers": True, "forwarded_allow_ips": ",".join(self.trusted_proxies)}
 
     @property
     def max_upload_bytes(self) -> int:
@@ -70,6 +81,7 @@ class WebSettings:
             session_hours=_env_number("CCTRACE_SESSION_HOURS", 8.0, 0.05, 24.0),
             cookie_secure=os.environ.get("CCTRACE_COOKIE_SECURE", "1") not in ("0", "false"),
             max_upload_mb=_env_number("CCTRACE_MAX_UPLOAD_MB", 10.0, 0.1, MAX_UPLOAD_MB_CEILING),
+            trusted_proxies=_env_addresses("CCTRACE_TRUSTED_PROXIES"),
         )
 
     @classmethod
@@ -77,3 +89,20 @@ class WebSettings:
         """Demo and test settings: a fresh random key, cookies over plain HTTP allowed."""
         key = env_secret(SECRET_ENV) or secrets.token_urlsafe(32)
         return cls(secret_key=key, cookie_secure=False, demo=True)
+
+
+def _env_addresses(name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses from the environment; ``ConfigError`` naming a bad one."""
+    import ipaddress
+
+    raw = os.environ.get(name, "")
+    out = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_address(item)
+        except ValueError as exc:
+            raise ConfigError(f"${name}: {item!r} is not an IP address") from exc
+        out.append(item)
+    return tuple(out)

@@ -205,3 +205,14 @@ def test_bad_audit_inputs(sqlite_store: Store, kwargs: dict[str, Any], match: st
     with pytest.raises(InvalidInputError, match=match):
         sqlite_store.append_audit(**(args | kwargs))
     assert sqlite_store.list_audit() == []
+
+
+@pytest.mark.parametrize("team", ["", "north\nsouth", "bell\x07", " padded ", "x" * 65])
+def test_team_names_are_printable(sqlite_store: Store, team: str) -> None:
+    from cctrace.store import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="team"):
+        sqlite_store.create_user("ann", "hash", "investigator", team)
+    sqlite_store.create_user("bob", "hash", "investigator", "north")
+    with pytest.raises(InvalidInputError, match="team"):
+        sqlite_store.update_user("bob", team=team)

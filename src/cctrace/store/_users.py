@@ -79,6 +79,7 @@ class UserMixin(StoreBase):
                 f"username: expected 1..128 printable characters, got {username!r}"
             )
         value = _role(role)
+        _check_team(team)
         with self._write() as s:
             if s.get(UserRow, username) is not None:
                 raise AlreadyExistsError(f"expected a new user name, {username!r} exists")
@@ -142,6 +143,7 @@ class UserMixin(StoreBase):
             if role is not None:
                 row.role = _role(role).value
             if team is not None:
+                _check_team(team)
                 row.team = team
             if active is not None:
                 row.active = active
@@ -275,3 +277,11 @@ class UserMixin(StoreBase):
             stmt = stmt.where(ApprovalRow.tracklet_id == tracklet_id)
         with self._read() as s:
             return s.execute(stmt.limit(1)).first() is not None
+
+
+def _check_team(team: str) -> None:
+    """A team name is 1..64 printable characters (no control characters, no newlines)."""
+    if not team or len(team) > 64 or not team.isprintable() or team != team.strip():
+        raise InvalidInputError(
+            f"team: expected 1..64 printable characters without surrounding spaces, got {team!r}"
+        )

@@ -8,7 +8,7 @@ file and line. Relative paths are resolved against the YAML file's folder.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -26,11 +27,17 @@ from ruamel.yaml.error import YAMLError
 from cctrace.errors import ConfigError
 from cctrace.geometry import GroundCalibration
 
+EARLIEST_FOOTAGE = datetime(1990, 1, 1, tzinfo=UTC)
+"""Footage start times before this (or after tomorrow) are typing errors."""
+MAX_CONFIG_VALUES = 100_000
+"""A site file expanding to more values than this is refused (a YAML alias bomb)."""
+
 
 class Strict(BaseModel):
-    """Base for config models: unknown keys are errors, models are immutable."""
+    """Base for config models: unknown keys are errors, models are immutable, and numbers
+    must be finite (``.inf`` and ``.nan`` are refused)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SitePosition(Strict):
@@ -150,7 +157,14 @@ class CameraConfig(Strict):
             return None
         if value.tzinfo is None:
             raise ValueError("start_time needs a time zone, e.g. 2026-03-15T08:00:00Z")
-        return value.astimezone(UTC)
+        value = value.astimezone(UTC)
+        latest = datetime.now(UTC) + timedelta(days=1)
+        if not EARLIEST_FOOTAGE <= value <= latest:
+            raise ValueError(
+                f"start_time {value.isoformat()} is not a plausible recording time "
+                f"(between {EARLIEST_FOOTAGE.year} and tomorrow)"
+            )
+        return value
 
 
 class ModelChoice(Strict):
@@ -179,6 +193,58 @@ class ModelsConfig(Strict):
         # with a re-ID network of its own sets type onnx-reid with params path and sha256.
         type="part-colour"
     )
+
+    @field_validator(
+        "person_detector", "face_detector", "face_embedder", "mask_classifier", "body_embedder"
+    )
+    @classmethod
+    def _known_model(cls, choice: ModelChoice, info: ValidationInfo) -> ModelChoice:
+        check_model_choice(str(info.field_name), choice)
+        return choice
+
+
+def check_model_choice(stage: str, choice: ModelChoice) -> None:
+    """``ValueError`` naming the problem when ``choice`` names no registered model of
+    ``stage`` or its params do not fit the adapter (built without loading any weights)."""
+    import inspect
+
+    from cctrace import vision
+
+    registry: dict[str, str] = getattr(vision, _REGISTRIES[stage])
+    target = registry.get(choice.type)
+    if target is None:
+        raise ValueError(
+            f"unknown {stage} type {choice.type!r}; expected one of: {', '.join(sorted(registry))}"
+        )
+    module_name, class_name = target.split(":")
+    import importlib
+
+    adapter = getattr(importlib.import_module(module_name), class_name)
+    accepted = [
+        name
+        for name, p in inspect.signature(adapter).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    unknown = sorted(set(choice.params) - set(accepted))
+    if unknown and not any(
+        p.kind is p.VAR_KEYWORD for p in inspect.signature(adapter).parameters.values()
+    ):
+        raise ValueError(
+            f"{choice.type}: unknown params {unknown}; it takes: {', '.join(accepted) or 'none'}"
+        )
+    try:
+        adapter(**choice.params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{choice.type}: bad params: {exc}") from exc
+
+
+_REGISTRIES = {
+    "person_detector": "PERSON_DETECTORS",
+    "face_detector": "FACE_DETECTORS",
+    "face_embedder": "FACE_EMBEDDERS",
+    "mask_classifier": "MASK_CLASSIFIERS",
+    "body_embedder": "BODY_EMBEDDERS",
+}
 
 
 class IngestConfig(Strict):
@@ -216,7 +282,20 @@ class IngestConfig(Strict):
         30.0, gt=0, description="Footage seconds between crash-safe checkpoints"
     )
     workers: int = Field(0, ge=0, le=256, description="Worker processes; 0 = one per core")
-    distance_bands_m: tuple[float, float, float] = (1.0, 2.0, 3.0)
+    distance_bands_m: tuple[float, float, float] = Field(
+        (1.0, 2.0, 3.0),
+        description="Distance bands (metres, increasing) whose seconds are measured at ingest",
+    )
+
+    @field_validator("distance_bands_m")
+    @classmethod
+    def _increasing_bands(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not all(0 < b <= 20 for b in value) or list(value) != sorted(set(value)):
+            raise ValueError(
+                f"distance bands must be increasing distances in (0, 20] m, got {list(value)}"
+            )
+        return value
+
     max_gap_s: float = Field(
         1.5, gt=0, le=10, description="Detection drop-outs up to this long are interpolated"
     )
@@ -357,7 +436,11 @@ def load_site(path: str | Path, check_files: bool = True) -> SiteConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}:1: a site file must be a mapping with a 'cameras' list")
     try:
-        site = SiteConfig.model_validate(_plain(raw))
+        plain = _plain(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{source}:1: refused: {exc}") from exc
+    try:
+        site = SiteConfig.model_validate(plain)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
@@ -395,14 +478,33 @@ def _check_footage(site: SiteConfig, raw: dict[str, Any], source: Path) -> None:
             elif not pattern.exists():
                 line = _line_of(raw, ("cameras", i, "footage", j))
                 raise ConfigError(f"{source}:{line}: footage not found: {pattern}")
+            elif pattern.is_dir() and not _has_video(pattern):
+                line = _line_of(raw, ("cameras", i, "footage", j))
+                raise ConfigError(f"{source}:{line}: no video files in the folder {pattern}")
 
 
-def _plain(node: Any) -> Any:
-    """ruamel round-trip containers -> plain dicts/lists for pydantic."""
+def _has_video(folder: Path) -> bool:
+    from cctrace.footage.sources import is_video_file
+
+    return any(is_video_file(p) for p in folder.rglob("*"))
+
+
+def _plain(node: Any, budget: list[int] | None = None) -> Any:
+    """ruamel round-trip containers -> plain dicts/lists for pydantic.
+
+    Raises ``ValueError`` when the file expands to more than ``MAX_CONFIG_VALUES`` values
+    (aliases of aliases: a few hundred bytes can stand for billions of values).
+    """
+    budget = budget if budget is not None else [MAX_CONFIG_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError(
+            f"it expands to more than {MAX_CONFIG_VALUES} values (YAML aliases of aliases?)"
+        )
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): _plain(v, budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [_plain(v, budget) for v in node]
     return node
 
 

@@ -58,6 +58,7 @@ def test_defaults_are_registered() -> None:
         "face_detector": vision.FACE_DETECTORS,
         "face_embedder": vision.FACE_EMBEDDERS,
         "mask_classifier": vision.MASK_CLASSIFIERS,
+        "body_embedder": vision.BODY_EMBEDDERS,
     }
     for stage, type_ in vision.DEFAULTS.items():
         assert type_ in registries[stage]

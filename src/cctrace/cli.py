@@ -138,9 +138,19 @@ def ingest(
     resumes from its last checkpoint.
     """
     from cctrace.config import load_site
+    from cctrace.footage.sources import expand_footage
     from cctrace.ingest.runner import ingest_site
 
-    site = load_site(_site_path(site_file, site_opt))
+    # Footage is checked per camera: one camera's missing folder must not stop the others
+    # (each failure is a row of the table below and makes the exit status 1).
+    site = load_site(_site_path(site_file, site_opt), check_files=False)
+    for cam in site.cameras:
+        if camera and cam.id not in camera:
+            continue
+        try:
+            expand_footage(cam.footage)
+        except CctraceError as exc:
+            err_console.print(f"[yellow]warning:[/yellow] camera {cam.id}: {escape(str(exc))}")
     show = progress and not os.environ.get("CCTRACE_NO_PROGRESS")
     summary = ingest_site(site, camera_ids=camera, workers=workers, progress=show)
     table = Table(title="ingest")

@@ -165,3 +165,50 @@ def test_truncated_and_garbage_files(pets_dir: Path, short_clip: Path, tmp_path:
         assert footage["view001"].status.value == "partial"
         assert footage["view001"].frames_decoded > 0
         assert store.count_tracklets(footage["view001"].id) == by_camera["view001"].tracklets
+
+
+def test_a_camera_with_missing_footage_does_not_stop_the_others(
+    pets_dir: Path, short_clip: Path, tmp_path: Path
+) -> None:
+    """`cctrace ingest` ingests every camera it can and reports the one it cannot."""
+    loop = tmp_path / "loop"
+    loop.mkdir()
+    (loop / "self").symlink_to(loop)
+    extra = (
+        "  - id: gone\n"
+        "    location: {x_m: 5, y_m: 5}\n"
+        f"    footage: [{tmp_path / 'never-recorded'}]\n"
+        "    start_time: 2026-03-15T08:00:00Z\n"
+        "  - id: looped\n"
+        "    location: {x_m: 9, y_m: 9}\n"
+        f"    footage: [{loop}]\n"
+        "    start_time: 2026-03-15T08:00:00Z\n"
+    )
+    site = _site(pets_dir, tmp_path / "w", short_clip, extra)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cctrace.cli",
+            "ingest",
+            str(site),
+            "--no-progress",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # something failed, and it says what
+    assert "Traceback" not in done.stderr
+    assert "never-recorded" in done.stderr and "gone" in done.stderr
+    rows = {
+        cam: next((line for line in done.stdout.splitlines() if f" {cam} " in line), "")
+        for cam in ("view001", "gone", "looped")
+    }
+    assert "done" in rows["view001"], done.stdout
+    assert "failed" in rows["gone"] and "failed" in rows["looped"], done.stdout
+    with Store.for_site(load_site(site, check_files=False)) as store:
+        assert store.tracklets_in_window(None, None, camera_ids=["view001"])

@@ -41,7 +41,10 @@ def _hidden(relative: Path) -> bool:
 
 def _videos_in(folder: Path, recursive: bool) -> list[Path]:
     entries = folder.rglob("*") if recursive else folder.iterdir()
-    found = [p for p in entries if is_video_file(p) and not _hidden(p.relative_to(folder))]
+    try:
+        found = [p for p in entries if is_video_file(p) and not _hidden(p.relative_to(folder))]
+    except OSError as exc:  # a symbolic link loop, a folder that vanished, no permission
+        raise FootageError(f"cannot list footage folder {folder}: {exc}") from exc
     if not found:
         kinds = ", ".join(sorted(VIDEO_EXTENSIONS))
         log.warning("%s: folder holds no video files (%s)", folder, kinds)

@@ -95,3 +95,26 @@ def test_piped_output_is_not_wrapped_or_cut(site_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert long_name.strip() in done.stdout  # on one line, whole
     assert "…" not in done.stdout
+
+
+def test_validate_says_where_start_times_come_from_and_warns_past_retention(
+    site_dir: Path,
+) -> None:
+    done = _cctrace("site", "validate", "mysite.yaml", cwd=site_dir)
+    assert done.returncode == 0, done.stderr
+    assert "2026-03-15T08:00:00+00:00 (config)" in done.stdout
+    assert "more than 28 days ago" in done.stderr
+
+
+def test_validate_refuses_footage_whose_start_cannot_be_told(site_dir: Path) -> None:
+    import numpy as np
+
+    from cctrace.footage.writer import write_video
+
+    write_video(site_dir / "clip.mp4", [np.zeros((64, 64, 3), np.uint8)] * 5, 5)
+    (site_dir / "nostart.yaml").write_text(
+        SITE.replace("    start_time: 2026-03-15T08:00:00Z\n", "")
+    )
+    done = _cctrace("site", "validate", "nostart.yaml", cwd=site_dir)
+    assert done.returncode == 2, done.stdout
+    assert "start_time" in done.stderr and "Traceback" not in done.stderr

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cctrace.config import CameraConfig
 from cctrace.console import make_console
 from cctrace.errors import CctraceError
 
@@ -97,21 +98,55 @@ def _main(
 
 @site_app.command("validate")
 def site_validate(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
-    """Check a site file: keys, calibration homographies and footage paths."""
+    """Check a site file: keys, models, calibration homographies, footage paths, and when
+    each camera's first file starts (and from what), warning about footage already past
+    the retention period."""
     from cctrace.config import load_site
 
     site = load_site(_site_path(site_file, site_opt))
+    starts = [_first_start(cam, site.retention.days) for cam in site.cameras]
     table = Table(title=f"{site.name}: {len(site.cameras)} camera(s) OK")
-    for col in ("camera", "name", "footage", "calibration"):
+    for col in ("camera", "name", "footage", "calibration", "first file starts"):
         table.add_column(col)
-    for cam in site.cameras:
+    for cam, (start, _) in zip(site.cameras, starts, strict=True):
         if cam.calibration is not None:
             cal = cam.calibration.homography()
             calib = f"{len(cam.calibration.points)} points, median error {cal.median_error_m:.2f} m"
         else:
             calib = "none (distances estimated from person height)"
-        table.add_row(cam.id, cam.name, ", ".join(str(p) for p in cam.footage), calib)
+        table.add_row(cam.id, cam.name, ", ".join(str(p) for p in cam.footage), calib, start)
     console.print(table)
+    for _, warning in starts:
+        if warning:
+            err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
+def _first_start(camera: CameraConfig, retention_days: int) -> tuple[str, str]:
+    """(when the camera's first file starts and from what, a warning or ""). A file whose
+    start cannot be told is an error: ingest would refuse it."""
+    from datetime import timedelta
+
+    from cctrace.footage.sources import expand_footage
+    from cctrace.footage.timing import resolve_start
+
+    first = expand_footage(camera.footage)[0]
+    try:
+        start = resolve_start(first, camera.start_time, camera.timezone)
+    except CctraceError as exc:
+        raise CctraceError(
+            f"camera {camera.id}: {exc}; set its start_time in the site file, or name files "
+            "like cam_20260315_081500.mp4"
+        ) from exc
+    shown = f"{start.value.isoformat(timespec='seconds')} ({start.source})"
+    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    warning = ""
+    if start.value < cutoff:
+        warning = (
+            f"camera {camera.id}: {first.name} starts {start.value.date()} (from its "
+            f"{start.source}), more than {retention_days} days ago: retention would delete "
+            "what it finds at the next purge; check the time or set start_time"
+        )
+    return shown, warning
 
 
 @app.command()

@@ -118,3 +118,19 @@ def test_validate_refuses_footage_whose_start_cannot_be_told(site_dir: Path) -> 
     done = _cctrace("site", "validate", "nostart.yaml", cwd=site_dir)
     assert done.returncode == 2, done.stdout
     assert "start_time" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_data_files_are_private_to_the_service_account(site_dir: Path) -> None:
+    import stat
+
+    text = SITE + "storage:\n  data_dir: data\n"
+    (site_dir / "private.yaml").write_text(text)
+    done = _cctrace("status", "private.yaml", cwd=site_dir)
+    assert done.returncode == 0, done.stderr
+    data = site_dir / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    files = [p for p in data.rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".db") for p in files)
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in files), [
+        (p.name, oct(p.stat().st_mode)) for p in files
+    ]

@@ -593,8 +593,14 @@ def _add_web_commands() -> None:
 _add_web_commands()
 
 
+PRIVATE_UMASK = 0o077
+"""Every file cctrace writes (database, keys, snapshots, reports, photos) is 0600 and
+every folder 0700: derived data of residents is readable by the service account only."""
+
+
 def main() -> None:
     """Entry point: run the CLI, turning cctrace errors into one clear line and exit 2."""
+    os.umask(PRIVATE_UMASK)
     try:
         app()
     except CctraceError as exc:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from web_support import PASSWORD, WebEnv
+from web_support import PASSWORD, WebEnv, wait_job
 
 from cctrace.errors import ConfigError
 from cctrace.web import WebSettings, create_app
@@ -248,3 +248,38 @@ def test_oversized_and_too_many_uploads_are_refused(web: WebEnv) -> None:
     stranger.close()
     client.close()
     app.state.cctrace.jobs.shutdown()
+
+
+def test_a_tiff_sent_as_png_is_refused_by_its_content(web: WebEnv) -> None:
+    from PIL import Image
+
+    ivy = web.client_for("ivy")
+    ivy.post("/api/cases", json={"case_id": "U-2", "legal_basis": "basis"})
+    buf = io.BytesIO()
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(buf, format="TIFF")
+    resp = ivy.post(
+        "/api/cases/U-2/traces", files={"photos": ("case.png", buf.getvalue(), "image/png")}
+    )
+    assert resp.status_code == 422 and "TIFF" in resp.json()["error"]["message"]
+
+
+def test_an_uploaded_photo_is_stored_encrypted_and_still_traced(web: WebEnv) -> None:
+    import os
+
+    shared = os.environ.get("CCTRACE_SHARED_DATA") or str(
+        Path(__file__).resolve().parents[3] / "shared" / "data"
+    )
+    face = Path(shared) / "faces" / "deepface" / "img1.jpg"
+    if not face.is_file():
+        pytest.skip(f"reference face photo not found: {face}")
+    ivy = web.client_for("ivy")
+    ivy.post("/api/cases", json={"case_id": "U-3", "legal_basis": "basis"})
+    original = face.read_bytes()
+    job = ivy.post("/api/cases/U-3/traces", files={"photos": ("case.jpg", original, "image/jpeg")})
+    assert job.status_code == 202, job.text
+    assert wait_job(ivy, job.json()["job_id"])["status"] == "done"
+    stored = list((web.site.storage.data_dir / "reports" / "U-3" / "query-photos").iterdir())
+    assert len(stored) == 1
+    blob = stored[0].read_bytes()
+    assert original[:64] not in blob and b"JFIF" not in blob[:64]  # not the photo in clear
+    assert web.store.cipher.decrypt(blob, "photo") == original

@@ -53,7 +53,7 @@ GENERATE_HINT = (
     "python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
 )
 
-BlobKind = Literal["embedding", "crop", "index", "checkpoint", "body"]
+BlobKind = Literal["embedding", "crop", "index", "checkpoint", "body", "photo"]
 """What a blob holds; part of the associated data."""
 
 _warned: set[Path] = set()

@@ -210,7 +210,7 @@ def trace_in_store(
     accept = _pick(request.accept_threshold, site.trace.accept_threshold)
     review = _pick(request.review_threshold, site.trace.review_threshold)
     report("reading the query photos", 0.05)
-    queries: list[np.ndarray] = [embed_photo(p, models) for p in request.photos]
+    queries: list[np.ndarray] = [embed_photo(p, models, store.cipher) for p in request.photos]
     scores: dict[int, float] = {}
     if request.tracklet_id is not None:
         store.get_tracklet(request.tracklet_id)  # NotFoundError names the id

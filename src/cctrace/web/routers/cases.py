@@ -157,8 +157,9 @@ def close_case(case_id: str, user: User, store: StoreDep) -> CaseOut:
 
 def _check_photo(path: Path, state: AppState) -> None:
     """Decode safely (size limits) and find exactly one face; ``PhotoError`` otherwise."""
-    read_photo(path)
-    embed_photo(path, state.models)
+    cipher = state.store.cipher
+    read_photo(path, cipher)
+    embed_photo(path, state.models, cipher)
 
 
 async def _save_photos(request: Request, case_id: str, photos: list[UploadFile]) -> list[str]:
@@ -194,7 +195,8 @@ async def _save_photo(state: AppState, folder: Path, photo: UploadFile) -> str:
         raise PhotoError(f"{name}: the file is empty")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{PHOTO_TYPES[photo.content_type]}"
-    path.write_bytes(data)
+    # A case's photo is a face of a resident: stored encrypted like every face crop.
+    path.write_bytes(state.store.cipher.encrypt(data, "photo"))
     try:
         await run_in_threadpool(_check_photo, path, state)
     except BaseException as exc:

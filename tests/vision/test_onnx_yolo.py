@@ -211,7 +211,7 @@ def test_bad_params_are_clear_config_errors(
 
 
 def test_missing_required_params_are_named() -> None:
-    with pytest.raises(ConfigError, match="path: Field required.*sha256: Field required"):
+    with pytest.raises(ConfigError, match=r"path: Field required.*sha256: Field required"):
         build_person_detector("onnx-yolo")
 
 

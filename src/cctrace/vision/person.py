@@ -24,7 +24,13 @@ tiles (2, 1), no whole frame, 0.3 ov.  0.887   0.915      ~2x
 
 Two side-by-side tiles without the whole frame are the best trade for small people
 (``tiles=(2, 1), tile_full_frame=False``); adding the whole frame or more rows adds
-duplicates of people cut by tile borders. cv2.dnn zeroes person scores of 0.2 or less, so
+duplicates of people cut by tile borders (figures above: before containment-aware
+merging). But each tile sees only half of a near-camera person, who then gets two half
+boxes or none: the default therefore adds a whole-frame pass at 320 px whose boxes of at
+least a quarter of the frame height are merged with the tiles' by
+:func:`cctrace.vision.tiled.suppress_parts` (``full_frame_size=320,
+full_frame_min_height=0.25``; recall by person height: ``bench/person_detector.py
+--bands``). cv2.dnn zeroes person scores of 0.2 or less, so
 a confidence threshold under 0.2 acts as 0.2 (both backends).
 
 Three backends share the pre- and post-processing (:class:`_YoloV3TinyDetector`):

@@ -254,8 +254,9 @@ class OnnxYoloPersonDetector(TiledPersonDetector):
         blob = rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
         return blob, sx, sy, dx, dy
 
-    def _infer(self, crops: list[np.ndarray], size: int) -> list[BoxesScores]:
+    def _infer(self, crops: list[np.ndarray], input_wh: tuple[int, int]) -> list[BoxesScores]:
         session = self._load()
+        size = input_wh[0]  # square inputs only (keep_full_frame_aspect is False)
         prepared = [self._blob(c, size) for c in crops]
         blobs = [p[0] for p in prepared]
         if self._batched:

@@ -114,10 +114,14 @@ class _YoloV3TinyDetector(TiledPersonDetector):
         xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
         return xyxy.astype(np.float32), scores.astype(np.float32)
 
-    def _infer(self, crops: list[np.ndarray], size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    keep_full_frame_aspect = True
+
+    def _infer(
+        self, crops: list[np.ndarray], size: tuple[int, int]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         import cv2
 
-        blob = cv2.dnn.blobFromImages(crops, 1 / 255.0, (size, size), swapRB=True, crop=False)
+        blob = cv2.dnn.blobFromImages(crops, 1 / 255.0, size, swapRB=True, crop=False)
         rows = self._forward(np.asarray(blob, np.float32))
         return [
             self._person_boxes(image_rows, crop.shape[1], crop.shape[0])

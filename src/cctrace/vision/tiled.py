@@ -179,7 +179,7 @@ class TiledPersonDetector:
     """Tiles, a whole-frame pass, seam mending, containment-aware merging and NMS.
 
     A subclass implements :meth:`_infer`: person boxes (xyxy, pixels of each crop) and
-    scores for a list of crops, each resized to ``size`` by the subclass.
+    scores for a list of crops, each resized to ``size`` (width, height) by the subclass.
 
     Args:
         input_size: network input side for the tiles (or the whole frame when
@@ -190,7 +190,9 @@ class TiledPersonDetector:
         tile_overlap: fraction by which neighbouring tiles overlap.
         tile_full_frame: with tiles, also run the whole frame (near, large people).
         full_frame_size: input side of that whole-frame pass (multiple of 32); None:
-            ``input_size``.
+            ``input_size``. Where the backend allows (``keep_full_frame_aspect``) it is
+            the long side and the short side keeps the frame's aspect (768x576 at 320:
+            320x256 input, a fifth cheaper than 320x320).
         full_frame_min_height: keep whole-frame boxes at least this fraction of the
             frame height tall (smaller people come from the tiles); 0 keeps all.
         min_box_height: drop boxes shorter than this many pixels.
@@ -236,9 +238,21 @@ class TiledPersonDetector:
         self.threads = threads
         self._lock = threading.Lock()
 
-    def _infer(self, crops: list[np.ndarray], size: int) -> list[BoxesScores]:
-        """Person boxes (xyxy in crop pixels) and scores for each crop at input ``size``."""
+    keep_full_frame_aspect = False
+    """True where the network takes any multiple of 32 for width and height."""
+
+    def _infer(self, crops: list[np.ndarray], size: tuple[int, int]) -> list[BoxesScores]:
+        """Person boxes (xyxy in crop pixels) and scores for each crop at input ``size``
+        (width, height)."""
         raise NotImplementedError
+
+    def full_frame_input(self, h: int, w: int) -> tuple[int, int]:
+        """(width, height) of the whole-frame pass's input for an ``h`` x ``w`` frame."""
+        side = self.full_frame_size
+        if not self.keep_full_frame_aspect:
+            return side, side
+        short = max(32, round(side * min(h, w) / max(h, w) / 32) * 32)
+        return (side, short) if w >= h else (short, side)
 
     def _passes(
         self, image: Image
@@ -246,17 +260,19 @@ class TiledPersonDetector:
         """Tile boxes, scores and cut flags after seam mending; whole-frame boxes."""
         h, w = image.shape[:2]
         if self.tiles == (1, 1):
-            xyxy, conf = self._infer([image], self.input_size)[0]
+            xyxy, conf = self._infer([image], (self.input_size, self.input_size))[0]
             return xyxy, conf, np.zeros(len(xyxy), bool), None
         windows = tile_windows(h, w, self.tiles, self.tile_overlap)
         crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
-        full_in_batch = self.tile_full_frame and self.full_frame_size == self.input_size
-        results = self._infer([*crops, image] if full_in_batch else crops, self.input_size)
+        tile_size = (self.input_size, self.input_size)
+        full_size = self.full_frame_input(h, w)
+        full_in_batch = self.tile_full_frame and full_size == tile_size
+        results = self._infer([*crops, image] if full_in_batch else crops, tile_size)
         full: BoxesScores | None = None
         if full_in_batch:
             full = results.pop()
         elif self.tile_full_frame:
-            full = self._infer([image], self.full_frame_size)[0]
+            full = self._infer([image], full_size)[0]
         boxes, scores, cut = [], [], []
         for (x0, y0, x1, y1), (xyxy, conf) in zip(windows, results, strict=True):
             xyxy = xyxy + np.array([x0, y0, x0, y0], np.float32)

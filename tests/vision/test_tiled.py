@@ -36,6 +36,7 @@ def _run(
         np.asarray(cut, bool),
         np.asarray(full, F).reshape(-1, 4),
         np.asarray(fconf, F),
+        frame_height=576,
     )
     return xyxy.tolist()
 
@@ -62,6 +63,17 @@ BIG = [100, 0, 300, 500]
         # one person seen whole by both: the more confident box stays
         ([[110, 5, 290, 495]], [False], [0.95], [BIG], [0.6], [[110, 5, 290, 495]]),
         ([[110, 5, 290, 495]], [False], [0.4], [BIG], [0.9], [BIG]),
+        # a person under half the frame height seen whole by a tile keeps the tile's box
+        ([[110, 5, 190, 245]], [False], [0.3], [[100, 0, 200, 250]], [0.9], [[110, 5, 190, 245]]),
+        # two tall tile boxes one above the other (legs, torso) are parts, not two people
+        (
+            [[110, 200, 290, 500], [120, 0, 280, 320]],
+            [False, False],
+            [0.5, 0.4],
+            [BIG],
+            [0.9],
+            [BIG],
+        ),
         # a whole person next to (not inside) the big box is untouched
         ([[320, 0, 400, 300]], [False], [0.5], [BIG], [0.9], [[320, 0, 400, 300], BIG]),
         # no whole-frame boxes, no tile boxes
@@ -74,6 +86,8 @@ BIG = [100, 0, 300, 500]
         "side-by-side",
         "tile-better",
         "full-better",
+        "small-keeps-tile",
+        "stacked-parts",
         "beside",
         "no-full",
         "no-tiles",

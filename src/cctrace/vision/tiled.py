@@ -11,11 +11,13 @@ tiles see smaller people better.
 Merging (:func:`suppress_parts`), for each whole-frame box and the tile boxes inside
 it (``CONTAIN_FRACTION`` of their area): tile boxes that are *whole* (not cut by a tile
 edge and at least ``PART_HEIGHT`` of the big box's height) are people the tiles saw at a
-finer scale. Two or more whole boxes that barely overlap are people side by side that
-the coarse pass merged: the big box is dropped and they stay. One whole box (or several
-overlapping ones): the more confident of it and the big box is kept, the other parts go.
-No whole box: the tile boxes are halves or partial views of a big person (cut by the
-seam, or short) and are dropped, the big box stays. Plain NMS then runs over what is left.
+finer scale. Two or more whole boxes side by side (``SIDE_BY_SIDE_OVERLAP``) are
+people that the coarse pass merged: the big box is dropped and they stay.
+One whole box (or several overlapping ones): the tile's box is kept for a person under
+half the frame height (``TILE_PREFERRED_BELOW``), else the more confident of it and the
+big box; the other parts go. No whole box: the tile boxes are halves or partial views
+of a big person (cut by the seam, or short) and are dropped, the big box stays. Plain
+NMS then runs over what is left.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import threading
 
 import numpy as np
 
-from cctrace.boxes import iou_matrix
 from cctrace.types import Detections, Image
 from cctrace.vision.checks import check_image
 
@@ -37,9 +38,13 @@ CONTAIN_FRACTION = 0.7
 """A tile box with this fraction of its area inside a whole-frame box lies inside it."""
 PART_HEIGHT = 0.6
 """A contained tile box at least this fraction of the big box's height may be a person."""
-SIDE_BY_SIDE_IOU = 0.3
-"""Two full-height tile boxes inside one whole-frame box overlapping less than this are
-two people."""
+TILE_PREFERRED_BELOW = 0.5
+"""A person shorter than this fraction of the frame, seen whole by a tile, keeps the tile's
+box (finer scale) over the whole-frame pass's; taller, the more confident box stays."""
+SIDE_BY_SIDE_OVERLAP = 0.5
+"""Two whole tile boxes inside one whole-frame box whose horizontal overlap is less than
+this fraction of the narrower one are two people side by side (the coarse pass merged
+them)."""
 
 BoxesScores = tuple[np.ndarray, np.ndarray]
 
@@ -138,6 +143,7 @@ def suppress_parts(
     tile_cut: np.ndarray,
     full_xyxy: np.ndarray,
     full_conf: np.ndarray,
+    frame_height: float = float("inf"),
 ) -> BoxesScores:
     """Containment-aware merge of tile boxes with whole-frame boxes (module docstring).
 
@@ -149,7 +155,11 @@ def suppress_parts(
     if len(tile_xyxy) and len(full_xyxy):
         tile_area = _areas(tile_xyxy)
         tile_h = tile_xyxy[:, 3] - tile_xyxy[:, 1]
-        pair_iou = iou_matrix(tile_xyxy, tile_xyxy)
+        left = np.maximum(tile_xyxy[:, None, 0], tile_xyxy[None, :, 0])
+        right = np.minimum(tile_xyxy[:, None, 2], tile_xyxy[None, :, 2])
+        width = tile_xyxy[:, 2] - tile_xyxy[:, 0]
+        narrower = np.maximum(np.minimum(width[:, None], width[None, :]), 1e-6)
+        apart = np.clip(right - left, 0, None) / narrower < SIDE_BY_SIDE_OVERLAP
         for j in np.argsort(-full_conf, kind="stable"):
             big = full_xyxy[j]
             inter, _ = _intersections(big, tile_xyxy)
@@ -158,14 +168,15 @@ def suppress_parts(
                 continue
             tall = inside & ~tile_cut & (tile_h >= PART_HEIGHT * (big[3] - big[1]))
             idx = np.nonzero(tall)[0]
-            if len(idx) >= 2 and (pair_iou[np.ix_(idx, idx)] < SIDE_BY_SIDE_IOU).sum() >= 2:
+            if len(idx) >= 2 and apart[np.ix_(idx, idx)].any():
                 keep_full[j] = False  # the coarse pass merged people standing side by side
                 continue
             if len(idx):
                 # One person seen whole by both passes: the more confident box stays,
                 # with the other parts inside the big box.
                 best = idx[np.argmax(tile_conf[idx])]
-                if tile_conf[best] >= full_conf[j]:
+                small = big[3] - big[1] < TILE_PREFERRED_BELOW * frame_height
+                if small or tile_conf[best] >= full_conf[j]:
                     keep_full[j] = False
                     inside[best] = False
             keep_tile &= ~inside
@@ -295,7 +306,7 @@ class TiledPersonDetector:
         h, w = image.shape[:2]
         xyxy, conf, cut, full = self._passes(image)
         if full is not None:
-            xyxy, conf = suppress_parts(xyxy, conf, cut, *full)
+            xyxy, conf = suppress_parts(xyxy, conf, cut, *full, frame_height=h)
         xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4).copy()
         conf = np.asarray(conf, np.float32).reshape(-1)
         xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)

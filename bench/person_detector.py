@@ -18,7 +18,7 @@ one exists, so a shared machine gives usable numbers (the count of clean rounds 
 the two tiles alone, i.e. the previous default; the current default with its 320 px
 whole-frame pass; and the opt-in ``yolov8n-agpl`` where installed) on PETS S2L1 (every
 ``step``-th frame), on PETS S3-MF1 (every 2nd frame; never tuned on) and on two zoomed
-clips made from S2L1 frames 5, 25, ..., 785 (crop and enlarge so that one person, in
+clips made from S2L1 frames 5, 15, ..., 785 (crop and enlarge so that one person, in
 turn, is about 300 / 450 px tall in a 768x576 frame; ground truth transformed the same
 way; people less than 60 % inside the crop ignored), plus the median ms per
 :meth:`detect` on the S2L1 frames (``rounds`` passes; clean-round rule as below).
@@ -177,7 +177,7 @@ def bands(args: argparse.Namespace) -> int:
         "S2L1": (read_frames(s2 / "view001.mp4", range(0, 795, args.step)), gt2, None),
         "S3-MF1 (held out)": (read_frames(s3 / "view001.mp4", range(0, 107, 2)), gt3, None),
     }
-    sources = read_frames(s2 / "view001.mp4", range(5, 795, 20))
+    sources = read_frames(s2 / "view001.mp4", range(5, 795, 10))
     with tempfile.TemporaryDirectory(prefix="cctrace-zoom-") as tmp:
         for target in ZOOM_TARGETS:
             crops = plan_zoom_crops(gt2, (768, 576), sorted(sources), target)

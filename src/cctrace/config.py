@@ -148,7 +148,7 @@ class ModelsConfig(Strict):
                 "tiles": [2, 1],
                 "tile_full_frame": True,
                 "full_frame_size": 320,
-                "full_frame_min_height": 0.3,
+                "full_frame_min_height": 0.35,
                 "nms_threshold": 0.6,
             },
         ),

@@ -74,6 +74,15 @@ BIG = [100, 0, 300, 500]
             [0.9],
             [BIG],
         ),
+        # two people one behind the other merged into one thin box (PETS S2L1 frame 585)
+        (
+            [[655, 223, 688, 320], [639, 304, 669, 411]],
+            [False, False],
+            [0.5, 0.5],
+            [[640, 209, 679, 415]],
+            [0.9],
+            [[655, 223, 688, 320], [639, 304, 669, 411]],
+        ),
         # a whole person next to (not inside) the big box is untouched
         ([[320, 0, 400, 300]], [False], [0.5], [BIG], [0.9], [[320, 0, 400, 300], BIG]),
         # no whole-frame boxes, no tile boxes
@@ -88,6 +97,7 @@ BIG = [100, 0, 300, 500]
         "full-better",
         "small-keeps-tile",
         "stacked-parts",
+        "stacked-people",
         "beside",
         "no-full",
         "no-tiles",

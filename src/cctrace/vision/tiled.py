@@ -11,13 +11,14 @@ tiles see smaller people better.
 Merging (:func:`suppress_parts`), for each whole-frame box and the tile boxes inside
 it (``CONTAIN_FRACTION`` of their area): tile boxes that are *whole* (not cut by a tile
 edge and at least ``PART_HEIGHT`` of the big box's height) are people the tiles saw at a
-finer scale. Two or more whole boxes side by side (``SIDE_BY_SIDE_OVERLAP``) are
-people that the coarse pass merged: the big box is dropped and they stay.
-One whole box (or several overlapping ones): the tile's box is kept for a person under
-half the frame height (``TILE_PREFERRED_BELOW``), else the more confident of it and the
-big box; the other parts go. No whole box: the tile boxes are halves or partial views
-of a big person (cut by the seam, or short) and are dropped, the big box stays. Plain
-NMS then runs over what is left.
+finer scale. Two or more whole boxes side by side (``SIDE_BY_SIDE_OVERLAP``) are people
+that the coarse pass merged: the big box is dropped and they stay. A big box thinner than
+a person (``STACKED_ASPECT``) holding two or more uncut tile boxes is people one behind
+the other: it goes too. One whole box (or several overlapping ones): the tile's box is
+kept for a person under half the frame height (``TILE_PREFERRED_BELOW``), else the more
+confident of it and the big box; the other parts go. No whole box: the tile boxes are
+halves or partial views of a big person (cut by the seam, or short) and are dropped, the
+big box stays. Plain NMS then runs over what is left.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ SIDE_BY_SIDE_OVERLAP = 0.5
 """Two whole tile boxes inside one whole-frame box whose horizontal overlap is less than
 this fraction of the narrower one are two people side by side (the coarse pass merged
 them)."""
+
+STACKED_ASPECT = 4.5
+"""A whole-frame box taller than this many times its width, holding two or more uncut tile
+boxes, is people one behind the other that the coarse pass merged (a person is 2-4x)."""
 
 BoxesScores = tuple[np.ndarray, np.ndarray]
 
@@ -170,6 +175,10 @@ def suppress_parts(
             idx = np.nonzero(tall)[0]
             if len(idx) >= 2 and apart[np.ix_(idx, idx)].any():
                 keep_full[j] = False  # the coarse pass merged people standing side by side
+                continue
+            uncut = inside & ~tile_cut
+            if uncut.sum() >= 2 and (big[3] - big[1]) > STACKED_ASPECT * (big[2] - big[0]):
+                keep_full[j] = False  # people one behind the other, merged into a thin box
                 continue
             if len(idx):
                 # One person seen whole by both passes: the more confident box stays,

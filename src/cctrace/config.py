@@ -142,7 +142,7 @@ class ModelsConfig(Strict):
             # same recall/precision as OpenCV's Darknet loader within 0.3 points, 3x faster).
             # Two side-by-side tiles find far, small people (PETS S2L1 recall 0.80 -> 0.88);
             # a looser NMS keeps people walking shoulder to shoulder apart. A whole-frame
-            # pass at 320 px, kept for boxes >= 30 % of the frame height, finds near-camera
+            # pass at 320 px, kept for boxes >= 35 % of the frame height, finds near-camera
             # people that each tile sees only half of (cctrace.vision.tiled).
             params={
                 "tiles": [2, 1],

@@ -27,9 +27,9 @@ Two side-by-side tiles without the whole frame are the best trade for small peop
 duplicates of people cut by tile borders (figures above: before containment-aware
 merging). But each tile sees only half of a near-camera person, who then gets two half
 boxes or none: the default therefore adds a whole-frame pass at 320 px whose boxes of at
-least 30 % of the frame height are merged with the tiles' by
+least 35 % of the frame height are merged with the tiles' by
 :func:`cctrace.vision.tiled.suppress_parts` (``full_frame_size=320,
-full_frame_min_height=0.3``; recall by person height: ``bench/person_detector.py
+full_frame_min_height=0.35``; recall by person height: ``bench/person_detector.py
 --bands``). cv2.dnn zeroes person scores of 0.2 or less, so
 a confidence threshold under 0.2 acts as 0.2 (both backends).
 

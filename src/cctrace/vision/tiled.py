@@ -14,11 +14,11 @@ edge and at least ``PART_HEIGHT`` of the big box's height) are people the tiles 
 finer scale. Two or more whole boxes side by side (``SIDE_BY_SIDE_OVERLAP``) are people
 that the coarse pass merged: the big box is dropped and they stay. A big box thinner than
 a person (``STACKED_ASPECT``) holding two or more uncut tile boxes is people one behind
-the other: it goes too. One whole box (or several overlapping ones): the tile's box is
-kept for a person under half the frame height (``TILE_PREFERRED_BELOW``), else the more
-confident of it and the big box; the other parts go. No whole box: the tile boxes are
-halves or partial views of a big person (cut by the seam, or short) and are dropped, the
-big box stays. Plain NMS then runs over what is left.
+the other: it goes too. Otherwise, for a big box under half the frame height
+(``TILE_PREFERRED_BELOW``) the whole tile boxes stay and the big box goes; for a taller
+one the more confident of it and the best whole tile box stays and the other parts go.
+No whole box: the tile boxes are halves or partial views of a big person (cut by the
+seam, or short) and are dropped, the big box stays. Plain NMS then runs over what is left.
 """
 
 from __future__ import annotations
@@ -185,7 +185,12 @@ def suppress_parts(
                 # with the other parts inside the big box.
                 best = idx[np.argmax(tile_conf[idx])]
                 small = big[3] - big[1] < TILE_PREFERRED_BELOW * frame_height
-                if small or tile_conf[best] >= full_conf[j]:
+                if small:
+                    # The tiles see people this size well: their whole boxes all stay (one
+                    # person behind another too; NMS removes duplicates), the big box goes.
+                    keep_full[j] = False
+                    inside[idx] = False
+                elif tile_conf[best] >= full_conf[j]:
                     keep_full[j] = False
                     inside[best] = False
             keep_tile &= ~inside

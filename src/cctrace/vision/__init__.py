@@ -9,6 +9,9 @@ registry            type                   class
 PERSON_DETECTORS    ``yolov3-tiny``        :class:`~.person.YoloV3TinyPersonDetector`
 PERSON_DETECTORS    ``yolov3-tiny-onnx``   :class:`~.person.YoloV3TinyOnnxPersonDetector`
 PERSON_DETECTORS    ``yolov3-tiny-int8``   :class:`~.person.YoloV3TinyInt8PersonDetector`
+PERSON_DETECTORS    ``onnx-yolo``          :class:`~.onnx_yolo.OnnxYoloPersonDetector`
+PERSON_DETECTORS    ``yolov8n-agpl``       :class:`~.yolov8n_agpl.YoloV8nAgplPersonDetector`
+                                           (opt-in, **AGPL-3.0 weights**)
 FACE_DETECTORS      ``yunet``              :class:`~.face.YuNetFaceDetector`
 FACE_EMBEDDERS      ``sface``              :class:`~.face.SFaceEmbedder`
 MASK_CLASSIFIERS    ``mobilenetv2-head``   :class:`~.mask_head.MaskHeadClassifier` (default)
@@ -37,6 +40,10 @@ PERSON_DETECTORS: dict[str, str] = {
     "yolov3-tiny": "cctrace.vision.person:YoloV3TinyPersonDetector",
     "yolov3-tiny-onnx": "cctrace.vision.person:YoloV3TinyOnnxPersonDetector",
     "yolov3-tiny-int8": "cctrace.vision.person:YoloV3TinyInt8PersonDetector",
+    # A YOLOv5/v8-style ONNX file of the site's own, sha256-pinned in the site file.
+    "onnx-yolo": "cctrace.vision.onnx_yolo:OnnxYoloPersonDetector",
+    # Opt-in only: AGPL-3.0 weights, installed by `scripts/setup.sh --agpl-detector`.
+    "yolov8n-agpl": "cctrace.vision.yolov8n_agpl:YoloV8nAgplPersonDetector",
 }
 FACE_DETECTORS: dict[str, str] = {
     "yunet": "cctrace.vision.face:YuNetFaceDetector",

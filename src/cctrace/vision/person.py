@@ -24,7 +24,13 @@ tiles (2, 1), no whole frame, 0.3 ov.  0.887   0.915      ~2x
 
 Two side-by-side tiles without the whole frame are the best trade for small people
 (``tiles=(2, 1), tile_full_frame=False``); adding the whole frame or more rows adds
-duplicates of people cut by tile borders. cv2.dnn zeroes person scores of 0.2 or less, so
+duplicates of people cut by tile borders (figures above: before containment-aware
+merging). But each tile sees only half of a near-camera person, who then gets two half
+boxes or none: the default therefore adds a whole-frame pass at 320 px whose boxes of at
+least 35 % of the frame height are merged with the tiles' by
+:func:`cctrace.vision.tiled.suppress_parts` (``full_frame_size=320,
+full_frame_min_height=0.35``; recall by person height: ``bench/person_detector.py
+--bands``). cv2.dnn zeroes person scores of 0.2 or less, so
 a confidence threshold under 0.2 acts as 0.2 (both backends).
 
 Three backends share the pre- and post-processing (:class:`_YoloV3TinyDetector`):
@@ -55,16 +61,14 @@ from __future__ import annotations
 import logging
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cctrace.errors import ModelError
-from cctrace.types import Detections, Image
-from cctrace.vision.checks import check_image
 from cctrace.vision.registry import resolve
+from cctrace.vision.tiled import TiledPersonDetector
 
 logger = logging.getLogger(__name__)
 
@@ -88,50 +92,14 @@ def fix_yolov3_tiny_cfg(src: Path, out: Path) -> None:
     Path(out).write_text(head + fixed, encoding="utf-8")
 
 
-def _tile_origins(length: int, tile: int, count: int) -> list[int]:
-    if count <= 1 or tile >= length:
-        return [0]
-    step = (length - tile) / (count - 1)
-    return [round(i * step) for i in range(count)]
-
-
-class _YoloV3TinyDetector:
-    """Pre- and post-processing shared by the YOLOv3-tiny backends.
+class _YoloV3TinyDetector(TiledPersonDetector):
+    """Pre- and post-processing shared by the YOLOv3-tiny backends (tiling, the
+    whole-frame pass and merging: :class:`~cctrace.vision.tiled.TiledPersonDetector`).
 
     A backend implements :meth:`_forward`: a (N, 3, S, S) float32 RGB blob in [0, 1]
     -> (N, R, 85) rows as cv2.dnn's Darknet importer returns them (cx, cy, w, h as
     fractions of the input, objectness, objectness x class probability for 80 classes).
     """
-
-    def __init__(
-        self,
-        input_size: int = 416,
-        conf_threshold: float = 0.25,
-        nms_threshold: float = 0.45,
-        tiles: tuple[int, int] = (1, 1),
-        tile_overlap: float = 0.2,
-        tile_full_frame: bool = True,
-        min_box_height: float = 0.0,
-        threads: int | None = None,
-    ) -> None:
-        if input_size <= 0 or input_size % 32:
-            raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
-        if not 0.0 <= conf_threshold <= 1.0 or not 0.0 <= nms_threshold <= 1.0:
-            raise ValueError("conf_threshold and nms_threshold must be within [0, 1]")
-        cols, rows = tiles
-        if cols < 1 or rows < 1:
-            raise ValueError(f"tiles must be >= (1, 1), got {tiles}")
-        if not 0.0 <= tile_overlap < 1.0:
-            raise ValueError(f"tile_overlap must be in [0, 1), got {tile_overlap}")
-        self.input_size = input_size
-        self.conf_threshold = conf_threshold
-        self.nms_threshold = nms_threshold
-        self.tiles = (int(cols), int(rows))
-        self.tile_overlap = tile_overlap
-        self.tile_full_frame = tile_full_frame
-        self.min_box_height = min_box_height
-        self.threads = threads
-        self._lock = threading.Lock()
 
     def _forward(self, blob: np.ndarray) -> np.ndarray:
         """(N, 3, S, S) blob -> (N, R, 85) decoded rows."""
@@ -146,55 +114,19 @@ class _YoloV3TinyDetector:
         xyxy = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
         return xyxy.astype(np.float32), scores.astype(np.float32)
 
-    def _windows(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
-        cols, rows = self.tiles
-        if (cols, rows) == (1, 1):
-            return [(0, 0, w, h)]
-        windows = [(0, 0, w, h)] if self.tile_full_frame else []
-        tw = min(w, round(w / (cols - (cols - 1) * self.tile_overlap)))
-        th = min(h, round(h / (rows - (rows - 1) * self.tile_overlap)))
-        for y0 in _tile_origins(h, th, rows):
-            for x0 in _tile_origins(w, tw, cols):
-                windows.append((x0, y0, x0 + tw, y0 + th))
-        return windows
+    keep_full_frame_aspect = True
 
-    def detect(self, image: Image) -> Detections:
-        """Person boxes (class_id 0) with confidences, in image pixels."""
+    def _infer(
+        self, crops: list[np.ndarray], size: tuple[int, int]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         import cv2
 
-        check_image(image)
-        h, w = image.shape[:2]
-        windows = self._windows(h, w)
-        crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
-        size = (self.input_size, self.input_size)
         blob = cv2.dnn.blobFromImages(crops, 1 / 255.0, size, swapRB=True, crop=False)
         rows = self._forward(np.asarray(blob, np.float32))
-        boxes, scores, cut = [], [], []
-        for (x0, y0, x1, y1), image_rows in zip(windows, rows, strict=True):
-            xyxy, conf = self._person_boxes(image_rows, x1 - x0, y1 - y0)
-            xyxy = xyxy + np.array([x0, y0, x0, y0], np.float32)
-            boxes.append(xyxy)
-            scores.append(conf)
-            cut.append(_cut_by_tile_edge(xyxy, (x0, y0, x1, y1), w, h))
-        xyxy = np.concatenate(boxes)
-        conf = np.concatenate(scores)
-        if len(windows) > 1:
-            xyxy, conf = _mend_tile_seams(xyxy, conf, np.concatenate(cut))
-        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
-        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
-        valid = (xyxy[:, 3] - xyxy[:, 1] > max(self.min_box_height, 1.0)) & (
-            xyxy[:, 2] - xyxy[:, 0] > 1.0
-        )
-        xyxy, conf = xyxy[valid], conf[valid]
-        if len(xyxy) == 0:
-            return Detections.empty()
-        xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
-        keep = cv2.dnn.NMSBoxes(
-            xywh.tolist(), conf.tolist(), self.conf_threshold, self.nms_threshold
-        )
-        idx = np.asarray(keep, dtype=np.int64).reshape(-1)
-        idx = idx[np.argsort(-conf[idx], kind="stable")]
-        return Detections.create(xyxy[idx], conf[idx])
+        return [
+            self._person_boxes(image_rows, crop.shape[1], crop.shape[0])
+            for crop, image_rows in zip(crops, rows, strict=True)
+        ]
 
 
 class YoloV3TinyPersonDetector(_YoloV3TinyDetector):
@@ -211,6 +143,9 @@ class YoloV3TinyPersonDetector(_YoloV3TinyDetector):
         tile_overlap: fraction by which neighbouring tiles overlap.
         tile_full_frame: with tiles, also run the whole frame (finds people cut by
             tile borders and large people).
+        full_frame_size: input side of the whole-frame pass (None: ``input_size``).
+        full_frame_min_height: keep whole-frame boxes at least this fraction of the
+            frame height tall (0: all); smaller people come from the tiles.
         min_box_height: drop boxes shorter than this many pixels.
         threads: OpenCV threads for inference (``cv2.setNumThreads``); None leaves it.
 
@@ -270,6 +205,8 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
         tiles: tuple[int, int] = (1, 1),
         tile_overlap: float = 0.2,
         tile_full_frame: bool = True,
+        full_frame_size: int | None = None,
+        full_frame_min_height: float = 0.0,
         min_box_height: float = 0.0,
         threads: int | None = None,
         allow_spinning: bool = False,
@@ -281,6 +218,8 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
             tiles=tiles,
             tile_overlap=tile_overlap,
             tile_full_frame=tile_full_frame,
+            full_frame_size=full_frame_size,
+            full_frame_min_height=full_frame_min_height,
             min_box_height=min_box_height,
             threads=threads,
         )
@@ -331,68 +270,6 @@ class YoloV3TinyInt8PersonDetector(YoloV3TinyOnnxPersonDetector):
     from cv2.dnn's, recall and precision on PETS within half a point."""
 
     model_name = "yolov3-tiny-onnx-int8"
-
-
-SEAM_MARGIN_PX = 3.0
-"""A box within this distance of a tile's inner edge was cut by the tile."""
-
-
-def _cut_by_tile_edge(
-    xyxy: np.ndarray, window: tuple[int, int, int, int], width: int, height: int
-) -> np.ndarray:
-    """True for boxes that touch an edge of the tile that is not an edge of the image."""
-    x0, y0, x1, y1 = window
-    m = SEAM_MARGIN_PX
-    left = (x0 > 0) & (xyxy[:, 0] <= x0 + m)
-    right = (x1 < width) & (xyxy[:, 2] >= x1 - m)
-    top = (y0 > 0) & (xyxy[:, 1] <= y0 + m)
-    bottom = (y1 < height) & (xyxy[:, 3] >= y1 - m)
-    return np.asarray(left | right | top | bottom)
-
-
-def _mend_tile_seams(
-    xyxy: np.ndarray, conf: np.ndarray, cut: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fix people split by a tile seam.
-
-    A box cut by a tile edge is dropped when another box already covers most of
-    it (the neighbouring tile saw the whole person); otherwise it is merged with
-    an overlapping box that spans the same height (the two halves of one person).
-    """
-    boxes = xyxy.copy()
-    alive = np.ones(len(boxes), bool)
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
-    for i in np.nonzero(cut)[0]:
-        if not alive[i]:
-            continue
-        ix = np.clip(
-            np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None
-        )
-        iy = np.clip(
-            np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None
-        )
-        inter = ix * iy
-        inter[i] = 0
-        inter[~alive] = 0
-        covered = inter / area[i]
-        if covered.max() >= 0.5 and not cut[int(covered.argmax())]:
-            alive[i] = False
-            continue
-        union_h = np.maximum(boxes[i, 3], boxes[:, 3]) - np.minimum(boxes[i, 1], boxes[:, 1])
-        same_height = (iy / np.maximum(union_h, 1e-6)) >= 0.6
-        partner = np.nonzero((inter > 0) & same_height & cut & alive)[0]
-        partner = partner[partner != i]
-        if len(partner):
-            j = int(partner[np.argmax(inter[partner])])
-            boxes[j] = [
-                min(boxes[i, 0], boxes[j, 0]),
-                min(boxes[i, 1], boxes[j, 1]),
-                max(boxes[i, 2], boxes[j, 2]),
-                max(boxes[i, 3], boxes[j, 3]),
-            ]
-            conf[j] = max(conf[i], conf[j])
-            alive[i] = False
-    return boxes[alive], conf[alive]
 
 
 def _available_cores() -> int:

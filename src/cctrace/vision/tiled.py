@@ -1,0 +1,340 @@
+"""Tiles plus a whole-frame pass for person detectors, and how their boxes are merged.
+
+Small, far people need more pixels than a whole frame squeezed into one network input
+gives them, so a frame is cut into overlapping tiles (``tiles=(2, 1)``: two side by side).
+A near-camera person taller or wider than a tile is then seen only in halves, each
+weak or missed. The whole frame is therefore also run, at its own (smaller) input size
+``full_frame_size``: a big person is easy to see even at 256-320 px. Only its boxes at
+least ``full_frame_min_height`` (a fraction of the frame height) tall are kept: the
+tiles see smaller people better.
+
+Merging (:func:`suppress_parts`), for each whole-frame box and the tile boxes inside
+it (``CONTAIN_FRACTION`` of their area): tile boxes that are *whole* (not cut by a tile
+edge and at least ``PART_HEIGHT`` of the big box's height) are people the tiles saw at a
+finer scale. Two or more whole boxes side by side (``SIDE_BY_SIDE_OVERLAP``) are people
+that the coarse pass merged: the big box is dropped and they stay. A big box thinner than
+a person (``STACKED_ASPECT``) holding two or more uncut tile boxes is people one behind
+the other: it goes too. Otherwise, for a big box under half the frame height
+(``TILE_PREFERRED_BELOW``) the whole tile boxes stay and the big box goes; for a taller
+one the more confident of it and the best whole tile box stays and the other parts go.
+No whole box: the tile boxes are halves or partial views of a big person (cut by the
+seam, or short) and are dropped, the big box stays. Plain NMS then runs over what is left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from cctrace.types import Detections, Image
+from cctrace.vision.checks import check_image
+
+logger = logging.getLogger(__name__)
+
+SEAM_MARGIN_PX = 3.0
+"""A box within this distance of a tile's inner edge was cut by the tile."""
+CONTAIN_FRACTION = 0.7
+"""A tile box with this fraction of its area inside a whole-frame box lies inside it."""
+PART_HEIGHT = 0.6
+"""A contained tile box at least this fraction of the big box's height may be a person."""
+TILE_PREFERRED_BELOW = 0.5
+"""A person shorter than this fraction of the frame, seen whole by a tile, keeps the tile's
+box (finer scale) over the whole-frame pass's; taller, the more confident box stays."""
+SIDE_BY_SIDE_OVERLAP = 0.5
+"""Two whole tile boxes inside one whole-frame box whose horizontal overlap is less than
+this fraction of the narrower one are two people side by side (the coarse pass merged
+them)."""
+
+STACKED_ASPECT = 4.5
+"""A whole-frame box taller than this many times its width, holding two or more uncut tile
+boxes, is people one behind the other that the coarse pass merged (a person is 2-4x)."""
+
+BoxesScores = tuple[np.ndarray, np.ndarray]
+
+
+def tile_origins(length: int, tile: int, count: int) -> list[int]:
+    """Start offsets of ``count`` tiles of side ``tile`` spread evenly over ``length``."""
+    if count <= 1 or tile >= length:
+        return [0]
+    step = (length - tile) / (count - 1)
+    return [round(i * step) for i in range(count)]
+
+
+def tile_windows(
+    h: int, w: int, tiles: tuple[int, int], overlap: float
+) -> list[tuple[int, int, int, int]]:
+    """Tile windows (x0, y0, x1, y1) covering a ``w`` x ``h`` frame."""
+    cols, rows = tiles
+    tw = min(w, round(w / (cols - (cols - 1) * overlap)))
+    th = min(h, round(h / (rows - (rows - 1) * overlap)))
+    return [
+        (x0, y0, x0 + tw, y0 + th)
+        for y0 in tile_origins(h, th, rows)
+        for x0 in tile_origins(w, tw, cols)
+    ]
+
+
+def cut_by_tile_edge(
+    xyxy: np.ndarray, window: tuple[int, int, int, int], width: int, height: int
+) -> np.ndarray:
+    """True for boxes that touch an edge of the tile that is not an edge of the image."""
+    x0, y0, x1, y1 = window
+    m = SEAM_MARGIN_PX
+    left = (x0 > 0) & (xyxy[:, 0] <= x0 + m)
+    right = (x1 < width) & (xyxy[:, 2] >= x1 - m)
+    top = (y0 > 0) & (xyxy[:, 1] <= y0 + m)
+    bottom = (y1 < height) & (xyxy[:, 3] >= y1 - m)
+    return np.asarray(left | right | top | bottom)
+
+
+def _intersections(box: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    return ix * iy, iy
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    return np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
+
+
+def mend_tile_seams(
+    xyxy: np.ndarray, conf: np.ndarray, cut: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fix people split by a tile seam; returns boxes, scores and their ``cut`` flags.
+
+    A box cut by a tile edge is dropped when another box already covers most of
+    it (the neighbouring tile saw the whole person); otherwise it is merged with
+    an overlapping box that spans the same height (the two halves of one person).
+    A merged box is no longer marked cut.
+    """
+    boxes = xyxy.copy()
+    conf = conf.copy()
+    cut = cut.copy()
+    alive = np.ones(len(boxes), bool)
+    area = _areas(boxes)
+    for i in np.nonzero(cut)[0]:
+        if not alive[i]:
+            continue
+        inter, iy = _intersections(boxes[i], boxes)
+        inter[i] = 0
+        inter[~alive] = 0
+        covered = inter / area[i]
+        if covered.max() >= 0.5 and not cut[int(covered.argmax())]:
+            alive[i] = False
+            continue
+        union_h = np.maximum(boxes[i, 3], boxes[:, 3]) - np.minimum(boxes[i, 1], boxes[:, 1])
+        same_height = (iy / np.maximum(union_h, 1e-6)) >= 0.6
+        partner = np.nonzero((inter > 0) & same_height & cut & alive)[0]
+        partner = partner[partner != i]
+        if len(partner):
+            j = int(partner[np.argmax(inter[partner])])
+            boxes[j] = [
+                min(boxes[i, 0], boxes[j, 0]),
+                min(boxes[i, 1], boxes[j, 1]),
+                max(boxes[i, 2], boxes[j, 2]),
+                max(boxes[i, 3], boxes[j, 3]),
+            ]
+            conf[j] = max(conf[i], conf[j])
+            cut[j] = False
+            alive[i] = False
+    return boxes[alive], conf[alive], cut[alive]
+
+
+def suppress_parts(
+    tile_xyxy: np.ndarray,
+    tile_conf: np.ndarray,
+    tile_cut: np.ndarray,
+    full_xyxy: np.ndarray,
+    full_conf: np.ndarray,
+    frame_height: float = float("inf"),
+) -> BoxesScores:
+    """Containment-aware merge of tile boxes with whole-frame boxes (module docstring).
+
+    Returns the surviving boxes of both passes, tile boxes first; plain NMS still
+    has to run over them for duplicates of the same person.
+    """
+    keep_tile = np.ones(len(tile_xyxy), bool)
+    keep_full = np.ones(len(full_xyxy), bool)
+    if len(tile_xyxy) and len(full_xyxy):
+        tile_area = _areas(tile_xyxy)
+        tile_h = tile_xyxy[:, 3] - tile_xyxy[:, 1]
+        left = np.maximum(tile_xyxy[:, None, 0], tile_xyxy[None, :, 0])
+        right = np.minimum(tile_xyxy[:, None, 2], tile_xyxy[None, :, 2])
+        width = tile_xyxy[:, 2] - tile_xyxy[:, 0]
+        narrower = np.maximum(np.minimum(width[:, None], width[None, :]), 1e-6)
+        apart = np.clip(right - left, 0, None) / narrower < SIDE_BY_SIDE_OVERLAP
+        for j in np.argsort(-full_conf, kind="stable"):
+            big = full_xyxy[j]
+            inter, _ = _intersections(big, tile_xyxy)
+            inside = (inter / tile_area >= CONTAIN_FRACTION) & keep_tile
+            if not inside.any():
+                continue
+            tall = inside & ~tile_cut & (tile_h >= PART_HEIGHT * (big[3] - big[1]))
+            idx = np.nonzero(tall)[0]
+            if len(idx) >= 2 and apart[np.ix_(idx, idx)].any():
+                keep_full[j] = False  # the coarse pass merged people standing side by side
+                continue
+            uncut = inside & ~tile_cut
+            if uncut.sum() >= 2 and (big[3] - big[1]) > STACKED_ASPECT * (big[2] - big[0]):
+                keep_full[j] = False  # people one behind the other, merged into a thin box
+                continue
+            if len(idx):
+                # One person seen whole by both passes: the more confident box stays,
+                # with the other parts inside the big box.
+                best = idx[np.argmax(tile_conf[idx])]
+                small = big[3] - big[1] < TILE_PREFERRED_BELOW * frame_height
+                if small:
+                    # The tiles see people this size well: their whole boxes all stay (one
+                    # person behind another too; NMS removes duplicates), the big box goes.
+                    keep_full[j] = False
+                    inside[idx] = False
+                elif tile_conf[best] >= full_conf[j]:
+                    keep_full[j] = False
+                    inside[best] = False
+            keep_tile &= ~inside
+    return (
+        np.concatenate([tile_xyxy[keep_tile], full_xyxy[keep_full]]).astype(np.float32),
+        np.concatenate([tile_conf[keep_tile], full_conf[keep_full]]).astype(np.float32),
+    )
+
+
+class TiledPersonDetector:
+    """Tiles, a whole-frame pass, seam mending, containment-aware merging and NMS.
+
+    A subclass implements :meth:`_infer`: person boxes (xyxy, pixels of each crop) and
+    scores for a list of crops, each resized to ``size`` (width, height) by the subclass.
+
+    Args:
+        input_size: network input side for the tiles (or the whole frame when
+            ``tiles`` is (1, 1)), a multiple of 32.
+        conf_threshold: minimum person score.
+        nms_threshold: IoU above which overlapping boxes are suppressed.
+        tiles: (columns, rows) of overlapping tiles; (1, 1) runs the whole frame only.
+        tile_overlap: fraction by which neighbouring tiles overlap.
+        tile_full_frame: with tiles, also run the whole frame (near, large people).
+        full_frame_size: input side of that whole-frame pass (multiple of 32); None:
+            ``input_size``. Where the backend allows (``keep_full_frame_aspect``) it is
+            the long side and the short side keeps the frame's aspect (768x576 at 320:
+            320x256 input, a fifth cheaper than 320x320).
+        full_frame_min_height: keep whole-frame boxes at least this fraction of the
+            frame height tall (smaller people come from the tiles); 0 keeps all.
+        min_box_height: drop boxes shorter than this many pixels.
+        threads: inference threads (backend-specific); None leaves the default.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 416,
+        conf_threshold: float = 0.25,
+        nms_threshold: float = 0.45,
+        tiles: tuple[int, int] = (1, 1),
+        tile_overlap: float = 0.2,
+        tile_full_frame: bool = True,
+        full_frame_size: int | None = None,
+        full_frame_min_height: float = 0.0,
+        min_box_height: float = 0.0,
+        threads: int | None = None,
+    ) -> None:
+        for name, size in (("input_size", input_size), ("full_frame_size", full_frame_size)):
+            if size is not None and (size <= 0 or size % 32):
+                raise ValueError(f"{name} must be a positive multiple of 32, got {size}")
+        if not 0.0 <= conf_threshold <= 1.0 or not 0.0 <= nms_threshold <= 1.0:
+            raise ValueError("conf_threshold and nms_threshold must be within [0, 1]")
+        cols, rows = tiles
+        if cols < 1 or rows < 1:
+            raise ValueError(f"tiles must be >= (1, 1), got {tiles}")
+        if not 0.0 <= tile_overlap < 1.0:
+            raise ValueError(f"tile_overlap must be in [0, 1), got {tile_overlap}")
+        if not 0.0 <= full_frame_min_height < 1.0:
+            raise ValueError(
+                f"full_frame_min_height must be in [0, 1), got {full_frame_min_height}"
+            )
+        self.input_size = input_size
+        self.conf_threshold = conf_threshold
+        self.nms_threshold = nms_threshold
+        self.tiles = (int(cols), int(rows))
+        self.tile_overlap = tile_overlap
+        self.tile_full_frame = tile_full_frame
+        self.full_frame_size = full_frame_size or input_size
+        self.full_frame_min_height = full_frame_min_height
+        self.min_box_height = min_box_height
+        self.threads = threads
+        self._lock = threading.Lock()
+
+    keep_full_frame_aspect = False
+    """True where the network takes any multiple of 32 for width and height."""
+
+    def _infer(self, crops: list[np.ndarray], size: tuple[int, int]) -> list[BoxesScores]:
+        """Person boxes (xyxy in crop pixels) and scores for each crop at input ``size``
+        (width, height)."""
+        raise NotImplementedError
+
+    def full_frame_input(self, h: int, w: int) -> tuple[int, int]:
+        """(width, height) of the whole-frame pass's input for an ``h`` x ``w`` frame."""
+        side = self.full_frame_size
+        if not self.keep_full_frame_aspect:
+            return side, side
+        short = max(32, round(side * min(h, w) / max(h, w) / 32) * 32)
+        return (side, short) if w >= h else (short, side)
+
+    def _passes(
+        self, image: Image
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, BoxesScores | None]:
+        """Tile boxes, scores and cut flags after seam mending; whole-frame boxes."""
+        h, w = image.shape[:2]
+        if self.tiles == (1, 1):
+            xyxy, conf = self._infer([image], (self.input_size, self.input_size))[0]
+            return xyxy, conf, np.zeros(len(xyxy), bool), None
+        windows = tile_windows(h, w, self.tiles, self.tile_overlap)
+        crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
+        tile_size = (self.input_size, self.input_size)
+        full_size = self.full_frame_input(h, w)
+        full_in_batch = self.tile_full_frame and full_size == tile_size
+        results = self._infer([*crops, image] if full_in_batch else crops, tile_size)
+        full: BoxesScores | None = None
+        if full_in_batch:
+            full = results.pop()
+        elif self.tile_full_frame:
+            full = self._infer([image], full_size)[0]
+        boxes, scores, cut = [], [], []
+        for (x0, y0, x1, y1), (xyxy, conf) in zip(windows, results, strict=True):
+            xyxy = xyxy + np.array([x0, y0, x0, y0], np.float32)
+            boxes.append(xyxy)
+            scores.append(conf)
+            cut.append(cut_by_tile_edge(xyxy, (x0, y0, x1, y1), w, h))
+        xyxy, conf, flags = mend_tile_seams(
+            np.concatenate(boxes), np.concatenate(scores), np.concatenate(cut)
+        )
+        if full is not None and self.full_frame_min_height > 0:
+            tall = full[0][:, 3] - full[0][:, 1] >= self.full_frame_min_height * h
+            full = (full[0][tall], full[1][tall])
+        return xyxy, conf, flags, full
+
+    def detect(self, image: Image) -> Detections:
+        """Person boxes (class_id 0) with confidences, in image pixels, best first."""
+        import cv2
+
+        check_image(image)
+        h, w = image.shape[:2]
+        xyxy, conf, cut, full = self._passes(image)
+        if full is not None:
+            xyxy, conf = suppress_parts(xyxy, conf, cut, *full, frame_height=h)
+        xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4).copy()
+        conf = np.asarray(conf, np.float32).reshape(-1)
+        xyxy[:, [0, 2]] = np.clip(xyxy[:, [0, 2]], 0, w)
+        xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, h)
+        valid = (xyxy[:, 3] - xyxy[:, 1] > max(self.min_box_height, 1.0)) & (
+            xyxy[:, 2] - xyxy[:, 0] > 1.0
+        )
+        xyxy, conf = xyxy[valid], conf[valid]
+        if len(xyxy) == 0:
+            return Detections.empty()
+        xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])
+        keep = cv2.dnn.NMSBoxes(
+            xywh.tolist(), conf.tolist(), self.conf_threshold, self.nms_threshold
+        )
+        idx = np.asarray(keep, dtype=np.int64).reshape(-1)
+        idx = idx[np.argsort(-conf[idx], kind="stable")]
+        return Detections.create(xyxy[idx], conf[idx])

@@ -1,0 +1,213 @@
+"""Tiles plus a whole-frame pass: containment-aware merging, on tables and on real frames.
+
+The real cases are PETS2009 S2L1 frames cropped and enlarged (``evaluation.detection``)
+so that people are 300-450 px tall in a 768x576 frame, as near a camera, written as a
+clip and decoded back (a real encode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cctrace.boxes import count_greedy_matches, iou_matrix
+from cctrace.config import ModelsConfig
+from cctrace.evaluation.detection import ZoomClip, ZoomCrop, make_zoom_clip, read_clip, read_frames
+from cctrace.vision import build_person_detector
+from cctrace.vision.tiled import suppress_parts, tile_windows
+
+F = np.float32
+
+
+def _run(
+    tiles: list[list[float]],
+    cut: list[bool],
+    full: list[list[float]],
+    tconf: list[float],
+    fconf: list[float],
+) -> list[list[float]]:
+    xyxy, _ = suppress_parts(
+        np.asarray(tiles, F).reshape(-1, 4),
+        np.asarray(tconf, F),
+        np.asarray(cut, bool),
+        np.asarray(full, F).reshape(-1, 4),
+        np.asarray(fconf, F),
+        frame_height=576,
+    )
+    return xyxy.tolist()
+
+
+BIG = [100, 0, 300, 500]
+
+
+@pytest.mark.parametrize(
+    ("tiles", "cut", "tconf", "full", "fconf", "expected"),
+    [
+        # halves of a big person, cut by the seam at x=200: the whole-frame box stays alone
+        ([[100, 0, 203, 500], [198, 0, 300, 500]], [True, True], [0.4, 0.3], [BIG], [0.9], [BIG]),
+        # a short partial view (head and shoulders) inside the big box goes
+        ([[150, 0, 250, 200]], [False], [0.5], [BIG], [0.9], [BIG]),
+        # two people side by side that the coarse pass merged: both stay, big box goes
+        (
+            [[100, 0, 195, 480], [205, 10, 300, 500]],
+            [False, False],
+            [0.8, 0.7],
+            [BIG],
+            [0.9],
+            [[100, 0, 195, 480], [205, 10, 300, 500]],
+        ),
+        # one person seen whole by both: the more confident box stays
+        ([[110, 5, 290, 495]], [False], [0.95], [BIG], [0.6], [[110, 5, 290, 495]]),
+        ([[110, 5, 290, 495]], [False], [0.4], [BIG], [0.9], [BIG]),
+        # a person under half the frame height seen whole by a tile keeps the tile's box
+        ([[110, 5, 190, 245]], [False], [0.3], [[100, 0, 200, 250]], [0.9], [[110, 5, 190, 245]]),
+        # two tall tile boxes one above the other (legs, torso) are parts, not two people
+        (
+            [[110, 200, 290, 500], [120, 0, 280, 320]],
+            [False, False],
+            [0.5, 0.4],
+            [BIG],
+            [0.9],
+            [BIG],
+        ),
+        # two people one behind the other merged into one thin box (PETS S2L1 frame 585)
+        (
+            [[655, 223, 688, 320], [639, 304, 669, 411]],
+            [False, False],
+            [0.5, 0.5],
+            [[640, 209, 679, 415]],
+            [0.9],
+            [[655, 223, 688, 320], [639, 304, 669, 411]],
+        ),
+        # a whole person next to (not inside) the big box is untouched
+        ([[320, 0, 400, 300]], [False], [0.5], [BIG], [0.9], [[320, 0, 400, 300], BIG]),
+        # no whole-frame boxes, no tile boxes
+        ([[10, 10, 50, 90]], [False], [0.5], [], [], [[10, 10, 50, 90]]),
+        ([], [], [], [BIG], [0.9], [BIG]),
+    ],
+    ids=[
+        "halves",
+        "partial",
+        "side-by-side",
+        "tile-better",
+        "full-better",
+        "small-keeps-tile",
+        "stacked-parts",
+        "stacked-people",
+        "beside",
+        "no-full",
+        "no-tiles",
+    ],
+)
+def test_suppress_parts(
+    tiles: list[list[float]],
+    cut: list[bool],
+    tconf: list[float],
+    full: list[list[float]],
+    fconf: list[float],
+    expected: list[list[float]],
+) -> None:
+    assert _run(tiles, cut, full, tconf, fconf) == expected
+
+
+def test_two_side_by_side_tiles_overlap() -> None:
+    assert tile_windows(576, 768, (2, 1), 0.2) == [(0, 0, 427, 576), (341, 0, 768, 576)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"full_frame_size": 300},
+        {"full_frame_size": 0},
+        {"full_frame_min_height": 1.0},
+        {"full_frame_min_height": -0.1},
+    ],
+)
+def test_bad_full_frame_params_raise(params: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="full_frame"):
+        build_person_detector("yolov3-tiny-int8", tiles=(2, 1), **params)
+
+
+# People enlarged to ~450 px and straddling the seam between the two tiles; frames where
+# the two tiles alone (the previous default) gave two half boxes or none (measured).
+BIG_PERSON_CROPS = [
+    ZoomCrop(305, (572, 156, 699, 251), (768, 576)),
+    ZoomCrop(385, (529, 263, 706, 395), (768, 576)),
+    ZoomCrop(425, (490, 142, 602, 226), (768, 576)),
+    ZoomCrop(545, (161, 349, 401, 529), (768, 576)),
+    ZoomCrop(585, (548, 169, 687, 273), (768, 576)),
+    ZoomCrop(705, (17, 263, 197, 398), (768, 576)),
+]
+# PETS ids 11 and 12 walking shoulder to shoulder, enlarged ~3.5x about their midpoint
+# (frame 50: on the seam) so that each is 300-330 px tall.
+PAIR_CROPS = [
+    ZoomCrop(50, (438, 180, 657, 344), (768, 576)),
+    ZoomCrop(300, (493, 118, 712, 282), (768, 576)),
+    ZoomCrop(325, (511, 149, 730, 313), (768, 576)),
+]
+
+
+def _clip(crops: list[ZoomCrop], gt: dict[int, np.ndarray], video: Path, out: Path) -> ZoomClip:
+    frames = read_frames(video, {c.frame for c in crops})
+    return make_zoom_clip(frames, gt, crops, out)
+
+
+@pytest.fixture(scope="module")
+def default_detector() -> Any:
+    choice = ModelsConfig().person_detector
+    return build_person_detector(choice.type, **choice.params)
+
+
+def _centre_person(boxes: np.ndarray) -> np.ndarray:
+    tall = boxes[boxes[:, 3] - boxes[:, 1] > 350]
+    return tall[np.argmin(np.abs((tall[:, 0] + tall[:, 2]) / 2 - 384))]
+
+
+def _inside(xyxy: np.ndarray, box: np.ndarray) -> int:
+    ix = np.clip(np.minimum(xyxy[:, 2], box[2]) - np.maximum(xyxy[:, 0], box[0]), 0, None)
+    iy = np.clip(np.minimum(xyxy[:, 3], box[3]) - np.maximum(xyxy[:, 1], box[1]), 0, None)
+    area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+    return int((ix * iy / np.maximum(area, 1e-6) > 0.7).sum())
+
+
+def test_near_camera_person_is_one_box(
+    tmp_path: Path,
+    pets_gt: dict[int, np.ndarray],
+    data_path: Callable[..., Path],
+    default_detector: Any,
+) -> None:
+    video = data_path("pets2009-s2l1", "view001.mp4")
+    clip = _clip(BIG_PERSON_CROPS, pets_gt, video, tmp_path / "big.mp4")
+    frames = read_clip(clip.path)
+    tiles_only = build_person_detector(
+        "yolov3-tiny-int8", tiles=(2, 1), tile_full_frame=False, nms_threshold=0.6
+    )
+    split_before = 0
+    for k, frame in frames.items():
+        person = _centre_person(clip.gt[k])
+        boxes = default_detector.detect(frame).xyxy
+        assert _inside(boxes, person) == 1, (k, boxes.round(), person)
+        assert iou_matrix(boxes, person[None]).max() >= 0.6, (k, boxes.round(), person)
+        old = tiles_only.detect(frame).xyxy
+        split_before += _inside(old, person) != 1 or iou_matrix(old, person[None]).max() < 0.5
+    assert split_before >= 4, "these frames were chosen because tiles alone split or missed them"
+
+
+def test_people_side_by_side_stay_two_boxes(
+    tmp_path: Path,
+    pets_gt: dict[int, np.ndarray],
+    data_path: Callable[..., Path],
+    default_detector: Any,
+) -> None:
+    video = data_path("pets2009-s2l1", "view001.mp4")
+    clip = _clip(PAIR_CROPS, pets_gt, video, tmp_path / "pair.mp4")
+    for k, frame in read_clip(clip.path).items():
+        gt = clip.gt[k][~clip.ignore[k]]
+        pair = gt[gt[:, 3] - gt[:, 1] > 250]
+        assert len(pair) == 2, (k, gt.round())
+        boxes = default_detector.detect(frame).xyxy
+        assert count_greedy_matches(boxes, pair) == 2, (k, boxes.round(), pair.round())

@@ -191,6 +191,13 @@ class ModelsConfig(Strict):
                 "tile_full_frame": True,
                 "full_frame_size": 320,
                 "full_frame_min_height": 0.35,
+                # ...only on frames where a tile box is >= 30 % of the frame height (a
+                # person the whole-frame pass would keep, >= 35 %, shows at least that
+                # much in some tile) or the tiles found nobody: the same boxes as running
+                # it always on PETS S2L1, S3-MF1 and the zoomed clips, at the tiles' own
+                # cost on PETS (32.1 vs 32.3 ms; always: 43.8; bench/person_detector.py
+                # --bands).
+                "full_frame_trigger": 0.3,
                 "nms_threshold": 0.6,
             },
         ),

@@ -125,6 +125,7 @@ def test_two_side_by_side_tiles_overlap() -> None:
         {"full_frame_size": 0},
         {"full_frame_min_height": 1.0},
         {"full_frame_min_height": -0.1},
+        {"full_frame_trigger": 1.0},
     ],
 )
 def test_bad_full_frame_params_raise(params: dict[str, Any]) -> None:
@@ -211,3 +212,22 @@ def test_people_side_by_side_stay_two_boxes(
         assert len(pair) == 2, (k, gt.round())
         boxes = default_detector.detect(frame).xyxy
         assert count_greedy_matches(boxes, pair) == 2, (k, boxes.round(), pair.round())
+
+
+@pytest.mark.parametrize(
+    ("heights", "trigger", "runs"),
+    [
+        ([60, 90, 120], 0.3, False),  # far people only: the tiles suffice
+        ([60, 180], 0.3, True),  # someone >= 30 % of the 576 px frame
+        ([], 0.3, True),  # the tiles found nobody: maybe one person too close for them
+        ([60], 0.0, True),  # 0: always
+    ],
+)
+def test_whole_frame_pass_runs_only_where_it_can_add_a_person(
+    heights: list[float], trigger: float, runs: bool
+) -> None:
+    detector = build_person_detector(
+        "yolov3-tiny-int8", tiles=(2, 1), full_frame_size=320, full_frame_trigger=trigger
+    )
+    boxes = np.array([[10.0, 100.0, 40.0, 100.0 + h] for h in heights], np.float32).reshape(-1, 4)
+    assert detector._needs_full_pass(boxes, 576) is runs

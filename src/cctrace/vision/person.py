@@ -210,6 +210,7 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
         min_box_height: float = 0.0,
         threads: int | None = None,
         allow_spinning: bool = False,
+        full_frame_trigger: float = 0.0,
     ) -> None:
         super().__init__(
             input_size=input_size,
@@ -222,6 +223,7 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
             full_frame_min_height=full_frame_min_height,
             min_box_height=min_box_height,
             threads=threads,
+            full_frame_trigger=full_frame_trigger,
         )
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {threads}")

@@ -220,6 +220,9 @@ class TiledPersonDetector:
             320x256 input, a fifth cheaper than 320x320).
         full_frame_min_height: keep whole-frame boxes at least this fraction of the
             frame height tall (smaller people come from the tiles); 0 keeps all.
+        full_frame_trigger: run the whole-frame pass only when a tile box is at least
+            this fraction of the frame height tall, or the tiles found nobody; 0 runs it
+            on every frame (see :meth:`_needs_full_pass`).
         min_box_height: drop boxes shorter than this many pixels.
         threads: inference threads (backend-specific); None leaves the default.
     """
@@ -236,7 +239,11 @@ class TiledPersonDetector:
         full_frame_min_height: float = 0.0,
         min_box_height: float = 0.0,
         threads: int | None = None,
+        full_frame_trigger: float = 0.0,
     ) -> None:
+        if not 0.0 <= full_frame_trigger < 1.0:
+            raise ValueError(f"full_frame_trigger must be in [0, 1), got {full_frame_trigger}")
+        self.full_frame_trigger = full_frame_trigger
         for name, size in (("input_size", input_size), ("full_frame_size", full_frame_size)):
             if size is not None and (size <= 0 or size % 32):
                 raise ValueError(f"{name} must be a positive multiple of 32, got {size}")
@@ -296,8 +303,6 @@ class TiledPersonDetector:
         full: BoxesScores | None = None
         if full_in_batch:
             full = results.pop()
-        elif self.tile_full_frame:
-            full = self._infer([image], full_size)[0]
         boxes, scores, cut = [], [], []
         for (x0, y0, x1, y1), (xyxy, conf) in zip(windows, results, strict=True):
             xyxy = xyxy + np.array([x0, y0, x0, y0], np.float32)
@@ -307,10 +312,23 @@ class TiledPersonDetector:
         xyxy, conf, flags = mend_tile_seams(
             np.concatenate(boxes), np.concatenate(scores), np.concatenate(cut)
         )
+        if self.tile_full_frame and not full_in_batch and self._needs_full_pass(xyxy, h):
+            full = self._infer([image], full_size)[0]
         if full is not None and self.full_frame_min_height > 0:
             tall = full[0][:, 3] - full[0][:, 1] >= self.full_frame_min_height * h
             full = (full[0][tall], full[1][tall])
         return xyxy, conf, flags, full
+
+    def _needs_full_pass(self, tile_boxes: np.ndarray, frame_height: int) -> bool:
+        """Whether the whole-frame pass can find anything the tiles did not: only when a
+        tile box is tall (a near-camera person, seen whole or in part, is at least
+        ``full_frame_trigger`` of the frame height in some tile) or the tiles found nobody
+        (someone so close that no tile recognises them). Small far people alone, the usual
+        CCTV case, skip it (``full_frame_trigger`` 0: always run it)."""
+        if self.full_frame_trigger <= 0 or len(tile_boxes) == 0:
+            return True
+        heights = tile_boxes[:, 3] - tile_boxes[:, 1]
+        return bool(np.any(heights >= self.full_frame_trigger * frame_height))
 
     def detect(self, image: Image) -> Detections:
         """Person boxes (class_id 0) with confidences, in image pixels, best first."""

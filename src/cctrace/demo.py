@@ -166,9 +166,10 @@ def _crop_clip(source: Path, target: Path, x0: int, x1: int) -> None:
 
 
 def pick_demo_tracklet(site_path: Path) -> int:
-    """A sample 'case' that shows the product: someone both cameras see (so the route
-    crosses cameras) with the longest close encounter (so there is a contact to show);
-    anyone with the longest encounter when nobody is seen by both."""
+    """A sample 'case' that shows the product: someone both cameras see (so the trace
+    offers their other camera's sighting to confirm, and the route can cross cameras) with
+    the longest close encounter (so there is a contact to show); anyone with the longest
+    encounter when nobody is seen by both."""
     from cctrace.config import load_site
     from cctrace.store.repository import Store
     from cctrace.tracing.service import fragments_of

@@ -73,14 +73,3 @@ def test_link_same_person_by_face() -> None:
     c = np.array([[0.0, 1.0]], np.float32)
     groups = link_same_person({1: a, 2: b, 3: c, 4: np.zeros((0, 2), np.float32)}, 0.5)
     assert groups[1] == groups[2] and groups[3] != groups[1] and groups[4] not in (groups[1],)
-
-
-def test_pairs_known_to_be_one_person_join_their_groups() -> None:
-    from cctrace.tracing.contacts import link_same_person
-
-    no_face = np.zeros((0, 128), np.float32)
-    groups = link_same_person(
-        {1: no_face, 2: no_face, 3: no_face, 4: no_face}, 0.5, same=[(3, 1), (2, 99)]
-    )
-    assert groups[1] == groups[3] == 1
-    assert groups[2] == 2 and groups[4] == 4  # a pair with an unknown id is ignored

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -119,13 +119,8 @@ def _merge_overlaps(encs: Sequence[ContactResult]) -> list[tuple[datetime, float
     return out
 
 
-def link_same_person(
-    embeddings: dict[int, np.ndarray],
-    threshold: float,
-    same: Iterable[tuple[int, int]] = (),
-) -> dict[int, int]:
-    """Group tracklets whose best face embeddings match above ``threshold``, and the
-    pairs in ``same`` (known to be one person by other means).
+def link_same_person(embeddings: dict[int, np.ndarray], threshold: float) -> dict[int, int]:
+    """Group tracklets whose best face embeddings match above ``threshold``.
 
     ``embeddings`` maps tracklet id -> (K, D) normalised face embeddings; the
     result maps each tracklet id to a group id (union-find over matching pairs).
@@ -147,8 +142,4 @@ def link_same_person(
             eb = embeddings[b]
             if len(eb) and float((ea @ eb.T).max()) >= threshold:
                 parent[find(b)] = find(a)
-    for a, b in same:
-        if a in parent and b in parent:
-            low, high = sorted((find(a), find(b)))
-            parent[high] = low
     return {i: find(i) for i in ids}

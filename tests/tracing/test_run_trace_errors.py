@@ -39,3 +39,12 @@ def test_a_failed_trace_creates_no_case(site: SiteConfig, tmp_path: Path, bad: s
         run_trace(site, request)
     with Store.for_site(site) as store, pytest.raises(NotFoundError):
         store.get_case("C-404")
+
+
+def test_the_failed_attempt_is_still_audited(site: SiteConfig, tmp_path: Path) -> None:
+    request = TraceRequest(case_id="C-405", actor="ivy", tracklet_id=999, legal_basis="t")
+    with pytest.raises(NotFoundError):
+        run_trace(site, request)
+    with Store.for_site(site) as store:
+        (entry,) = [e for e in store.list_audit() if e.case_id == "C-405"]
+    assert entry.action == "trace" and "NotFoundError" in entry.result["error"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from cctrace.config import SiteConfig
-from cctrace.errors import NotFoundError, QueryError
+from cctrace.errors import CctraceError, NotFoundError, QueryError
 from cctrace.ingest.models import ModelSet
 from cctrace.report.bundle import ReportPaths, write_report
 from cctrace.store.records import (
@@ -102,13 +102,24 @@ def run_trace(
     """Run a trace, write its report and audit entry; return the result and report paths."""
     validate_request(site, request)
     models = models or ModelSet(site.models)
-    # Bad input fails before the case exists: an unusable photo or an unknown tracklet
-    # must not leave a case behind (the trace embeds the photos again; ~20 ms each).
-    for photo in request.photos:
-        embed_photo(photo, models)
     with Store.for_site(site) as store:
-        if request.tracklet_id is not None:
-            store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+        # Bad input fails before the case exists (an unusable photo or an unknown tracklet
+        # must not leave a case behind), and the failed attempt is still audited. The
+        # trace embeds the photos again (~20 ms each).
+        try:
+            for photo in request.photos:
+                embed_photo(photo, models)
+            if request.tracklet_id is not None:
+                store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+        except CctraceError as exc:
+            store.append_audit(
+                request.actor,
+                "trace",
+                request.case_id,
+                _audit_query(request),
+                {"error": f"{type(exc).__name__}: {exc}"},
+            )
+            raise
         _ensure_case(store, request)
         result = audited_trace(site, store, request, models)
     case_dir = _case_dir(site, request.case_id)

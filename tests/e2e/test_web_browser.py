@@ -278,8 +278,7 @@ def test_review_band_confirm(investigator: Any, server: Server) -> None:
         )
         assert status == "done"
         _open_case(page)
-    count = _review_count(page)
-    assert count >= 1, "a sighting set back to review should show in the band"
+    assert _review_count(page) >= 1, "a sighting set back to review should show in the band"
     confirm = page.locator("ul.review button", has_text="Confirm").first
     label = confirm.get_attribute("aria-label") or ""
     tracklet = int(re.search(r"sighting (\d+)", label).group(1))  # type: ignore[union-attr]
@@ -287,7 +286,11 @@ def test_review_band_confirm(investigator: Any, server: Server) -> None:
         confirm.click()
     row = page.locator("section[aria-labelledby=timeline-h] tbody tr", has_text=str(tracklet))
     assert "accepted" in row.first.inner_text()
-    assert _review_count(page) == count - 1
+    # The confirmed sighting left the band; the re-trace it started may suggest new ones
+    # (a confirmed sighting is searched onwards), so the count alone proves nothing.
+    assert (
+        page.locator(f"ul.review button[aria-label^='Confirm sighting {tracklet} ']").count() == 0
+    )
 
 
 def test_export_request_approve_and_download_pdf(investigator: Any, supervisor: Any) -> None:

@@ -193,7 +193,9 @@ class CameraProcessor:
         face_rows = _assign_faces(confirmed, faces, persons)
         self._add_faces(frame, confirmed, faces, face_rows, models)
         if searched_faces:
-            # Only where faces were looked for can every other face be blurred; every
+            # Snapshots only from frames whose whole frame was searched for faces: there
+            # every face found can be blurred, wherever it is (a head-region search misses
+            # a face outside the head regions of the boxes the detector drew); every
             # detection (confirmed or not) counts as a bystander to blur.
             self._update_snapshots(frame, confirmed, persons, faces, face_rows)
         kept, _ = self.builder.expire(frame.timestamp)
@@ -232,13 +234,11 @@ class CameraProcessor:
         ref = FrameRef(frame.camera_id, frame.frame_index, frame.width, frame.height)
         full_every = cfg.face_full_frame_every
         self._searched = True
-        if full_every and self._frames_seen % full_every == 0:
+        if (full_every and self._frames_seen % full_every == 0) or len(persons) == 0:
             return Faces.from_faces(models.face_detector.detect(frame.image), ref)
+        self._searched = False  # only head regions (or nothing): not for snapshots
         if self._frames_seen % cfg.face_every_n_frames != 0:
-            self._searched = False
             return Faces.empty(ref)
-        if len(persons) == 0:
-            return Faces.from_faces(models.face_detector.detect(frame.image), ref)
         parts: list[Faces] = []
         min_height = FACE_TO_BODY_RATIO * cfg.min_face_px / HEAD_UPSCALE_MAX
         for x0, y0, x1, y1 in head_regions(persons, frame.width, frame.height, min_height):

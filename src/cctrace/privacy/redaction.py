@@ -258,13 +258,34 @@ def redact_snapshot(
     if not to_blur:
         return image.copy()
     logger.debug("redacting %d region(s) in a %s snapshot", len(to_blur), image.shape)
-    out = blur_boxes(image, np.stack(to_blur), strength)
+    # Overlapping regions are blurred as one: two mosaics meeting across a face would
+    # leave a sharp seam through it.
+    out = blur_boxes(image, _merge_overlapping(np.stack(to_blur)), strength)
     if kept_face is not None:
         height, width = image.shape[:2]
         x1, y1, x2, y2 = _clip_box(kept_face, width, height)
         if x2 > x1 and y2 > y1:
             out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
     return out
+
+
+def _merge_overlapping(boxes: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Boxes that overlap, directly or through others, replaced by their union box."""
+    merged = [list(map(float, b)) for b in boxes]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                a, b = merged[i], merged[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    merged[i] = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    del merged[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return np.asarray(merged, dtype=np.float64).reshape(-1, 4)
 
 
 def _window(lo: float, hi: float, min_size: int, limit: int) -> tuple[int, int]:

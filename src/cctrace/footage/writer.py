@@ -11,10 +11,11 @@ test built on it, varied from run to run.
   exactly the frames given, whatever the encoder does, so everything downstream is the
   same on every run (about 8x the size of crf 20).
 - lossy (the default): each frame carries its index as ``pts`` (the codec's ``1/fps``
-  time base) and x264 runs on one thread, which is repeatable for frames already in
-  memory.
+  time base) and x264 runs on one thread. That is usually repeatable but not always: two
+  encodes of the same in-memory frames differed once inside a long test run, so nothing
+  may rely on a lossy clip's exact bytes or pixels.
 
-``tests/footage/test_footage_writer.py`` checks both on real footage, byte for byte.
+``tests/footage/test_footage_writer.py`` checks the lossless cut byte for byte.
 """
 
 from __future__ import annotations

@@ -20,10 +20,14 @@ cameras:
 
 
 def _cctrace(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, columns: str | None = "200"
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    full_env.pop("CCTRACE_SITE", None) if env is None or "CCTRACE_SITE" not in env else None
+    """Run ``cctrace`` in a subprocess (output piped); ``$CCTRACE_SITE`` only from ``env``,
+    ``$COLUMNS`` set unless ``columns`` is None."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("CCTRACE_SITE", "COLUMNS")}
+    if columns is not None:
+        full_env["COLUMNS"] = columns
+    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "cctrace.cli", *args],
         cwd=cwd,
@@ -82,16 +86,7 @@ def test_broken_site_files_give_one_clear_line(site_dir: Path, text: str) -> Non
 def test_piped_output_is_not_wrapped_or_cut(site_dir: Path) -> None:
     long_name = "a site name long enough to be wrapped at eighty columns " * 3
     (site_dir / "long.yaml").write_text(SITE.replace("cli-test", long_name.strip()))
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    done = subprocess.run(
-        [sys.executable, "-m", "cctrace.cli", "site", "validate", "long.yaml"],
-        cwd=site_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _cctrace("site", "validate", "long.yaml", cwd=site_dir, columns=None)
     assert done.returncode == 0, done.stderr
     assert long_name.strip() in done.stdout  # on one line, whole
     assert "…" not in done.stdout

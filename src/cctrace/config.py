@@ -227,46 +227,12 @@ class ModelsConfig(Strict):
 
 def check_model_choice(stage: str, choice: ModelChoice) -> None:
     """``ValueError`` naming the problem when ``choice`` names no registered model of
-    ``stage`` or its params do not fit the adapter (built without loading any weights)."""
-    import inspect
-
+    ``stage`` or its params do not fit the adapter: the adapter is built through the
+    registry's factory (``cctrace.vision.build_<stage>``), which loads no weights."""
     from cctrace import vision
 
-    registry: dict[str, str] = getattr(vision, _REGISTRIES[stage])
-    target = registry.get(choice.type)
-    if target is None:
-        raise ValueError(
-            f"unknown {stage} type {choice.type!r}; expected one of: {', '.join(sorted(registry))}"
-        )
-    module_name, class_name = target.split(":")
-    import importlib
-
-    adapter = getattr(importlib.import_module(module_name), class_name)
-    accepted = [
-        name
-        for name, p in inspect.signature(adapter).parameters.items()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    ]
-    unknown = sorted(set(choice.params) - set(accepted))
-    if unknown and not any(
-        p.kind is p.VAR_KEYWORD for p in inspect.signature(adapter).parameters.values()
-    ):
-        raise ValueError(
-            f"{choice.type}: unknown params {unknown}; it takes: {', '.join(accepted) or 'none'}"
-        )
-    try:
-        adapter(**choice.params)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{choice.type}: bad params: {exc}") from exc
-
-
-_REGISTRIES = {
-    "person_detector": "PERSON_DETECTORS",
-    "face_detector": "FACE_DETECTORS",
-    "face_embedder": "FACE_EMBEDDERS",
-    "mask_classifier": "MASK_CLASSIFIERS",
-    "body_embedder": "BODY_EMBEDDERS",
-}
+    build = getattr(vision, f"build_{stage}")
+    build(choice.type, **choice.params)
 
 
 class IngestConfig(Strict):

@@ -142,3 +142,49 @@ def test_bad_trace_requests_are_clear_errors(demo: Path, args: list[str], messag
     res = runner.invoke(app, ["trace", "--site", str(demo / "site.yaml"), "--tracklet", "1", *args])
     assert isinstance(res.exception, QueryError), res.output
     assert message in str(res.exception)
+
+
+def test_a_contact_seen_by_both_cameras_is_one_person(demo: Path, tmp_path: Path) -> None:
+    """Issue 10 item 4 on real footage: a contact's fragments in the two overlapping
+    cameras (same ground path at the same time) are joined into one contact, and never
+    two boxes of one picture."""
+    import shutil
+
+    from cctrace.config import load_site
+    from cctrace.ingest.models import ModelSet
+    from cctrace.store.repository import Store
+    from cctrace.tracing.contacts import BY_SHARED_PATH
+    from cctrace.tracing.service import TraceRequest, trace_in_store
+    from cctrace.types import SightingStatus
+
+    work = tmp_path / "demo"
+    shutil.copytree(demo, work, symlinks=True)
+    (site_file,) = [work / "site.yaml"]
+    site_text = site_file.read_text().replace(str(demo), str(work))
+    site_file.write_text(site_text)
+    site = load_site(site_file, check_files=False)
+    models = ModelSet(site.models)
+    joined = []
+    with Store.for_site(site) as store:
+        records = sorted(store.tracklets_in_window(None, None), key=lambda r: r.start - r.end)
+        for n, seed in enumerate(records[:20]):
+            case = f"JOIN-{n}"
+            store.create_case(case, legal_basis="test", created_by="tester")
+            request = TraceRequest(case_id=case, actor="tester", tracklet_id=seed.id, distance_m=3)
+            result = trace_in_store(site, store, request, models)
+            # The tracer confirms the case's own continuation in the other camera.
+            for s in result.sightings:
+                if s.status == SightingStatus.NEEDS_REVIEW and s.link is None:
+                    store.decide_sighting(case, s.tracklet_id, SightingStatus.ACCEPTED, "tester")
+            result = trace_in_store(site, store, request, models)
+            joined += [c for c in result.contacts if BY_SHARED_PATH in c.linked_by]
+            if joined:
+                break
+        assert joined, "no contact of the 20 longest tracklets was joined across cameras"
+        contact = joined[0]
+        parts = store.get_tracklets(list(contact.contact_tracklet_ids))
+    assert len({p.camera_id for p in parts}) == 2
+    for a in parts:
+        for b in parts:
+            if a.id < b.id and a.camera_id == b.camera_id:
+                assert a.end <= b.start or b.end <= a.start

@@ -24,7 +24,7 @@ one-to-one matching of fused identities to people).
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,54 +158,13 @@ def score_fusion(
 ) -> FusionScore:
     """Build per-view tracklets from the annotations, fuse them, and score the result."""
     boxes = load_boxes(root, max_instants)
-    calibrations = {v: view_calibration(root, v) for v in range(len(VIEWS))}
-    feet = foot_points(boxes, jitter, seed)
-    ground = np.zeros((len(boxes), 2))
-    for view, calib in calibrations.items():
-        rows = [i for i, b in enumerate(boxes) if b.view == view]
-        if rows:
-            ground[rows] = calib.to_ground(feet[rows])
+    ground = _ground(root, boxes, jitter, seed)
     truth = np.array([b.ground_m for b in boxes])
     error = np.linalg.norm(ground - truth, axis=1)
 
-    # One tracklet per run of consecutive instants of one person in one view.
-    runs: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for i, b in enumerate(boxes):
-        runs[(b.view, b.person)].append(i)
-    tracklet_of = np.zeros(len(boxes), np.int64)
-    fragments: list[Fragment] = []
-    person_of: dict[int, int] = {}
-    for (view, person), rows in sorted(runs.items()):
-        rows.sort(key=lambda i: boxes[i].instant)
-        start = 0
-        for k in range(1, len(rows) + 1):
-            if k == len(rows) or boxes[rows[k]].instant != boxes[rows[k - 1]].instant + 1:
-                chunk = rows[start:k]
-                tid = len(fragments)
-                times = np.array([boxes[i].instant * STEP_S for i in chunk])
-                fragments.append(Fragment(tid, f"view{view}", times, ground[chunk]))
-                tracklet_of[chunk] = tid
-                person_of[tid] = person
-                start = k
-
-    # Links as the trace follows them: from every tracklet, what it reaches directly.
-    cluster = list(range(len(fragments)))
-
-    def find(i: int) -> int:
-        while cluster[i] != i:
-            cluster[i] = cluster[cluster[i]]
-            i = cluster[i]
-        return i
-
-    linked_pairs: set[tuple[int, int]] = set()
-    by_camera_time = _candidates(fragments)
-    for f in fragments:
-        reached = linked_fragments([f.tracklet_id], by_camera_time[f.tracklet_id])
-        for other in reached:
-            if other != f.tracklet_id:
-                linked_pairs.add((min(f.tracklet_id, other), max(f.tracklet_id, other)))
-    for first, second in linked_pairs:
-        cluster[find(first)] = find(second)
+    fragments, tracklet_of, person_of = _tracklets(boxes, ground)
+    linked_pairs = _linked_pairs(fragments)
+    cluster = _clusters(len(fragments), linked_pairs)
     correct = sum(person_of[p] == person_of[q] for p, q in linked_pairs)
     # Pairs that could be linked: the same person, different views, seen together >= 2 s.
     possible = 0
@@ -225,7 +184,7 @@ def score_fusion(
         for p, q in linked_pairs
     )
     people = np.array([b.person for b in boxes])
-    fused = np.array([find(int(t)) for t in tracklet_of])
+    fused = np.array([cluster[int(t)] for t in tracklet_of])
     direct = tuple(
         (threshold, n, precision)
         for threshold in DIRECT_THRESHOLDS_M
@@ -245,6 +204,93 @@ def score_fusion(
         identities_fused=len(set(fused.tolist())),
         direct=direct,
     )
+
+
+def _ground(root: Path, boxes: list[Box], jitter: float, seed: int) -> np.ndarray:
+    """Each box's ground position through its view's fitted calibration (site metres)."""
+    calibrations = {v: view_calibration(root, v) for v in range(len(VIEWS))}
+    feet = foot_points(boxes, jitter, seed)
+    ground = np.zeros((len(boxes), 2))
+    for view, calib in calibrations.items():
+        rows = [i for i, b in enumerate(boxes) if b.view == view]
+        if rows:
+            ground[rows] = calib.to_ground(feet[rows])
+    return ground
+
+
+def _tracklets(
+    boxes: list[Box], ground: np.ndarray
+) -> tuple[list[Fragment], np.ndarray, dict[int, int]]:
+    """One tracklet per run of consecutive instants of one person in one view: the
+    fragments, each box's tracklet, and each tracklet's person."""
+    runs: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, b in enumerate(boxes):
+        runs[(b.view, b.person)].append(i)
+    tracklet_of = np.zeros(len(boxes), np.int64)
+    fragments: list[Fragment] = []
+    person_of: dict[int, int] = {}
+    for (view, person), rows in sorted(runs.items()):
+        rows.sort(key=lambda i: boxes[i].instant)
+        start = 0
+        for k in range(1, len(rows) + 1):
+            if k == len(rows) or boxes[rows[k]].instant != boxes[rows[k - 1]].instant + 1:
+                chunk = rows[start:k]
+                tid = len(fragments)
+                times = np.array([boxes[i].instant * STEP_S for i in chunk])
+                fragments.append(Fragment(tid, f"view{view}", times, ground[chunk]))
+                tracklet_of[chunk] = tid
+                person_of[tid] = person
+                start = k
+    return fragments, tracklet_of, person_of
+
+
+def _linked_pairs(fragments: list[Fragment]) -> set[tuple[int, int]]:
+    """Links as the trace follows them: from every tracklet, what it reaches directly."""
+    linked_pairs: set[tuple[int, int]] = set()
+    by_camera_time = _candidates(fragments)
+    for f in fragments:
+        reached = linked_fragments([f.tracklet_id], by_camera_time[f.tracklet_id])
+        for other in reached:
+            if other != f.tracklet_id:
+                linked_pairs.add((min(f.tracklet_id, other), max(f.tracklet_id, other)))
+    return linked_pairs
+
+
+def _clusters(n: int, pairs: Iterable[tuple[int, int]]) -> list[int]:
+    """Union-find roots of ``n`` items joined by ``pairs``."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for first, second in pairs:
+        parent[find(first)] = find(second)
+    return [find(i) for i in range(n)]
+
+
+def _people(fragments: list[Fragment], pairs: set[tuple[int, int]]) -> list[int]:
+    """Group ids of tracklets joined along ``pairs`` as a trace joins a contact's
+    tracklets (:func:`cctrace.tracing.contacts.join_people`): never two tracklets one
+    view sees at the same time."""
+    from datetime import UTC, datetime
+
+    from cctrace.tracing.contacts import Span, join_people
+
+    spans = {
+        f.tracklet_id: Span(
+            f.camera_id,
+            datetime.fromtimestamp(f.start, UTC),
+            datetime.fromtimestamp(f.end + STEP_S / 2, UTC),
+        )
+        for f in fragments
+    }
+    groups = join_people(
+        [f.tracklet_id for f in fragments], [(a, b, "path") for a, b in sorted(pairs)], spans
+    )
+    return [groups.group_of[f.tracklet_id] for f in fragments]
 
 
 DIRECT_THRESHOLDS_M = (0.3, 0.5, 0.7)
@@ -286,3 +332,105 @@ def identity_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     np.add.at(overlap, (t_idx, p_idx), 1.0)
     rows, cols = linear_sum_assignment(-overlap)
     return float(overlap[rows, cols].sum() / len(truth)) if len(truth) else 1.0
+
+
+CONTACT_DISTANCE_M = 2.0
+CONTACT_S = 10.0
+"""WILDTRACK is 200 s long: a pair within 2 m for 10 s of it counts as a contact here."""
+
+
+@dataclass(frozen=True)
+class ContactScore:
+    """Contacts (pairs within ``distance_m`` for ``min_s`` in all) against the truth."""
+
+    mode: str
+    """``fused``: one identity per fused group, its position the mean of its views';
+    ``per camera``: each view's tracklets alone, pairs only within one view (what a
+    trace adds up without cross-camera fusion)."""
+    true_contacts: int
+    reported: int
+    recall: float
+    precision: float
+    duration_error_median: float
+    """Median |measured - true| / true seconds over the true contacts found."""
+
+
+def score_contacts(
+    root: Path,
+    jitter: float = 0.0,
+    seed: int = 0,
+    max_instants: int | None = None,
+    distance_m: float = CONTACT_DISTANCE_M,
+    min_s: float = CONTACT_S,
+) -> list[ContactScore]:
+    """Contacts from fused tracks (and from per-camera tracklets) against the annotated
+    ground positions. A reported contact is right when the truth reaches half of
+    ``min_s`` for that pair (the rule of the ``contacts`` stage)."""
+    boxes = load_boxes(root, max_instants)
+    ground = _ground(root, boxes, jitter, seed)
+    fragments, tracklet_of, _ = _tracklets(boxes, ground)
+    cluster = _people(fragments, _linked_pairs(fragments))
+    instants = np.array([b.instant for b in boxes])
+    truth_pos: dict[tuple[int, int], tuple[float, float]] = {
+        (b.instant, b.person): b.ground_m for b in boxes
+    }
+    truth = _pair_seconds(
+        {(i, p): np.asarray(xy) for (i, p), xy in truth_pos.items()}, distance_m, None
+    )
+    true_pairs = {pair for pair, secs in truth.items() if secs >= min_s}
+    out = []
+    for mode in ("fused", "per camera"):
+        ident = np.array([cluster[int(t)] for t in tracklet_of]) if mode == "fused" else tracklet_of
+        sums: dict[tuple[int, int], list[np.ndarray]] = defaultdict(list)
+        for k in range(len(boxes)):
+            sums[(int(instants[k]), int(ident[k]))].append(ground[k])
+        positions = {key: np.mean(v, axis=0) for key, v in sums.items()}
+        view_of = None if mode == "fused" else {f.tracklet_id: f.camera_id for f in fragments}
+        measured = _pair_seconds(positions, distance_m, view_of)
+        votes: dict[int, Counter[int]] = defaultdict(Counter)
+        for k in range(len(boxes)):
+            votes[int(ident[k])][boxes[k].person] += 1
+        who = {i: min(c, key=lambda p: (-c[p], p)) for i, c in votes.items()}
+        reported: dict[tuple[int, int], float] = {}
+        for (a, b), secs in measured.items():
+            if secs < min_s or who[a] == who[b]:
+                continue
+            pair = (min(who[a], who[b]), max(who[a], who[b]))
+            reported[pair] = max(reported.get(pair, 0.0), secs)
+        correct = sum(truth.get(pair, 0.0) >= min_s / 2 for pair in reported)
+        found = [pair for pair in true_pairs if pair in reported]
+        errors = [abs(reported[p] - truth[p]) / truth[p] for p in found]
+        out.append(
+            ContactScore(
+                mode=mode,
+                true_contacts=len(true_pairs),
+                reported=len(reported),
+                recall=len(found) / len(true_pairs) if true_pairs else 1.0,
+                precision=correct / len(reported) if reported else 1.0,
+                duration_error_median=float(np.median(errors)) if errors else float("nan"),
+            )
+        )
+    return out
+
+
+def _pair_seconds(
+    positions: dict[tuple[int, int], np.ndarray],
+    distance_m: float,
+    view_of: dict[int, str] | None,
+) -> dict[tuple[int, int], float]:
+    """Seconds each pair of identities spent within ``distance_m`` (identity pairs of one
+    view only when ``view_of`` is given)."""
+    by_instant: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    for (instant, ident), xy in positions.items():
+        by_instant[instant].append((ident, xy))
+    out: dict[tuple[int, int], float] = defaultdict(float)
+    for items in by_instant.values():
+        ids = np.array([i for i, _ in items])
+        xy = np.array([p for _, p in items]).reshape(-1, 2)
+        near = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2) <= distance_m
+        for a_pos, b_pos in zip(*np.nonzero(np.triu(near, 1)), strict=True):
+            a, b = int(ids[a_pos]), int(ids[b_pos])
+            if view_of is not None and view_of[a] != view_of[b]:
+                continue
+            out[(min(a, b), max(a, b))] += STEP_S
+    return dict(out)

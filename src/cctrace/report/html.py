@@ -102,6 +102,8 @@ class ContactRow:
     case_masks: tuple[tuple[str, str], ...]
     is_close: bool
     tracklets: str
+    linked_by: str
+    """How the tracklets were joined into one person, comma separated ("" for one)."""
     encounters: tuple[EncounterRow, ...]
 
 
@@ -171,6 +173,7 @@ def _contact_row(
         case_masks=tuple((m.value, mask_label(m)) for m in case_masks),
         is_close=c.is_close_contact,
         tracklets=", ".join(str(t) for t in c.contact_tracklet_ids),
+        linked_by=", ".join(c.linked_by),
         encounters=tuple(
             EncounterRow(
                 camera=camera_name(cams, e.camera_id),

@@ -148,6 +148,7 @@ def _contact(number: int, c: ContactSummary) -> dict[str, Any]:
         "last_seen": iso_utc(c.last_seen),
         "contact_mask": c.contact_mask.value,
         "camera_ids": sorted({e.camera_id for e in c.encounters}),
+        "linked_by": list(c.linked_by),
         "encounters": [_encounter(e) for e in sorted(c.encounters, key=lambda e: e.start)],
     }
 

@@ -64,22 +64,102 @@ class ContactPerson:
     mask: MaskStatus
 
 
+BY_FACE = "face"
+"""Linked because their faces match (SFace cosine at the trace's accept threshold)."""
+BY_MOTION = "motion continuity"
+"""Linked because one tracklet continues the other in the same camera, unambiguously."""
+BY_SHARED_PATH = "same ground path in overlapping cameras"
+"""Linked because two calibrated cameras saw them walk the same path at the same time."""
+
+
+@dataclass(frozen=True)
+class PersonGroups:
+    """Which contact tracklets are one person, and what joined them."""
+
+    group_of: dict[int, int]
+    """Tracklet id -> group id (the group's smallest tracklet id)."""
+    linked_by: dict[int, tuple[str, ...]]
+    """Group id -> the kinds of link that joined its tracklets (empty when alone)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where and when a tracklet was seen: two spans of one camera that overlap in time
+    are two people, whatever links say."""
+
+    camera_id: str
+    start: datetime
+    end: datetime
+
+
+def join_people(
+    ids: Sequence[int],
+    links: Sequence[tuple[int, int, str]],
+    spans: dict[int, Span] | None = None,
+) -> PersonGroups:
+    """Union the tracklets ``ids`` along ``links`` (a, b, kind), in the given order.
+
+    A link that would put two tracklets seen at the same time by the same camera into
+    one person is skipped: one person is not two boxes in one picture. Give the surest
+    links (faces) first.
+    """
+    spans = spans or {}
+    members: dict[int, list[int]] = {i: [i] for i in ids}
+    kinds: dict[int, set[str]] = {i: set() for i in ids}
+    root: dict[int, int] = {i: i for i in ids}
+
+    def clash(a: list[int], b: list[int]) -> bool:
+        return any(
+            (sa := spans.get(x)) is not None
+            and (sb := spans.get(y)) is not None
+            and sa.camera_id == sb.camera_id
+            and sa.start < sb.end
+            and sb.start < sa.end
+            for x in a
+            for y in b
+        )
+
+    for a, b, kind in links:
+        if a not in root or b not in root:
+            continue
+        ra, rb = root[a], root[b]
+        if ra == rb:
+            kinds[ra].add(kind)
+            continue
+        if clash(members[ra], members[rb]):
+            continue
+        keep, gone = min(ra, rb), max(ra, rb)
+        for t in members.pop(gone):
+            root[t] = keep
+            members[keep].append(t)
+        kinds[keep] |= kinds.pop(gone) | {kind}
+    return PersonGroups(
+        group_of=dict(root),
+        linked_by={g: tuple(sorted(k)) for g, k in kinds.items()},
+    )
+
+
 def group_contacts(
     encounters: Sequence[ContactResult],
-    same_person: dict[int, int],
+    same_person: dict[int, int] | PersonGroups,
     minutes: float,
 ) -> list[ContactSummary]:
     """Sum each contact person's encounters into a summary, longest first.
 
     ``same_person`` maps a contact tracklet id to a group id (tracklets of one
-    person in several cameras share it); unknown ids are their own group.
+    person in several cameras share it), or is a :class:`PersonGroups` that also says
+    what joined them; unknown ids are their own group.
     """
+    linked_by: dict[int, tuple[str, ...]] = {}
+    if isinstance(same_person, PersonGroups):
+        linked_by = same_person.linked_by
+        same_person = same_person.group_of
     groups: dict[int, list[ContactResult]] = {}
     for enc in encounters:
         gid = same_person.get(enc.contact_tracklet_id, -enc.contact_tracklet_id - 1)
         groups.setdefault(gid, []).append(enc)
     summaries: list[ContactSummary] = []
-    for encs in groups.values():
+    for gid, encs in groups.items():
         encs = sorted(encs, key=lambda e: e.start)
         total = max_cumulative_seconds(_merge_overlaps(encs))
         masks = [e.contact_mask for e in encs if e.contact_mask != MaskStatus.UNKNOWN]
@@ -93,6 +173,7 @@ def group_contacts(
                 contact_mask=masks[0] if masks and len(set(masks)) == 1 else MaskStatus.UNKNOWN,
                 is_close_contact=total >= minutes * 60.0 and total > 0,
                 encounters=tuple(encs),
+                linked_by=linked_by.get(gid, ()),
             )
         )
     summaries.sort(key=lambda s: (-s.total_seconds_within, s.min_distance_m))
@@ -102,16 +183,21 @@ def group_contacts(
 def _merge_overlaps(encs: Sequence[ContactResult]) -> list[tuple[datetime, float]]:
     """(start, seconds) per stretch of time, overlapping encounters counted once.
 
-    The same moment can be seen by two overlapping cameras (or against two
-    fragments of the case); within a stretch of overlapping encounters the
-    longest one counts, not their sum.
+    The same moment can be seen by two overlapping cameras (or against two fragments of
+    the case). Within a stretch of overlapping encounters, an encounter adds only the
+    share of its seconds that falls after the stretch so far (its seconds spread evenly
+    over its span), and the stretch is never shorter than its longest encounter: one
+    camera's view that continues where the other's ends adds, a repeat does not.
     """
     out: list[tuple[datetime, float]] = []
     cluster_end: datetime | None = None
     for enc in sorted(encs, key=lambda e: e.start):
         if cluster_end is not None and enc.start <= cluster_end:
             start, secs = out[-1]
-            out[-1] = (start, max(secs, enc.seconds_within))
+            span = (enc.end - enc.start).total_seconds()
+            beyond = (enc.end - cluster_end).total_seconds()
+            added = enc.seconds_within * beyond / span if span > 0 and beyond > 0 else 0.0
+            out[-1] = (start, max(secs + added, enc.seconds_within))
             cluster_end = max(cluster_end, enc.end)
         else:
             out.append((enc.start, enc.seconds_within))

@@ -111,6 +111,10 @@ class ContactSummary:
     is_close_contact: bool
     """True when cumulative time within the distance passes the minutes threshold."""
     encounters: tuple[ContactResult, ...]
+    linked_by: tuple[str, ...] = ()
+    """How this person's tracklets were joined into one (``face``, ``motion
+    continuity``, ``same ground path in overlapping cameras``); empty for one tracklet
+    or tracklets joined by nothing. Times of joined tracklets are added together."""
 
 
 @dataclass(frozen=True)

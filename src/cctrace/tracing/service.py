@@ -33,7 +33,17 @@ from cctrace.store.records import (
 from cctrace.store.repository import Store
 from cctrace.store.vector_index import FaceIndex
 from cctrace.tracing.camera_graph import CameraGraph
-from cctrace.tracing.contacts import group_contacts, link_same_person, seconds_at_distance
+from cctrace.tracing.contacts import (
+    BY_FACE,
+    BY_MOTION,
+    BY_SHARED_PATH,
+    PersonGroups,
+    Span,
+    group_contacts,
+    join_people,
+    link_same_person,
+    seconds_at_distance,
+)
 from cctrace.tracing.cross_camera import body_candidates
 from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import (
@@ -342,7 +352,9 @@ def trace_in_store(
         cameras=tuple(CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras),
         sightings=tuple(sightings),
         contacts=tuple(
-            group_contacts(contacts, _same_person(store, contacts, accept), request.minutes)
+            group_contacts(
+                contacts, _same_person(store, contacts, accept, route_ids), request.minutes
+            )
         ),
         notes=tuple(notes),
     )
@@ -512,11 +524,53 @@ def _contact(
     )
 
 
-def _same_person(store: Store, contacts: list[ContactResult], accept: float) -> dict[int, int]:
-    """Contact tracklet -> person group, by face match (motion links, shared ground paths
-    and body appearance are too unsure to add one person's times together)."""
+def _same_person(
+    store: Store, contacts: list[ContactResult], accept: float, route_ids: set[int]
+) -> PersonGroups:
+    """Contact tracklets joined into people: by face match first, then by unambiguous
+    motion continuity in one camera and by the same ground path in overlapping cameras
+    (never through the case's own route). Body appearance alone is too unsure to add one
+    person's times together (``tracing.cross_camera``)."""
     ids = sorted({c.contact_tracklet_id for c in contacts})
-    return _face_groups(store, ids, accept)
+    if not ids:
+        return PersonGroups({}, {})
+    faces = _face_groups(store, ids, accept)
+    links = [(t, g, BY_FACE) for t, g in faces.items() if t != g]
+    records = store.get_tracklets(ids)
+    spans = {r.id: Span(r.camera_id, r.start, r.end) for r in records}
+    links += _fragment_links(store, records, route_ids)
+    return join_people(ids, links, spans)
+
+
+def _fragment_links(
+    store: Store, records: list[TrackletRecord], route_ids: set[int]
+) -> list[tuple[int, int, str]]:
+    """Pairs of contact tracklets that stitching says are one person (see
+    :func:`cctrace.tracing.stitching.linked_fragments`)."""
+    if len(records) < 2:
+        return []
+    cameras = store.list_cameras()
+    pad = timedelta(seconds=MAX_GAP_S)
+    nearby = store.tracklets_in_window(
+        min(r.start for r in records) - pad,
+        max(r.end for r in records) + pad,
+        camera_ids=_neighbour_cameras(cameras, {r.camera_id for r in records}),
+    )
+    calibrated = {c.id for c in cameras if c.homography is not None}
+    # The case's own fragments are known to be the case, so they are no competitors:
+    # a contact walking beside the case shares its path and would otherwise never be
+    # an unambiguous match for anyone.
+    others = [r for r in nearby if r.id not in route_ids]
+    fragments = fragments_of(store, others, calibrated)
+    camera_of = {f.tracklet_id: f.camera_id for f in fragments}
+    ids = {r.id for r in records}
+    links: list[tuple[int, int, str]] = []
+    for r in records:
+        for other in linked_fragments([r.id], fragments):
+            if other != r.id and other in ids:
+                kind = BY_MOTION if camera_of[other] == r.camera_id else BY_SHARED_PATH
+                links.append((r.id, other, kind))
+    return links
 
 
 def _face_groups(store: Store, ids: list[int], accept: float) -> dict[int, int]:

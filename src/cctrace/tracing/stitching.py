@@ -10,7 +10,7 @@ same ground path at the same time are one person too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -109,13 +109,19 @@ def same_path(a: Fragment, b: Fragment) -> bool:
     return distance is not None and distance <= SAME_PATH_M
 
 
-def linked_fragments(seeds: Sequence[int], fragments: Sequence[Fragment]) -> dict[int, int]:
+def linked_fragments(
+    seeds: Sequence[int],
+    fragments: Sequence[Fragment],
+    barrier: Collection[int] = (),
+) -> dict[int, int]:
     """Every fragment linked to a seed, mapped to the seed it was reached from.
 
     Links are followed both ways (continuations and predecessors, overlapping
     cameras), but only unambiguous ones: the continuation must be the best for
     both fragments with no close runner-up, and a fragment that overlaps in time
     with one already reached in the same camera (someone else) is never added.
+    Fragments in ``barrier`` are never reached or passed through (they still count
+    as competitors when a link's ambiguity is judged).
     """
     by_id = {f.tracklet_id: f for f in fragments}
     reached: dict[int, int] = {s: s for s in seeds if s in by_id}
@@ -123,7 +129,11 @@ def linked_fragments(seeds: Sequence[int], fragments: Sequence[Fragment]) -> dic
     while frontier:
         current = by_id[frontier.pop()]
         for nxt in _neighbours(current, fragments):
-            if nxt in reached or _clashes(by_id[nxt], [by_id[r] for r in reached]):
+            if (
+                nxt in reached
+                or nxt in barrier
+                or _clashes(by_id[nxt], [by_id[r] for r in reached])
+            ):
                 continue
             reached[nxt] = reached[current.tracklet_id]
             frontier.append(nxt)

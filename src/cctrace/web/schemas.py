@@ -261,6 +261,9 @@ class ContactOut(BaseModel):
     last_seen: datetime
     contact_mask: str
     is_close_contact: bool
+    linked_by: list[str] = []
+    """How the tracklets were joined into one person (face, motion continuity, same
+    ground path in overlapping cameras); empty for one tracklet."""
     encounters: list[EncounterOut]
 
     @classmethod
@@ -274,6 +277,7 @@ class ContactOut(BaseModel):
             last_seen=c.last_seen,
             contact_mask=c.contact_mask.value,
             is_close_contact=c.is_close_contact,
+            linked_by=list(c.linked_by),
             encounters=[
                 EncounterOut.of(e, case_id, names.get(e.camera_id, e.camera_id))
                 for e in c.encounters

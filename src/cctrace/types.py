@@ -383,6 +383,30 @@ class FaceSample:
 
 
 @dataclass(frozen=True)
+class LooseFace:
+    """A face that no tracked person surely holds (ambiguous, or in nobody's head region).
+
+    Kept so a trace can still find it ("face seen at camera X, time T, box B"), never
+    attributed to a person or a tracklet.
+    """
+
+    camera_id: str
+    frame_index: int
+    timestamp: datetime
+    xyxy: tuple[float, float, float, float]
+    """Face box, frame pixels."""
+    score: float
+    """Face detector score."""
+    quality: float
+    """0..1, as :attr:`FaceSample.quality`."""
+    embedding: FloatArray
+    """L2-normalised embedding."""
+    fate: str = "ambiguous"
+    """Why nobody holds it: ``ambiguous`` (near several heads, or sharing one) or
+    ``no_person`` (in nobody's head region)."""
+
+
+@dataclass(frozen=True)
 class TrackPoint:
     """A tracklet's position in one analysed frame."""
 

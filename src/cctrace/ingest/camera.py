@@ -35,6 +35,7 @@ from cctrace.types import (
     FaceSample,
     Frame,
     FrameRef,
+    LooseFace,
     Snapshot,
     TrackPoint,
 )
@@ -65,6 +66,10 @@ LINK_GAP_S = 2.0
 BOX_SMOOTH_S = 1.0
 """Moving-average window of stored person boxes (PETS S2L1 MOTA 0.860 at 0.7 s, 0.875 at
 1 s, 0.883 at 1.4 s; longer windows lag behind people who turn)."""
+MAX_LOOSE_FACES_PER_S = 6
+"""At most this many faces that nobody surely holds are embedded and kept per camera and
+footage second (the largest and most confident first), so a crowd cannot flood the
+``loose_faces`` table nor slow ingest: at most 6 extra embeddings per camera-second."""
 
 
 @dataclass
@@ -73,10 +78,13 @@ class CameraOutput:
 
     tracklets: list[TrackletT] = field(default_factory=list)
     encounters: list[Encounter] = field(default_factory=list)
+    loose_faces: list[LooseFace] = field(default_factory=list)
+    """Faces no tracked person surely holds, embedded (searchable, never attributed)."""
 
     def extend(self, other: CameraOutput) -> None:
         self.tracklets.extend(other.tracklets)
         self.encounters.extend(other.encounters)
+        self.loose_faces.extend(other.loose_faces)
 
 
 class GroundMapper:
@@ -121,6 +129,10 @@ class CameraProcessor:
     body: BodySampler | None = None
     """Body appearance samples (None in checkpoints written before they existed)."""
     body_model: str = ""
+
+    _loose_budget: tuple[int, int] = (-1, 0)
+    """(camera-second, loose faces kept in it); a class default, so checkpoints written
+    before loose faces were kept resume with it."""
 
     def __init__(
         self, camera: CameraConfig, config: IngestConfig, source_fps: float | None = None
@@ -191,7 +203,7 @@ class CameraProcessor:
                 ),
             )
         face_rows = _assign_faces(confirmed, faces, persons)
-        self._add_faces(frame, confirmed, faces, face_rows, models)
+        out.loose_faces.extend(self._add_faces(frame, confirmed, faces, face_rows, models))
         if searched_faces:
             # Snapshots only from frames whose whole frame was searched for faces: there
             # every face found can be blurred, wherever it is (a head-region search misses
@@ -301,9 +313,14 @@ class CameraProcessor:
         faces: Faces,
         face_rows: FaceAssignment,
         models: ModelSet,
-    ) -> None:
+    ) -> list[LooseFace]:
         """Embed the faces surely assigned to a tracked person and add them to its
-        tracklet; ambiguous faces are counted (and logged), never given to anybody."""
+        tracklet; return the faces nobody surely holds (ambiguous or in nobody's head
+        region), embedded in the same model call but never given to anybody.
+
+        Both pass the same size gate (``min_face_px``); loose faces are capped at
+        :data:`MAX_LOOSE_FACES_PER_S` per camera-second and get no mask classification.
+        """
         from cctrace.vision.quality import face_quality
 
         self._count_faces(face_rows)
@@ -323,9 +340,27 @@ class CameraProcessor:
             tid = int(tracked.tracker_id[row])
             quality = face_quality(frame.image, face)
             todo.append((tid, face, quality))
+        loose = self._loose_candidates(frame, faces, face_rows)
+        if not todo and not loose:
+            return []
+        every = [f for _, f, _ in todo] + [faces[i] for i in loose]
+        vectors = models.face_embedder.embed(frame.image, every)
+        embeddings, loose_vectors = vectors[: len(todo)], vectors[len(todo) :]
+        kept = [
+            LooseFace(
+                camera_id=frame.camera_id,
+                frame_index=frame.frame_index,
+                timestamp=frame.timestamp,
+                xyxy=faces[i].xyxy,
+                score=faces[i].score,
+                quality=float(face_quality(frame.image, faces[i])),
+                embedding=np.asarray(vec, np.float32),
+                fate=face_rows.fates[i].value,
+            )
+            for i, vec in zip(loose, loose_vectors, strict=True)
+        ]
         if not todo:
-            return
-        embeddings = models.face_embedder.embed(frame.image, [f for _, f, _ in todo])
+            return kept
         crops = [models.face_embedder.align(frame.image, f) for _, f, _ in todo]
         # The mask classifiers score best on the aligned crops (bench/masks.py).
         mask_probs = models.mask_classifier.classify(crops)
@@ -342,6 +377,29 @@ class CameraProcessor:
                 crop=crop if self.config.keep_face_crops else NO_CROP,
             )
             self.builder.add_face(tid, sample)
+        return kept
+
+    def _loose_candidates(self, frame: Frame, faces: Faces, face_rows: FaceAssignment) -> list[int]:
+        """Indices of the unassigned faces to keep: wide enough, and within this
+        camera-second's budget (largest, most confident first)."""
+        sizable = [i for i in face_rows.unassigned if faces[i].width >= self.config.min_face_px]
+        if not sizable:
+            return []
+        second = int(frame.timestamp.timestamp())
+        used_second, used = self._loose_budget
+        if used_second != second:
+            used = 0
+        room = max(0, MAX_LOOSE_FACES_PER_S - used)
+        if len(sizable) > room:
+            log.debug(
+                "camera %s frame %d: %d unassigned face(s) over the per-second cap",
+                frame.camera_id,
+                frame.frame_index,
+                len(sizable) - room,
+            )
+        chosen = sorted(sizable, key=lambda i: -faces[i].score * faces[i].width)[:room]
+        self._loose_budget = (second, used + len(chosen))
+        return sorted(chosen)
 
     def _update_snapshots(
         self,

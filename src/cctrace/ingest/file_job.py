@@ -89,6 +89,7 @@ def ingest_file(
             status=status,
             frames_decoded=decoded_before + report.frames_decoded,
             frames_failed=failed_before + report.frames_failed,
+            loose_faces=pending.loose_faces,
         )
         counts[0] += len(pending.tracklets)
         counts[1] += len(pending.encounters)
@@ -112,7 +113,7 @@ def ingest_file(
             save(next_offset, pickle.dumps(processor), FootageStatus.RUNNING)
             last_checkpoint = frame.offset_s
     pending.extend(processor.finish())
-    # Faces no person surely holds are not stored (not searchable): counted per file.
+    # Faces no person surely holds are stored apart (loose_faces), never given to anyone.
     log.info("footage %s faces by fate: %s", footage.path, processor.face_counts)
     damaged = report.frames_failed > 0 or report.truncated
     status = FootageStatus.PARTIAL if damaged else FootageStatus.DONE

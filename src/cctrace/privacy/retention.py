@@ -1,8 +1,9 @@
 """Retention: delete derived data past the retention period, vectors and files included.
 
 :func:`purge` removes tracklets that ended more than ``retention.days`` ago with their
-track points, face embeddings, encounters, crop and snapshot files, and their vectors
-in the face index; the evidence of a case (its sightings and the people they met) is
+track points, face embeddings, encounters, crop and snapshot files and their vectors
+in the face index, and the faces no tracked person held (``loose_faces``) seen that
+long ago; the evidence of a case (its sightings and the people they met) is
 kept while the case is open and for ``retention.case_evidence_days`` after it closes.
 Then the case loses its sightings, approvals and report folder; the case row and the
 audit log stay. Every purge (dry runs too) appends one audit entry.
@@ -54,6 +55,8 @@ class PurgeReport:
     """Cases that lost their evidence in this purge (sightings, approvals, reports)."""
     kept_as_evidence: int
     errors: tuple[str, ...] = field(default=())
+    loose_faces: int = 0
+    """Faces no tracked person held, seen before ``before``."""
 
     def counts(self) -> dict[str, int]:
         """The counts by name, in a stable order (for tables and the audit log)."""
@@ -69,6 +72,7 @@ class PurgeReport:
             "report_folders": self.report_folders,
             "expired_cases": len(self.expired_cases),
             "kept_as_evidence": self.kept_as_evidence,
+            "loose_faces": self.loose_faces,
         }
 
 
@@ -132,6 +136,7 @@ def purge_store(
         report_folders=len(with_reports),
         expired_cases=cases,
         kept_as_evidence=outcome.kept_as_evidence,
+        loose_faces=outcome.loose_faces,
         errors=tuple(errors),
     )
     result: dict[str, Any] = {**report.counts(), "expired_case_ids": list(cases)}

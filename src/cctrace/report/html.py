@@ -37,7 +37,7 @@ from cctrace.report.json_report import atomic_write_text
 from cctrace.report.siteplan import build_site_plan
 from cctrace.report.snapshots import SnapshotEmbedder
 from cctrace.report.timeline import build_timeline
-from cctrace.tracing.result import ContactSummary, TraceResult
+from cctrace.tracing.result import ContactSummary, LooseFaceResult, TraceResult
 from cctrace.types import SightingStatus
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,25 @@ class SightingRow:
     mask: str
     mask_label: str
     thumb: str | None
+
+
+@dataclass(frozen=True)
+class LooseFaceRow:
+    """One face seen without a tracked person (for review; never a sighting)."""
+
+    camera: str
+    camera_id: str
+    time: str
+    date: str
+    box: str
+    score: str
+    fate: str
+
+
+FATE_LABELS = {
+    "ambiguous": "near several people's heads",
+    "no_person": "nobody tracked there",
+}
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,27 @@ def _sighting_rows(result: TraceResult, snaps: SnapshotEmbedder) -> list[Sightin
     return rows
 
 
+def _loose_face_rows(result: TraceResult) -> list[LooseFaceRow]:
+    cams = camera_index(result)
+    return [
+        LooseFaceRow(
+            camera=camera_name(cams, f.camera_id),
+            camera_id=f.camera_id,
+            time=clock(f.timestamp),
+            date=day(f.timestamp),
+            box=_box(f),
+            score=score(f.score),
+            fate=FATE_LABELS.get(f.fate, f.fate),
+        )
+        for f in result.loose_faces
+    ]
+
+
+def _box(f: LooseFaceResult) -> str:
+    x1, y1, x2, y2 = (round(v) for v in f.xyxy)
+    return f"({x1}, {y1})–({x2}, {y2})"
+
+
 def _bands(bands: dict[float, float]) -> tuple[str, ...]:
     return tuple(f"≤ {d:g} m: {duration(bands[d])}" for d in sorted(bands))
 
@@ -210,6 +250,11 @@ def _auto_notes(result: TraceResult, missing_snapshots: list[str], plan_note: st
     unknown = sorted(used - known)
     if unknown:
         notes.append(f"Camera(s) not in the site description: {', '.join(unknown)}.")
+    if result.loose_faces:
+        notes.append(
+            f"{len(result.loose_faces)} face(s) seen without a tracked person match the case: "
+            "they need review and are never on the route or attributed to anyone."
+        )
     if missing_snapshots:
         notes.append(f"{len(missing_snapshots)} snapshot file(s) could not be read.")
     if plan_note:
@@ -260,6 +305,7 @@ def build_context(
         "timeline": build_timeline(result),
         "plan": plan,
         "sightings": sightings,
+        "loose_faces": _loose_face_rows(result),
         "contacts": contacts,
         "notes": list(result.notes) + _auto_notes(result, snaps.missing, plan.note if plan else ""),
     }

@@ -36,6 +36,7 @@ from cctrace.tracing.result import (
     CameraInfo,
     ContactResult,
     ContactSummary,
+    LooseFaceResult,
     SightingResult,
     TraceQuery,
     TraceResult,
@@ -109,6 +110,18 @@ def _sighting(s: SightingResult, order: int | None) -> dict[str, Any]:
             "distance_m": finite(s.link.distance_m),
             "body_similarity": finite(s.link.body_similarity),
         },
+    }
+
+
+def _loose_face(f: LooseFaceResult) -> dict[str, Any]:
+    return {
+        "loose_face_id": f.loose_face_id,
+        "camera_id": f.camera_id,
+        "time": iso_utc(f.timestamp),
+        "frame_index": f.frame_index,
+        "box": [finite(v) for v in f.xyxy],
+        "score": finite(f.score),
+        "fate": f.fate,
     }
 
 
@@ -205,6 +218,8 @@ def trace_to_dict(result: TraceResult) -> dict[str, Any]:
             for i, s in enumerate(result.route, start=1)
         ],
         "contacts": [_contact(i, c) for i, c in enumerate(result.contacts, start=1)],
+        # Faces seen without a tracked person: for review, never sightings.
+        "loose_faces": [_loose_face(f) for f in result.loose_faces],
         "notes": list(result.notes),
     }
 

@@ -14,7 +14,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from cctrace.errors import NotFoundError
-from cctrace.types import Encounter, MaskStatus, Tracklet
+from cctrace.types import Encounter, LooseFace, MaskStatus, Tracklet
 
 from ._base import StoreBase, chunks, require_aware, require_finite
 from ._footage import parse_footage_status
@@ -26,6 +26,7 @@ from .schema import (
     EncounterRow,
     FaceEmbeddingRow,
     FootageRow,
+    LooseFaceRow,
     TrackletRow,
     TrackPointRow,
     utcnow,
@@ -35,6 +36,32 @@ log = logging.getLogger(__name__)
 
 NORM_TOLERANCE = 1e-2
 FIXED_BANDS = {1.0: "seconds_within_1m", 2.0: "seconds_within_2m", 3.0: "seconds_within_3m"}
+BOX_DECIMALS = 2
+"""Loose face boxes are stored rounded to this many decimals (their identity on retry)."""
+
+
+def loose_face_context(footage_id: int, frame_index: int) -> str:
+    """Associated-data context of a loose face's encrypted vector: its file and frame
+    (a tracklet face's context is its tracklet id, so the two cannot be swapped)."""
+    return f"loose:{int(footage_id)}:{int(frame_index)}"
+
+
+def _check_vector(vec: np.ndarray, where: str) -> None:
+    if vec.ndim != 1 or vec.size == 0 or not np.isfinite(vec).all():
+        raise InvalidInputError(f"{where}: expected a finite 1-D embedding, got {vec.shape}")
+    norm = float(np.linalg.norm(vec))
+    if abs(norm - 1.0) > NORM_TOLERANCE:
+        raise InvalidInputError(f"{where}: expected an L2-normalised embedding, norm {norm}")
+
+
+def _validate_loose_face(f: LooseFace, camera_id: str) -> None:
+    where = f"loose face at frame {f.frame_index}"
+    if f.camera_id != camera_id:
+        raise InvalidInputError(f"{where}: expected camera {camera_id!r}, got {f.camera_id!r}")
+    require_aware(f.timestamp, f"{where} timestamp")
+    for v in (*f.xyxy, f.score, f.quality):
+        require_finite(v, where)
+    _check_vector(np.asarray(f.embedding), where)
 
 
 def _validate_tracklet(t: Tracklet, camera_id: str) -> None:
@@ -61,11 +88,7 @@ def _validate_tracklet(t: Tracklet, camera_id: str) -> None:
         require_aware(f.timestamp, f"{where} face timestamp")
         require_finite(f.quality, f"{where} face quality")
         vec = np.asarray(f.embedding)
-        if vec.ndim != 1 or vec.size == 0 or not np.isfinite(vec).all():
-            raise InvalidInputError(f"{where}: expected a finite 1-D embedding, got {vec.shape}")
-        norm = float(np.linalg.norm(vec))
-        if abs(norm - 1.0) > NORM_TOLERANCE:
-            raise InvalidInputError(f"{where}: expected an L2-normalised embedding, norm {norm}")
+        _check_vector(vec, where)
         dims.add(vec.size)
     if len(dims) > 1:
         raise InvalidInputError(f"{where}: expected one embedding size, got {sorted(dims)}")
@@ -111,6 +134,7 @@ class IngestMixin(StoreBase):
         frames_failed: int,
         *,
         error: str | None = None,
+        loose_faces: Sequence[LooseFace] = (),
     ) -> list[int]:
         """Store one ingest batch atomically and return the tracklet ids, in input order.
 
@@ -123,6 +147,10 @@ class IngestMixin(StoreBase):
         encounter already stored, so a retried batch changes nothing twice. Encounters
         name tracker ids of tracklets in this batch or already stored for the footage;
         any other id raises :class:`InvalidInputError` and nothing is stored.
+
+        ``loose_faces`` (faces no tracked person surely holds) are stored in the same
+        transaction, their vectors encrypted; one already stored for the same
+        (footage, frame, box) is skipped.
         """
         new_status = parse_footage_status(status)
         require_finite(progress_offset_s, "progress_offset_s")
@@ -141,6 +169,8 @@ class IngestMixin(StoreBase):
                     _validate_tracklet(t, camera_id)
                 for e in encounters:
                     _validate_encounter(e, camera_id)
+                for f in loose_faces:
+                    _validate_loose_face(f, camera_id)
                 ids: dict[int, int] = {
                     int(track): int(tid)
                     for track, tid in s.execute(
@@ -158,6 +188,7 @@ class IngestMixin(StoreBase):
                     )
                 ids.update(self._insert_tracklets(s, footage_id, camera_id, new, files))
                 self._insert_encounters(s, footage_id, encounters, ids)
+                self._insert_loose_faces(s, footage_id, camera_id, loose_faces)
                 footage.progress_offset_s = float(progress_offset_s)
                 footage.checkpoint_state = (
                     None
@@ -326,3 +357,52 @@ class IngestMixin(StoreBase):
             rows.append(row)
         if rows:
             s.execute(insert(_table(EncounterRow)), rows)
+
+    def _insert_loose_faces(
+        self, s: Session, footage_id: int, camera_id: str, faces: Sequence[LooseFace]
+    ) -> None:
+        if not faces:
+            return
+        frames = sorted({int(f.frame_index) for f in faces})
+        seen: set[tuple[int, float, float, float, float]] = set()
+        r = LooseFaceRow
+        for part in chunks(frames):
+            stmt = select(r.frame_index, r.x1, r.y1, r.x2, r.y2).where(
+                r.footage_id == footage_id, r.frame_index.in_(part)
+            )
+            seen.update((int(fi), x1, y1, x2, y2) for fi, x1, y1, x2, y2 in s.execute(stmt))
+        rows: list[dict[str, Any]] = []
+        for f in faces:
+            x1, y1, x2, y2 = (round(float(v), BOX_DECIMALS) for v in f.xyxy)
+            key = (int(f.frame_index), x1, y1, x2, y2)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "camera_id": camera_id,
+                    "footage_id": footage_id,
+                    "frame_index": int(f.frame_index),
+                    "timestamp": f.timestamp,
+                    "x1": x1,
+                    "y1": y1,
+                    "x2": x2,
+                    "y2": y2,
+                    "score": float(f.score),
+                    "quality": float(f.quality),
+                    "fate": str(f.fate),
+                    "vector": self.cipher.encrypt(
+                        np.ascontiguousarray(f.embedding, dtype=np.float32).tobytes(),
+                        "embedding",
+                        loose_face_context(footage_id, f.frame_index),
+                    ),
+                }
+            )
+        if len(rows) < len(faces):
+            log.info(
+                "footage %s: %d loose faces already stored, skipped",
+                footage_id,
+                len(faces) - len(rows),
+            )
+        if rows:
+            s.execute(insert(_table(LooseFaceRow)), rows)

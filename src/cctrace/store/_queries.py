@@ -16,13 +16,22 @@ from cctrace.types import FloatArray, TrackPoint
 
 from . import _convert
 from ._base import StoreBase, chunks, require_aware, unique_ints
+from ._ingest import loose_face_context
 from .files import read_crop
-from .records import EmbeddingBatch, EmbeddingRecord, EncounterRecord, MotRow, TrackletRecord
+from .records import (
+    EmbeddingBatch,
+    EmbeddingRecord,
+    EncounterRecord,
+    LooseFaceRecord,
+    MotRow,
+    TrackletRecord,
+)
 from .schema import (
     BodyEmbeddingRow,
     EncounterRow,
     FaceEmbeddingRow,
     FootageRow,
+    LooseFaceRow,
     TrackletRow,
     TrackPointRow,
 )
@@ -247,6 +256,54 @@ class QueryMixin(StoreBase):
                 vectors=np.stack([_convert.vector(r[3], self.cipher, r[1]) for r in rows]),
             )
             last = int(ids[-1])
+
+    def loose_faces_in_window(
+        self,
+        t_from: datetime | None,
+        t_to: datetime | None,
+        camera_ids: Iterable[str] | None = None,
+    ) -> list[LooseFaceRecord]:
+        """Faces no tracked person surely holds, seen in [t_from, t_to] (inclusive; None
+        is open), optionally of some cameras, by time; vectors decrypted."""
+        r = LooseFaceRow
+        stmt = select(r).order_by(r.timestamp, r.id)
+        if t_from is not None:
+            stmt = stmt.where(r.timestamp >= require_aware(t_from, "t_from"))
+        if t_to is not None:
+            stmt = stmt.where(r.timestamp <= require_aware(t_to, "t_to"))
+        if camera_ids is not None:
+            stmt = stmt.where(r.camera_id.in_(list(camera_ids)))
+        out: list[LooseFaceRecord] = []
+        with self._read() as s:
+            for row in s.scalars(stmt):
+                plain = self.cipher.decrypt(
+                    row.vector, "embedding", loose_face_context(row.footage_id, row.frame_index)
+                )
+                vector = np.frombuffer(plain, dtype=np.float32)
+                vector.flags.writeable = False
+                out.append(
+                    LooseFaceRecord(
+                        id=row.id,
+                        camera_id=row.camera_id,
+                        footage_id=row.footage_id,
+                        frame_index=row.frame_index,
+                        timestamp=row.timestamp,
+                        xyxy=(row.x1, row.y1, row.x2, row.y2),
+                        score=row.score,
+                        quality=row.quality,
+                        fate=row.fate,
+                        vector=vector,
+                    )
+                )
+        return out
+
+    def count_loose_faces(self, footage_id: int | None = None) -> int:
+        """How many loose faces are stored (for one footage file, or in all)."""
+        stmt = select(func.count(LooseFaceRow.id))
+        if footage_id is not None:
+            stmt = stmt.where(LooseFaceRow.footage_id == footage_id)
+        with self._read() as s:
+            return int(s.execute(stmt).scalar_one())
 
     def mot_rows(self, camera_id: str, footage_id: int | None = None) -> list[MotRow]:
         """Every stored box of a camera (or one footage file) for MOTChallenge export,

@@ -23,6 +23,7 @@ from .schema import (
     CaseSightingRow,
     EncounterRow,
     FaceEmbeddingRow,
+    LooseFaceRow,
     TrackletRow,
     TrackPointRow,
     utcnow,
@@ -50,6 +51,8 @@ class PurgeOutcome:
     """The expired cases that had sightings or approvals left, removed now."""
     kept_as_evidence: int
     """Tracklets past retention kept because a case still holds them as evidence."""
+    loose_faces: int = 0
+    """Faces no tracked person held (``loose_faces``) seen before the cut-off."""
 
 
 class RetentionMixin(StoreBase):
@@ -66,6 +69,8 @@ class RetentionMixin(StoreBase):
           face embeddings, encounters and sightings, except the evidence of every other
           case (open, or closed since ``evidence_before``): its sightings and the
           tracklets they have encounters with.
+        * Loose faces (faces no tracked person held) seen before ``before`` are deleted;
+          no case holds them as evidence (a trace only lists them for review).
 
         A closed case with no closing time (closed before schema 2) has its evidence
         period started now. With ``dry_run`` nothing changes. Files are not touched:
@@ -155,8 +160,16 @@ class RetentionMixin(StoreBase):
                         )
                     )
                 )
+            loose = int(
+                s.execute(
+                    select(func.count())
+                    .select_from(LooseFaceRow)
+                    .where(LooseFaceRow.timestamp < before)
+                ).scalar_one()
+            )
             if not dry_run:
                 self._delete(s, expired, doomed)
+                s.execute(delete(LooseFaceRow).where(LooseFaceRow.timestamp < before))
         outcome = PurgeOutcome(
             tracklets=len(doomed),
             track_points=points,
@@ -168,6 +181,7 @@ class RetentionMixin(StoreBase):
             expired_cases=tuple(expired),
             purged_cases=tuple(sorted(purged_cases)),
             kept_as_evidence=kept,
+            loose_faces=loose,
         )
         log.info(
             "%s %d tracklets ended before %s (%d kept as case evidence), %d expired cases",

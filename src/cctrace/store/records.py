@@ -138,6 +138,26 @@ class EmbeddingRecord:
 
 
 @dataclass(frozen=True)
+class LooseFaceRecord:
+    """A stored face that no tracked person surely holds (never a tracklet's)."""
+
+    id: int
+    camera_id: str
+    footage_id: int
+    frame_index: int
+    timestamp: datetime
+    xyxy: tuple[float, float, float, float]
+    """Face box, frame pixels."""
+    score: float
+    """Face detector score."""
+    quality: float
+    fate: str
+    """``ambiguous`` or ``no_person``."""
+    vector: FloatArray
+    """L2-normalised float32 embedding (decrypted, read-only)."""
+
+
+@dataclass(frozen=True)
 class EmbeddingBatch:
     """A column-wise chunk of face embeddings, for building the vector index."""
 

@@ -228,6 +228,42 @@ class BodyEmbeddingRow(Base):
     vector: Mapped[bytes]
 
 
+class LooseFaceRow(Base):
+    """A face no tracked person surely holds (ambiguous, or in nobody's head region):
+    searchable as "face seen at camera X, time T, box B", never given to a tracklet.
+
+    The embedding is encrypted like a tracklet's face vectors (kind ``embedding``), bound
+    to its footage file and frame. One row per (footage, frame, box): a retried ingest
+    batch adds nothing twice.
+    """
+
+    __tablename__ = "loose_faces"
+    __table_args__ = (
+        UniqueConstraint(
+            "footage_id", "frame_index", "x1", "y1", "x2", "y2", name="uq_loose_face_frame_box"
+        ),
+        Index("ix_loose_faces_time", "timestamp"),
+        Index("ix_loose_faces_camera_time", "camera_id", "timestamp"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    footage_id: Mapped[int] = mapped_column(ForeignKey("footage_files.id", ondelete="CASCADE"))
+    frame_index: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[datetime]
+    x1: Mapped[float]
+    y1: Mapped[float]
+    x2: Mapped[float]
+    y2: Mapped[float]
+    score: Mapped[float]
+    """Face detector score."""
+    quality: Mapped[float]
+    fate: Mapped[str] = mapped_column(String(16))
+    """``ambiguous`` or ``no_person`` (see :class:`cctrace.ingest.face_assignment.FaceFate`)."""
+    vector: Mapped[bytes]
+
+
 class EncounterRow(Base):
     """Two co-present tracklets of one camera and how close they came."""
 

@@ -79,6 +79,25 @@ class SightingResult:
 
 
 @dataclass(frozen=True)
+class LooseFaceResult:
+    """A face seen without a tracked person that matches the case: "face seen at camera
+    X, time T, box B, score S". Always for review: never a sighting, never on the route,
+    never attributed to a tracklet or a person."""
+
+    loose_face_id: int
+    camera_id: str
+    timestamp: datetime
+    frame_index: int
+    xyxy: tuple[float, float, float, float]
+    """Face box in the camera frame, pixels."""
+    score: float
+    """Best cosine similarity between a query face and this face."""
+    fate: str
+    """Why no tracked person holds it: ``ambiguous`` (near several people's heads) or
+    ``no_person`` (nobody tracked there)."""
+
+
+@dataclass(frozen=True)
 class ContactResult:
     """A person who was close to the case."""
 
@@ -146,6 +165,9 @@ class TraceResult:
     """Close contacts and near-contacts, longest cumulative time first."""
     notes: tuple[str, ...] = ()
     """Caveats shown to the reader (e.g. a camera without calibration)."""
+    loose_faces: tuple[LooseFaceResult, ...] = ()
+    """Faces seen without a tracked person that match the case at or above the review
+    threshold, best score first: a separate list for review, never sightings."""
 
     @property
     def route(self) -> tuple[SightingResult, ...]:

@@ -50,6 +50,7 @@ from cctrace.tracing.result import (
     CameraInfo,
     CameraLinkEvidence,
     ContactResult,
+    LooseFaceResult,
     PathPoint,
     SightingResult,
     TraceQuery,
@@ -202,6 +203,7 @@ def audited_trace(
             ),
             "contacts": len(result.contacts),
             "close_contacts": sum(c.is_close_contact for c in result.contacts),
+            "loose_faces_review": len(result.loose_faces),
         },
     )
     return result
@@ -357,6 +359,43 @@ def trace_in_store(
             )
         ),
         notes=tuple(notes),
+        loose_faces=_loose_face_matches(site, store, queries, request, review),
+    )
+
+
+def _loose_face_matches(
+    site: SiteConfig,
+    store: Store,
+    queries: list[np.ndarray],
+    request: TraceRequest,
+    review: float,
+) -> tuple[LooseFaceResult, ...]:
+    """Faces seen without a tracked person (``loose_faces``) in the window that match a
+    query face at or above ``review``, best first (at most ``trace.top_k``).
+
+    Exact cosine over the decrypted vectors of the window. They are returned for review
+    only: never a sighting, never attributed to a tracklet.
+    """
+    if not queries:
+        return ()
+    faces = store.loose_faces_in_window(request.window_from, request.window_to)
+    if not faces:
+        return ()
+    matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    best = (np.vstack([f.vector for f in faces]) @ matrix.T).max(axis=1)
+    order = [i for i in np.argsort(-best, kind="stable") if best[i] >= review]
+    return tuple(
+        LooseFaceResult(
+            loose_face_id=faces[i].id,
+            camera_id=faces[i].camera_id,
+            timestamp=faces[i].timestamp,
+            frame_index=faces[i].frame_index,
+            xyxy=faces[i].xyxy,
+            score=float(best[i]),
+            fate=faces[i].fate,
+        )
+        for i in order[: site.trace.top_k]
     )
 
 

@@ -6,12 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from cctrace.store.records import ApprovalRecord, AuditRecord, CaseRecord, Role, UserRecord
-from cctrace.tracing.result import ContactResult, ContactSummary, SightingResult, TraceResult
+from cctrace.tracing.result import (
+    ContactResult,
+    ContactSummary,
+    LooseFaceResult,
+    SightingResult,
+    TraceResult,
+)
 
 
 class Body(BaseModel):
@@ -285,6 +292,42 @@ class ContactOut(BaseModel):
         )
 
 
+class LooseFaceOut(BaseModel):
+    """A face seen without a tracked person that matches the case: for review only,
+    never a sighting and never attributed to a tracklet."""
+
+    loose_face_id: int
+    camera_id: str
+    camera_name: str
+    timestamp: datetime
+    box: tuple[float, float, float, float]
+    score: float
+    fate: str
+    frame_url: str = Field(
+        description="The analysed frame nearest that time, every face blurred (frame picker)"
+    )
+
+    @classmethod
+    def of(cls, f: LooseFaceResult, case_id: str, camera_name: str) -> LooseFaceOut:
+        """From a trace result's loose face."""
+        camera, at = quote(f.camera_id, safe=""), quote(f.timestamp.isoformat(), safe="")
+        return cls(
+            loose_face_id=f.loose_face_id,
+            camera_id=f.camera_id,
+            camera_name=camera_name,
+            timestamp=f.timestamp,
+            box=(
+                round(f.xyxy[0], 1),
+                round(f.xyxy[1], 1),
+                round(f.xyxy[2], 1),
+                round(f.xyxy[3], 1),
+            ),
+            score=round(f.score, 4),
+            fate=f.fate,
+            frame_url=f"/api/cases/{case_id}/cameras/{camera}/frame.jpg?at={at}",
+        )
+
+
 class CameraOut(BaseModel):
     """A camera and where it is."""
 
@@ -311,6 +354,11 @@ class TraceOut(BaseModel):
     route: list[SightingOut] = Field(description="Accepted sightings in time order")
     needs_review: list[SightingOut]
     contacts: list[ContactOut]
+    loose_faces: list[LooseFaceOut] = Field(
+        default_factory=list,
+        description="Faces seen without a tracked person that match the case: needs review, "
+        "never sightings",
+    )
     notes: list[str]
 
     @classmethod
@@ -341,6 +389,10 @@ class TraceOut(BaseModel):
             route=[out(s) for s in r.route],
             needs_review=[out(s) for s in timeline if s.status.value == "needs_review"],
             contacts=[ContactOut.of(c, case_id, names) for c in r.contacts],
+            loose_faces=[
+                LooseFaceOut.of(f, case_id, names.get(f.camera_id, f.camera_id))
+                for f in r.loose_faces
+            ],
             notes=list(r.notes),
         )
 

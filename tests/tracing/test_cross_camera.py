@@ -154,3 +154,53 @@ def test_at_most_two_per_camera_and_direction(site: SiteConfig, store: Store) ->
         store, CameraGraph.from_site(site), store.get_tracklets([case_id]), set(), "part-colour"
     )
     assert set(found) == {hall[0], hall[1]}
+
+
+def test_walking_times_are_learned_from_accepted_sightings(store: Store) -> None:
+    """With no links and cameras too far apart there is no graph; three cases whose accepted
+    sightings walk gate -> hall in 30-40 s teach it a window, and a fourth case then gets
+    suggestions in the hall."""
+    from cctrace.tracing.service import camera_graph
+    from cctrace.types import SightingStatus
+
+    # 2 km apart: too far for a window from positions.
+    site = SiteConfig.model_validate(
+        {
+            "cameras": [
+                {"id": "gate", "location": {"x_m": 0, "y_m": 0}, "footage": ["g.mp4"]},
+                {"id": "hall", "location": {"x_m": 2000, "y_m": 0}, "footage": ["h.mp4"]},
+            ]
+        }
+    )
+    assert camera_graph(site, store).neighbours("gate") == []
+    people = [_unit(20 + k) for k in range(4)]
+    gate = _save(
+        store,
+        "gate",
+        [_tracklet(k + 1, "gate", 100 * k, 100 * k + 20, people[k]) for k in range(4)],
+    )
+    walks = [30.0, 35.0, 40.0, 33.0]
+    hall = _save(
+        store,
+        "hall",
+        [
+            _tracklet(k + 1, "hall", 100 * k + 20 + walks[k], 100 * k + 50 + walks[k], people[k])
+            for k in range(4)
+        ],
+    )
+    for k in range(3):
+        case = f"C{k}"
+        store.create_case(case, legal_basis="test", created_by="tracer")
+        store.record_sightings(case, [(gate[k], 0.9, SightingStatus.ACCEPTED)])
+        store.record_sightings(case, [(hall[k], 0.8, SightingStatus.NEEDS_REVIEW)])
+        if k < 2:  # two confirmations are not enough to set a window on their own
+            store.decide_sighting(case, hall[k], SightingStatus.ACCEPTED, "tracer")
+    assert sorted(store.accepted_camera_hops()) == [("gate", "hall", 30.0), ("gate", "hall", 35.0)]
+    assert camera_graph(site, store).neighbours("gate") == []
+    store.decide_sighting("C2", hall[2], SightingStatus.ACCEPTED, "tracer")
+    graph = camera_graph(site, store)
+    window = graph.window("hall", "gate")
+    assert graph.neighbours("gate") == ["hall"] and window is not None
+    assert window.source == "learned" and window.low_s <= 30.0 and window.high_s >= 40.0
+    found = body_candidates(store, graph, store.get_tracklets([gate[3]]), set(), "part-colour")
+    assert hall[3] in found and found[hall[3]].window_source == "learned"

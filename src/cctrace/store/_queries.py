@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, or_, select
 
 from cctrace.errors import NotFoundError
-from cctrace.types import FloatArray, TrackPoint
+from cctrace.types import FloatArray, SightingStatus, TrackPoint
 
 from . import _convert
 from ._base import StoreBase, chunks, require_aware, unique_ints
@@ -28,6 +29,7 @@ from .records import (
 )
 from .schema import (
     BodyEmbeddingRow,
+    CaseSightingRow,
     EncounterRow,
     FaceEmbeddingRow,
     FootageRow,
@@ -125,6 +127,40 @@ class QueryMixin(StoreBase):
             stmt = stmt.where(TrackletRow.camera_id.in_(list(camera_ids)))
         with self._read() as s:
             return [_convert.tracklet(r, self.abspath) for r in s.scalars(stmt)]
+
+    def accepted_camera_hops(self, limit: int = 20_000) -> list[tuple[str, str, float]]:
+        """Observed walks between cameras: (from camera, to camera, seconds from leaving
+        the first view to entering the second) for consecutive accepted sightings of a
+        case in different cameras, over the latest ``limit`` accepted sightings.
+
+        Accepted sightings are matched by face or confirmed by an investigator (body
+        appearance and motion links are never accepted on their own), so these are the
+        confident links the camera graph learns walking times from.
+        """
+        stmt = (
+            select(
+                CaseSightingRow.case_id,
+                TrackletRow.camera_id,
+                TrackletRow.start_time,
+                TrackletRow.end_time,
+            )
+            .join(TrackletRow, TrackletRow.id == CaseSightingRow.tracklet_id)
+            .where(CaseSightingRow.status == SightingStatus.ACCEPTED.value)
+            .order_by(CaseSightingRow.updated_at.desc())
+            .limit(limit)
+        )
+        with self._read() as s:
+            rows = list(s.execute(stmt))
+        by_case: dict[str, list[tuple[datetime, datetime, str]]] = {}
+        for case_id, camera_id, start, end in rows:
+            by_case.setdefault(case_id, []).append((start, end, camera_id))
+        hops: list[tuple[str, str, float]] = []
+        for visits in by_case.values():
+            visits.sort()
+            for (_, end_a, cam_a), (start_b, _, cam_b) in pairwise(visits):
+                if cam_a != cam_b:
+                    hops.append((cam_a, cam_b, (start_b - end_a).total_seconds()))
+        return hops
 
     def encounters_for(
         self,

@@ -13,7 +13,9 @@ Where the windows come from, in order of trust:
    ``max_neighbour_m`` apart, with the straight-line distance walked at 0.5-2 m/s (slow
    stroll to brisk walk) plus a margin for the parts of the route no camera sees.
 3. **learned**: :meth:`CameraGraph.learn` widens or sets a window from observed gaps of
-   confident cross-camera links (the same face in both cameras).
+   confident cross-camera links: every trace learns from the cases' accepted sightings
+   in different cameras (face matches and investigator-confirmed links;
+   :func:`cctrace.tracing.service.camera_graph`).
 """
 
 from __future__ import annotations

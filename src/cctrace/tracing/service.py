@@ -485,11 +485,20 @@ def _camera_links(
     rejected = {t for t, d in decided.items() if d.status == SightingStatus.REJECTED}
     return body_candidates(
         store,
-        CameraGraph.from_site(site),
+        camera_graph(site, store),
         store.get_tracklets(accepted),
         exclude=set(statuses) | rejected,
         model=site.models.body_embedder.type,
     )
+
+
+def camera_graph(site: SiteConfig, store: Store) -> CameraGraph:
+    """The site's camera graph (configured links, else camera positions), with walking
+    times learned from the cases' accepted sightings in different cameras (face matches
+    and investigator-confirmed links): observed gaps widen a window derived from
+    positions, and set one where no link or position gives any (configured windows are
+    the operator's word and stay as they are)."""
+    return CameraGraph.from_site(site).learn(store.accepted_camera_hops())
 
 
 def _neighbour_cameras(cameras: list[CameraRecord], around: set[str]) -> list[str]:

@@ -15,7 +15,11 @@ the other camera (sightings with a ``link``) are scored:
   suggested (what appearance ranking adds over time alone);
 - **other-camera recall**: the person's tracked time in the other camera that was
   suggested; and **after review**, once a reviewer who knows the truth has confirmed the
-  right suggestions and rejected the wrong ones (each confirmation searches onwards).
+  right suggestions and rejected the wrong ones (each confirmation searches onwards);
+- **true link in the top 1 / top 3**: every tracklet of the other camera in the seed's
+  walking-time window ranked by body appearance, and the share of people with one of
+  their own among the first 1 / 3; **without the body embedder** the same window is
+  ranked by walking time alone (the nearest in time first).
 
 Nothing here is accepted automatically: body appearance never is.
 """
@@ -26,6 +30,9 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from cctrace.evaluation.metrics import EvalContext, Metric
 from cctrace.evaluation.pets import crop_gt_boxes, load_gt_boxes
@@ -33,6 +40,9 @@ from cctrace.evaluation.trace import build_cut_scene, review_every_suggestion
 from cctrace.store.records import TrackletRecord
 from cctrace.tracing.camera_graph import CameraGraph
 from cctrace.tracing.cross_camera import SLACK_S
+
+if TYPE_CHECKING:
+    from cctrace.store.repository import Store
 
 CROPS = {
     "gate": ("Gate", 0, 320, (-16.0, 8.0)),
@@ -69,6 +79,8 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     graph = CameraGraph.from_site(site)
     suggested = correct = 0
     window_total = window_right = 0
+    ranks_body: list[int | None] = []
+    ranks_time: list[int | None] = []
     truth_s = found_s = reviewed_s = 0.0
     people_scored = 0
     with Store.for_site(site) as store:
@@ -109,6 +121,11 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             window_total, window_right = _in_window(
                 graph, records, seed, other_camera, own, window_total, window_right
             )
+            by_body, by_time = _true_link_ranks(
+                store, graph, records, seed, other_camera, own, site.models.body_embedder.type
+            )
+            ranks_body.append(by_body)
+            ranks_time.append(by_time)
             result = review_every_suggestion(site, store, request, models, result, own)
             route = {s.tracklet_id for s in result.route}
             reviewed_s += sum(seconds[t] for t in route & other)
@@ -119,10 +136,37 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     )
     nan = float("nan")
 
-    def metric(name: str, value: float, n: int, condition: str) -> Metric:
-        return Metric("cross-camera", name, value, n=n, condition=condition)
+    def metric(
+        name: str, value: float, n: int, condition: str, target: float | None = None
+    ) -> Metric:
+        return Metric("cross-camera", name, value, target=target, n=n, condition=condition)
 
+    def top(ranks: list[int | None], k: int) -> float:
+        return sum(r is not None and r <= k for r in ranks) / len(ranks) if ranks else nan
+
+    body = site.models.body_embedder.type
+    ranked = cond + "; every tracklet of the other camera in the walking-time window ranked"
     return [
+        metric("true link in top 1", top(ranks_body, 1), len(ranks_body), f"{ranked} by {body}"),
+        metric(
+            "true link in top 3",
+            top(ranks_body, 3),
+            len(ranks_body),
+            f"{ranked} by {body}",
+            target=0.90,
+        ),
+        metric(
+            "true link in top 1 without body",
+            top(ranks_time, 1),
+            len(ranks_time),
+            f"{ranked} by walking time alone (nearest first)",
+        ),
+        metric(
+            "true link in top 3 without body",
+            top(ranks_time, 3),
+            len(ranks_time),
+            f"{ranked} by walking time alone (nearest first)",
+        ),
         metric("suggestion precision", correct / suggested if suggested else nan, suggested, cond),
         metric(
             "chance precision in the window",
@@ -170,3 +214,46 @@ def _in_window(
             total += 1
             right += tid in own
     return total, right
+
+
+def _true_link_ranks(
+    store: Store,
+    graph: CameraGraph,
+    records: dict[int, TrackletRecord],
+    seed: int,
+    other_camera: str,
+    own: set[int],
+    model: str,
+) -> tuple[int | None, int | None]:
+    """1-based rank of the person's best-placed own tracklet among the other camera's
+    tracklets in the seed's walking-time window: by body appearance, and by walking time
+    alone (None when none of theirs is in the window)."""
+    s = records[seed]
+    window = graph.window(s.camera_id, other_camera)
+    if window is None:
+        return None, None
+    low = timedelta(seconds=window.low_s - SLACK_S)
+    high = timedelta(seconds=window.high_s + SLACK_S)
+    gaps: dict[int, float] = {}
+    for tid, r in records.items():
+        if r.camera_id != other_camera:
+            continue
+        if s.end + low <= r.start <= s.end + high:
+            gaps[tid] = (r.start - s.end).total_seconds()
+        elif s.start - high <= r.end <= s.start - low:
+            gaps[tid] = (s.start - r.end).total_seconds()
+    if not own & set(gaps):
+        return None, None
+    bodies = store.body_embeddings([seed, *gaps], model=model)
+    query = bodies.get(seed)
+    similarity = {
+        t: float(np.dot(query, bodies[t])) if query is not None and t in bodies else -2.0
+        for t in gaps
+    }
+    by_body = sorted(gaps, key=lambda t: (-similarity[t], gaps[t], t))
+    by_time = sorted(gaps, key=lambda t: (abs(gaps[t]), t))
+    return _first(by_body, own), _first(by_time, own)
+
+
+def _first(order: list[int], own: set[int]) -> int | None:
+    return next((k + 1 for k, t in enumerate(order) if t in own), None)

@@ -6,7 +6,7 @@ search; both return frozen records from :mod:`cctrace.store.records`.
 
 from __future__ import annotations
 
-from ._cases import GENESIS_HASH
+from .audit_chain import GENESIS_HASH, AuditReport
 from ._retention import PurgeOutcome
 from .records import (
     AlreadyExistsError,
@@ -36,6 +36,7 @@ __all__ = [
     "AlreadyExistsError",
     "ApprovalRecord",
     "AuditRecord",
+    "AuditReport",
     "CameraRecord",
     "CaseRecord",
     "CaseStatus",

@@ -243,10 +243,9 @@ class AuditMixin(StoreBase):
         report.entries = count
         report.keyed_from = self._check_switch(report, key, switch_value, read.checkpoints)
 
-        broken, last_id, _ = self._walk(
+        broken, report.verified, report.verified_hash = self._walk(
             key, report.keyed_from, 0, GENESIS_HASH, batch_size, report, by_count
         )
-        report.verified = last_id
         if broken is None and count != max_id:  # pragma: no cover - _walk reports gaps
             report.bad(max_id, f"the database holds {count} entries but ids reach {max_id}")
         if report.keyed_from is not None and report.keyed_from > max_id:
@@ -280,6 +279,30 @@ class AuditMixin(StoreBase):
                 "chain"
             )
         return report
+
+    def check_audit_anchor_tail(self) -> tuple[int | None, str | None]:
+        """A cheap check of the newest checkpoints (the end of the anchor file) against
+        the database: (first bad entry, problem), or (None, None) when they match.
+        Catches a deleted tail or a replaced newest entry between full checks."""
+        key = self.audit_key
+        tail = self.audit_anchors.tail(key, self.instance_id)
+        if not tail:
+            return None, None
+        newest = max(tail, key=lambda c: c.count)
+        with self._read() as s:
+            max_id = int(s.scalar(select(func.max(AuditRow.id))) or 0)
+            stored = s.scalar(select(AuditRow.hash).where(AuditRow.id == newest.count))
+        if newest.count > max_id:
+            return max_id + 1, (
+                f"entries {max_id + 1}..{newest.count} are missing (deleted): the checkpoint "
+                f"of {newest.time} anchored {newest.count} entries, the database has {max_id}"
+            )
+        if stored != newest.head:
+            return newest.count, (
+                f"entry {newest.count} is not the entry the checkpoint of {newest.time} "
+                "anchored: the log was rewritten"
+            )
+        return None, None
 
     def _check_switch(
         self,
@@ -406,16 +429,18 @@ class AuditMixin(StoreBase):
     ) -> str | None:
         """Why entry ``e`` does not verify at this place in the chain, or None."""
         if e.id > expected_id:
-            gap = f"entry {expected_id}" if e.id == expected_id + 1 else (
-                f"entries {expected_id}..{e.id - 1}"
+            gap = (
+                f"entry {expected_id}"
+                if e.id == expected_id + 1
+                else (f"entries {expected_id}..{e.id - 1}")
             )
             return f"{gap} missing (deleted) before entry {e.id}"
         if e.id < expected_id:
             return f"entry {e.id} is out of sequence (expected id {expected_id})"
         content = audit_entry(e.id, e.timestamp, e.actor, e.action, e.case_id, e.query, e.result)
         keyed = keyed_from is not None and e.id >= keyed_from
-        expected_hash = key.entry_hash(e.prev_hash, content) if keyed else audit_hash(
-            e.prev_hash, content
+        expected_hash = (
+            key.entry_hash(e.prev_hash, content) if keyed else audit_hash(e.prev_hash, content)
         )
         if e.prev_hash != expected_prev:
             return (
@@ -435,10 +460,7 @@ class AuditMixin(StoreBase):
                 f"(store_meta {SWITCH_KEY!r}) is missing or was moved"
             )
         scheme = "keyed hash" if keyed else "hash (unkeyed, written before keying)"
-        return (
-            f"entry {e.id} was edited: its content does not match its {scheme}"
-            f"{self._copy_of(e)}"
-        )
+        return f"entry {e.id} was edited: its content does not match its {scheme}{self._copy_of(e)}"
 
     def _copy_of(self, e: AuditRecord) -> str:
         """``"; it repeats entry N"`` when another entry has the same hash (a replay)."""

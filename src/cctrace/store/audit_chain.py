@@ -296,6 +296,8 @@ class AuditReport:
     """Entries in the database."""
     verified: int = 0
     """Entries that verified, from the first (the chain is valid up to this id)."""
+    verified_hash: str = GENESIS_HASH
+    """The hash of entry ``verified`` (to carry on from it later)."""
     keyed_from: int | None = None
     """Id of the first keyed entry (None: no entry was written by a keyed cctrace)."""
     key_id: str = ""

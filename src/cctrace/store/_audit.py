@@ -261,6 +261,13 @@ class AuditMixin(StoreBase):
                 f"checkpoint of {report.last_anchored_time} anchored {report.last_anchored} "
                 f"entries, the database has {max_id}",
             )
+        if not read.exists and report.keyed_from is not None and max_id >= report.keyed_from:
+            report.bad(
+                None,
+                f"no anchor file at {anchors.path}, though entries {report.keyed_from}.."
+                f"{max_id} are keyed and each wrote a checkpoint: the file was removed or "
+                "moved, or audit.anchor_path changed (point --anchors at the checkpoints)",
+            )
         if report.ok and (report.last_anchored or 0) < max_id:
             first = (report.last_anchored or 0) + 1
             report.notes.append(

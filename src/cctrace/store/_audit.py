@@ -248,18 +248,18 @@ class AuditMixin(StoreBase):
         )
         if broken is None and count != max_id:  # pragma: no cover - _walk reports gaps
             report.bad(max_id, f"the database holds {count} entries but ids reach {max_id}")
-        if report.keyed_from is not None and report.keyed_from > max_id:
-            report.bad(
-                max_id + 1,
-                f"entries {max_id + 1}..{report.keyed_from} are missing: the keyed chain "
-                f"started at entry {report.keyed_from}, the database ends at {max_id}",
-            )
         if report.last_anchored is not None and report.last_anchored > max_id:
             report.bad(
                 max_id + 1,
-                f"entries {max_id + 1}..{report.last_anchored} are missing (deleted): the "
+                f"{_span(max_id + 1, report.last_anchored)} missing (deleted): the "
                 f"checkpoint of {report.last_anchored_time} anchored {report.last_anchored} "
                 f"entries, the database has {max_id}",
+            )
+        elif report.keyed_from is not None and report.keyed_from > max_id:
+            report.bad(
+                max_id + 1,
+                f"{_span(max_id + 1, report.keyed_from)} missing (deleted): the keyed chain "
+                f"started at entry {report.keyed_from}, the database ends at {max_id}",
             )
         if not read.exists and report.keyed_from is not None and max_id >= report.keyed_from:
             report.bad(
@@ -301,7 +301,7 @@ class AuditMixin(StoreBase):
             stored = s.scalar(select(AuditRow.hash).where(AuditRow.id == newest.count))
         if newest.count > max_id:
             return max_id + 1, (
-                f"entries {max_id + 1}..{newest.count} are missing (deleted): the checkpoint "
+                f"{_span(max_id + 1, newest.count)} missing (deleted): the checkpoint "
                 f"of {newest.time} anchored {newest.count} entries, the database has {max_id}"
             )
         if stored != newest.head:
@@ -436,12 +436,7 @@ class AuditMixin(StoreBase):
     ) -> str | None:
         """Why entry ``e`` does not verify at this place in the chain, or None."""
         if e.id > expected_id:
-            gap = (
-                f"entry {expected_id}"
-                if e.id == expected_id + 1
-                else (f"entries {expected_id}..{e.id - 1}")
-            )
-            return f"{gap} missing (deleted) before entry {e.id}"
+            return f"{_span(expected_id, e.id - 1)} missing (deleted) before entry {e.id}"
         if e.id < expected_id:
             return f"entry {e.id} is out of sequence (expected id {expected_id})"
         content = audit_entry(e.id, e.timestamp, e.actor, e.action, e.case_id, e.query, e.result)
@@ -467,7 +462,10 @@ class AuditMixin(StoreBase):
                 f"(store_meta {SWITCH_KEY!r}) is missing or was moved"
             )
         scheme = "keyed hash" if keyed else "hash (unkeyed, written before keying)"
-        return f"entry {e.id} was edited: its content does not match its {scheme}{self._copy_of(e)}"
+        return (
+            f"entry {e.id} does not match its {scheme}: it was edited, moved, or rewritten "
+            f"without the audit key{self._copy_of(e)}"
+        )
 
     def _copy_of(self, e: AuditRecord) -> str:
         """``"; it repeats entry N"`` when another entry has the same hash (a replay)."""
@@ -476,6 +474,11 @@ class AuditMixin(StoreBase):
                 select(AuditRow.id).where(AuditRow.hash == e.hash, AuditRow.id != e.id).limit(1)
             )
         return f"; it repeats entry {other} (replayed)" if other is not None else ""
+
+
+def _span(first: int, last: int) -> str:
+    """``"entry 7 is"`` or ``"entries 7..9 are"``."""
+    return f"entry {first} is" if first == last else f"entries {first}..{last} are"
 
 
 def _content(row: AuditRow) -> dict[str, Any]:

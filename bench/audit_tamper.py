@@ -12,6 +12,8 @@ file. Kinds:
 - **edit**: change one field (actor, action, case, query, result, time) of one entry;
 - **rewrite with recomputed hashes**: edit an entry, then recompute it and every later
   hash, with the public unkeyed hash (what passed before) or an HMAC under a guessed key;
+- **downgrade**: rewrite the whole log with the old unkeyed hash and delete the record
+  of where the keyed chain starts (so it looks like a database from before keying);
 - **delete tail**: delete the newest 1..10 entries;
 - **delete all**: empty the log (half the time the ``store_meta`` record too);
 - **delete middle**: delete one entry that is not the newest;
@@ -131,9 +133,11 @@ def edit(a: Attack) -> None:
         c.execute(f"UPDATE audit_log SET {column} = ? WHERE id = ?", (value, e.id))
 
 
-def _rewrite(a: Attack, hasher: Callable[[str, dict[str, Any]], str]) -> None:
+def _rewrite(
+    a: Attack, hasher: Callable[[str, dict[str, Any]], str], first: int | None = None
+) -> None:
     """Edit one entry, then recompute its hash and every later one with ``hasher``."""
-    first = a.rng.randrange(1, a.n + 1)
+    first = first or a.rng.randrange(1, a.n + 1)
     prev = a.entries[first - 2].hash if first > 1 else GENESIS_HASH
     ids = [e.id for e in a.entries[first - 1 :]]
     with a.db() as c:
@@ -157,6 +161,14 @@ def rewrite_public(a: Attack) -> None:
 def rewrite_guessed_key(a: Attack) -> None:
     """Edit an entry and recompute the chain from it as HMACs under a guessed key."""
     _rewrite(a, AuditKey(os.urandom(32), "guess").entry_hash)
+
+
+def downgrade(a: Attack) -> None:
+    """Rewrite the whole log as an old unkeyed chain (an edit included) and delete the
+    record of where the keyed chain starts, so it looks like a pre-upgrade database."""
+    _rewrite(a, audit_hash, first=1)
+    with a.db() as c:
+        c.execute("DELETE FROM store_meta WHERE key = 'audit_keyed_from'")
 
 
 def delete_tail(a: Attack) -> None:
@@ -231,6 +243,7 @@ KINDS: list[tuple[str, Tamper]] = [
     ("edit", edit),
     ("rewrite with recomputed hashes (public sha256)", rewrite_public),
     ("rewrite with recomputed hashes (HMAC, guessed key)", rewrite_guessed_key),
+    ("rewrite all as unkeyed, drop the keyed-chain record", downgrade),
     ("delete tail", delete_tail),
     ("delete all", delete_all),
     ("reorder", reorder),

@@ -440,20 +440,40 @@ def audit_list(
 
 
 @audit_app.command("verify")
-def audit_verify(site_file: SiteArgument = None, site: SiteOption = None) -> None:
-    """Check the audit log's hash chain; exit 1 if any entry was edited, removed or moved."""
+def audit_verify(
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors",
+            help="Check against this copy of the checkpoints (for example lines gathered "
+            "from syslog) instead of the site's audit.anchor_path.",
+        ),
+    ] = None,
+) -> None:
+    """Check the audit log against its key and its signed checkpoints; exit 1 if any
+    entry was edited, rewritten, moved, replayed or deleted (tail and all included)."""
     site = _site_path(site_file, site)
     from cctrace.config import load_site
     from cctrace.store.repository import Store
 
     cfg = load_site(site, check_files=False)
     with Store.for_site(cfg) as store:
-        bad = store.verify_audit_chain()
-    if bad is None:
-        console.print("audit log intact")
-    else:
-        err_console.print(f"[red]audit log broken at entry {bad}[/red]")
-        raise typer.Exit(code=1)
+        report = store.verify_audit(anchor_path=anchors)
+    console.print("checked against:")
+    for line in report.checked_against():
+        console.print(f"  {line}", markup=False, highlight=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if report.ok:
+        console.print(f"audit log intact: {report.entries} entries verified")
+        return
+    where = f": first bad entry {report.first_bad}" if report.first_bad is not None else ""
+    err_console.print(f"[red]audit log tampered{where}[/red]")
+    for problem in report.problems:
+        err_console.print(f"  {problem}", markup=False, highlight=False)
+    raise typer.Exit(code=1)
 
 
 @app.command()

@@ -337,6 +337,24 @@ class StorageConfig(Strict):
     )
 
 
+class AuditConfig(Strict):
+    """Where the audit log's signed checkpoints go (outside the database)."""
+
+    anchor_path: Path | None = Field(
+        None,
+        description="Append-only JSON-lines file of signed audit checkpoints (count, head "
+        "hash, time, HMAC), written after every audit entry and read by `cctrace audit "
+        "verify` to detect deleted or rewritten entries. Default: "
+        "<data_dir>/audit/anchors.jsonl. Put it where a database writer cannot reach: "
+        "another disk, an append-only (chattr +a) file, a mount another host collects",
+    )
+    syslog: bool = Field(
+        False,
+        description="Also send every checkpoint to syslog (facility auth, tag "
+        "'cctrace-audit-anchor'), for a copy off this host",
+    )
+
+
 class RetentionConfig(Strict):
     """How long derived data is kept (``cctrace purge``; the web app purges on a schedule)."""
 
@@ -369,6 +387,7 @@ class SiteConfig(Strict):
     models: ModelsConfig = ModelsConfig()
     trace: TraceConfig = TraceConfig()
     storage: StorageConfig = StorageConfig()
+    audit: AuditConfig = AuditConfig()
     retention: RetentionConfig = RetentionConfig()
     source_file: Path | None = Field(None, exclude=True, description="Set by load_site")
 
@@ -448,7 +467,12 @@ def _resolve_paths(site: SiteConfig, base: Path, source: Path) -> SiteConfig:
         for cam in site.cameras
     ]
     storage = site.storage.model_copy(update={"data_dir": _abs(base, site.storage.data_dir)})
-    return site.model_copy(update={"cameras": cameras, "storage": storage, "source_file": source})
+    audit = site.audit
+    if audit.anchor_path is not None:
+        audit = audit.model_copy(update={"anchor_path": _abs(base, audit.anchor_path)})
+    return site.model_copy(
+        update={"cameras": cameras, "storage": storage, "audit": audit, "source_file": source}
+    )
 
 
 def _abs(base: Path, path: Path) -> Path:

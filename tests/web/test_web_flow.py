@@ -250,3 +250,22 @@ def test_audit_page_checks_new_entries_and_pages_in_sql(web: WebEnv) -> None:
     with web.store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE audit_log SET actor = 'mallory' WHERE action = 'case_open'")
     assert "chain broken at entry" in aud.get("/audit", headers=html).text
+
+
+def test_audit_page_and_api_see_a_deleted_tail_through_the_checkpoints(web: WebEnv) -> None:
+    aud = web.client_for("aud")
+    html = {"Accept": "text/html"}
+    assert "hash chain verified" in aud.get("/audit", headers=html).text
+    verdict = aud.get("/api/audit/verify").json()
+    assert verdict["ok"] is True and verdict["checkpoints"] == verdict["last_anchored"] > 0
+    assert verdict["anchor_path"] == str(web.store.audit_anchor_path)
+    for _ in range(4):
+        aud.get("/api/audit")  # each read is audited
+    head_id, _ = web.store.audit_head()
+    with web.store.engine.begin() as conn:  # a database writer drops the newest entries
+        conn.exec_driver_sql(f"DELETE FROM audit_log WHERE id > {head_id - 3}")
+    page = aud.get("/audit", headers=html).text  # appends one entry on the shorter chain
+    assert f"chain broken at entry {head_id - 1}" in page and "missing (deleted)" in page
+    verdict = aud.get("/api/audit/verify").json()
+    assert verdict["ok"] is False and verdict["broken_at"] == head_id - 2
+    assert any("missing (deleted)" in p for p in verdict["problems"])

@@ -32,6 +32,8 @@ from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cctrace.errors import ConfigError, StoreError
 from cctrace.privacy.secrets import check_secret
@@ -76,11 +78,21 @@ def is_encrypted(blob: bytes | bytearray | memoryview) -> bool:
 class DataCipher:
     """AES-256-GCM for blobs of one kind; see the module docstring for the format."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, source: str = "given by the caller") -> None:
         if len(key) != KEY_BYTES:
             raise ConfigError(f"a data key must be {KEY_BYTES} bytes, got {len(key)}")
         self._aead = AESGCM(key)
         self._key_id = key_id(key)
+        self._key = bytes(key)
+        self.source = source
+        """Where the key came from (``$CCTRACE_DATA_KEY``, a key file; safe to print)."""
+
+    def derive_key(self, label: str) -> bytes:
+        """A 32-byte subkey for another purpose (HKDF-SHA256 of the data key, ``label``
+        as the info), so one secret serves every key cctrace needs; a subkey reveals
+        nothing about the data key or about subkeys with other labels."""
+        hkdf = HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=label.encode())
+        return hkdf.derive(self._key)
 
     @property
     def key_id(self) -> str:
@@ -184,10 +196,11 @@ def load_data_cipher(data_dir: Path | str) -> DataCipher:
     """
     value = os.environ.get(KEY_ENV)
     if value:
-        return DataCipher(parse_key(value, KEY_ENV))
+        return DataCipher(parse_key(value, KEY_ENV), source=f"${KEY_ENV}")
     key_file = os.environ.get(KEY_FILE_ENV)
     if key_file:
-        return DataCipher(_read_key_file(Path(key_file).expanduser(), KEY_FILE_ENV))
+        file = Path(key_file).expanduser()
+        return DataCipher(_read_key_file(file, KEY_FILE_ENV), source=f"${KEY_FILE_ENV} ({file})")
     path = Path(data_dir).resolve() / KEY_FILE
     if not path.exists():
         _create_key_file(path)
@@ -204,4 +217,7 @@ def load_data_cipher(data_dir: Path | str) -> DataCipher:
                 KEY_ENV,
                 GENERATE_HINT,
             )
-    return DataCipher(_read_key_file(path, f"{KEY_FILE_ENV} (default {path})"))
+    return DataCipher(
+        _read_key_file(path, f"{KEY_FILE_ENV} (default {path})"),
+        source=f"key file {path} (default, beside the data)",
+    )

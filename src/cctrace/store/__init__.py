@@ -6,8 +6,8 @@ search; both return frozen records from :mod:`cctrace.store.records`.
 
 from __future__ import annotations
 
-from ._cases import GENESIS_HASH
 from ._retention import PurgeOutcome
+from .audit_chain import GENESIS_HASH, AuditReport
 from .records import (
     AlreadyExistsError,
     ApprovalRecord,
@@ -37,6 +37,7 @@ __all__ = [
     "AlreadyExistsError",
     "ApprovalRecord",
     "AuditRecord",
+    "AuditReport",
     "CameraRecord",
     "CaseRecord",
     "CaseStatus",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from cctrace.errors import CctraceError, StoreError
 from cctrace.privacy.crypto import DataCipher, load_data_cipher
 
+from .audit_chain import ANCHOR_FILE
 from .records import InvalidInputError
 from .schema import CASE_COLUMNS_V2, SCHEMA_VERSION, Base, StoreMetaRow
 
@@ -94,6 +95,8 @@ class StoreBase:
 
     ``cipher`` encrypts face embeddings and crops at rest; by default it is loaded by
     :func:`~cctrace.privacy.crypto.load_data_cipher` (``$CCTRACE_DATA_KEY``, ...).
+    ``audit_anchor`` is the audit checkpoint file (default ``<data_dir>/audit/anchors.jsonl``)
+    and ``audit_syslog`` sends each checkpoint to syslog as well.
     """
 
     def __init__(
@@ -103,10 +106,20 @@ class StoreBase:
         url: str | None = None,
         echo: bool = False,
         cipher: DataCipher | None = None,
+        audit_anchor: Path | str | None = None,
+        audit_syslog: bool = False,
     ):
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.cipher = cipher if cipher is not None else load_data_cipher(self.data_dir)
+        self.audit_anchor_path = (
+            Path(audit_anchor).expanduser().resolve()
+            if audit_anchor is not None
+            else self.data_dir / ANCHOR_FILE
+        )
+        """The file audit checkpoints are appended to (outside the database)."""
+        self.audit_syslog = audit_syslog
+        """Whether each checkpoint also goes to syslog."""
         self.url = url or default_url(self.data_dir)
         try:
             parsed = make_url(self.url)

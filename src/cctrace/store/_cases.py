@@ -1,8 +1,7 @@
-"""Cases, their sightings, and the append-only hash-chained audit log."""
+"""Cases and their sightings (the audit log is in :mod:`._audit`)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -17,55 +16,20 @@ from cctrace.types import SightingStatus
 
 from . import _convert
 from ._base import StoreBase, chunks, require_aware, require_finite
+from .audit_chain import canonical_json
 from .records import (
     AlreadyExistsError,
-    AuditRecord,
     CaseRecord,
     CaseStatus,
     InvalidInputError,
     SightingRecord,
 )
-from .schema import AuditRow, CaseRow, CaseSightingRow, TrackletRow, utcnow
+from .schema import CaseRow, CaseSightingRow, TrackletRow, utcnow
 
 log = logging.getLogger(__name__)
 
-GENESIS_HASH = "0" * 64
-"""``prev_hash`` of the first audit entry."""
 RETRIES = 5
 R = TypeVar("R")
-
-
-def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8, no NaN."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-
-
-def audit_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
-    """sha256 hex of ``prev_hash`` + the canonical JSON of the entry."""
-    return hashlib.sha256((prev_hash + canonical_json(entry)).encode("utf-8")).hexdigest()
-
-
-def audit_entry(
-    entry_id: int,
-    timestamp: datetime,
-    actor: str,
-    action: str,
-    case_id: str | None,
-    query: Mapping[str, Any],
-    result: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The hashed content of an audit entry."""
-    return {
-        "id": entry_id,
-        "timestamp": timestamp.isoformat(),
-        "actor": actor,
-        "action": action,
-        "case_id": case_id,
-        "query": query,
-        "result": result,
-    }
 
 
 def _json_dict(value: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -117,7 +81,7 @@ def _retry_on_conflict(fn: Callable[[], R]) -> R:
 
 
 class CaseMixin(StoreBase):
-    """Case, sighting and audit methods of :class:`~cctrace.store.Store`."""
+    """Case and sighting methods of :class:`~cctrace.store.Store`."""
 
     # ---- cases ---------------------------------------------------------------------
 
@@ -341,124 +305,3 @@ class CaseMixin(StoreBase):
             stmt = stmt.where(CaseSightingRow.status == _sighting_status(status).value)
         with self._read() as s:
             return [_convert.sighting(r) for r in s.scalars(stmt)]
-
-    # ---- audit ---------------------------------------------------------------------
-
-    def append_audit(
-        self,
-        actor: str,
-        action: str,
-        case_id: str | None,
-        query: Mapping[str, Any],
-        result: Mapping[str, Any],
-    ) -> AuditRecord:
-        """Append one entry to the hash-chained audit log (who, what, why, how many).
-
-        ``query`` and ``result`` must be JSON-serialisable (result: counts, not data).
-        """
-        _text(actor, "actor", 128)
-        _text(action, "action", 64)
-        if case_id is not None:
-            _text(case_id, "case id", 64)
-        q = _json_dict(query, "query")
-        r = _json_dict(result, "result")
-
-        def append() -> AuditRecord:
-            with self._write() as s:
-                head = s.execute(
-                    select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-                ).first()
-                new_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-                now = utcnow()
-                digest = audit_hash(prev, audit_entry(new_id, now, actor, action, case_id, q, r))
-                row = AuditRow(
-                    id=new_id,
-                    timestamp=now,
-                    actor=actor,
-                    action=action,
-                    case_id=case_id,
-                    query=q,
-                    result=r,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-                s.add(row)
-                s.flush()
-                return _convert.audit(row)
-
-        return _retry_on_conflict(append)
-
-    def list_audit(
-        self,
-        case_id: str | None = None,
-        since: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[AuditRecord]:
-        """Audit entries in chain order (optionally of one case / since an instant)."""
-        stmt = select(AuditRow).order_by(AuditRow.id)
-        if case_id is not None:
-            stmt = stmt.where(AuditRow.case_id == case_id)
-        if since is not None:
-            stmt = stmt.where(AuditRow.timestamp >= require_aware(since, "since"))
-        if limit is not None:
-            stmt = stmt.limit(int(limit))
-        with self._read() as s:
-            return [_convert.audit(row) for row in s.scalars(stmt)]
-
-    def audit_head(self) -> tuple[int, str]:
-        """(id, hash) of the newest entry ((0, genesis) when empty): publish or print it
-        elsewhere to anchor the chain, since truncating the tail is otherwise invisible."""
-        with self._read() as s:
-            head = s.execute(
-                select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-            ).first()
-        return (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-
-    def list_audit_page(
-        self, case_id: str | None = None, limit: int = 100, before_id: int | None = None
-    ) -> list[AuditRecord]:
-        """The newest ``limit`` entries (older than ``before_id``), newest first."""
-        stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(int(limit))
-        if case_id is not None:
-            stmt = stmt.where(AuditRow.case_id == case_id)
-        if before_id is not None:
-            stmt = stmt.where(AuditRow.id < int(before_id))
-        with self._read() as s:
-            return [_convert.audit(row) for row in s.scalars(stmt)]
-
-    def verify_audit_chain(self, batch_size: int = 1000) -> int | None:
-        """The id of the first entry that breaks the chain (edited, reordered, or after a
-        deletion), or None when the whole chain verifies."""
-        return self.verify_audit_from(0, GENESIS_HASH, batch_size)[0]
-
-    def verify_audit_from(
-        self, after_id: int, after_hash: str, batch_size: int = 1000
-    ) -> tuple[int | None, int, str]:
-        """Verify the entries after a verified one (``after_id``, ``after_hash``; 0 and
-        :data:`GENESIS_HASH` for the whole chain). Returns (first broken id or None, the
-        last verified id, its hash), so a caller can carry on from there next time."""
-        expected_id, expected_prev = after_id + 1, after_hash
-        last = after_id
-        while True:
-            with self._read() as s:
-                rows = list(
-                    s.scalars(
-                        select(AuditRow)
-                        .where(AuditRow.id > last)
-                        .order_by(AuditRow.id)
-                        .limit(batch_size)
-                    )
-                )
-                entries = [_convert.audit(r) for r in rows]
-            if not entries:
-                return None, expected_id - 1, expected_prev
-            for e in entries:
-                recomputed = audit_hash(
-                    e.prev_hash,
-                    audit_entry(e.id, e.timestamp, e.actor, e.action, e.case_id, e.query, e.result),
-                )
-                if e.id != expected_id or e.prev_hash != expected_prev or recomputed != e.hash:
-                    log.warning("audit chain broken at entry %d", e.id)
-                    return e.id, expected_id - 1, expected_prev
-                expected_id, expected_prev = e.id + 1, e.hash
-            last = entries[-1].id

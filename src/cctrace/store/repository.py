@@ -12,6 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ._audit import AuditMixin
 from ._cases import CaseMixin
 from ._footage import FootageMixin
 from ._ingest import IngestMixin
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Store(FootageMixin, IngestMixin, QueryMixin, RetentionMixin, CaseMixin, UserMixin):
+class Store(
+    FootageMixin, IngestMixin, QueryMixin, RetentionMixin, CaseMixin, AuditMixin, UserMixin
+):
     """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
     web app's users, sessions and approvals; and the retention purge.
 
@@ -34,17 +37,28 @@ class Store(FootageMixin, IngestMixin, QueryMixin, RetentionMixin, CaseMixin, Us
     snapshots) live under ``data_dir`` in both cases and are stored as relative paths.
     Face embeddings and crops are encrypted at rest with ``cipher`` (default: the key
     from ``$CCTRACE_DATA_KEY``, see :func:`cctrace.privacy.crypto.load_data_cipher`).
+    The audit log is chained with a key derived from the same data key, and each append
+    writes a signed checkpoint to ``audit_anchor`` (default
+    ``<data_dir>/audit/anchors.jsonl``; see :mod:`cctrace.store.audit_chain`).
     """
 
     @classmethod
-    def open(cls, data_dir: Path | str, url: str | None = None) -> Store:
+    def open(
+        cls, data_dir: Path | str, url: str | None = None, audit_anchor: Path | None = None
+    ) -> Store:
         """Open the store in ``data_dir`` (SQLite unless ``url`` is given)."""
-        return cls(data_dir, url=url)
+        return cls(data_dir, url=url, audit_anchor=audit_anchor)
 
     @classmethod
     def for_site(cls, site: SiteConfig) -> Store:
-        """Open the store a site's ``storage`` section names (data dir, optional URL)."""
-        return cls(site.storage.data_dir, url=site.storage.database_url)
+        """Open the store a site's ``storage`` section names (data dir, optional URL),
+        anchoring the audit log where its ``audit`` section says."""
+        return cls(
+            site.storage.data_dir,
+            url=site.storage.database_url,
+            audit_anchor=site.audit.anchor_path,
+            audit_syslog=site.audit.syslog,
+        )
 
     def __enter__(self) -> Store:
         return self

@@ -480,12 +480,20 @@ class AuditOut(BaseModel):
 
 
 class AuditVerifyOut(BaseModel):
-    """Whether the hash chain verifies, and its head (publish it elsewhere)."""
+    """Whether the keyed chain and its checkpoints verify, what was checked, its head."""
 
     ok: bool
     broken_at: int | None
     head_id: int
     head_hash: str
+    entries: int = 0
+    keyed_from: int | None = None
+    key_id: str = ""
+    anchor_path: str = ""
+    checkpoints: int = 0
+    last_anchored: int | None = None
+    problems: list[str] = []
+    notes: list[str] = []
 
 
 class UserIn(Body):

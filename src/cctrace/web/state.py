@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cctrace.config import SiteConfig
 from cctrace.ingest.models import ModelSet
@@ -13,6 +14,17 @@ from cctrace.store.repository import Store
 from .jobs import TraceJobs
 from .security import LoginLimiter
 from .settings import WebSettings
+
+
+class AuditCheck(NamedTuple):
+    """What the audit page shows about the chain."""
+
+    broken: int | None
+    """The first bad entry (None when the chain verifies, or no entry is to blame)."""
+    verified: int
+    """Entries verified."""
+    problem: str | None
+    """What is wrong (None when the chain and its newest checkpoints verify)."""
 
 
 @dataclass
@@ -28,17 +40,29 @@ class AppState:
     audit_verified: tuple[int, str] = (0, GENESIS_HASH)
     """The last audit entry this process verified (the page checks only newer ones)."""
     audit_broken: int | None = None
+    audit_problem: str | None = None
     _audit_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.limiter = LoginLimiter(self.settings.login_attempts, self.settings.login_window_s)
 
-    def verify_audit_incrementally(self) -> tuple[int | None, int]:
-        """(first broken entry or None, entries verified): the whole chain on first use,
-        then only entries added since; a full check is ``/api/audit/verify``."""
+    def verify_audit_incrementally(self) -> AuditCheck:
+        """The whole chain and every checkpoint on first use (:meth:`Store.verify_audit`),
+        then only entries added since, with the newest checkpoints; a full check is
+        ``/api/audit/verify``. Once a problem is found it stays until the app restarts."""
         with self._audit_lock:
-            if self.audit_broken is None:
-                broken, last_id, last_hash = self.store.verify_audit_from(*self.audit_verified)
-                self.audit_verified = (last_id, last_hash)
-                self.audit_broken = broken
-            return self.audit_broken, self.audit_verified[0]
+            if self.audit_problem is None:
+                if self.audit_verified[0] == 0:
+                    report = self.store.verify_audit()
+                    self.audit_verified = (report.verified, report.verified_hash)
+                    if not report.ok:
+                        self.audit_broken, self.audit_problem = report.first_bad, report.problems[0]
+                else:
+                    broken, last_id, last_hash = self.store.verify_audit_from(*self.audit_verified)
+                    self.audit_verified = (last_id, last_hash)
+                    if broken is not None:
+                        self.audit_broken = broken
+                        self.audit_problem = f"entry {broken} does not verify against the key"
+                    else:
+                        self.audit_broken, self.audit_problem = self.store.check_audit_anchor_tail()
+            return AuditCheck(self.audit_broken, self.audit_verified[0], self.audit_problem)

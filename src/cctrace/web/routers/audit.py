@@ -1,4 +1,4 @@
-"""The audit log, for auditors: read it and verify its hash chain."""
+"""The audit log, for auditors: read it and verify its keyed chain and checkpoints."""
 
 from __future__ import annotations
 
@@ -45,7 +45,21 @@ def list_audit(
 @router.get("/verify", response_model=AuditVerifyOut)
 @needs(Permission.AUDIT_READ)
 def verify_audit(store: StoreDep) -> AuditVerifyOut:
-    """Check the whole hash chain; ``broken_at`` is the first edited/moved entry."""
-    broken = store.verify_audit_chain()
+    """Check the whole keyed chain and every checkpoint in the anchor file; ``broken_at``
+    is the first edited, moved, replayed or missing entry, ``problems`` says what."""
+    report = store.verify_audit()
     head_id, head_hash = store.audit_head()
-    return AuditVerifyOut(ok=broken is None, broken_at=broken, head_id=head_id, head_hash=head_hash)
+    return AuditVerifyOut(
+        ok=report.ok,
+        broken_at=report.first_bad,
+        head_id=head_id,
+        head_hash=head_hash,
+        entries=report.entries,
+        keyed_from=report.keyed_from,
+        key_id=report.key_id,
+        anchor_path=report.anchor_path,
+        checkpoints=report.checkpoints,
+        last_anchored=report.last_anchored,
+        problems=report.problems,
+        notes=report.notes,
+    )

@@ -149,15 +149,17 @@ def audit_page(
 ) -> Response:
     """The audit log and whether its chain verifies."""
     entries: list[AuditOut] = read_audit(store, user, case_id or None, 200, None)
-    broken, verified = app_state(request).verify_audit_incrementally()
+    check = app_state(request).verify_audit_incrementally()
     head = store.audit_head()
     return render(
         request,
         "audit.html",
         {
             "entries": entries,
-            "broken": broken,
-            "verified": verified,
+            "broken": check.broken,
+            "verified": check.verified,
+            "problem": check.problem,
+            "anchor_path": str(store.audit_anchor_path),
             "head": head,
             "case_filter": case_id or "",
         },

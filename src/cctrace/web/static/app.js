@@ -56,7 +56,9 @@
       if (!resp.ok) { flash(await errorText(resp), true); return; }
       const data = resp.status === 204 ? {} : await resp.json();
       if (el.dataset.report === "verify") {
-        flash(data.ok ? "The whole chain verifies: " + data.head_id + " entries." : "The chain is broken at entry " + data.broken_at + ".", !data.ok);
+        flash(data.ok
+          ? "The whole chain verifies: " + data.head_id + " entries, against " + data.checkpoints + " signed checkpoints."
+          : (data.broken_at === null ? "The audit log does not verify: " : "The chain is broken at entry " + data.broken_at + ": ") + (data.problems[0] || ""), !data.ok);
         return;
       }
       if (el.dataset.redirect) { location.href = fill(el.dataset.redirect, data); return; }

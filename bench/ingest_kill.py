@@ -215,7 +215,7 @@ def run_round(
     while len(workers_of(proc.pid)) < 2 and proc.poll() is None:
         time.sleep(0.05)
     ready = time.monotonic() - started  # both camera workers are up
-    kill_at = ready + random.uniform(0.1, 0.9) * max(1.0, clean_s - ready)
+    kill_at = ready + random.uniform(0.05, 0.75) * max(1.0, clean_s - ready)
     while time.monotonic() - started < kill_at and proc.poll() is None:
         time.sleep(0.05)
     if kind == "parent":
@@ -306,10 +306,13 @@ def main() -> None:
         clips = make_clips(pets / "view001.mp4", clips_dir, args.frames)
         site = fresh(base, clips, pets, "reference")
         t = time.monotonic()
-        done = subprocess.run(ingest_cmd(site), env=env(), capture_output=True, check=False)
+        clean = subprocess.Popen(
+            ingest_cmd(site), env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        output, _ = clean.communicate()
         clean_s = time.monotonic() - t
-        if done.returncode != 0:
-            sys.exit(f"the clean ingest failed:\n{done.stdout.decode()}\n{done.stderr.decode()}")
+        if clean.returncode != 0:
+            sys.exit(f"the clean ingest failed:\n{output.decode()}")
         ref = snapshot(site)
         print(f"clean run: {clean_s:.1f} s, {sum(ref[0].values())} tracklets", flush=True)
         rounds = []

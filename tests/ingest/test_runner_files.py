@@ -163,7 +163,7 @@ def test_a_file_that_could_only_continue_a_broken_first_file_is_refused_clearly(
     out = _run(site)
     note = out["2.mkv"].note
     assert out["2.mkv"].status == "failed"
-    assert "file before it" in note and "1.mkv" in note and "could not be read" in note
+    assert "file before it" in note and "1.mkv" in note and "its end is unknown" in note
     assert ingested == []
 
 

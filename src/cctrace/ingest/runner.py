@@ -137,7 +137,7 @@ def _register_files(
         if f.status in (FootageStatus.DONE, FootageStatus.PARTIAL)
     }
     previous_end: datetime | None = None
-    unreadable: tuple[Path, str] | None = None  # the file before, when it could not be read
+    unreadable: tuple[Path, str] | None = None  # the file before, when its end is unknown
     for index, path in enumerate(paths):
         stat = path.stat() if path.exists() else None
         known = finished.get((str(path), stat.st_size)) if stat else None
@@ -167,10 +167,10 @@ def _register_files(
                 before, why = unreadable
                 raise FootageError(
                     f"{path}: cannot tell when this footage starts: it has no time of its "
-                    f"own (file name, container) and the file before it, {before}, could not "
-                    f"be read ({why}), so it cannot continue that file's end. Give this file "
-                    "a start time in its name (e.g. cam1_20260315_081500.mp4) or repair "
-                    f"{before.name}."
+                    f"own (file name, container) and the file before it, {before}, failed "
+                    f"({why}), so its end is unknown and this file cannot continue it. Give "
+                    "this file a start time in its name (e.g. cam1_20260315_081500.mp4) or "
+                    f"repair {before.name}."
                 ) from exc
             container_fps = info.fps or camera.source_fps
             if container_fps is None or not info.duration_s:

@@ -207,23 +207,53 @@ def ingest(
 
 @app.command()
 def status(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
-    """Show what has been ingested, per camera and file."""
+    """Show what has been ingested, per camera and file (failed files with the reason)."""
     from cctrace.config import load_site
+    from cctrace.ingest.owner import run_state
     from cctrace.store.repository import Store
 
     site = load_site(_site_path(site_file, site_opt), check_files=False)
     with Store.for_site(site) as store:
         table = Table(title=f"{site.name}: footage")
-        for col in ("camera", "footage id", "file", "status", "progress", "tracklets"):
+        for col in (
+            "camera",
+            "footage id",
+            "file",
+            "status",
+            "start (UTC), from",
+            "progress",
+            "frames",
+            "tracklets",
+            "note",
+        ):
             table.add_column(col)
         for f in store.list_footage():
+            state = run_state(f)
+            note = f.error or ""
+            if state == "interrupted":
+                note = f"ingest stopped (process gone); resumes at {f.progress_offset_s:.0f} s"
             table.add_row(
                 f.camera_id,
                 str(f.id),
                 Path(f.path).name,
-                f.status,
+                state,
+                f"{f.start_time:%Y-%m-%d %H:%M:%S}, {f.start_source or '?'}",
                 f"{f.progress_offset_s:.0f}/{f.duration_s:.0f} s",
+                f"{f.frames_decoded} ({f.frames_failed} lost)",
                 str(store.count_tracklets(f.id)),
+                escape(note),
+            )
+        for failure in store.list_footage_failures():
+            table.add_row(
+                failure.camera_id,
+                "-",
+                Path(failure.path).name,
+                "failed",
+                "-",
+                "-",
+                "-",
+                "0",
+                escape(failure.error),
             )
         console.print(table)
 

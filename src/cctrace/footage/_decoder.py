@@ -31,6 +31,9 @@ _MAX_DEMUX_RETRIES = 20
 _ESTIMATE_TOLERANCE_S = 0.5
 """How far a file may fall short of a length estimated from its duration (not from a
 declared frame count, which must be met exactly) before it counts as truncated."""
+_TS_PACKET = 188
+_M2TS_PACKET = 192
+"""MPEG-TS packet sizes in bytes (M2TS / Blu-ray adds a 4-byte timestamp)."""
 _SEEK_BACKOFF_S = (0.0, 2.0, 8.0, 30.0)
 """Extra seconds to seek back when a seek lands after the wanted frame (MPEG-TS)."""
 
@@ -113,18 +116,39 @@ class Decoder:
         self._tolerance = math.ceil(_ESTIMATE_TOLERANCE_S * self.rate)
         return round(duration * self.rate)
 
-    def check_complete(self, last_index: int) -> None:
-        """After the last frame: flag the file as truncated if it ended early."""
+    def check_complete(self, last_index: int, *, last_frame_corrupt: bool = False) -> None:
+        """After the last frame: flag the file as truncated if it ended early.
+
+        A file is truncated when it ends before its declared length, when its last frame
+        decoded damaged (cut inside a frame), or when it is MPEG-TS and ends inside a
+        transport packet (its size is no multiple of 188 or 192 bytes). MPEG-TS declares
+        no length, so a cut between packets and frames cannot be told.
+        """
+        if last_frame_corrupt:
+            self._truncated(f"the last frame (#{last_index}) is damaged: the file was cut")
+        elif self._ends_inside_ts_packet():
+            self._truncated("the file ends inside an MPEG-TS packet: it was cut")
         expected = self.report.frames_expected
         if expected is None or self._max_packet_pts is None or self.origin is None:
             return
         last_packet = self._pts_index(self._max_packet_pts)
         if max(last_packet, last_index) < expected - 1 - self._tolerance:
-            self.report.truncated = True
-            self.report.add_error(
-                f"file ends at frame {max(last_packet, last_index)} of {expected} declared "
-                "(truncated)"
+            self._truncated(
+                f"file ends at frame {max(last_packet, last_index)} of {expected} declared"
             )
+
+    def _truncated(self, why: str) -> None:
+        self.report.truncated = True
+        self.report.add_error(f"{why} (truncated)")
+
+    def _ends_inside_ts_packet(self) -> bool:
+        if "mpegts" not in (self._container.format.name or ""):
+            return False
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return False
+        return size % _TS_PACKET != 0 and size % _M2TS_PACKET != 0
 
     # -- decoding ------------------------------------------------------------------------
 

@@ -162,12 +162,17 @@ def _generate(
     report = decoder.report
     prev = -1
     finished = False
+    last_corrupt = False
+    first = sampler.first_index
     try:
-        for vf in decoder.frames_from(sampler.first_index):
-            index = _next_index(decoder, vf, prev, report)
+        for vf in decoder.frames_from(first):
+            index = _next_index(decoder, vf, prev, report, first)
             prev = index
+            if index < first:
+                continue  # decoded again only to reach a resume point: counted before
             report.frames_decoded += 1
-            if vf.is_corrupt:
+            last_corrupt = bool(vf.is_corrupt)
+            if last_corrupt:
                 report.frames_corrupt += 1
             offset = Fraction(index) / effective_fps
             report.last_good_offset_s = float(offset)
@@ -185,7 +190,7 @@ def _generate(
         finished = True
     finally:
         if finished:
-            decoder.check_complete(prev)
+            decoder.check_complete(prev, last_frame_corrupt=last_corrupt)
         if decoder.skip_nonref:
             report.frames_failed = max(report.frames_failed, report.packets_failed)
         decoder.close()
@@ -196,17 +201,26 @@ def _generate(
 
 
 def _next_index(
-    decoder: Decoder, vf: av.video.frame.VideoFrame, prev: int, report: DecodeReport
+    decoder: Decoder,
+    vf: av.video.frame.VideoFrame,
+    prev: int,
+    report: DecodeReport,
+    first: int = 0,
 ) -> int:
-    """The frame's index from pts, kept strictly increasing; gaps are counted as failed."""
+    """The frame's index from pts, kept strictly increasing; gaps are counted as failed.
+
+    Only gaps at or after ``first`` (the resume point) count: those before it were
+    counted by the run that decoded them first.
+    """
     index = decoder.index_of(vf, fallback=prev + 1)
     if index <= prev:
         # Jittery (variable-rate) timestamps: keep indices unique and ordered.
         return prev + 1
-    if prev >= 0 and index > prev + 1 and not decoder.skip_nonref:
-        missing = index - prev - 1
+    gap_from = max(prev + 1, first)
+    if prev >= 0 and index > gap_from and not decoder.skip_nonref:
+        missing = index - gap_from
         report.frames_failed += missing
-        report.add_error(f"frames {prev + 1}..{index - 1} missing ({missing} not decoded)")
+        report.add_error(f"frames {gap_from}..{index - 1} missing ({missing} not decoded)")
     return index
 
 

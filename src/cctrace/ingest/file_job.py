@@ -115,7 +115,8 @@ def ingest_file(
     pending.extend(processor.finish())
     # Faces no person surely holds are stored apart (loose_faces), never given to anyone.
     log.info("footage %s faces by fate: %s", footage.path, processor.face_counts)
-    damaged = report.frames_failed > 0 or report.truncated
+    # Frames lost before a resume count too: the file is partial either way.
+    damaged = failed_before + report.frames_failed > 0 or report.truncated
     status = FootageStatus.PARTIAL if damaged else FootageStatus.DONE
     save(footage.duration_s, None, status)
     note = report.summary() if damaged else ""

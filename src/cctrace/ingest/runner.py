@@ -1,25 +1,28 @@
 """Ingest a whole site: cameras in parallel worker processes, with progress bars.
 
-Cameras are independent, so each is one job; a failing camera or file is
-reported and does not stop the others. The same ``run_camera`` function is what
+Cameras are independent, so each is one job in its own supervised worker process
+(:mod:`cctrace.ingest.supervisor`): a failing camera or file is reported and does not
+stop the others, a worker that dies is started again (its camera resumes from its
+checkpoints), and workers die with the parent. The same ``run_camera`` function is what
 the Ray executor (``cctrace.cluster``) runs on a cluster.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
-import queue as queue_mod
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from cctrace.config import CameraConfig, SiteConfig
 from cctrace.errors import CctraceError, FootageError
 from cctrace.ingest.models import ModelSet
-from cctrace.store.records import FootageStatus
+from cctrace.ingest.owner import Heartbeat, is_interrupted, process_owner
+from cctrace.ingest.supervisor import supervise
+from cctrace.store.records import FootageRecord, FootageStatus
 
 log = logging.getLogger(__name__)
 
@@ -76,99 +79,188 @@ def run_camera(
     threads: int = 1,
     models: ModelSet | None = None,
 ) -> list[FileSummary]:
-    """Ingest every file of one camera; the unit of parallel work."""
+    """Ingest every file of one camera; the unit of parallel work.
+
+    A file that cannot be registered (unreadable, no start time) gets a row in the
+    store's footage failures and a ``failed`` summary; the camera's other files go on.
+    A file another live process is ingesting is left to it.
+    """
     import cv2
 
-    from cctrace.footage.reader import probe
     from cctrace.footage.sources import expand_footage
-    from cctrace.footage.timing import resolve_start_time, sha256_file
-    from cctrace.ingest.file_job import ingest_file
     from cctrace.store.repository import Store
 
     cv2.setNumThreads(max(1, threads))
     camera = site.camera(camera_id)
     reporter = _Reporter(camera_id, events)
     summaries: list[FileSummary] = []
-    try:
-        paths = expand_footage(camera.footage)
-    except FootageError as exc:
-        return [FileSummary(camera_id, str(camera.footage[0]), "failed", note=str(exc))]
-    models = models or ModelSet(site.models, threads=threads)
     with Store.for_site(site) as store:
         _register_camera(store, camera)
-        records = []
-        previous_end = None
-        finished = {
-            (f.path, f.size): f
-            for f in store.list_footage(camera_id=camera_id)
-            if f.status in (FootageStatus.DONE, FootageStatus.PARTIAL)
-        }
-        for index, path in enumerate(paths):
-            stat = path.stat() if path.exists() else None
-            known = finished.get((str(path), stat.st_size)) if stat else None
-            unchanged = (
-                known is not None
-                and stat is not None
-                and stat.st_mtime <= known.updated_at.timestamp()
-            )
-            if known is not None and unchanged:
-                # Ingested already and untouched since: no need to read it to hash it.
-                records.append(known)
-                previous_end = known.start_time + timedelta(seconds=known.duration_s)
-                continue
+        for stale in store.list_footage_failures(camera_id):
+            store.clear_footage_failure(camera_id, stale.path)  # each run records its own
+        try:
+            paths = expand_footage(camera.footage)
+        except FootageError as exc:
+            spec = str(camera.footage[0])
+            store.record_footage_failure(camera_id, spec, str(exc))
+            return [FileSummary(camera_id, spec, "failed", note=str(exc))]
+        records, failed = _register_files(store, camera, paths)
+        summaries.extend(failed)
+        reporter.total(sum(r.duration_s for r in records))
+        models = models or ModelSet(site.models, threads=threads)
+        owner = process_owner()
+        for record in records:
+            summaries.append(_ingest_one(store, site, camera, record, models, reporter, owner))
+            reporter.file_done(record.duration_s)
+    return summaries
+
+
+def _register_files(
+    store: Any, camera: CameraConfig, paths: list[Path]
+) -> tuple[list[FootageRecord], list[FileSummary]]:
+    """Footage records for ``paths`` in order, and summaries of those that failed.
+
+    Each file's start time comes from its own source (config for the first file, its
+    name, its container) or else the end of the file before it. That end is known only
+    when the file before could be read; after an unreadable file the next file needs a
+    time of its own, and is refused with a message naming the unreadable file.
+    """
+    from cctrace.footage.reader import probe
+    from cctrace.footage.timing import resolve_start, sha256_file
+
+    camera_id = camera.id
+    records: list[FootageRecord] = []
+    failed: list[FileSummary] = []
+    finished = {
+        (f.path, f.size): f
+        for f in store.list_footage(camera_id=camera_id)
+        if f.status in (FootageStatus.DONE, FootageStatus.PARTIAL)
+    }
+    previous_end: datetime | None = None
+    unreadable: tuple[Path, str] | None = None  # the file before, when its end is unknown
+    for index, path in enumerate(paths):
+        stat = path.stat() if path.exists() else None
+        known = finished.get((str(path), stat.st_size)) if stat else None
+        if known is not None and stat is not None and stat.st_mtime <= known.updated_at.timestamp():
+            # Ingested already and untouched since: no need to read it to hash it.
+            records.append(known)
+            previous_end = known.start_time + timedelta(seconds=known.duration_s)
+            unreadable = None
+            continue
+        try:
             try:
                 info = probe(path)
-                start = resolve_start_time(
+            except FootageError:
+                previous_end = None  # its length is unknown: the chain of times breaks here
+                raise
+            try:
+                start = resolve_start(
                     path,
                     explicit=camera.start_time if index == 0 else None,
                     local_tz=camera.timezone,
                     container_time=info.creation_time,
                     previous_end=previous_end,
                 )
-                container_fps = info.fps or camera.source_fps
-                if container_fps is None or not info.duration_s:
-                    raise FootageError(
-                        f"{path}: the container gives no frame rate or duration; "
-                        "set source_fps for this camera"
-                    )
-                fps = camera.source_fps or container_fps
-                # With a corrected rate the same frames span a different time.
-                duration = info.duration_s * container_fps / fps
-                previous_end = start + timedelta(seconds=duration)
-                record = store.get_or_create_footage(
-                    camera_id,
-                    str(path),
-                    sha256_file(path),
-                    path.stat().st_size,
-                    start,
-                    duration,
-                    fps,
-                )
-                records.append(record)
             except FootageError as exc:
-                summaries.append(FileSummary(camera_id, str(path), "failed", note=str(exc)))
-        reporter.total(sum(r.duration_s for r in records))
-        for record in records:
-            try:
-                result = ingest_file(store, site, camera, record, models, reporter.at)
-                summaries.append(
-                    FileSummary(
-                        camera_id,
-                        record.path,
-                        result.status.value,
-                        result.tracklets,
-                        result.encounters,
-                        result.note,
-                    )
+                if unreadable is None:
+                    raise
+                before, why = unreadable
+                raise FootageError(
+                    f"{path}: cannot tell when this footage starts: it has no time of its "
+                    f"own (file name, container) and the file before it, {before}, failed "
+                    f"({why}), so its end is unknown and this file cannot continue it. Give "
+                    "this file a start time in its name (e.g. cam1_20260315_081500.mp4) or "
+                    f"repair {before.name}."
+                ) from exc
+            container_fps = info.fps or camera.source_fps
+            if container_fps is None or not info.duration_s:
+                previous_end = None
+                raise FootageError(
+                    f"{path}: the container gives no frame rate or duration; "
+                    "set source_fps for this camera"
                 )
-            except Exception as exc:  # one bad file must not hide the camera's other files
-                if not isinstance(exc, FootageError):
-                    log.exception("camera %s: %s failed", camera_id, record.path)
-                note = str(exc) if isinstance(exc, FootageError) else f"{type(exc).__name__}: {exc}"
-                store.mark_footage(record.id, FootageStatus.FAILED, error=note)
-                summaries.append(FileSummary(camera_id, record.path, "failed", note=note))
-            reporter.file_done(record.duration_s)
-    return summaries
+            fps = camera.source_fps or container_fps
+            # With a corrected rate the same frames span a different time.
+            duration = info.duration_s * container_fps / fps
+            previous_end = start.value + timedelta(seconds=duration)
+            unreadable = None
+            if start.source == "previous":
+                log.info(
+                    "camera %s: %s starts where the file before it ends (%s)",
+                    camera_id,
+                    path,
+                    start.value.isoformat(),
+                )
+            record = store.get_or_create_footage(
+                camera_id,
+                str(path),
+                sha256_file(path),
+                path.stat().st_size,
+                start.value,
+                duration,
+                fps,
+                start_source=start.source,
+            )
+            records.append(record)
+        except FootageError as exc:
+            if previous_end is None:
+                unreadable = (path, _first_line(str(exc).removeprefix(f"{path}: ")))
+            size = stat.st_size if stat is not None else None
+            store.record_footage_failure(camera_id, str(path), str(exc), size)
+            failed.append(FileSummary(camera_id, str(path), "failed", note=str(exc)))
+    return records, failed
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = text.splitlines()[0] if text else text
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _ingest_one(
+    store: Any,
+    site: SiteConfig,
+    camera: CameraConfig,
+    record: FootageRecord,
+    models: ModelSet,
+    reporter: _Reporter,
+    owner: str,
+) -> FileSummary:
+    """Claim one registered file, ingest it with a heartbeat, and summarise the outcome."""
+    from cctrace.ingest.file_job import ingest_file
+
+    camera_id = camera.id
+    if (
+        record.status is FootageStatus.RUNNING
+        and record.run_owner not in (None, owner)
+        and not is_interrupted(record)
+    ):
+        note = f"being ingested by another process ({record.run_owner}); left to it"
+        return FileSummary(camera_id, record.path, FootageStatus.RUNNING.value, note=note)
+    if record.status is FootageStatus.RUNNING:
+        log.info("camera %s: %s was interrupted; resuming it", camera_id, record.path)
+    if record.status not in (FootageStatus.DONE, FootageStatus.PARTIAL):
+        record = store.claim_footage(record.id, owner)
+    try:
+        with Heartbeat(store, record.id, owner):
+            result = ingest_file(store, site, camera, record, models, reporter.at)
+        note = result.note
+        if record.start_source == "previous" and note != "already ingested":
+            found = "start time continues the file before it (no time of its own)"
+            note = f"{note}; {found}" if note else found
+        return FileSummary(
+            camera_id,
+            record.path,
+            result.status.value,
+            result.tracklets,
+            result.encounters,
+            note,
+        )
+    except Exception as exc:  # one bad file must not hide the camera's other files
+        if not isinstance(exc, FootageError):
+            log.exception("camera %s: %s failed", camera_id, record.path)
+        note = str(exc) if isinstance(exc, FootageError) else f"{type(exc).__name__}: {exc}"
+        store.mark_footage(record.id, FootageStatus.FAILED, error=note)
+        return FileSummary(camera_id, record.path, "failed", note=note)
 
 
 def _register_camera(store: Any, camera: CameraConfig) -> None:
@@ -214,34 +306,23 @@ def ingest_site(
             for cam in cameras:
                 summary.files.extend(_guarded(site, cam.id, view, threads, models))
         return summary
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager, _ProgressView(progress, [c.id for c in cameras]) as view:
-        events = manager.Queue()
-        view.attach(events)
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
-            futures: dict[Future[list[FileSummary]], str] = {
-                pool.submit(_guarded, site, cam.id, events, threads): cam.id for cam in cameras
-            }
-            pending = set(futures)
-            while pending:
-                view.drain(timeout=0.2)
-                for fut in [f for f in pending if f.done()]:
-                    pending.discard(fut)
-                    try:
-                        summary.files.extend(fut.result())
-                    except Exception as exc:  # a worker that died (e.g. killed)
-                        summary.files.append(
-                            FileSummary(futures[fut], "", "failed", note=f"worker failed: {exc}")
-                        )
-            view.drain()
+    job = partial(_guarded, site, threads=threads)
+    with _ProgressView(progress, [c.id for c in cameras]) as view:
+        results = supervise([c.id for c in cameras], job, n_workers, _lost_camera, view.put)
+    for cam in cameras:
+        summary.files.extend(results.get(cam.id, []))
     return summary
+
+
+def _lost_camera(camera_id: str, reason: str) -> list[FileSummary]:
+    return [FileSummary(camera_id, "", FootageStatus.FAILED.value, note=reason)]
 
 
 def _guarded(
     site: SiteConfig,
     camera_id: str,
     events: Any,
-    threads: int,
+    threads: int = 1,
     models: ModelSet | None = None,
 ) -> list[FileSummary]:
     """``run_camera`` that turns any error into a failed summary instead of raising."""
@@ -260,7 +341,6 @@ class _ProgressView:
     def __init__(self, enabled: bool, camera_ids: list[str]) -> None:
         self.enabled = enabled
         self.camera_ids = camera_ids
-        self._events: Any = None
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
 
@@ -291,28 +371,9 @@ class _ProgressView:
         if self._progress is not None:
             self._progress.stop()
 
-    def attach(self, events: Any) -> None:
-        self._events = events
-
     def put(self, event: tuple[str, str, float]) -> None:
-        """Take one event directly (in-process ingest)."""
+        """Take one progress event (from a worker, or directly in-process)."""
         self._update(*event)
-
-    def drain(self, timeout: float = 0.0) -> None:
-        if self._events is None:
-            return
-        first = True
-        while True:
-            try:
-                kind, cam, value = (
-                    self._events.get(timeout=timeout)
-                    if first and timeout
-                    else self._events.get_nowait()
-                )
-            except (queue_mod.Empty, EOFError, OSError):
-                return
-            first = False
-            self._update(kind, cam, value)
 
     def _update(self, kind: str, cam: str, value: float) -> None:
         if self._progress is None or cam not in self._tasks:

@@ -21,7 +21,7 @@ from cctrace.privacy.crypto import DataCipher, load_data_cipher
 
 from .audit_chain import ANCHOR_FILE
 from .records import InvalidInputError
-from .schema import CASE_COLUMNS_V2, SCHEMA_VERSION, Base, StoreMetaRow
+from .schema import CASE_COLUMNS_V2, FOOTAGE_COLUMNS_V3, SCHEMA_VERSION, Base, StoreMetaRow
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,16 @@ class StoreBase:
                     version = meta.get("schema_version")
                     if version is None:
                         s.add(StoreMetaRow(key="schema_version", value=SCHEMA_VERSION))
-                    elif version == "1":
-                        self._upgrade_v1(s)
+                    elif version in ("1", "2"):
+                        if version == "1":
+                            self._add_columns(s, "cases", CASE_COLUMNS_V2)
+                        self._add_columns(s, "footage_files", FOOTAGE_COLUMNS_V3)
+                        log.warning(
+                            "upgraded the database at %s from schema %s to %s",
+                            self.safe_url,
+                            version,
+                            SCHEMA_VERSION,
+                        )
                         row = s.get(StoreMetaRow, "schema_version")
                         if row is not None:
                             row.value = SCHEMA_VERSION
@@ -188,18 +196,15 @@ class StoreBase:
                 raise
         raise StoreError("unreachable")  # pragma: no cover
 
-    def _upgrade_v1(self, session: Session) -> None:
-        """Add the case columns of schema version 2 to a version-1 database."""
-        present = {c["name"] for c in inspect(session.connection()).get_columns("cases")}
-        for name, ddl in CASE_COLUMNS_V2.items():
+    def _add_columns(self, session: Session, table: str, columns: dict[str, str]) -> None:
+        """Add the ``columns`` (name -> SQL type) an older schema lacks to ``table``."""
+        present = {c["name"] for c in inspect(session.connection()).get_columns(table)}
+        for name, ddl in columns.items():
             if name in present:
                 continue
             if self.dialect != "sqlite":
                 ddl = ddl.replace("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
-            session.execute(text(f"ALTER TABLE cases ADD COLUMN {name} {ddl}"))
-        log.warning(
-            "upgraded the database at %s from schema 1 to %s", self.safe_url, SCHEMA_VERSION
-        )
+            session.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
     @contextmanager
     def _write(self) -> Iterator[Session]:

@@ -17,6 +17,7 @@ from .records import (
     CaseStatus,
     EmbeddingRecord,
     EncounterRecord,
+    FootageFailureRecord,
     FootageRecord,
     FootageStatus,
     Homography,
@@ -30,6 +31,7 @@ from .schema import (
     CaseSightingRow,
     EncounterRow,
     FaceEmbeddingRow,
+    FootageFailureRow,
     FootageRow,
     TrackletRow,
 )
@@ -77,6 +79,21 @@ def footage(row: FootageRow, cipher: DataCipher) -> FootageRecord:
         frames_failed=row.frames_failed,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        start_source=row.start_source,
+        run_owner=row.run_owner,
+        heartbeat_at=row.heartbeat_at,
+    )
+
+
+def footage_failure(row: FootageFailureRow) -> FootageFailureRecord:
+    """Footage failure row -> record."""
+    return FootageFailureRecord(
+        id=row.id,
+        camera_id=row.camera_id,
+        path=row.path,
+        size=row.size,
+        error=row.error,
+        failed_at=row.failed_at,
     )
 
 

@@ -9,19 +9,26 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from cctrace.errors import NotFoundError, StoreError
 
 from . import _convert
 from ._base import StoreBase, require_aware, require_finite
-from .records import CameraRecord, FootageRecord, FootageStatus, InvalidInputError
-from .schema import CameraRow, FootageRow, utcnow
+from .records import (
+    CameraRecord,
+    FootageFailureRecord,
+    FootageRecord,
+    FootageStatus,
+    InvalidInputError,
+)
+from .schema import CameraRow, FootageFailureRow, FootageRow, utcnow
 
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_ID_LEN = 128
+START_SOURCES = ("config", "filename", "container", "previous")
 
 
 def parse_footage_status(status: FootageStatus | str) -> FootageStatus:
@@ -123,12 +130,20 @@ class FootageMixin(StoreBase):
         start_time: datetime,
         duration_s: float,
         fps: float,
+        *,
+        start_source: str | None = None,
     ) -> FootageRecord:
         """The footage record for (camera, sha256), created as ``pending`` if new.
 
         Re-ingesting the same file (even from another path) returns the existing record,
         with its progress and checkpoint, so ingest can resume or skip it.
+        ``start_source`` says where ``start_time`` came from (see ``START_SOURCES``).
+        A failure recorded for this camera and path is cleared.
         """
+        if start_source is not None and start_source not in START_SOURCES:
+            raise InvalidInputError(
+                f"start_source: expected one of {', '.join(START_SOURCES)}, got {start_source!r}"
+            )
         digest = str(sha256).lower()
         if not _SHA256.match(digest):
             raise InvalidInputError(f"sha256: expected 64 hex digits, got {sha256!r}")
@@ -149,6 +164,7 @@ class FootageMixin(StoreBase):
                 ).one_or_none()
                 return None if row is None else _convert.footage(row, self.cipher)
 
+        self.clear_footage_failure(camera_id, str(path))
         found = lookup()
         if found is not None:
             if found.path != str(path):
@@ -167,6 +183,7 @@ class FootageMixin(StoreBase):
                     duration_s=float(duration_s),
                     fps=float(fps),
                     status=FootageStatus.PENDING.value,
+                    start_source=start_source,
                 )
                 s.add(row)
                 s.flush()
@@ -242,3 +259,79 @@ class FootageMixin(StoreBase):
             row.updated_at = utcnow()
             s.flush()
             return _convert.footage(row, self.cipher)
+
+    # ---- who is ingesting a file -----------------------------------------------------
+
+    def claim_footage(self, footage_id: int, owner: str) -> FootageRecord:
+        """Mark a file ``running`` by ``owner`` (a process id, see ``cctrace.ingest.owner``).
+
+        Progress and checkpoint are kept, so a claimed file resumes where it stopped.
+        """
+        if not owner or len(owner) > 160:
+            raise InvalidInputError(f"owner: expected 1..160 characters, got {owner!r}")
+        with self._write() as s:
+            row = s.get(FootageRow, footage_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"expected a stored footage file {footage_id}, found none")
+            now = utcnow()
+            row.status = FootageStatus.RUNNING.value
+            row.error = None
+            row.run_owner = owner
+            row.heartbeat_at = now
+            row.updated_at = now
+            s.flush()
+            return _convert.footage(row, self.cipher)
+
+    def heartbeat_footage(self, footage_id: int, owner: str) -> bool:
+        """Say ``owner`` is still ingesting the file; False if it no longer owns it."""
+        with self._write() as s:
+            done = s.execute(
+                update(FootageRow)
+                .where(FootageRow.id == footage_id, FootageRow.run_owner == owner)
+                .values(heartbeat_at=utcnow())
+            )
+            return bool(getattr(done, "rowcount", 0))
+
+    # ---- files that could not be registered -----------------------------------------
+
+    def record_footage_failure(
+        self, camera_id: str, path: str, error: str, size: int | None = None
+    ) -> FootageFailureRecord:
+        """Record (or update) why ``path`` of ``camera_id`` could not be registered."""
+        if not error:
+            raise InvalidInputError("error: expected a reason, got an empty string")
+        with self._write() as s:
+            if s.get(CameraRow, camera_id) is None:
+                raise NotFoundError(f"expected a stored camera {camera_id!r}, found none")
+            row = s.scalars(
+                select(FootageFailureRow).where(
+                    FootageFailureRow.camera_id == camera_id, FootageFailureRow.path == str(path)
+                )
+            ).one_or_none()
+            if row is None:
+                row = FootageFailureRow(camera_id=camera_id, path=str(path))
+                s.add(row)
+            row.error = str(error)
+            row.size = None if size is None else int(size)
+            row.failed_at = utcnow()
+            s.flush()
+            return _convert.footage_failure(row)
+
+    def clear_footage_failure(self, camera_id: str, path: str) -> None:
+        """Forget a recorded failure of ``path`` (it registered, or it is gone)."""
+        with self._write() as s:
+            s.execute(
+                delete(FootageFailureRow).where(
+                    FootageFailureRow.camera_id == camera_id, FootageFailureRow.path == str(path)
+                )
+            )
+
+    def list_footage_failures(self, camera_id: str | None = None) -> list[FootageFailureRecord]:
+        """Files that could not be registered (optionally of one camera), by camera and path."""
+        stmt = select(FootageFailureRow).order_by(
+            FootageFailureRow.camera_id, FootageFailureRow.path
+        )
+        if camera_id is not None:
+            stmt = stmt.where(FootageFailureRow.camera_id == camera_id)
+        with self._read() as s:
+            return [_convert.footage_failure(r) for r in s.scalars(stmt)]

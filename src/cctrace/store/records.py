@@ -78,6 +78,25 @@ class FootageRecord:
     frames_failed: int
     created_at: datetime
     updated_at: datetime
+    start_source: str | None = None
+    """Where ``start_time`` came from: config, filename, container or previous (the
+    previous file's end); None for files registered before this was recorded."""
+    run_owner: str | None = None
+    """The process ingesting the file (``host:pid:start``) while it is ``running``."""
+    heartbeat_at: datetime | None = None
+    """When that process last said it was alive."""
+
+
+@dataclass(frozen=True)
+class FootageFailureRecord:
+    """A footage file that could not be registered for ingest, and why."""
+
+    id: int
+    camera_id: str
+    path: str
+    size: int | None
+    error: str
+    failed_at: datetime
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 """2: cases gained team, window, parent case and closing time; users, sessions and
-approvals tables (issue 4). A version-1 database is upgraded in place on open."""
+approvals tables (issue 4). 3: footage files gained where their start time came from
+and which process is ingesting them (owner, heartbeat); a ``footage_failures`` table
+(issue 12). Older databases are upgraded in place on open."""
 
 FOOTAGE_STATUSES = ("pending", "running", "done", "partial", "failed")
 MASK_STATUSES = ("worn", "not_worn", "unknown")
@@ -147,6 +149,39 @@ class FootageRow(Base):
     frames_failed: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    start_source: Mapped[str | None] = mapped_column(String(16))
+    """Where ``start_time`` came from: config, filename, container or previous."""
+    run_owner: Mapped[str | None] = mapped_column(String(160))
+    """The process ingesting the file (``host:pid:start``) while it is ``running``."""
+    heartbeat_at: Mapped[datetime | None]
+    """When that process last said it was alive."""
+
+
+FOOTAGE_COLUMNS_V3 = {
+    "start_source": "VARCHAR(16)",
+    "run_owner": "VARCHAR(160)",
+    "heartbeat_at": "TIMESTAMP",
+}
+"""Columns version 3 added to ``footage_files`` (the in-place upgrade adds them)."""
+
+
+class FootageFailureRow(Base):
+    """A footage file that could not even be registered (unreadable, no start time...).
+
+    Files that fail once registered keep their ``footage_files`` row (status ``failed``);
+    these have no fingerprint or start time to make one, so they are listed here until
+    they ingest.
+    """
+
+    __tablename__ = "footage_failures"
+    __table_args__ = (UniqueConstraint("camera_id", "path", name="uq_footage_failure_path"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id"), index=True)
+    path: Mapped[str] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TrackletRow(Base):

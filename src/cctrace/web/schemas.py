@@ -522,12 +522,24 @@ class CameraPatch(Body):
     y_m: float | None = None
 
 
+class FootageProblemOut(BaseModel):
+    """A footage file that failed, or whose ingest was interrupted, and why."""
+
+    file: str
+    status: str
+    """``failed`` or ``interrupted`` (the ingest process is gone; resumable)."""
+    reason: str
+
+
 class AdminCameraOut(CameraOut):
     """A camera with its footage status."""
 
     footage_files: int
     footage_done: int
     footage_failed: int
+    footage_interrupted: int = 0
+    problems: list[FootageProblemOut] = []
+    """Failed files (also those that could not be registered) and interrupted ones."""
 
 
 class RetentionOut(BaseModel):

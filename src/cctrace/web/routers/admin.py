@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from cctrace.store.records import FootageStatus, UserRecord
+from cctrace.ingest.owner import INTERRUPTED, run_state
+from cctrace.store.records import FootageRecord, FootageStatus, UserRecord
 from cctrace.store.repository import Store
 
 from ..deps import AuthError, app_state, current_user, get_store, needs
@@ -14,6 +16,7 @@ from ..roles import Permission
 from ..schemas import (
     AdminCameraOut,
     AuditOut,
+    FootageProblemOut,
     RetentionOut,
     UserIn,
     UserOut,
@@ -77,11 +80,30 @@ def update_user(username: str, body: UserPatch, user: User, store: StoreDep) -> 
 
 @router.get("/cameras", response_model=list[AdminCameraOut])
 @needs(Permission.ADMIN)
+def _reason(footage: FootageRecord, state: str) -> str:
+    if state == INTERRUPTED:
+        return f"ingest stopped (process gone); resumes at {footage.progress_offset_s:.0f} s"
+    return footage.error or "no reason recorded"
+
+
 def list_cameras(store: StoreDep) -> list[AdminCameraOut]:
-    """Cameras (configured in the site file) and how their footage ingest went."""
+    """Cameras (configured in the site file) and how their footage ingest went.
+
+    Failed files are counted and listed with their reason, also those that could not
+    be registered (unreadable, no start time); so are interrupted ingests.
+    """
     out = []
     for cam in store.list_cameras():
         files = store.list_footage(cam.id)
+        unregistered = store.list_footage_failures(cam.id)
+        problems = [
+            FootageProblemOut(file=Path(f.path).name, status=state, reason=_reason(f, state))
+            for f in files
+            if (state := run_state(f)) in (FootageStatus.FAILED.value, INTERRUPTED)
+        ] + [
+            FootageProblemOut(file=Path(u.path).name, status="failed", reason=u.error)
+            for u in unregistered
+        ]
         out.append(
             AdminCameraOut(
                 camera_id=cam.id,
@@ -90,11 +112,13 @@ def list_cameras(store: StoreDep) -> list[AdminCameraOut]:
                 y_m=cam.y_m,
                 lat=cam.lat,
                 lon=cam.lon,
-                footage_files=len(files),
+                footage_files=len(files) + len(unregistered),
                 footage_done=sum(
                     f.status in (FootageStatus.DONE, FootageStatus.PARTIAL) for f in files
                 ),
-                footage_failed=sum(f.status == FootageStatus.FAILED for f in files),
+                footage_failed=sum(p.status == "failed" for p in problems),
+                footage_interrupted=sum(p.status == INTERRUPTED for p in problems),
+                problems=problems,
             )
         )
     return out

@@ -293,6 +293,32 @@ def test_review_band_confirm(investigator: Any, server: Server) -> None:
     )
 
 
+def test_confirm_a_body_link_from_another_camera(investigator: Any) -> None:
+    """Issue 10: a sighting suggested in the other camera by clothing and walking time
+    shows its evidence side by side (the case's snapshot, the candidate's, the gap and
+    the similarity), and Confirm puts it on the route."""
+    page = investigator
+    _open_case(page)
+    linked = page.locator("ul.review li.review-item", has=page.locator("p.link-evidence"))
+    assert linked.count() >= 1, "the demo trace should suggest someone by clothing and time"
+    item = linked.first
+    assert item.locator(".pair img").count() == 2
+    assert (item.locator("img").first.get_attribute("alt") or "").startswith("The case at")
+    evidence = item.locator("p.link-evidence").inner_text()
+    assert "No face: suggested by clothing and walking time" in evidence
+    assert re.search(r"(after the case left|before the case appeared)", evidence)
+    assert "clothing similarity" in item.inner_text()
+    confirm = item.locator("button", has_text="Confirm")
+    label = confirm.get_attribute("aria-label") or ""
+    tracklet = int(re.search(r"sighting (\d+)", label).group(1))  # type: ignore[union-attr]
+    with page.expect_navigation(timeout=TRACE_TIMEOUT_MS):
+        confirm.click()
+    row = page.locator("section[aria-labelledby=timeline-h] tbody tr", has_text=str(tracklet))
+    assert "accepted" in row.first.inner_text()
+    pending = page.locator(f"ul.review button[aria-label^='Confirm sighting {tracklet} ']")
+    assert pending.count() == 0
+
+
 def test_export_request_approve_and_download_pdf(investigator: Any, supervisor: Any) -> None:
     page = investigator
     _open_case(page)

@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cctrace.tracking.face_consistency import SAME_PERSON_COSINE, consistent_faces
+from cctrace.tracking.face_consistency import (
+    SAME_PERSON_COSINE,
+    consistent_faces,
+    identity_change,
+)
 from cctrace.tracking.tracklets import TrackletBuilder
 from cctrace.types import FaceSample, TrackPoint
 
@@ -69,6 +73,63 @@ def test_builder_drops_outlier_faces_and_counts_them(caplog: pytest.LogCaptureFi
     assert "disagree" in caplog.text
 
 
+def _timed(emb: np.ndarray, frame: int, quality: float = 0.5) -> FaceSample:
+    return FaceSample(
+        frame, T0 + timedelta(seconds=frame / 7), emb.astype(np.float32), quality, 0.1, NO_CROP
+    )
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "change_after"),
+    [
+        ([P, P2, Q, Q], 1),  # two faces of one person, then two of another: split
+        ([P, P2, P, Q, Q], 2),
+        ([P, P2, P, Q], None),  # one face of the other: an outlier, not a change
+        ([P, Q, P2, Q], None),  # interleaved: a confusion, not a change
+        ([P, P2, Q, R], None),  # the later faces are not one person
+        ([P, P2], None),
+    ],
+)
+def test_identity_change_only_when_unambiguous(
+    embeddings: list[np.ndarray], change_after: int | None
+) -> None:
+    samples = [_timed(e, 7 * i) for i, e in enumerate(embeddings)]
+    moment = identity_change(list(reversed(samples)))  # order of the input does not matter
+    if change_after is None:
+        assert moment is None
+    else:
+        last, first = samples[change_after].timestamp, samples[change_after + 1].timestamp
+        assert moment == last + (first - last) / 2
+
+
+def test_builder_splits_a_track_whose_faces_change_person(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    builder = TrackletBuilder("cam", faces_per_tracklet=6, min_points=3)
+    for i in range(30):
+        builder.add_point(4, _point(i))
+    for frame, emb in [(2, P), (5, P2), (20, Q), (24, Q)]:
+        builder.add_face(4, _timed(emb, frame))
+    with caplog.at_level("INFO", logger="cctrace.tracking.tracklets"):
+        first, second = builder.finish_all()[0]
+    assert "split into two" in caplog.text
+    cut = T0 + timedelta(seconds=12.5 / 7)
+    assert first.points[-1].timestamp < cut <= second.points[0].timestamp
+    assert len(first.points) + len(second.points) == 30
+    assert sorted(f.frame_index for f in first.faces) == [2, 5]
+    assert sorted(f.frame_index for f in second.faces) == [20, 24]
+    assert first.track_id != second.track_id
+    assert first.faces_dropped == second.faces_dropped == 0
+    # Too short a part: no split, the faces are dropped as before.
+    short = TrackletBuilder("cam", faces_per_tracklet=6, min_points=10)
+    for i in range(14):
+        short.add_point(4, _point(i))
+    for frame, emb in [(1, P), (2, P2), (11, Q), (12, Q)]:
+        short.add_face(4, _timed(emb, frame))
+    (only,), _ = short.finish_all()
+    assert len(only.points) == 14 and only.faces_dropped == 4
+
+
 def _shared() -> Path:
     env = os.environ.get("CCTRACE_SHARED_DATA")
     return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -101,3 +162,33 @@ def test_real_faces_of_two_people_in_one_track_lose_the_intruder() -> None:
     check = consistent_faces(samples)
     assert [s.frame_index for s in check.dropped] == [99]
     assert len(check.kept) == 4
+
+
+def test_real_faces_of_two_people_one_after_the_other_split_the_track() -> None:
+    """SFace embeddings of real photos: two faces of one person, then two of another,
+    in one track (the tracker swapped them): the track is split between them."""
+    import cv2
+
+    from cctrace.vision.face import SFaceEmbedder, YuNetFaceDetector
+
+    root = _shared() / "faces" / "deepface"
+    clusters_path = root / "identity_clusters.json"
+    if not clusters_path.is_file():
+        pytest.skip(f"shared data not found: {clusters_path}")
+    clusters = json.loads(clusters_path.read_text())
+    detector, embedder = YuNetFaceDetector(max_side=1024), SFaceEmbedder()
+
+    def embed(name: str) -> np.ndarray:
+        image = np.asarray(cv2.imread(str(root / name)), np.uint8)
+        faces = detector.detect(image)
+        assert faces, name
+        return embedder.embed(image, faces[:1])[0]
+
+    faces = [embed(n) for n in clusters["id00"][:2]] + [embed(n) for n in clusters["id01"][:2]]
+    builder = TrackletBuilder("cam", faces_per_tracklet=6, min_points=3)
+    for i in range(40):
+        builder.add_point(9, _point(i))
+    for frame, emb in zip((3, 8, 30, 35), faces, strict=True):
+        builder.add_face(9, _timed(emb, frame))
+    done, _ = builder.finish_all()
+    assert [sorted(f.frame_index for f in t.faces) for t in done] == [[3, 8], [30, 35]]

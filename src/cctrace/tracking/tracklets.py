@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cctrace.tracking.face_consistency import consistent_faces
+from cctrace.tracking.face_consistency import consistent_faces, identity_change
 from cctrace.tracking.postprocess import (
     PostSettings,
     clean_path,
@@ -334,9 +334,9 @@ class TrackletBuilder:
             )
             self._merge(earlier, later, fill)
             self._continued[tid] = bid
-        done = [self._emit(tid, self._held.pop(tid)) for tid in sorted(finish)]
+        done = [t for tid in sorted(finish) for t in self._emit(tid, self._held.pop(tid))]
         self._prune_continued()
-        return [t for t in done if t is not None]
+        return done
 
     def _prune_continued(self) -> None:
         """Forget joins that no held track can refer to any more."""
@@ -387,14 +387,74 @@ class TrackletBuilder:
         later.label = earlier.label if earlier.label is not None else earlier.track_id
 
     def _finish(self, ids: set[int]) -> list[Tracklet]:
-        done = [self._emit(tid, self._open.pop(tid)) for tid in sorted(ids)]
-        return [t for t in done if t is not None]
+        return [t for tid in sorted(ids) for t in self._emit(tid, self._open.pop(tid))]
 
-    def _emit(self, tid: int, track: _Open) -> Tracklet | None:
-        """The stored tracklet of a finished track (None when too short to keep)."""
+    def _emit(self, tid: int, track: _Open) -> list[Tracklet]:
+        """The stored tracklet(s) of a finished track: none when too short to keep, two
+        when its faces show one person and then another (the track swapped people)."""
         if len(track.points) < self.min_points:
-            return None
+            return []
         faces = tuple(s for _, _, s in sorted(track.faces, key=lambda e: -e[0]))
+        parts = self._split_at_identity_change(tid, track, faces)
+        if parts is not None:
+            return parts
+        return [self._tracklet(tid, track, faces)]
+
+    def _split_at_identity_change(
+        self, tid: int, track: _Open, faces: tuple[FaceSample, ...]
+    ) -> list[Tracklet] | None:
+        """Two tracklets, cut where the faces change person, or None when they do not
+        (or a part would be too short to keep)."""
+        moment = identity_change(faces)
+        if moment is None:
+            return None
+        before = [p for p in track.points if p.timestamp < moment]
+        after = [p for p in track.points if p.timestamp >= moment]
+        if len(before) < self.min_points or len(after) < self.min_points:
+            return None
+        first_label = track.label
+        if first_label is None:
+            first_label = tid + SEGMENT_STRIDE * self._segments.get(tid, 0)
+        segment = self._segments.get(tid, 0) + 1
+        self._segments[tid] = segment
+        logger.info(
+            "camera %s track %d: faces change person at %s; split into two tracklets",
+            self.camera_id,
+            tid,
+            moment.isoformat(),
+        )
+        out = []
+        for points, label in (
+            (before, first_label),
+            (after, tid + SEGMENT_STRIDE * segment),
+        ):
+            part_faces = tuple(f for f in faces if (f.timestamp < moment) == (points is before))
+            worn = sum(
+                f.mask_probability is not None and f.mask_probability >= MASK_WORN_AT
+                for f in part_faces
+            )
+            not_worn = sum(
+                f.mask_probability is not None and f.mask_probability < MASK_WORN_AT
+                for f in part_faces
+            )
+            snapshot = track.snapshot
+            if snapshot is not None and not (
+                points[0].timestamp <= snapshot.timestamp <= points[-1].timestamp
+            ):
+                snapshot = None
+            part = _Open(
+                tid,
+                points=list(points),
+                worn=worn,
+                not_worn=not_worn,
+                snapshot=snapshot,
+                label=label,
+            )
+            out.append(self._tracklet(tid, part, part_faces))
+        return out
+
+    def _tracklet(self, tid: int, track: _Open, faces: tuple[FaceSample, ...]) -> Tracklet:
+        """The tracklet of one track (or part of one) with its consistent faces."""
         check = consistent_faces(faces)
         if check.dropped:
             logger.info("camera %s track %d: %s", self.camera_id, tid, check.reason)

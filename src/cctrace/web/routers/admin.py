@@ -78,14 +78,14 @@ def update_user(username: str, body: UserPatch, user: User, store: StoreDep) -> 
     return UserOut.of(updated)
 
 
-@router.get("/cameras", response_model=list[AdminCameraOut])
-@needs(Permission.ADMIN)
 def _reason(footage: FootageRecord, state: str) -> str:
     if state == INTERRUPTED:
         return f"ingest stopped (process gone); resumes at {footage.progress_offset_s:.0f} s"
     return footage.error or "no reason recorded"
 
 
+@router.get("/cameras", response_model=list[AdminCameraOut])
+@needs(Permission.ADMIN)
 def list_cameras(store: StoreDep) -> list[AdminCameraOut]:
     """Cameras (configured in the site file) and how their footage ingest went.
 

@@ -76,6 +76,8 @@ class LooseFaceRow:
     box: str
     score: str
     fate: str
+    seen: str
+    """"" for one face, else e.g. "5 faces until 12:34:07"."""
 
 
 FATE_LABELS = {
@@ -177,6 +179,11 @@ def _loose_face_rows(result: TraceResult) -> list[LooseFaceRow]:
             box=_box(f),
             score=score(f.score),
             fate=FATE_LABELS.get(f.fate, f.fate),
+            seen=(
+                f"{f.faces_seen} faces until {clock(f.seen_until)}"
+                if f.seen_until is not None
+                else ""
+            ),
         )
         for f in result.loose_faces
     ]

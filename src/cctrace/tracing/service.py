@@ -363,6 +363,10 @@ def trace_in_store(
     )
 
 
+LOOSE_FACE_GAP_S = 3.0
+"""Matching loose faces of one camera closer in time than this are one appearance."""
+
+
 def _loose_face_matches(
     site: SiteConfig,
     store: Store,
@@ -384,19 +388,39 @@ def _loose_face_matches(
     matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     best = (np.vstack([f.vector for f in faces]) @ matrix.T).max(axis=1)
-    order = [i for i in np.argsort(-best, kind="stable") if best[i] >= review]
-    return tuple(
-        LooseFaceResult(
-            loose_face_id=faces[i].id,
-            camera_id=faces[i].camera_id,
-            timestamp=faces[i].timestamp,
-            frame_index=faces[i].frame_index,
-            xyxy=faces[i].xyxy,
-            score=float(best[i]),
-            fate=faces[i].fate,
+    matched = [i for i in range(len(faces)) if best[i] >= review]
+    # One row per appearance: matching faces of one camera less than LOOSE_FACE_GAP_S
+    # apart are one person passing by; the best of them stands for it.
+    matched.sort(key=lambda i: (faces[i].camera_id, faces[i].timestamp, faces[i].id))
+    appearances: list[list[int]] = []
+    for i in matched:
+        last = appearances[-1][-1] if appearances else None
+        if (
+            last is not None
+            and faces[last].camera_id == faces[i].camera_id
+            and (faces[i].timestamp - faces[last].timestamp).total_seconds() < LOOSE_FACE_GAP_S
+        ):
+            appearances[-1].append(i)
+        else:
+            appearances.append([i])
+    rows = []
+    for group in appearances:
+        top = max(group, key=lambda i: (float(best[i]), -faces[i].id))
+        rows.append(
+            LooseFaceResult(
+                loose_face_id=faces[top].id,
+                camera_id=faces[top].camera_id,
+                timestamp=faces[top].timestamp,
+                frame_index=faces[top].frame_index,
+                xyxy=faces[top].xyxy,
+                score=float(best[top]),
+                fate=faces[top].fate,
+                faces_seen=len(group),
+                seen_until=faces[group[-1]].timestamp if len(group) > 1 else None,
+            )
         )
-        for i in order[: site.trace.top_k]
-    )
+    rows.sort(key=lambda r: (-r.score, r.loose_face_id))
+    return tuple(rows[: site.trace.top_k])
 
 
 def _smoothed_path(points: tuple[TrackPoint, ...], smoothing_s: float) -> tuple[PathPoint, ...]:

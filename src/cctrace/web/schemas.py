@@ -303,6 +303,9 @@ class LooseFaceOut(BaseModel):
     box: tuple[float, float, float, float]
     score: float
     fate: str
+    faces_seen: int = 1
+    """Matching faces of this camera less than 3 s apart shown as this one row."""
+    seen_until: datetime | None = None
     frame_url: str = Field(
         description="The analysed frame nearest that time, every face blurred (frame picker)"
     )
@@ -323,6 +326,8 @@ class LooseFaceOut(BaseModel):
                 round(f.xyxy[3], 1),
             ),
             score=round(f.score, 4),
+            faces_seen=f.faces_seen,
+            seen_until=f.seen_until,
             fate=f.fate,
             frame_url=f"/api/cases/{case_id}/cameras/{camera}/frame.jpg?at={at}",
         )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -16,13 +18,13 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run ``cctrace demo`` once, on the shared copy of the PETS clip (no download)."""
-    work = tmp_path_factory.mktemp("demo")
-    result = runner.invoke(app, ["demo", "--workdir", str(work), "--shared-data", str(shared_data)])
-    assert result.exit_code == 0, result.output
-    assert "demo report:" in result.output
-    return work
+def demo(
+    built_demo: Any, copy_demo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A copy of the session's ``cctrace demo`` run (on the shared PETS clip, no
+    download), which must have printed the report path."""
+    assert "demo report:" in built_demo.output
+    return copy_demo(tmp_path_factory.mktemp("demo") / "site")
 
 
 def test_demo_report_exists_and_names_the_case(demo: Path) -> None:

@@ -7,19 +7,18 @@ the investigator's trace, then the export request the supervisor approves.
 
 Needs ``/usr/bin/chromium`` (``bash scripts/setup.sh --dev`` installs Debian's package)
 and the shared reference data; skips with the reason otherwise. Never downloads a
-browser (no ``playwright install``). ``$CCTRACE_DEMO_DIR`` may name an already built
-demo folder: it is copied instead of built (faster local runs).
+browser (no ``playwright install``). The demo is the session's build (``built_demo`` in
+``tests/conftest.py``; ``$CCTRACE_DEMO_DIR`` may name an already built one).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,24 +60,10 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def _build_demo(shared_data: Path, workdir: Path) -> None:
-    prebuilt = os.environ.get("CCTRACE_DEMO_DIR")
-    if prebuilt and (Path(prebuilt) / "site.yaml").is_file():
-        shutil.copytree(prebuilt, workdir, dirs_exist_ok=True)
-        (workdir / "demo-users.txt").unlink(missing_ok=True)
-        return
-    from typer.testing import CliRunner
-
-    from cctrace.cli import app as cli
-
-    result = CliRunner().invoke(
-        cli, ["demo", "--workdir", str(workdir), "--shared-data", str(shared_data)]
-    )
-    assert result.exit_code == 0, result.output
-
-
 @pytest.fixture(scope="module")
-def server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    copy_demo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """The demo site built once, its demo accounts, and the app served by uvicorn."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found: install Debian's 'chromium' (scripts/setup.sh --dev)")
@@ -90,7 +75,8 @@ def server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     from cctrace.web.cli import ensure_demo_users
 
     workdir = tmp_path_factory.mktemp("webdemo")
-    _build_demo(shared_data, workdir)
+    shutil.rmtree(workdir)
+    copy_demo(workdir)
     site = load_site(workdir / "site.yaml", check_files=False)
     passwords = ensure_demo_users(site.storage.data_dir, workdir)
     app = create_app(site, WebSettings.for_demo())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pypdf
 import pytest
 
 from cctrace.config import SiteConfig, load_site
-from cctrace.demo import DEMO_CASE, run_demo
+from cctrace.demo import DEMO_CASE
 from cctrace.ingest.models import ModelSet
 from cctrace.report.case_export import CaseExport, allowed_people, export_case
 from cctrace.report.evidence import (
@@ -47,10 +47,12 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """One demo ingest + trace, and one export of its case."""
+def demo(
+    copy_demo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Demo]:
+    """The session's demo (one ingest + trace, copied), and one export of its case."""
     work = tmp_path_factory.mktemp("export-demo")
-    run_demo(work / "site", shared_data=shared_data)
+    copy_demo(work / "site")
     site = load_site(work / "site" / "site.yaml")
     result = pickle.loads(
         (site.storage.data_dir / "reports" / DEMO_CASE / LATEST_RESULT).read_bytes()

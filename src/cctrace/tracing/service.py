@@ -227,40 +227,18 @@ def trace_in_store(
     models: ModelSet,
     progress: ProgressFn | None = None,
 ) -> TraceResult:
-    """The trace itself, over an open store (no report, no audit)."""
+    """The trace itself, over an open store (no report, no audit): query faces, face
+    search, verdicts, links without a face, sightings, contacts, notes."""
     report = progress or _no_progress
     accept = _pick(request.accept_threshold, site.trace.accept_threshold)
     review = _pick(request.review_threshold, site.trace.review_threshold)
     report("reading the query photos", 0.05)
-    queries: list[np.ndarray] = [embed_photo(p, models, store.cipher) for p in request.photos]
-    scores: dict[int, float] = {}
-    if request.tracklet_id is not None:
-        store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
-        scores[request.tracklet_id] = 1.0
-        queries.extend(_vectors(store, [request.tracklet_id]))
     decided = {
         s.tracklet_id: s for s in store.list_sightings(request.case_id) if s.decided_by is not None
     }
-    confirmed = [t for t, s in decided.items() if s.status == SightingStatus.ACCEPTED]
-    queries.extend(_vectors(store, confirmed))
-    for tid in confirmed:
-        scores[tid] = max(scores.get(tid, 0.0), decided[tid].score)
+    queries, scores = _queries(store, request, models, decided)
     report("searching the face index", 0.3)
-    if queries:
-        index = FaceIndex(site.storage.data_dir / "index")
-        index.sync(store)
-        matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
-        hits = index.search(
-            matrix,
-            k=site.trace.top_k,
-            t_from=request.window_from,
-            t_to=request.window_to,
-            min_score=review,
-            per_tracklet=True,
-        )
-        for row in hits:
-            for hit in row:
-                scores[hit.tracklet_id] = max(scores.get(hit.tracklet_id, -1.0), hit.score)
+    _search_faces(site, store, request, queries, review, scores)
     # This trace's own verdicts; a person's decision on a sighting always wins.
     human = {tid: d.status for tid, d in decided.items()}
     statuses = {
@@ -288,6 +266,87 @@ def trace_in_store(
     machine = [(tid, scores[tid], st) for tid, st in statuses.items() if tid not in human]
     if machine:
         store.record_sightings(request.case_id, machine)
+    sightings = _sightings(site, store, request, scores, statuses, links)
+    report("measuring close contacts", 0.8)
+    route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
+    contacts, notes = _contacts(store, route_ids, request, accept)
+    cameras = store.list_cameras()
+    notes += _notes(cameras, request, len(linked), len(links))
+    return TraceResult(
+        query=_query_record(request, accept, review),
+        created_at=datetime.now(UTC).replace(microsecond=0),
+        actor=request.actor,
+        cameras=tuple(CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras),
+        sightings=tuple(sightings),
+        contacts=tuple(
+            group_contacts(
+                contacts, _same_person(store, contacts, accept, route_ids), request.minutes
+            )
+        ),
+        notes=tuple(notes),
+        loose_faces=_loose_face_matches(site, store, queries, request, review),
+    )
+
+
+def _queries(
+    store: Store,
+    request: TraceRequest,
+    models: ModelSet,
+    decided: dict[int, SightingRecord],
+) -> tuple[list[np.ndarray], dict[int, float]]:
+    """The query faces (the photos', the picked tracklet's and every confirmed
+    sighting's) and the scores they start with (the picked tracklet, confirmed ones)."""
+    queries: list[np.ndarray] = [embed_photo(p, models, store.cipher) for p in request.photos]
+    scores: dict[int, float] = {}
+    if request.tracklet_id is not None:
+        store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+        scores[request.tracklet_id] = 1.0
+        queries.extend(_vectors(store, [request.tracklet_id]))
+    confirmed = [t for t, s in decided.items() if s.status == SightingStatus.ACCEPTED]
+    queries.extend(_vectors(store, confirmed))
+    for tid in confirmed:
+        scores[tid] = max(scores.get(tid, 0.0), decided[tid].score)
+    return queries, scores
+
+
+def _search_faces(
+    site: SiteConfig,
+    store: Store,
+    request: TraceRequest,
+    queries: list[np.ndarray],
+    review: float,
+    scores: dict[int, float],
+) -> None:
+    """Raise ``scores`` with the face index's best match per tracklet in the window (at
+    or above ``review``)."""
+    if not queries:
+        return
+    index = FaceIndex(site.storage.data_dir / "index")
+    index.sync(store)
+    matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
+    hits = index.search(
+        matrix,
+        k=site.trace.top_k,
+        t_from=request.window_from,
+        t_to=request.window_to,
+        min_score=review,
+        per_tracklet=True,
+    )
+    for row in hits:
+        for hit in row:
+            scores[hit.tracklet_id] = max(scores.get(hit.tracklet_id, -1.0), hit.score)
+
+
+def _sightings(
+    site: SiteConfig,
+    store: Store,
+    request: TraceRequest,
+    scores: dict[int, float],
+    statuses: dict[int, SightingStatus],
+    links: dict[int, CameraLinkEvidence],
+) -> list[SightingResult]:
+    """Every matched tracklet in the window that is not rejected, best score first, with
+    its smoothed ground path and, for a body-appearance suggestion, its evidence."""
     records = {
         r.id: r
         for r in store.get_tracklets(list(statuses))
@@ -296,7 +355,7 @@ def trace_in_store(
         and (request.window_from is None or r.end >= request.window_from)
     }
     points = store.points_for_tracklets(list(records))
-    sightings = sorted(
+    return sorted(
         (
             SightingResult(
                 tracklet_id=tid,
@@ -314,10 +373,14 @@ def trace_in_store(
         ),
         key=lambda s: -s.score,
     )
-    report("measuring close contacts", 0.8)
-    route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
-    contacts, notes = _contacts(store, route_ids, request, accept)
-    cameras = store.list_cameras()
+
+
+def _notes(
+    cameras: list[CameraRecord], request: TraceRequest, linked: int, body_links: int
+) -> list[str]:
+    """Caveats for the reader: uncalibrated distances, suggestions made without a face,
+    a trace started from a picked person."""
+    notes: list[str] = []
     uncalibrated = [c.id for c in cameras if c.homography is None]
     if uncalibrated:
         notes.append(
@@ -326,40 +389,31 @@ def trace_in_store(
         )
     if linked:
         notes.append(
-            f"{len(linked)} sighting(s) suggested for review: they continue an accepted "
+            f"{linked} sighting(s) suggested for review: they continue an accepted "
             "sighting's track (motion continuity in one camera, or the same ground path in "
             "overlapping cameras), not matched by face"
         )
-    if links:
+    if body_links:
         notes.append(
-            f"{len(links)} sighting(s) in neighbouring cameras suggested for review by body "
+            f"{body_links} sighting(s) in neighbouring cameras suggested for review by body "
             "appearance and walking time (never accepted on appearance alone)"
         )
     if not request.photos and request.tracklet_id is not None:
         notes.append(f"trace started from tracklet {request.tracklet_id} picked by the user")
-    return TraceResult(
-        query=TraceQuery(
-            case_id=request.case_id,
-            photos=tuple(str(p) for p in request.photos),
-            start_tracklet_id=request.tracklet_id,
-            window_from=request.window_from,
-            window_to=request.window_to,
-            distance_m=request.distance_m,
-            minutes=request.minutes,
-            accept_threshold=accept,
-            review_threshold=review,
-        ),
-        created_at=datetime.now(UTC).replace(microsecond=0),
-        actor=request.actor,
-        cameras=tuple(CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras),
-        sightings=tuple(sightings),
-        contacts=tuple(
-            group_contacts(
-                contacts, _same_person(store, contacts, accept, route_ids), request.minutes
-            )
-        ),
-        notes=tuple(notes),
-        loose_faces=_loose_face_matches(site, store, queries, request, review),
+    return notes
+
+
+def _query_record(request: TraceRequest, accept: float, review: float) -> TraceQuery:
+    return TraceQuery(
+        case_id=request.case_id,
+        photos=tuple(str(p) for p in request.photos),
+        start_tracklet_id=request.tracklet_id,
+        window_from=request.window_from,
+        window_to=request.window_to,
+        distance_m=request.distance_m,
+        minutes=request.minutes,
+        accept_threshold=accept,
+        review_threshold=review,
     )
 
 

@@ -107,6 +107,17 @@ def test_cases_page_and_frame_picker_take_local_time(seoul: TestClient) -> None:
     assert picked.json()["timestamp"].startswith("2024-03-01T09:00:00")
     same = seoul.get("/api/cases/P-1/cameras/cam1/people", params={"at": "2024-03-01T09:00:00.4Z"})
     assert same.json()["timestamp"] == picked.json()["timestamp"]
+    # Outside the case's window: the message reads in local time.
+    seoul.post(
+        "/api/cases",
+        json={"case_id": "P-2", "legal_basis": "basis", "window_from": "2024-03-01T18:30:00"},
+    )
+    early = seoul.get("/api/cases/P-2/cameras/cam1/people", params={"at": "2024-03-01T18:00:00"})
+    assert early.status_code == 400
+    assert early.json()["error"]["message"].startswith(
+        "2024-03-01 18:00:00 +09:00 is before case P-2's infectious window "
+        "(2024-03-01 18:30:00 +09:00)"
+    )
     # Naive 09:00 is 09:00 in Seoul = midnight UTC: no footage then.
     assert (
         seoul.get("/api/cases/P-1/cameras/cam1/people", params={"at": "2024-03-01T09:00:00"})

@@ -381,7 +381,7 @@ def pick_people(
     offset: the site's local time). Audited."""
     case = open_case(store, user, case_id)
     at = _at(request, at)
-    check_in_window(case, _aware(at), _aware(at))
+    check_in_window(case, at, at, app_state(request).site.zone())
     pick = frame_at(store, camera_id, _aware(at))
     store.append_audit(
         user.username,
@@ -418,7 +418,7 @@ def pick_frame(
     state = app_state(request)
     at = _at(request, at)
     case = open_case(state.store, user, case_id)
-    check_in_window(case, _aware(at), _aware(at))
+    check_in_window(case, at, at, app_state(request).site.zone())
     pick = frame_at(state.store, camera_id, _aware(at))
     data = render_pick_frame(pick, ExtraDetectors.from_models(state.models))
     state.store.append_audit(

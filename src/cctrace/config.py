@@ -11,6 +11,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -26,6 +27,7 @@ from ruamel.yaml.error import YAMLError
 
 from cctrace.errors import ConfigError
 from cctrace.geometry import GroundCalibration
+from cctrace.localtime import check_zone_name, site_zone_name, zone
 
 EARLIEST_FOOTAGE = datetime(1990, 1, 1, tzinfo=UTC)
 """Footage start times before this (or after tomorrow) are typing errors."""
@@ -140,15 +142,7 @@ class CameraConfig(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name like Asia/Seoul"
-            ) from exc
-        return value
+        return check_zone_name(value)
 
     @field_validator("start_time")
     @classmethod
@@ -382,6 +376,13 @@ class SiteConfig(Strict):
     """A whole site: its cameras and how to analyse and search them."""
 
     name: str = Field("site", max_length=200)
+    timezone: str | None = Field(
+        None,
+        description="Time zone people read and type times in (IANA name, e.g. Asia/Seoul): "
+        "web pages, HTML/PDF reports and CSV *_local columns show local time with its "
+        "offset; the database and JSON stay UTC. Default: the cameras' timezone when they "
+        "all name the same one, else UTC",
+    )
     cameras: list[CameraConfig] = Field(..., min_length=1)
     ingest: IngestConfig = IngestConfig()
     models: ModelsConfig = ModelsConfig()
@@ -390,6 +391,21 @@ class SiteConfig(Strict):
     audit: AuditConfig = AuditConfig()
     retention: RetentionConfig = RetentionConfig()
     source_file: Path | None = Field(None, exclude=True, description="Set by load_site")
+
+    @field_validator("timezone")
+    @classmethod
+    def _site_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone_name(value)
+
+    @property
+    def zone_name(self) -> str:
+        """The site's time zone: ``timezone``, else the cameras' common ``timezone``, else
+        UTC (see :mod:`cctrace.localtime`)."""
+        return site_zone_name(self.timezone, (c.timezone for c in self.cameras))
+
+    def zone(self) -> ZoneInfo:
+        """:attr:`zone_name` as a ``ZoneInfo``."""
+        return zone(self.zone_name)
 
     @field_validator("cameras")
     @classmethod

@@ -233,6 +233,11 @@ def test_keyboard_reaches_run_trace_and_runs_it(investigator: Any) -> None:
     assert "last traced by investigator" in page.locator(".stat.small").inner_text()
 
 
+def _confirm_label(tracklet: int) -> str:
+    """CSS attribute selector of a review band's Confirm button for ``tracklet``."""
+    return f"[aria-label^='Confirm Sighting '][aria-label$=' (tracklet {tracklet})']"
+
+
 def _review_count(page: Any) -> int:
     text = page.get_by_role("heading", name=re.compile(r"Needs review")).inner_text()
     return int(re.search(r"\((\d+)\)", text).group(1))  # type: ignore[union-attr]
@@ -245,8 +250,8 @@ def test_review_band_confirm(investigator: Any, server: Server) -> None:
     page = investigator
     _open_case(page)
     if _review_count(page) == 0:
-        accepted = page.locator("section[aria-labelledby=timeline-h] tr.st-accepted td")
-        tracklet = int(accepted.first.inner_text())
+        accepted = page.locator("section[aria-labelledby=timeline-h] tr.st-accepted")
+        tracklet = int(accepted.first.get_attribute("data-tracklet") or "")
         status = page.evaluate(
             """async ([caseId, tracklet]) => {
                  const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -267,16 +272,15 @@ def test_review_band_confirm(investigator: Any, server: Server) -> None:
     assert _review_count(page) >= 1, "a sighting set back to review should show in the band"
     confirm = page.locator("ul.review button", has_text="Confirm").first
     label = confirm.get_attribute("aria-label") or ""
-    tracklet = int(re.search(r"sighting (\d+)", label).group(1))  # type: ignore[union-attr]
+    # "Confirm Sighting 2 · Plaza west, 12:34:40 (tracklet 22)"
+    tracklet = int(re.search(r"\(tracklet (\d+)\)$", label).group(1))  # type: ignore[union-attr]
     with page.expect_navigation(timeout=TRACE_TIMEOUT_MS):
         confirm.click()
-    row = page.locator("section[aria-labelledby=timeline-h] tbody tr", has_text=str(tracklet))
+    row = page.locator(f"section[aria-labelledby=timeline-h] tbody tr[data-tracklet='{tracklet}']")
     assert "accepted" in row.first.inner_text()
     # The confirmed sighting left the band; the re-trace it started may suggest new ones
     # (a confirmed sighting is searched onwards), so the count alone proves nothing.
-    assert (
-        page.locator(f"ul.review button[aria-label^='Confirm sighting {tracklet} ']").count() == 0
-    )
+    assert page.locator(f"ul.review button{_confirm_label(tracklet)}").count() == 0
 
 
 def test_confirm_a_body_link_from_another_camera(investigator: Any) -> None:
@@ -296,12 +300,13 @@ def test_confirm_a_body_link_from_another_camera(investigator: Any) -> None:
     assert "clothing similarity" in item.inner_text()
     confirm = item.locator("button", has_text="Confirm")
     label = confirm.get_attribute("aria-label") or ""
-    tracklet = int(re.search(r"sighting (\d+)", label).group(1))  # type: ignore[union-attr]
+    # "Confirm Sighting 2 · Plaza west, 12:34:40 (tracklet 22)"
+    tracklet = int(re.search(r"\(tracklet (\d+)\)$", label).group(1))  # type: ignore[union-attr]
     with page.expect_navigation(timeout=TRACE_TIMEOUT_MS):
         confirm.click()
-    row = page.locator("section[aria-labelledby=timeline-h] tbody tr", has_text=str(tracklet))
+    row = page.locator(f"section[aria-labelledby=timeline-h] tbody tr[data-tracklet='{tracklet}']")
     assert "accepted" in row.first.inner_text()
-    pending = page.locator(f"ul.review button[aria-label^='Confirm sighting {tracklet} ']")
+    pending = page.locator(f"ul.review button{_confirm_label(tracklet)}")
     assert pending.count() == 0
 
 

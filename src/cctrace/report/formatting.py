@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
-from cctrace.tracing.result import CameraInfo, SightingResult, TraceResult
+from cctrace.localtime import LocalClock
+from cctrace.tracing.result import (
+    CameraInfo,
+    ContactResult,
+    ContactSummary,
+    SightingResult,
+    TraceResult,
+)
 from cctrace.types import MaskStatus, SightingStatus
 
 
@@ -123,3 +130,59 @@ def route_order(result: TraceResult) -> dict[tuple[str, int], int]:
 def count_status(sightings: Iterable[SightingResult], status: SightingStatus) -> int:
     """How many sightings have ``status``."""
     return sum(1 for s in sightings if s.status == status)
+
+
+def result_times(result: TraceResult) -> list[datetime]:
+    """Every time a report of ``result`` shows in its tables (for :func:`result_clock`)."""
+    times: list[datetime] = []
+    for s in result.sightings:
+        times += [s.start, s.end]
+    for c in result.contacts:
+        times += [c.first_seen, c.last_seen]
+        for e in c.encounters:
+            times += [e.start, e.end, e.min_distance_at]
+    for f in result.loose_faces:
+        times.append(f.timestamp)
+        if f.seen_until is not None:
+            times.append(f.seen_until)
+    return times
+
+
+def result_clock(result: TraceResult, tz: tzinfo | None = None) -> LocalClock:
+    """How a report of ``result`` writes times in ``tz`` (default UTC): short local
+    times in tables, with per-cell offsets only when the times straddle a DST change."""
+    return LocalClock.of(tz or UTC, result_times(result))
+
+
+def first_encounter(contact: ContactSummary) -> ContactResult | None:
+    """A contact's earliest encounter (where and when they were first seen with the case)."""
+    return min(contact.encounters, key=lambda e: to_utc(e.start), default=None)
+
+
+def person_label(number: int, camera: str, first_seen: datetime, clock: LocalClock) -> str:
+    """``Person 3 (Plaza east, 12:34)``: a contact as a tracer names them, by their number
+    in this result and the camera and local time of their first sighting."""
+    return f"Person {number} ({camera}, {clock.hm(first_seen)})"
+
+
+def contact_label(
+    number: int, contact: ContactSummary, cameras: dict[str, CameraInfo], clock: LocalClock
+) -> str:
+    """:func:`person_label` of a result's contact (``Person 3`` when it has no encounter)."""
+    first = first_encounter(contact)
+    if first is None:
+        return f"Person {number}"
+    return person_label(number, camera_name(cameras, first.camera_id), first.start, clock)
+
+
+def sighting_label(number: int, camera: str, start: datetime, clock: LocalClock) -> str:
+    """``Sighting 2 · Plaza west, 12:34:40``: a sighting by its number in the result's
+    timeline (time order), its camera and local start time."""
+    return f"Sighting {number} · {camera}, {clock.clock(start)}"
+
+
+def timeline_numbers(result: TraceResult) -> dict[tuple[str, int], int]:
+    """:func:`sighting_key` -> 1-based position among all sightings in time order (the
+    "Sighting N" number of the web page and reports)."""
+    ordered = sorted(result.sightings, key=lambda s: (to_utc(s.start), s.tracklet_id))
+    return {sighting_key(s): i for i, s in enumerate(ordered, start=1)}

@@ -3,10 +3,11 @@
 The PDF shows the case and its confirmed contacts only: every picture in it is an
 :class:`~cctrace.report.evidence.Evidence` the caller made with everyone else's face
 blurred (see :mod:`cctrace.report.case_export`). Layout: A4 portrait; a header
-(case, legal basis, infectious window, team, who exported and when, in UTC, and a
-confidentiality line), summary counts, the route table and site plan, the contacts
+(case, legal basis, infectious window, team, who exported and when, the time zone, and
+a confidentiality line), summary counts, the route table and site plan, the contacts
 table, evidence pictures with captions, the trace's notes; "Page n of m" and the
-case id at the foot of every page.
+case id at the foot of every page. Times are the site's local time (``tz``): with their
+offset in the header, short in the tables with the zone in the column heading.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -36,15 +37,16 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from cctrace.localtime import LocalClock
 from cctrace.report.evidence import Evidence
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
-    clock,
+    contact_label,
     duration,
-    human_utc,
     mask_label,
     metres,
+    result_clock,
     score,
     seconds_between,
 )
@@ -99,6 +101,9 @@ def _styles() -> dict[str, ParagraphStyle]:
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
         "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=9.5),
+        "head": ParagraphStyle(
+            "head", parent=body, fontName="Helvetica-Bold", fontSize=8, leading=9.5
+        ),
         "warn": ParagraphStyle(
             "warn",
             parent=body,
@@ -133,15 +138,16 @@ def _table(rows: list[list[Any]], widths: Sequence[float]) -> Table:
     return table
 
 
-def _header(h: PdfHeader, st: dict[str, ParagraphStyle]) -> list[Flowable]:
-    window = f"{human_utc(h.window_from)} to {human_utc(h.window_to)}"
+def _header(h: PdfHeader, st: dict[str, ParagraphStyle], clock: LocalClock) -> list[Flowable]:
+    window = f"{clock.full(h.window_from)} to {clock.full(h.window_to)}"
     rows = [
         ["Case", h.case_id + (f" (opened from {h.parent_case_id})" if h.parent_case_id else "")],
         ["Legal basis", h.legal_basis],
         ["Infectious window", window],
         ["Team", h.team],
         ["Case status", h.status or "-"],
-        ["Exported by", f"{h.exported_by}, {human_utc(h.exported_at)}"],
+        ["Exported by", f"{h.exported_by}, {clock.full(h.exported_at)}"],
+        ["Times", f"local time, {clock.caption}"],
     ]
     table = Table(
         [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in rows],
@@ -155,12 +161,14 @@ def _header(h: PdfHeader, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     ]
 
 
-def _summary(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+def _summary(
+    result: TraceResult, st: dict[str, ParagraphStyle], clock: LocalClock
+) -> list[Flowable]:
     q = result.query
     review = sum(s.status == SightingStatus.NEEDS_REVIEW for s in result.sightings)
     close = sum(c.is_close_contact for c in result.contacts)
     text = (
-        f"Trace run {human_utc(result.created_at)} by {result.actor}. "
+        f"Trace run {clock.full(result.created_at)} by {result.actor}. "
         f"{len(result.route)} accepted sighting(s) on the route, {review} awaiting review "
         f"(not shown); {len(result.contacts)} contact(s), {close} close contact(s) "
         f"(within {q.distance_m:g} m for at least {q.minutes:g} min in total)."
@@ -168,17 +176,19 @@ def _summary(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowabl
     return [_p("Summary", st["h2"]), _p(text, st["body"])]
 
 
-def _route(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+def _route(result: TraceResult, st: dict[str, ParagraphStyle], clock: LocalClock) -> list[Flowable]:
     cams = camera_index(result)
     out: list[Flowable] = [_p("Route of the case", st["h2"])]
     if not result.route:
         return [*out, _p("No accepted sighting.", st["body"])]
-    rows: list[list[Any]] = [["#", "Time (UTC)", "Camera", "Duration", "Score", "Mask"]]
+    rows: list[list[Any]] = [
+        ["#", _p(f"Time ({clock.caption})", st["head"]), "Camera", "Duration", "Score", "Mask"]
+    ]
     for i, s in enumerate(result.route, start=1):
         rows.append(
             [
                 str(i),
-                f"{human_utc(s.start)} - {clock(s.end)}",
+                _p(f"{clock.short(s.start)} - {clock.clock(s.end)}", st["cell"]),
                 _p(camera_name(cams, s.camera_id), st["cell"]),
                 duration(seconds_between(s.start, s.end)),
                 score(s.score),
@@ -186,7 +196,7 @@ def _route(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]
             ]
         )
     out.append(_table(rows, [8 * mm, 52 * mm, 50 * mm, 22 * mm, 14 * mm, 32 * mm]))
-    plan = route_drawing(result, CONTENT_W)
+    plan = route_drawing(result, CONTENT_W, clock)
     if plan is not None:
         drawing, note = plan
         out.append(Spacer(1, 4 * mm))
@@ -194,22 +204,29 @@ def _route(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]
     return out
 
 
-def _contacts(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+def _contacts(
+    result: TraceResult, st: dict[str, ParagraphStyle], clock: LocalClock
+) -> list[Flowable]:
     cams = camera_index(result)
     out: list[Flowable] = [_p("Contacts", st["h2"])]
     if not result.contacts:
         return [*out, _p("No contact found.", st["body"])]
     rows: list[list[Any]] = [
-        ["Contact", "Camera", "Start (UTC)", "Within (s)", "Min dist.", "Case mask",
-         "Contact mask", "Close"]
+        ["Contact", "Camera", _p(f"Start ({clock.caption})", st["head"]), "Within (s)",
+         "Min dist.", "Case mask", "Contact mask", "Close"]
     ]  # fmt: skip
     for n, c in enumerate(result.contacts, start=1):
+        label = contact_label(n, c, cams, clock)
         for e in sorted(c.encounters, key=lambda e: e.start):
             rows.append(
                 [
-                    f"C{n} (#{e.contact_tracklet_id})",
+                    Paragraph(
+                        f"{escape(label)}<br/><font size=6.5 color='#6c757d'>"
+                        f"tracklet {e.contact_tracklet_id}</font>",
+                        st["cell"],
+                    ),
                     _p(camera_name(cams, e.camera_id), st["cell"]),
-                    human_utc(e.start),
+                    _p(clock.short(e.start), st["cell"]),
                     f"{e.seconds_within:.1f}",
                     metres(e.min_distance_m),
                     mask_label(e.case_mask),
@@ -217,7 +234,7 @@ def _contacts(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowab
                     "yes" if c.is_close_contact else "no",
                 ]
             )
-    widths = [22, 30, 36, 15, 16, 19, 19, 11]
+    widths = [38, 26, 26, 14, 15, 19, 19, 11]
     out.append(_table(rows, [w * mm for w in widths]))
     out.append(
         _p(
@@ -293,14 +310,17 @@ def render_pdf(
     header: PdfHeader,
     route_evidence: Sequence[EvidenceItem] = (),
     contact_evidence: Sequence[EvidenceItem] = (),
+    tz: tzinfo | None = None,
 ) -> bytes:
-    """The report as PDF bytes (see the module docstring for its contents)."""
+    """The report as PDF bytes (see the module docstring for its contents); times are
+    local to ``tz`` (the site's zone; default UTC)."""
     st = _styles()
+    clock = result_clock(result, tz or UTC)
     story: list[Flowable] = [
-        *_header(header, st),
-        *_summary(result, st),
-        *_route(result, st),
-        *_contacts(result, st),
+        *_header(header, st, clock),
+        *_summary(result, st, clock),
+        *_route(result, st, clock),
+        *_contacts(result, st, clock),
         *_evidence("Evidence: route of the case", route_evidence, st),
         *_evidence("Evidence: close contacts", contact_evidence, st),
         *_notes(result, st),
@@ -318,7 +338,7 @@ def render_pdf(
         subject="Confidential",
         creator="cctrace",
     )
-    footer = f"Case {header.case_id} - confidential - exported {human_utc(header.exported_at)}"
+    footer = f"Case {header.case_id} - confidential - exported {clock.full(header.exported_at)}"
     canvas_cls = type("_Canvas", (_NumberedCanvas,), {"footer": footer})
     doc.build(story, canvasmaker=canvas_cls)
     return buf.getvalue()
@@ -330,9 +350,10 @@ def write_pdf(
     header: PdfHeader,
     route_evidence: Sequence[EvidenceItem] = (),
     contact_evidence: Sequence[EvidenceItem] = (),
+    tz: tzinfo | None = None,
 ) -> Path:
     """Write :func:`render_pdf` to ``path`` atomically; returns the path."""
-    data = render_pdf(result, header, route_evidence, contact_evidence)
+    data = render_pdf(result, header, route_evidence, contact_evidence, tz)
     out = Path(path)
     write_file_atomic(out, data)
     return out

@@ -12,10 +12,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cctrace.localtime import UTC_CLOCK, LocalClock
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
-    clock,
     route_order,
     score,
     sighting_key,
@@ -173,8 +173,15 @@ def _note(plane: Plane) -> str:
     return "Site-plan metres, y up. Solid: observed walking path; dashed: unobserved move."
 
 
-def build_site_plan(result: TraceResult) -> SitePlan | None:
-    """The site plan for ``result``; None when nothing has a position."""
+def _zone(clock: LocalClock) -> str:
+    """`` (Asia/Seoul, UTC+09:00)`` after a tooltip's times; empty when each time carries
+    its own offset."""
+    return "" if clock.mixed else f" ({clock.caption})"
+
+
+def build_site_plan(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> SitePlan | None:
+    """The site plan for ``result`` (tooltips in ``clock``'s local time); None when
+    nothing has a position."""
     plane = plane_for(result.cameras)
     route = result.route
     stops = [sighting_xy(s, plane) for s in route]
@@ -225,7 +232,10 @@ def build_site_plan(result: TraceResult) -> SitePlan | None:
                 x=x,
                 y=y,
                 number=str(order[sighting_key(s)]),
-                title=f"{camera_name(cams, s.camera_id)} {clock(s.start)}–{clock(s.end)} UTC",
+                title=(
+                    f"{camera_name(cams, s.camera_id)} "
+                    f"{clock.clock(s.start)}–{clock.clock(s.end)}{_zone(clock)}"
+                ),
                 colour=colour,
             )
         )
@@ -237,7 +247,8 @@ def build_site_plan(result: TraceResult) -> SitePlan | None:
             number="",
             title=(
                 f"Needs review: {camera_name(cams, s.camera_id)} "
-                f"{clock(s.start)}–{clock(s.end)} UTC, score {score(s.score)}"
+                f"{clock.clock(s.start)}–{clock.clock(s.end)}{_zone(clock)}, "
+                f"score {score(s.score)}"
             ),
         )
         for s, pts in review

@@ -12,6 +12,7 @@ import math
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 
+from cctrace.localtime import UTC_CLOCK, LocalClock
 from cctrace.report.siteplan import SitePlan, build_site_plan
 from cctrace.tracing.result import TraceResult
 
@@ -107,9 +108,11 @@ def plan_drawing(plan: SitePlan, width_pt: float) -> Drawing:
     return drawing
 
 
-def route_drawing(result: TraceResult, width_pt: float) -> tuple[Drawing, str] | None:
+def route_drawing(
+    result: TraceResult, width_pt: float, clock: LocalClock = UTC_CLOCK
+) -> tuple[Drawing, str] | None:
     """The route's site plan and its caption note; None when nothing has a position."""
-    plan = build_site_plan(result)
+    plan = build_site_plan(result, clock)
     if plan is None:
         return None
     return plan_drawing(plan, width_pt), plan.note

@@ -135,7 +135,7 @@ def run_trace(
         result = audited_trace(site, store, request, models)
     case_dir = _case_dir(site, request.case_id)
     target = out_dir or case_dir / result.created_at.strftime("%Y%m%dT%H%M%SZ")
-    paths = write_report(result, target)
+    paths = write_report(result, target, tz=site.zone())
     save_latest_result(site, result)
     return result, paths
 
@@ -767,10 +767,10 @@ def export_case_csv(site: SiteConfig, case_id: str, what: str, out: Path, actor:
 
     result = load_latest_result(site, case_id)
     if what == "sightings":
-        write_sightings_csv(result, out)
+        write_sightings_csv(result, out, site.zone())
         rows = len(result.sightings)
     elif what == "contacts":
-        write_contacts_csv(result, out)
+        write_contacts_csv(result, out, site.zone())
         rows = sum(len(c.encounters) for c in result.contacts)
     else:
         raise ValueError(f"unknown export {what!r}; expected sightings or contacts")

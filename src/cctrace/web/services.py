@@ -10,10 +10,11 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from cctrace.errors import NotFoundError, QueryError
+from cctrace.localtime import human
 from cctrace.store.records import CaseRecord, CaseStatus, Role, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
@@ -144,7 +145,7 @@ def request_for(case: CaseRecord, params: TraceParams, actor: str) -> TraceReque
 
 def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: str) -> Job:
     """Validate, remember the parameters, and run the trace in the background."""
-    check_in_window(case, params.window_from, params.window_to)
+    check_in_window(case, params.window_from, params.window_to, state.site.zone())
     request = request_for(case, params, actor)
     validate_request(state.site, request)
     if not request.photos and request.tracklet_id is None:
@@ -164,18 +165,25 @@ def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: s
     return state.jobs.submit(case.id, actor, work)
 
 
-def check_in_window(case: CaseRecord, start: datetime | None, end: datetime | None) -> None:
+def check_in_window(
+    case: CaseRecord,
+    start: datetime | None,
+    end: datetime | None,
+    tz: tzinfo | None = None,
+) -> None:
     """``QueryError`` when a search reaches outside the case's infectious window: the
-    legal basis covers that window only (change the case's window, audited, first)."""
+    legal basis covers that window only (change the case's window, audited, first). The
+    message gives times in ``tz`` (the site's zone) with their offset; default UTC."""
+    zone = tz or UTC
     if case.window_from is not None and start is not None and start < case.window_from:
         raise QueryError(
-            f"{start.isoformat()} is before case {case.id}'s infectious window "
-            f"({case.window_from.isoformat()}); change the case's window first"
+            f"{human(start, zone)} is before case {case.id}'s infectious window "
+            f"({human(case.window_from, zone)}); change the case's window first"
         )
     if case.window_to is not None and end is not None and end > case.window_to:
         raise QueryError(
-            f"{end.isoformat()} is after case {case.id}'s infectious window "
-            f"({case.window_to.isoformat()}); change the case's window first"
+            f"{human(end, zone)} is after case {case.id}'s infectious window "
+            f"({human(case.window_to, zone)}); change the case's window first"
         )
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from cctrace.localtime import LocalClock
+from cctrace.report.formatting import result_times
 from cctrace.report.siteplan import build_site_plan
 from cctrace.store.records import Role, UserRecord
 from cctrace.store.repository import Store
@@ -35,10 +37,12 @@ HOME = {
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    """A page with the signed-in user and their CSRF token."""
+    """A page with the signed-in user, their CSRF token and the site's ``clock`` (local
+    time: the ``local`` and ``short`` filters of :mod:`cctrace.web.pages` read it)."""
     context = {
         "user": getattr(request.state, "user", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        "clock": LocalClock(app_state(request).site.zone()),
         **context,
     }
     return templates.TemplateResponse(request, name, context, status_code=status)
@@ -108,7 +112,11 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
     case = visible_case(store, user, case_id)
     result = latest_result(state, case_id)
     trace = TraceOut.of(result) if result else None
-    plan = build_site_plan(result) if result else None
+    clock = LocalClock.of(
+        state.site.zone(),
+        [case.window_from, case.window_to, *(result_times(result) if result else ())],
+    )
+    plan = build_site_plan(result, clock) if result else None
     job = state.jobs.latest_for_case(case_id)
     approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}
@@ -121,6 +129,7 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
         {
             "case": case,
             "trace": trace,
+            "clock": clock,
             "plan": plan,
             "job": job if job and job.status in ("queued", "running", "failed") else None,
             "approvals": approvals,

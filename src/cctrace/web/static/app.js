@@ -16,11 +16,26 @@
   const fill = (template, data) => template.replace(/\{([a-z_.]+)\}/g, (_, key) =>
     encodeURIComponent(key.split(".").reduce((o, k) => (o ? o[k] : ""), data)));
 
+  // Times typed in datetime-local inputs are the site's local time: they are sent
+  // without an offset and the server reads them in the site's time zone.
+  const localInput = (v) => v + (v.length === 16 ? ":00" : "");
+
+  // An ISO UTC instant as the site's wall-clock time "YYYY-MM-DDTHH:MM:SS" (Intl knows
+  // the IANA zones; this direction, UTC to local, is unambiguous).
+  function toLocalInput(iso, tz) {
+    const parts = {};
+    const fmt = new Intl.DateTimeFormat("en-GB", { timeZone: tz || "UTC", hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const instant = /(Z|[+-]\d\d:?\d\d)$/.test(iso) ? iso : iso + "Z";  // JSON times are UTC
+    for (const p of fmt.formatToParts(new Date(instant))) { parts[p.type] = p.value; }
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute + ":" + parts.second;
+  }
+
   function formJson(form) {
     const out = {};
     for (const [k, v] of new FormData(form).entries()) {
       if (v === "") continue;
-      out[k] = /^window_/.test(k) ? v + (v.length === 16 ? ":00" : "") + "Z" : v;
+      out[k] = /^window_/.test(k) ? localInput(v) : v;
     }
     return out;
   }
@@ -98,6 +113,7 @@
   const picker = document.getElementById("picker");
   if (picker) {
     const caseId = picker.dataset.case;
+    const tz = picker.dataset.tz || "UTC";
     const select = document.getElementById("pick-camera");
     const at = document.getElementById("pick-at");
     const stage = document.getElementById("pick-stage");
@@ -110,8 +126,9 @@
       if (!resp.ok) { flash(await errorText(resp), true); return; }
       for (const cam of await resp.json()) {
         const opt = document.createElement("option");
-        opt.value = cam.camera_id; opt.textContent = cam.name + " (" + cam.footage_from.slice(0, 19).replace("T", " ") + " – " + cam.footage_to.slice(11, 19) + ")";
-        opt.dataset.from = cam.footage_from.slice(0, 19);
+        const from = toLocalInput(cam.footage_from, tz), to = toLocalInput(cam.footage_to, tz);
+        opt.value = cam.camera_id; opt.textContent = cam.name + " (" + from.replace("T", " ") + " – " + to.slice(11, 19) + ")";
+        opt.dataset.from = from;
         select.appendChild(opt);
       }
       if (select.options.length) { at.value = select.options[0].dataset.from; }
@@ -157,7 +174,7 @@
     window.addEventListener("resize", () => { if (people.length) place(); });
     document.getElementById("pick-show").addEventListener("click", async () => {
       if (!select.value || !at.value) return;
-      const when = at.value + (at.value.length === 16 ? ":00" : "") + "Z";
+      const when = localInput(at.value);
       const url = "/api/cases/" + encodeURIComponent(caseId) + "/cameras/" + encodeURIComponent(select.value) + "/people?at=" + encodeURIComponent(when);
       const resp = await fetch(url, { headers: { Accept: "application/json" } });
       if (!resp.ok) { flash(await errorText(resp), true); return; }

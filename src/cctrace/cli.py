@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cctrace.config import CameraConfig
+from cctrace.config import CameraConfig, SiteConfig
 from cctrace.console import make_console
 from cctrace.errors import CctraceError
 
@@ -631,6 +631,57 @@ def eval_command(
             console.print(f"no regressions against {baseline}")
     if report.errors or failed:
         raise typer.Exit(code=1)
+
+
+db_app = typer.Typer(help="Show and upgrade the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _database_url(site_file: Path | None, site_opt: Path | None) -> tuple[SiteConfig, str]:
+    from cctrace.config import load_site
+    from cctrace.store._base import default_url
+
+    cfg = load_site(_site_path(site_file, site_opt), check_files=False)
+    return cfg, cfg.storage.database_url or default_url(cfg.storage.data_dir)
+
+
+def _revision_name(current: str | None, legacy_version: str | None) -> str:
+    if current is None and legacy_version is not None:
+        return f"schema {legacy_version} (before Alembic)"
+    return f"revision {current}" if current else "empty"
+
+
+@db_app.command("current")
+def db_current(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+    """Show the database's schema revision and the newest this cctrace knows (read only)."""
+    from cctrace.store.migrations import schema_status
+
+    _, url = _database_url(site_file, site_opt)
+    status = schema_status(url)
+    state = "up to date" if status.up_to_date else "opening it will upgrade it"
+    console.print(
+        f"{_revision_name(status.current, status.legacy_version)}; newest: revision "
+        f"{status.head} ({state})",
+        highlight=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+    """Upgrade the database schema to the newest revision (every command that opens the
+    store does this too; this one does only that)."""
+    from cctrace.store.migrations import schema_status
+    from cctrace.store.repository import Store
+
+    cfg, url = _database_url(site_file, site_opt)
+    before = schema_status(url)
+    with Store.for_site(cfg):
+        pass
+    if before.up_to_date:
+        console.print(f"already at revision {before.head}", highlight=False)
+    else:
+        was = _revision_name(before.current, before.legacy_version)
+        console.print(f"upgraded from {was} to revision {before.head}", highlight=False)
 
 
 def _add_web_commands() -> None:

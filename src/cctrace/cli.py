@@ -296,8 +296,9 @@ def trace(
 ) -> None:
     """Trace a case: sightings, route and close contacts, with a report."""
     site = _site_path(site_file, site)
+    from cctrace.casework import run_trace
     from cctrace.config import load_site
-    from cctrace.tracing.service import TraceRequest, run_trace
+    from cctrace.tracing.service import TraceRequest
 
     if not photo and tracklet is None:
         raise typer.BadParameter("give at least one --photo or a --tracklet")
@@ -431,8 +432,8 @@ def export_contacts(
 
 
 def _export_csv(site: Path, case: str, out: Path, what: str, actor: str) -> None:
+    from cctrace.casework import export_case_csv
     from cctrace.config import load_site
-    from cctrace.tracing.service import export_case_csv
 
     cfg = load_site(site, check_files=False)
     n = export_case_csv(cfg, case, what, out, actor)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cctrace.config import load_site
@@ -48,11 +49,14 @@ def footage() -> FootageRecord:
 
 
 def test_a_checkpoint_round_trips(processor: CameraProcessor, footage: FootageRecord) -> None:
+    # numpy arrays (pickled out of band with protocol 5) are part of real tracker state.
+    processor.probe = np.arange(6, dtype=np.float32).reshape(2, 3)  # type: ignore[attr-defined]
     blob = encode_checkpoint(processor, footage, KEY)
     assert blob.startswith(MAGIC)
     back = decode_checkpoint(blob, footage, KEY)
     assert isinstance(back, CameraProcessor) and back.camera == processor.camera
     assert type(back.tracker.__dict__) is dict  # the tracker came back
+    assert np.array_equal(back.probe, processor.probe)  # type: ignore[attr-defined]
 
 
 def test_planted_or_moved_checkpoints_are_refused(

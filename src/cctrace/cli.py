@@ -524,7 +524,7 @@ def purge(
     included, keeping the evidence of open and recently closed cases. Audited."""
     site = _site_path(site_file, site)
     from cctrace.config import load_site
-    from cctrace.privacy.retention import purge as run_purge
+    from cctrace.retention import purge as run_purge
 
     cfg = load_site(site, check_files=False)
     report = run_purge(cfg, now=_parse_time(now, "--now"), dry_run=dry_run, actor=_actor(actor))

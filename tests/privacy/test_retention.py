@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 from store_factories import T0, encounter, save, setup_footage, tracklet
 from typer.testing import CliRunner
 
+from cctrace import retention
 from cctrace.cli import app
 from cctrace.config import (
     CameraConfig,
@@ -28,9 +29,8 @@ from cctrace.config import (
 )
 from cctrace.errors import NotFoundError
 from cctrace.ingest.models import ModelSet
-from cctrace.privacy import retention
 from cctrace.privacy.crypto import KEY_ENV
-from cctrace.privacy.retention import PurgeScheduler, purge, purge_store
+from cctrace.retention import PurgeScheduler, purge, purge_store
 from cctrace.store import FaceIndex, InvalidInputError, Store
 from cctrace.store.schema import (
     ApprovalRow,

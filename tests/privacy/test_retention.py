@@ -102,7 +102,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         store.record_sightings(case, [(ids[tid], 0.9, SightingStatus.ACCEPTED)])
         store.request_approval(case, "export", "alice", "send to the health office", ids[tid])
         (site.storage.data_dir / "reports" / case / "20240301T090000Z").mkdir(parents=True)
-        (site.storage.data_dir / "reports" / case / "latest-trace.pickle").write_bytes(b"x")
+        (site.storage.data_dir / "reports" / case / "latest-trace.json").write_bytes(b"x")
     for case, days in (("OLD-1", 400), ("RECENT-1", 100)):
         store.set_case_status(case, "closed")
         with store.engine.begin() as c:

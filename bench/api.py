@@ -546,8 +546,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="cctrace-bench-api-logs-"))
     build_s = ensure_demo(workdir, shared_dir)
 
+    from cctrace.casework import load_latest_result
     from cctrace.config import load_site
-    from cctrace.tracing.service import load_latest_result
     from cctrace.web.cli import ensure_demo_users
     from cctrace.web.schemas import TraceOut
 

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cctrace.config import CameraConfig
+from cctrace.config import CameraConfig, SiteConfig
 from cctrace.console import make_console
 from cctrace.errors import CctraceError
 
@@ -296,8 +296,9 @@ def trace(
 ) -> None:
     """Trace a case: sightings, route and close contacts, with a report."""
     site = _site_path(site_file, site)
+    from cctrace.casework import run_trace
     from cctrace.config import load_site
-    from cctrace.tracing.service import TraceRequest, run_trace
+    from cctrace.tracing.service import TraceRequest
 
     if not photo and tracklet is None:
         raise typer.BadParameter("give at least one --photo or a --tracklet")
@@ -431,8 +432,8 @@ def export_contacts(
 
 
 def _export_csv(site: Path, case: str, out: Path, what: str, actor: str) -> None:
+    from cctrace.casework import export_case_csv
     from cctrace.config import load_site
-    from cctrace.tracing.service import export_case_csv
 
     cfg = load_site(site, check_files=False)
     n = export_case_csv(cfg, case, what, out, actor)
@@ -523,7 +524,7 @@ def purge(
     included, keeping the evidence of open and recently closed cases. Audited."""
     site = _site_path(site_file, site)
     from cctrace.config import load_site
-    from cctrace.privacy.retention import purge as run_purge
+    from cctrace.retention import purge as run_purge
 
     cfg = load_site(site, check_files=False)
     report = run_purge(cfg, now=_parse_time(now, "--now"), dry_run=dry_run, actor=_actor(actor))
@@ -631,6 +632,57 @@ def eval_command(
             console.print(f"no regressions against {baseline}")
     if report.errors or failed:
         raise typer.Exit(code=1)
+
+
+db_app = typer.Typer(help="Show and upgrade the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _database_url(site_file: Path | None, site_opt: Path | None) -> tuple[SiteConfig, str]:
+    from cctrace.config import load_site
+    from cctrace.store._base import default_url
+
+    cfg = load_site(_site_path(site_file, site_opt), check_files=False)
+    return cfg, cfg.storage.database_url or default_url(cfg.storage.data_dir)
+
+
+def _revision_name(current: str | None, legacy_version: str | None) -> str:
+    if current is None and legacy_version is not None:
+        return f"schema {legacy_version} (before Alembic)"
+    return f"revision {current}" if current else "empty"
+
+
+@db_app.command("current")
+def db_current(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+    """Show the database's schema revision and the newest this cctrace knows (read only)."""
+    from cctrace.store.migrations import schema_status
+
+    _, url = _database_url(site_file, site_opt)
+    status = schema_status(url)
+    state = "up to date" if status.up_to_date else "opening it will upgrade it"
+    console.print(
+        f"{_revision_name(status.current, status.legacy_version)}; newest: revision "
+        f"{status.head} ({state})",
+        highlight=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+    """Upgrade the database schema to the newest revision (every command that opens the
+    store does this too; this one does only that)."""
+    from cctrace.store.migrations import schema_status
+    from cctrace.store.repository import Store
+
+    cfg, url = _database_url(site_file, site_opt)
+    before = schema_status(url)
+    with Store.for_site(cfg):
+        pass
+    if before.up_to_date:
+        console.print(f"already at revision {before.head}", highlight=False)
+    else:
+        was = _revision_name(before.current, before.legacy_version)
+        console.print(f"upgraded from {was} to revision {before.head}", highlight=False)
 
 
 def _add_web_commands() -> None:

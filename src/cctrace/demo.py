@@ -237,9 +237,10 @@ def run_demo(
     workdir: Path, shared_data: Path | None = None, console: Console | None = None
 ) -> Path:
     """Fetch real footage, build the site, ingest it, trace a sample case; return the report."""
+    from cctrace.casework import run_trace
     from cctrace.config import load_site
     from cctrace.ingest.runner import ingest_site
-    from cctrace.tracing.service import TraceRequest, run_trace
+    from cctrace.tracing.service import TraceRequest
 
     console = console or Console()
     console.print("[bold]1/5[/bold] obtaining real footage (PETS2009 S2L1, Debian opencv-doc)")

@@ -32,6 +32,7 @@ from face_video import (
     write_face_video,
 )
 
+from cctrace.casework import run_trace
 from cctrace.config import SiteConfig, load_site
 from cctrace.errors import PhotoError
 from cctrace.ingest.models import ModelSet
@@ -40,7 +41,7 @@ from cctrace.store.records import TrackletRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import TraceResult
-from cctrace.tracing.service import TraceRequest, run_trace
+from cctrace.tracing.service import TraceRequest
 from cctrace.types import SightingStatus
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import numpy as np
 import pypdf
 import pytest
 
+from cctrace.casework import load_latest_result
 from cctrace.config import SiteConfig, load_site
 from cctrace.demo import DEMO_CASE
 from cctrace.ingest.models import ModelSet
@@ -30,7 +30,6 @@ from cctrace.report.evidence import (
 from cctrace.report.selective_blur import HEAD_FRACTION
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
-from cctrace.tracing.service import LATEST_RESULT
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +53,7 @@ def demo(
     work = tmp_path_factory.mktemp("export-demo")
     copy_demo(work / "site")
     site = load_site(work / "site" / "site.yaml")
-    result = pickle.loads(
-        (site.storage.data_dir / "reports" / DEMO_CASE / LATEST_RESULT).read_bytes()
-    )
+    result = load_latest_result(site, DEMO_CASE)
     store = Store.for_site(site)
     detectors = ExtraDetectors.from_models(ModelSet(site.models))
     case = store.get_case(DEMO_CASE)

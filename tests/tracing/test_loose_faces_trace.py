@@ -25,6 +25,7 @@ import jsonschema
 import numpy as np
 import pytest
 
+from cctrace.casework import run_trace
 from cctrace.config import SiteConfig, load_site
 from cctrace.evaluation.face_scene import (
     Appearance,
@@ -39,7 +40,7 @@ from cctrace.ingest.file_job import ingest_file
 from cctrace.ingest.models import ModelSet
 from cctrace.report import load_schema
 from cctrace.store import FootageStatus, Store
-from cctrace.tracing.service import TraceRequest, run_trace
+from cctrace.tracing.service import TraceRequest
 from cctrace.types import Detections, SightingStatus
 
 START = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)

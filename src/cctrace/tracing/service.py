@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import pickle
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ import numpy as np
 from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError, NotFoundError, QueryError
 from cctrace.ingest.models import ModelSet
-from cctrace.report.bundle import ReportPaths, write_report
 from cctrace.store.records import (
     AlreadyExistsError,
     CameraRecord,
@@ -67,7 +65,6 @@ from cctrace.types import SightingStatus, TrackPoint
 
 log = logging.getLogger(__name__)
 
-LATEST_RESULT = "latest-trace.pickle"
 NEIGHBOUR_CAMERA_M = 100.0
 """Cameras this close may see the same person at once (checked for shared paths)."""
 MAX_STITCH_ROUNDS = 20
@@ -104,40 +101,32 @@ def check_case_id(case_id: str) -> str:
     return case_id
 
 
-def run_trace(
-    site: SiteConfig,
-    request: TraceRequest,
-    out_dir: Path | None = None,
-    models: ModelSet | None = None,
-) -> tuple[TraceResult, ReportPaths]:
-    """Run a trace, write its report and audit entry; return the result and report paths."""
+def trace_case(
+    site: SiteConfig, store: Store, request: TraceRequest, models: ModelSet
+) -> TraceResult:
+    """Check the request's photos and tracklet, open its case and trace it, audited.
+
+    Bad input fails before the case exists (an unusable photo or an unknown tracklet
+    must not leave a case behind), and the failed attempt is still audited. The trace
+    embeds the photos again (~20 ms each).
+    """
     validate_request(site, request)
-    models = models or ModelSet(site.models)
-    with Store.for_site(site) as store:
-        # Bad input fails before the case exists (an unusable photo or an unknown tracklet
-        # must not leave a case behind), and the failed attempt is still audited. The
-        # trace embeds the photos again (~20 ms each).
-        try:
-            for photo in request.photos:
-                embed_photo(photo, models)
-            if request.tracklet_id is not None:
-                store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
-        except CctraceError as exc:
-            store.append_audit(
-                request.actor,
-                "trace",
-                request.case_id,
-                _audit_query(request),
-                {"error": f"{type(exc).__name__}: {exc}"},
-            )
-            raise
-        _ensure_case(store, request)
-        result = audited_trace(site, store, request, models)
-    case_dir = _case_dir(site, request.case_id)
-    target = out_dir or case_dir / result.created_at.strftime("%Y%m%dT%H%M%SZ")
-    paths = write_report(result, target, tz=site.zone())
-    save_latest_result(site, result)
-    return result, paths
+    try:
+        for photo in request.photos:
+            embed_photo(photo, models)
+        if request.tracklet_id is not None:
+            store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+    except CctraceError as exc:
+        store.append_audit(
+            request.actor,
+            "trace",
+            request.case_id,
+            _audit_query(request),
+            {"error": f"{type(exc).__name__}: {exc}"},
+        )
+        raise
+    _ensure_case(store, request)
+    return audited_trace(site, store, request, models)
 
 
 def validate_request(site: SiteConfig, request: TraceRequest) -> None:
@@ -207,17 +196,6 @@ def audited_trace(
         },
     )
     return result
-
-
-def save_latest_result(site: SiteConfig, result: TraceResult) -> Path:
-    """Keep ``result`` as its case's latest trace (what exports and the web app show)."""
-    case_dir = _case_dir(site, result.query.case_id)
-    case_dir.mkdir(parents=True, exist_ok=True)
-    path = case_dir / LATEST_RESULT
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(result))
-    tmp.replace(path)
-    return path
 
 
 def trace_in_store(
@@ -748,32 +726,3 @@ def case_dir(site: SiteConfig, case_id: str) -> Path:
 
 def _case_dir(site: SiteConfig, case_id: str) -> Path:
     return site.storage.data_dir / "reports" / check_case_id(case_id)
-
-
-def load_latest_result(site: SiteConfig, case_id: str) -> TraceResult:
-    """The last trace result of a case; ``NotFoundError`` when none was run."""
-    path = _case_dir(site, case_id) / LATEST_RESULT
-    if not path.is_file():
-        raise NotFoundError(f"no trace has been run for case {case_id!r}; run `cctrace trace`")
-    result = pickle.loads(path.read_bytes())
-    if not isinstance(result, TraceResult):
-        raise NotFoundError(f"{path} does not hold a trace result")
-    return result
-
-
-def export_case_csv(site: SiteConfig, case_id: str, what: str, out: Path, actor: str) -> int:
-    """Write the latest trace's sightings or contacts of a case as CSV; audited."""
-    from cctrace.report.csv_export import write_contacts_csv, write_sightings_csv
-
-    result = load_latest_result(site, case_id)
-    if what == "sightings":
-        write_sightings_csv(result, out, site.zone())
-        rows = len(result.sightings)
-    elif what == "contacts":
-        write_contacts_csv(result, out, site.zone())
-        rows = sum(len(c.encounters) for c in result.contacts)
-    else:
-        raise ValueError(f"unknown export {what!r}; expected sightings or contacts")
-    with Store.for_site(site) as store:
-        store.append_audit(actor, f"export_{what}", case_id, {"file": out.name}, {"rows": rows})
-    return rows

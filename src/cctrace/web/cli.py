@@ -108,7 +108,7 @@ def serve(
     import uvicorn
 
     from cctrace.config import load_site
-    from cctrace.privacy.retention import PurgeScheduler
+    from cctrace.retention import PurgeScheduler
 
     from .app import create_app
     from .settings import WebSettings

@@ -6,25 +6,23 @@ apply the same one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from cctrace.casework import latest_result_digest as _latest_digest
+from cctrace.casework import load_latest_result, save_latest_result
 from cctrace.errors import NotFoundError, QueryError
 from cctrace.localtime import human
 from cctrace.store.records import CaseRecord, CaseStatus, Role, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
 from cctrace.tracing.service import (
-    LATEST_RESULT,
     TraceRequest,
     audited_trace,
     case_dir,
-    load_latest_result,
-    save_latest_result,
     validate_request,
 )
 
@@ -196,10 +194,9 @@ def latest_result(state: AppState, case_id: str) -> TraceResult | None:
 
 
 def latest_result_digest(state: AppState, case_id: str) -> str | None:
-    """sha256 of the case's latest trace result as stored (None when none has run):
-    what an export request and its approval are bound to."""
-    path = case_dir(state.site, case_id) / LATEST_RESULT
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    """sha256 of the case's latest trace result in canonical JSON (None when none has
+    run): what an export request and its approval are bound to."""
+    return _latest_digest(state.site, case_id)
 
 
 def case_tracklets(result: TraceResult | None) -> set[int]:

@@ -146,7 +146,7 @@ def retention(request: Request, store: StoreDep) -> RetentionOut:
 @needs(Permission.ADMIN)
 def purge_now(request: Request, user: User, store: StoreDep) -> AuditOut:
     """Purge everything past retention now (also runs on a schedule). Audited."""
-    from cctrace.privacy.retention import purge
+    from cctrace.retention import purge
 
     purge(app_state(request).site, actor=user.username)
     last = _last_purge(store)

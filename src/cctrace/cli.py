@@ -62,9 +62,7 @@ def _site_path(argument: Path | None, option: Path | None) -> Path:
     """The site file from the positional argument or ``--site`` (or $CCTRACE_SITE, which
     typer puts in ``option``), else ``./site.yaml``; both given and different is an error."""
     if argument is not None and option is not None and argument != option:
-        raise typer.BadParameter(
-            f"two site files given: {argument} and --site {option}; give one"
-        )
+        raise typer.BadParameter(f"two site files given: {argument} and --site {option}; give one")
     return argument or option or Path("site.yaml")
 
 

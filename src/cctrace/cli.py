@@ -62,9 +62,7 @@ def _site_path(argument: Path | None, option: Path | None) -> Path:
     """The site file from the positional argument or ``--site`` (or $CCTRACE_SITE, which
     typer puts in ``option``), else ``./site.yaml``; both given and different is an error."""
     if argument is not None and option is not None and argument != option:
-        raise typer.BadParameter(
-            f"two site files given: {argument} and --site {option}; give one"
-        )
+        raise typer.BadParameter(f"two site files given: {argument} and --site {option}; give one")
     return argument or option or Path("site.yaml")
 
 
@@ -114,7 +112,9 @@ def site_validate(site_file: SiteArgument = None, site_opt: SiteOption = None) -
             calib = f"{len(cam.calibration.points)} points, median error {cal.median_error_m:.2f} m"
         else:
             calib = "none (distances estimated from person height)"
-        table.add_row(cam.id, cam.name, ", ".join(str(p) for p in cam.footage), calib, start)
+        footage = [str(p) for p in cam.footage]
+        footage += [f"live {u.kind}: {u.masked}" for u in cam.streams]  # never credentials
+        table.add_row(cam.id, cam.name, ", ".join(footage), calib, start)
     console.print(table)
     for _, warning in starts:
         if warning:
@@ -129,6 +129,8 @@ def _first_start(camera: CameraConfig, retention_days: int) -> tuple[str, str]:
     from cctrace.footage.sources import expand_footage
     from cctrace.footage.timing import resolve_start
 
+    if not camera.footage:
+        return "live: the stream's wall time", ""
     first = expand_footage(camera.footage)[0]
     try:
         start = resolve_start(first, camera.start_time, camera.timezone)
@@ -166,11 +168,19 @@ def ingest(
             help="Show progress bars (also off with CCTRACE_NO_PROGRESS=1).",
         ),
     ] = True,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Ingest the live cameras (stream URLs) continuously until Ctrl-C/SIGTERM.",
+        ),
+    ] = False,
 ) -> None:
     """Analyse every camera's footage into the index (idempotent and resumable).
 
     Re-running adds nothing for files already ingested; a run that was killed
-    resumes from its last checkpoint.
+    resumes from its last checkpoint. With --live, cameras whose footage is a stream
+    URL run until stopped, committing a segment every ingest.live_segment_s.
     """
     from cctrace.config import load_site
     from cctrace.footage.sources import expand_footage
@@ -179,15 +189,20 @@ def ingest(
     # Footage is checked per camera: one camera's missing folder must not stop the others
     # (each failure is a row of the table below and makes the exit status 1).
     site = load_site(_site_path(site_file, site_opt), check_files=False)
+    if live:
+        from cctrace.ingest.live import ingest_live
+
+        summary = ingest_live(site, camera_ids=camera)
     for cam in site.cameras:
-        if camera and cam.id not in camera:
+        if live or (camera and cam.id not in camera) or not cam.footage:
             continue
         try:
             expand_footage(cam.footage)
         except CctraceError as exc:
             err_console.print(f"[yellow]warning:[/yellow] camera {cam.id}: {escape(str(exc))}")
     show = progress and not os.environ.get("CCTRACE_NO_PROGRESS")
-    summary = ingest_site(site, camera_ids=camera, workers=workers, progress=show)
+    if not live:
+        summary = ingest_site(site, camera_ids=camera, workers=workers, progress=show)
     table = Table(title="ingest")
     for col in ("camera", "file", "status", "tracklets", "encounters", "note"):
         table.add_column(col)
@@ -255,6 +270,21 @@ def status(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
                 "0",
                 escape(failure.error),
             )
+        console.print(table)
+    _print_live_status(site)
+
+
+def _print_live_status(site: SiteConfig) -> None:
+    """The live cameras' connection state (cctrace.ingest.live), if the site has any."""
+    from cctrace.ingest.live import iter_live_rows
+
+    rows = list(iter_live_rows(site))
+    if rows:
+        table = Table(title=f"{site.name}: live cameras")
+        for col in ("camera", "stream", "state", "last segment ends (UTC)", "note"):
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
         console.print(table)
 
 

@@ -291,12 +291,18 @@ def ingest_site(
     ``models`` (for benchmarks and tests) runs every camera in this process with them.
     """
     cameras = [site.camera(c) for c in camera_ids] if camera_ids else list(site.cameras)
+    live_only = [c.id for c in cameras if not c.footage]
+    if live_only:  # streams run with `cctrace ingest --live` (cctrace.ingest.live)
+        log.info("live camera(s) %s: run them with --live", ", ".join(live_only))
+        cameras = [c for c in cameras if c.footage]
+    summary = IngestSummary()
+    if not cameras:
+        return summary
     n_workers = workers if workers is not None else site.ingest.workers
     if n_workers <= 0:
         n_workers = os.cpu_count() or 1
     n_workers = max(1, min(n_workers, len(cameras)))
     threads = max(1, (os.cpu_count() or 1) // n_workers)
-    summary = IngestSummary()
     from cctrace.store.repository import Store
 
     with Store.for_site(site):

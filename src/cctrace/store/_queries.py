@@ -128,6 +128,22 @@ class QueryMixin(StoreBase):
         with self._read() as s:
             return [_convert.tracklet(r, self.abspath) for r in s.scalars(stmt)]
 
+    def face_counts(self, ids: Iterable[int]) -> dict[int, int]:
+        """How many faces are stored for each of the tracklets ``ids`` (0 when none)."""
+        wanted = unique_ints(ids)
+        counts = dict.fromkeys(wanted, 0)
+        f = FaceEmbeddingRow
+        with self._read() as s:
+            for part in chunks(wanted):
+                stmt = (
+                    select(f.tracklet_id, func.count(f.id))
+                    .where(f.tracklet_id.in_(part))
+                    .group_by(f.tracklet_id)
+                )
+                for tid, n in s.execute(stmt):
+                    counts[int(tid)] = int(n)
+        return counts
+
     def accepted_camera_hops(self, limit: int = 20_000) -> list[tuple[str, str, float]]:
         """Observed walks between cameras: (from camera, to camera, seconds from leaving
         the first view to entering the second) for consecutive accepted sightings of a

@@ -223,3 +223,23 @@ def test_site_validate_errors_exit_2(
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert expected in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("trace", "site.yaml", "--case", "C-3", "--tracklet", str(2**63)), "--tracklet"),
+        (
+            ("export", "tracks", "site.yaml", "--camera", "cam1", "--footage", str(2**63)),
+            "--footage",
+        ),
+        (("trace", "site.yaml", "--case", "C-3", "--tracklet", "1", "--minutes", "nan"), "minutes"),
+        (("ingest", "site.yaml", "--workers", "-3"), "--workers"),
+    ],
+)
+def test_out_of_range_arguments_are_one_clear_line(
+    seeded: Path, args: tuple[str, ...], expected: str
+) -> None:
+    done = cctrace(*args, cwd=seeded)
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr

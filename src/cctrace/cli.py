@@ -66,6 +66,10 @@ SiteArgument = Annotated[
 ]
 
 
+MAX_ID = 2**63 - 1
+"""The largest id the database holds (a signed 64-bit integer): larger ids are refused."""
+
+
 def _site_path(argument: Path | None, option: Path | None) -> Path:
     """The site file from the positional argument or ``--site`` (or $CCTRACE_SITE, which
     typer puts in ``option``), else ``./site.yaml``; both given and different is an error."""
@@ -187,7 +191,8 @@ def ingest(
         list[str] | None, typer.Option("--camera", "-c", help="Only these camera ids.")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: site config, 0 = per core).")
+        int | None,
+        typer.Option(min=0, help="Worker processes (default: site config, 0 = per core)."),
     ] = None,
     progress: Annotated[
         bool,
@@ -358,7 +363,13 @@ def trace(
         list[Path] | None, typer.Option("--photo", "-p", help="Face photo of the case.")
     ] = None,
     tracklet: Annotated[
-        int | None, typer.Option("--tracklet", help="Start from a tracklet id picked in a frame.")
+        int | None,
+        typer.Option(
+            "--tracklet",
+            min=1,
+            max=MAX_ID,
+            help="Start from a tracklet id (see `cctrace tracklets list`).",
+        ),
     ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Window start, ISO time (UTC if no zone).")
@@ -469,8 +480,10 @@ def export_tracks(
     footage: Annotated[
         int | None,
         typer.Option(
+            min=1,
+            max=MAX_ID,
             help="Footage file id (see `cctrace status`), needed when a camera has "
-            "several files: MOT frame numbers restart in each file."
+            "several files: MOT frame numbers restart in each file.",
         ),
     ] = None,
 ) -> None:

@@ -258,3 +258,11 @@ def test_a_detector_reports_no_person_on_a_uniform_frame() -> None:
     assert len(detector.detect(np.full((16, 16, 3), 200, np.uint8))) == 0
     textured = np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8)
     assert len(detector.detect(textured)) == 1
+
+
+@pytest.mark.parametrize("tiles", ["lots", [2], [2, "1"], [True, 1]])
+def test_tiles_must_be_two_whole_numbers(tiles: Any) -> None:
+    from cctrace.vision.tiled import TiledPersonDetector
+
+    with pytest.raises(ValueError, match="tiles must be two whole numbers"):
+        TiledPersonDetector(tiles=tiles)

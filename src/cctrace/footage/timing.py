@@ -229,7 +229,7 @@ def past_retention(
         return None
     return (
         f"{Path(path).name} starts {start.value.isoformat(timespec='seconds')} (from "
-        f"{SOURCE_WORDS.get(start.source, start.source)}), before the retention cut-off "
-        f"{cutoff.isoformat(timespec='seconds')} (retention.days: {retention_days}): the next "
-        "purge would delete what it finds"
+        f"{SOURCE_WORDS.get(start.source, start.source)}), more than {retention_days} days "
+        f"ago: before the retention cut-off {cutoff.isoformat(timespec='seconds')} "
+        "(retention.days), so the next purge would delete what it finds"
     )

@@ -228,7 +228,7 @@ def _register_files(
     return records, failed
 
 
-MIN_FRAME_SIDE = 64
+MIN_FRAME_SIDE = 32
 """Frames smaller than this (pixels, either side) cannot show a person the detector can
 find: upscaled to the network's input they are a few flat blocks, where the only
 "person" it could report is a phantom (a 2x2 solid-colour clip once gave one)."""

@@ -40,12 +40,17 @@ from .schema import (
 
 log = logging.getLogger(__name__)
 
+MAX_ROW_ID = 2**63 - 1
+"""The largest id a (signed 64-bit) id column holds."""
+
 
 class QueryMixin(StoreBase):
     """Tracing queries of :class:`~cctrace.store.Store`."""
 
     def get_tracklet(self, tracklet_id: int) -> TrackletRecord:
         """One tracklet; :class:`NotFoundError` if unknown."""
+        if not 1 <= int(tracklet_id) <= MAX_ROW_ID:  # the database could not even compare it
+            raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
         with self._read() as s:
             row = s.get(TrackletRow, int(tracklet_id))
             if row is None:

@@ -157,6 +157,15 @@ def validate_request(site: SiteConfig, request: TraceRequest) -> None:
             f"thresholds must satisfy -1 <= review ({review:g}) <= accept ({accept:g}) <= 1"
         )
     check_distance(site, request.distance_m)
+    if not (math.isfinite(request.minutes) and 0 < request.minutes <= MINUTES_MAX):
+        raise QueryError(
+            f"minutes {request.minutes:g}: the close-contact time must be above 0 and at "
+            f"most {MINUTES_MAX:g} (24 hours)"
+        )
+
+
+MINUTES_MAX = 24 * 60.0
+"""Close-contact minutes are summed over any 24 hours: more can never be reached."""
 
 
 def check_distance(site: SiteConfig, distance_m: float, name: str = "distance") -> float:

@@ -274,6 +274,12 @@ class TiledPersonDetector:
                 raise ValueError(f"{name} must be a positive multiple of 32, got {size}")
         if not 0.0 <= conf_threshold <= 1.0 or not 0.0 <= nms_threshold <= 1.0:
             raise ValueError("conf_threshold and nms_threshold must be within [0, 1]")
+        if not (
+            isinstance(tiles, list | tuple)
+            and len(tiles) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in tiles)
+        ):
+            raise ValueError(f"tiles must be two whole numbers [columns, rows], got {tiles!r}")
         cols, rows = tiles
         if cols < 1 or rows < 1:
             raise ValueError(f"tiles must be >= (1, 1), got {tiles}")

@@ -160,7 +160,9 @@ def footage_corpus(work: Path, clip: Path, frames: list[np.ndarray]) -> dict[str
     put("empty.mp4", b"")
     garbled = bytearray(data)
     start = len(data) // 4
-    garbled[start : start + len(data) // 5] = rng.integers(0, 256, len(data) // 5, np.uint8).tobytes()
+    garbled[start : start + len(data) // 5] = rng.integers(
+        0, 256, len(data) // 5, np.uint8
+    ).tobytes()
     put("garbled-middle.mp4", bytes(garbled))
     zeroed = bytearray(data)
     zeroed[:4096] = bytes(min(4096, len(data)))
@@ -488,6 +490,7 @@ def web_outcomes(work: Path, photos: dict[str, tuple[str, bytes, str]]) -> list[
     digest = hash_password(password)
     store.create_user("ivy", digest, "investigator", "north")
     store.create_user("sue", digest, "supervisor", "north")
+    store.create_user("aud", digest, "auditor", "north")
     settings = WebSettings.for_demo()
     app = create_app(site, settings, store=store)
 
@@ -497,7 +500,7 @@ def web_outcomes(work: Path, photos: dict[str, tuple[str, bytes, str]]) -> list[
         client.headers["X-CSRF-Token"] = resp.json()["csrf_token"]
         return client
 
-    ivy, sue = client_for("ivy"), client_for("sue")
+    ivy, sue, aud = client_for("ivy"), client_for("sue"), client_for("aud")
     ivy.post("/api/cases", json={"case_id": "C-1", "legal_basis": "Public Health Act"})
     out: list[Outcome] = []
     for name, (file_name, data, ctype) in photos.items():
@@ -661,13 +664,13 @@ def web_outcomes(work: Path, photos: dict[str, tuple[str, bytes, str]]) -> list[
         ),
     ]
     queries: list[tuple[str, Callable[[], Any]]] = [
-        ("audit before_id 2^63", lambda: ivy.get("/api/audit", params={"before_id": INT64_PLUS})),
-        ("audit limit 2^63", lambda: ivy.get("/api/audit", params={"limit": INT64_PLUS})),
-        ("audit limit negative", lambda: ivy.get("/api/audit", params={"limit": "-1"})),
+        ("audit before_id 2^63", lambda: aud.get("/api/audit", params={"before_id": INT64_PLUS})),
+        ("audit limit 2^63", lambda: aud.get("/api/audit", params={"limit": INT64_PLUS})),
+        ("audit limit negative", lambda: aud.get("/api/audit", params={"limit": "-1"})),
     ]
     for name, fn in [*form, *paths, *bodies, *queries]:
         out.append(judge_web("api values", name, fn))
-    for c in (ivy, sue):
+    for c in (ivy, sue, aud):
         c.close()
     app.state.cctrace.jobs.shutdown()
     store.close()

@@ -65,6 +65,7 @@ def seeded(tmp_path: Path) -> Path:
     with Store.for_site(load_site(tmp_path / "site.yaml", check_files=False)) as store:
         footage = setup_footage(store, "cam1")
         save(store, footage.id, [tracklet(1), tracklet(2, seed=8)], [encounter(1, 2, seconds=30)])
+        store.create_user("ana", "$argon2id$not-a-real-hash", "investigator", "north")
     return tmp_path
 
 
@@ -108,6 +109,7 @@ def test_tracklets_list_at_a_time_and_unknown_camera(seeded: Path) -> None:
         (("audit", "list", "site.yaml"), "entries"),
         (("audit", "verify", "site.yaml"), "ok"),
         (("purge", "site.yaml", "--dry-run"), "counts"),
+        (("users", "list", "--site", "site.yaml"), "users"),
     ],
 )
 def test_json_is_the_only_thing_on_stdout(seeded: Path, args: tuple[str, ...], key: str) -> None:

@@ -1,4 +1,5 @@
-"""Case numbers in use and trace distances: refused the same way, before any work."""
+"""Edge values at the API: a case number in use, a distance beyond the widest band, ids beyond
+the database range: each refused the same clear way, before any work."""
 
 from __future__ import annotations
 
@@ -43,3 +44,9 @@ def test_a_distance_beyond_the_widest_band_is_refused_before_photos_are_read(
     message = resp.json()["error"]["message"]
     assert "distance_m 5 m" in message and "at most 3 m" in message
     assert "ingest.distance_bands_m" in message
+
+
+def test_an_audit_page_id_beyond_the_database_range_is_a_clear_422(web: WebEnv) -> None:
+    aud = web.client_for("aud")
+    resp = aud.get("/api/audit", params={"before_id": str(2**63)})
+    assert resp.status_code == 422 and "before_id" in resp.json()["error"]["message"]

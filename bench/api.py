@@ -218,6 +218,7 @@ class IngestDriver(threading.Thread):
                 "--workers",
                 "1",
                 "--no-progress",
+                "--allow-expired",  # the PETS footage is dated 2009
             ]
             run = IngestRun(cam, time.perf_counter())
             self.runs.append(run)

@@ -138,7 +138,7 @@ def test_ingest_stores_body_appearance_that_tells_real_people_apart(
         )
         write_video(clip, frames, 7)
     site = load_site(write_pets_site(pets_dir, tmp_path, footage=clip))
-    ingest_site(site, workers=1, progress=False)
+    ingest_site(site, workers=1, progress=False, allow_expired=True)
     with Store.for_site(site) as store:
         records = store.tracklets_in_window(None, None)
         bodies = store.body_embeddings([r.id for r in records], model="part-colour")

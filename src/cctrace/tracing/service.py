@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,12 +145,32 @@ def validate_request(site: SiteConfig, request: TraceRequest) -> None:
         raise QueryError(
             f"thresholds must satisfy -1 <= review ({review:g}) <= accept ({accept:g}) <= 1"
         )
-    widest = max(site.ingest.distance_bands_m)
-    if not 0 < request.distance_m <= widest:
+    check_distance(site, request.distance_m)
+    if not (math.isfinite(request.minutes) and 0 < request.minutes <= MINUTES_MAX):
         raise QueryError(
-            f"--distance must be above 0 and at most {widest:g} m, the widest band measured "
-            "at ingest (ingest.distance_bands_m)"
+            f"minutes {request.minutes:g}: the close-contact time must be above 0 and at "
+            f"most {MINUTES_MAX:g} (24 hours)"
         )
+
+
+MINUTES_MAX = 24 * 60.0
+"""Close-contact minutes are summed over any 24 hours: more can never be reached."""
+
+
+def check_distance(site: SiteConfig, distance_m: float, name: str = "distance") -> float:
+    """``distance_m`` when a trace can answer it: above 0 and at most the widest distance
+    band measured at ingest; ``QueryError`` naming that band and how to widen it otherwise
+    (checked before any photo is read or any case is opened)."""
+    widest = max(site.ingest.distance_bands_m)
+    bands = ", ".join(f"{b:g}" for b in site.ingest.distance_bands_m)
+    if not (math.isfinite(distance_m) and 0 < distance_m <= widest):
+        raise QueryError(
+            f"{name} {distance_m:g} m: must be above 0 and at most {widest:g} m, the widest "
+            f"distance band measured at ingest (bands: {bands} m); "
+            "to trace farther, add a wider band to ingest.distance_bands_m in the site file "
+            "and re-ingest the footage"
+        )
+    return distance_m
 
 
 ProgressFn = Callable[[str, float], None]

@@ -16,7 +16,7 @@ from cctrace.casework import latest_result_digest as _latest_digest
 from cctrace.casework import load_latest_result, save_latest_result
 from cctrace.errors import NotFoundError, QueryError
 from cctrace.localtime import human
-from cctrace.store.records import CaseRecord, CaseStatus, Role, UserRecord
+from cctrace.store.records import AlreadyExistsError, CaseRecord, CaseStatus, Role, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
 from cctrace.tracing.service import (
@@ -62,6 +62,48 @@ def open_case(store: Store, user: UserRecord, case_id: str) -> CaseRecord:
     if case.status == CaseStatus.CLOSED:
         raise QueryError(f"case {case_id} is closed; nothing can be searched in it")
     return case
+
+
+def number_taken(case_id: str) -> AlreadyExistsError:
+    """The one refusal for a case number already in use, whoever holds it: the same
+    status, code and words for the user's own case, a colleague's and another team's,
+    so nothing tells whose it is (or what it holds)."""
+    return AlreadyExistsError(
+        f"case number {case_id!r} cannot be used: case numbers are unique on this site; "
+        "open your existing case from the case list, or choose another number"
+    )
+
+
+def create_case_for(
+    store: Store,
+    user: UserRecord,
+    case_id: str,
+    legal_basis: str,
+    notes: str = "",
+    *,
+    team: str,
+    window_from: datetime | None = None,
+    window_to: datetime | None = None,
+    parent_case_id: str | None = None,
+) -> CaseRecord:
+    """Open a case as ``user``; a number already in use gets :func:`number_taken` (409)
+    and an audit entry (``case_open_refused``), so probing for numbers shows in the log."""
+    try:
+        return store.create_case(
+            case_id,
+            user.username,
+            legal_basis,
+            notes,
+            team=team,
+            window_from=window_from,
+            window_to=window_to,
+            parent_case_id=parent_case_id,
+        )
+    except AlreadyExistsError:
+        store.append_audit(
+            user.username, "case_open_refused", None, {"case_id": case_id}, {"reason": "in use"}
+        )
+        raise number_taken(case_id) from None
 
 
 def cases_for(store: Store, user: UserRecord) -> list[CaseRecord]:

@@ -17,7 +17,7 @@ from cctrace.report.evidence import ExtraDetectors
 from cctrace.store.records import CaseStatus, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.query import embed_photo, read_photo
-from cctrace.tracing.service import check_case_id
+from cctrace.tracing.service import check_case_id, check_distance
 from cctrace.types import SightingStatus
 
 from ..deps import app_state, current_user, get_store, needs
@@ -43,6 +43,7 @@ from ..services import (
     cases_for,
     check_in_window,
     contact_tracklets,
+    create_case_for,
     latest_result,
     open_case,
     photo_dir,
@@ -89,12 +90,16 @@ def list_cases(user: User, store: StoreDep) -> list[CaseOut]:
 @needs(Permission.CASE_WRITE)
 def create_case(body: CaseIn, request: Request, user: User, store: StoreDep) -> CaseOut:
     """Open a case: a case number, the legal basis, the infectious window (a time without
-    an offset is the site's local time), notes."""
+    an offset is the site's local time), notes.
+
+    Case numbers are unique on the site. A number already in use answers 409 with one
+    message whoever holds it (you, a colleague or another team), and is audited."""
     check_case_id(body.case_id)
     body = _local_window(request, body)
-    case = store.create_case(
+    case = create_case_for(
+        store,
+        user,
         body.case_id,
-        user.username,
         body.legal_basis,
         body.notes,
         team=user.team,
@@ -232,6 +237,7 @@ async def start_case_trace(
     state = app_state(request)
     user = current_user(request)
     case = await run_in_threadpool(open_case, state.store, user, case_id)
+    check_distance(state.site, distance_m, "distance_m")  # before any photo is read
     if tracklet_id is not None:
         await run_in_threadpool(state.store.get_tracklet, tracklet_id)
     saved = await _save_photos(request, case_id, [p for p in photos or [] if p.filename])
@@ -324,9 +330,10 @@ def second_degree(case_id: str, tracklet_id: DbId, request: Request, user: User)
         if child.parent_case_id != case_id:
             raise QueryError(f"case {child_id} exists but is not a second-degree case of {case_id}")
     except NotFoundError:
-        child = state.store.create_case(
+        child = create_case_for(
+            state.store,
+            user,
             child_id,
-            user.username,
             f"second-degree trace from case {case_id}: {parent.legal_basis}"[:10_000],
             f"Contact (tracklet {tracklet_id}) of case {case_id}.",
             team=parent.team,

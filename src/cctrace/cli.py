@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from cctrace.cli_lang import LangOption
 from cctrace.config import CameraConfig, SiteConfig
 from cctrace.console import make_console
 from cctrace.errors import CctraceError
@@ -323,6 +324,7 @@ def trace(
     review: Annotated[
         float | None, typer.Option(help="Review threshold for this trace (site default).")
     ] = None,
+    lang: LangOption = None,  # its callback sets the report's language
 ) -> None:
     """Trace a case: sightings, route and close contacts, with a report."""
     site = _site_path(site_file, site)
@@ -442,6 +444,7 @@ def export_sightings(
     site: SiteOption = None,
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("sightings.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
+    lang: LangOption = None,  # its callback sets the person labels' language
 ) -> None:
     """Write the latest trace's sightings of a case as CSV."""
     site = _site_path(site_file, site)
@@ -455,6 +458,7 @@ def export_contacts(
     site: SiteOption = None,
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("contacts.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
+    lang: LangOption = None,  # its callback sets the person labels' language
 ) -> None:
     """Write the latest trace's contacts of a case as CSV."""
     site = _site_path(site_file, site)

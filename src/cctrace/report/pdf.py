@@ -266,11 +266,11 @@ def _contacts(
     out: list[Flowable] = [_p(gettext("Contacts"), st["h2"])]
     if not result.contacts:
         return [*out, _p(gettext("No contact found."), st["body"])]
-    head = [gettext("Contact"), gettext("Camera"),
-            gettext("Start ({zone})").format(zone=clock.caption), gettext("Within (s)"),
-            gettext("Min dist."), gettext("Case mask"), gettext("Contact mask"),
-            gettext("Close")]  # fmt: skip
-    rows: list[list[Any]] = [[_p(h, st["head"]) for h in head]]
+    start = _p(gettext("Start ({zone})").format(zone=clock.caption), st["head"])
+    rows: list[list[Any]] = [
+        [gettext("Contact"), gettext("Camera"), start, gettext("Within (s)"),
+         gettext("Min dist."), gettext("Case mask"), gettext("Contact mask"), gettext("Close")]
+    ]  # fmt: skip
     for n, c in enumerate(result.contacts, start=1):
         label = contact_label(n, c, cams, clock)
         for e in sorted(c.encounters, key=lambda e: e.start):

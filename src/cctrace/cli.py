@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cctrace.cli_json import JsonOption, print_json
+from cctrace.cli_lang import LangOption
 from cctrace.config import CameraConfig, SiteConfig
 from cctrace.console import make_console
 from cctrace.errors import CctraceError
@@ -435,6 +436,7 @@ def trace(
         float | None, typer.Option(help="Review threshold for this trace (site default).")
     ] = None,
     as_json: JsonOption = False,
+    lang: LangOption = None,  # its callback sets the report's language
 ) -> None:
     """Trace a case: sightings, route and close contacts, with a report.
 
@@ -567,6 +569,7 @@ def export_sightings(
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("sightings.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
     as_json: JsonOption = False,
+    lang: LangOption = None,  # its callback sets the person labels' language
 ) -> None:
     """Write the latest trace's sightings of a case as CSV."""
     site = _site_path(site_file, site)
@@ -581,6 +584,7 @@ def export_contacts(
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("contacts.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
     as_json: JsonOption = False,
+    lang: LangOption = None,  # its callback sets the person labels' language
 ) -> None:
     """Write the latest trace's contacts of a case as CSV."""
     site = _site_path(site_file, site)

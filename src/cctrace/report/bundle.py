@@ -48,6 +48,7 @@ def write_report(
     out_dir: str | os.PathLike[str],
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
+    lang: str | None = None,
 ) -> ReportPaths:
     """Write JSON, GeoJSON, HTML and the CSVs into ``out_dir`` (created if needed).
 
@@ -56,7 +57,8 @@ def write_report(
     ``<case>-contact-persons.csv`` (unsafe characters in the case id become ``_``).
     ``snapshot_dir`` resolves relative snapshot paths for the HTML. ``tz`` is the site's
     time zone: the HTML and the CSVs' ``*_local`` columns show local time in it (default
-    UTC); JSON and GeoJSON stay UTC.
+    UTC); JSON and GeoJSON stay UTC. ``lang`` is the HTML's language (default the
+    current one, :mod:`cctrace.i18n`; the CLI's ``--lang``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,7 +66,7 @@ def write_report(
     paths = ReportPaths(
         json=write_json(result, out / f"{stem}.json"),
         geojson=write_geojson(result, out / f"{stem}.geojson"),
-        html=write_html(result, out / f"{stem}.html", snapshot_dir, tz),
+        html=write_html(result, out / f"{stem}.html", snapshot_dir, tz, lang),
         sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv", tz),
         contacts_csv=write_contacts_csv(result, out / f"{stem}-contacts.csv", tz),
         contact_persons_csv=write_contact_persons_csv(

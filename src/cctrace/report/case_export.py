@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError
+from cctrace.i18n import gettext, use_language
 from cctrace.localtime import LocalClock
 from cctrace.report.bundle import safe_stem
 from cctrace.report.csv_export import write_contacts_csv, write_sightings_csv
@@ -115,7 +116,7 @@ class _Pictures:
         except (EvidenceUnavailableError, CctraceError) as exc:
             logger.warning("no picture for tracklet %d: %s", tracklet_id, exc)
             self.missing += 1
-            return None, f"No picture: {exc}"
+            return None, gettext("No picture: {reason}").format(reason=exc)
         if ev.source == "snapshot":
             self.from_snapshots += 1
         return ev, ""
@@ -130,7 +131,9 @@ def _route_items(result: TraceResult, pics: _Pictures, clock: LocalClock) -> lis
         items.append(
             EvidenceItem(
                 title=f"{i}. {camera_name(cams, s.camera_id)}",
-                caption=f"Case (tracklet #{s.tracklet_id}) at {when}.",
+                caption=gettext("Case (tracklet #{id}) at {time}.").format(
+                    id=s.tracklet_id, time=when
+                ),
                 evidence=ev,
                 note=note,
             )
@@ -157,11 +160,16 @@ def _contact_items(result: TraceResult, pics: _Pictures, clock: LocalClock) -> l
             items.append(
                 EvidenceItem(
                     title=f"{label} - {camera_name(cams, e.camera_id)}",
-                    caption=(
-                        f"Closest approach, {metres(e.min_distance_m)} at "
-                        f"{clock.full(e.min_distance_at)}; {e.seconds_within:.0f} s within "
-                        f"{result.query.distance_m:g} m (contact #{e.contact_tracklet_id}, "
-                        f"case #{e.case_tracklet_id})."
+                    caption=gettext(
+                        "Closest approach, {distance} at {time}; {seconds} s within {m} m "
+                        "(contact #{contact}, case #{case})."
+                    ).format(
+                        distance=metres(e.min_distance_m),
+                        time=clock.full(e.min_distance_at),
+                        seconds=f"{e.seconds_within:.0f}",
+                        m=f"{result.query.distance_m:g}",
+                        contact=e.contact_tracklet_id,
+                        case=e.case_tracklet_id,
                     ),
                     evidence=ev,
                     note=note,
@@ -180,6 +188,7 @@ def export_case(
     *,
     detectors: ExtraDetectors | None = None,
     exported_at: datetime | None = None,
+    lang: str | None = None,
 ) -> CaseExport:
     """Write ``<case>.pdf``, ``<case>-sightings.csv`` and ``<case>-contacts.csv``.
 
@@ -195,12 +204,29 @@ def export_case(
             (the export fails closed rather than risk an unblurred face).
         exported_at: the export time (default now). Times in the PDF and the CSVs'
             ``*_local`` columns are in the site's time zone (``site.zone()``).
+        lang: the PDF's language (``en``/``ko``; default the current language of
+            :mod:`cctrace.i18n`); the CSVs' ``person_label`` follows it, their columns
+            and values stay as the schema names them.
 
     Raises:
         ValueError: the result belongs to another case.
     """
     if result.query.case_id != case.id:
         raise ValueError(f"the trace result is for case {result.query.case_id!r}, not {case.id!r}")
+    with use_language(lang):
+        return _export_case(site, store, case, result, out_dir, exported_by, detectors, exported_at)
+
+
+def _export_case(
+    site: SiteConfig,
+    store: Store,
+    case: CaseRecord,
+    result: TraceResult,
+    out_dir: str | os.PathLike[str],
+    exported_by: str,
+    detectors: ExtraDetectors | None,
+    exported_at: datetime | None,
+) -> CaseExport:
     if detectors is None:
         from cctrace.ingest.models import ModelSet
 

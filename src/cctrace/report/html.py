@@ -18,6 +18,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from cctrace import __version__
+from cctrace.i18n import current_language, gettext, ngettext, use_language
 from cctrace.localtime import LocalClock
 from cctrace.report.formatting import (
     camera_index,
@@ -25,7 +26,9 @@ from cctrace.report.formatting import (
     contact_label,
     count_status,
     duration,
+    label,
     mask_label,
+    message_text,
     metres,
     result_clock,
     route_order,
@@ -85,12 +88,6 @@ class LooseFaceRow:
     """"" for one face, else e.g. "5 faces until 12:34:07"."""
 
 
-FATE_LABELS = {
-    "ambiguous": "near several people's heads",
-    "no_person": "nobody tracked there",
-}
-
-
 @dataclass(frozen=True)
 class EncounterRow:
     """One encounter under a contact."""
@@ -143,8 +140,12 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Translations follow cctrace.i18n's current language (render_html sets it).
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["f1"] = lambda v: f"{float(v):.1f}"
+    env.globals["current_language"] = current_language
     return env
 
 
@@ -190,9 +191,11 @@ def _loose_face_rows(result: TraceResult, clock: LocalClock) -> list[LooseFaceRo
             date=clock.day(f.timestamp),
             box=_box(f),
             score=score(f.score),
-            fate=FATE_LABELS.get(f.fate, f.fate),
+            fate=label(f.fate),
             seen=(
-                f"{f.faces_seen} faces until {clock.clock(f.seen_until)}"
+                gettext("{n} faces until {time}").format(
+                    n=f.faces_seen, time=clock.clock(f.seen_until)
+                )
                 if f.seen_until is not None
                 else ""
             ),
@@ -237,7 +240,7 @@ def _contact_row(
         case_masks=tuple((m.value, mask_label(m)) for m in case_masks),
         is_close=c.is_close_contact,
         tracklets=", ".join(str(t) for t in c.contact_tracklet_ids),
-        linked_by=", ".join(c.linked_by),
+        linked_by=", ".join(label(how) for how in c.linked_by),
         encounters=tuple(
             EncounterRow(
                 camera=camera_name(cams, e.camera_id),
@@ -252,7 +255,9 @@ def _contact_row(
                 contact_mask=e.contact_mask.value,
                 contact_mask_label=mask_label(e.contact_mask),
                 bands=_bands(e.seconds_by_band),
-                tracklets=f"{e.contact_tracklet_id} ↔ case {e.case_tracklet_id}",
+                tracklets=gettext("{contact} ↔ case {case}").format(
+                    contact=e.contact_tracklet_id, case=e.case_tracklet_id
+                ),
             )
             for e in encounters
         ),
@@ -264,8 +269,10 @@ def _auto_notes(result: TraceResult, missing_snapshots: list[str], plan_note: st
     review = count_status(result.sightings, SightingStatus.NEEDS_REVIEW)
     if review:
         notes.append(
-            f"{review} sighting(s) need review: they are not on the route until an "
-            "investigator confirms them."
+            gettext(
+                "{n} sighting(s) need review: they are not on the route until an "
+                "investigator confirms them."
+            ).format(n=review)
         )
     known = {c.camera_id for c in result.cameras}
     used = {s.camera_id for s in result.sightings} | {
@@ -273,19 +280,29 @@ def _auto_notes(result: TraceResult, missing_snapshots: list[str], plan_note: st
     }
     unknown = sorted(used - known)
     if unknown:
-        notes.append(f"Camera(s) not in the site description: {', '.join(unknown)}.")
+        notes.append(
+            gettext("Camera(s) not in the site description: {cameras}.").format(
+                cameras=", ".join(unknown)
+            )
+        )
     if result.loose_faces:
         notes.append(
-            f"{len(result.loose_faces)} face(s) seen without a tracked person match the case: "
-            "they need review and are never on the route or attributed to anyone."
+            gettext(
+                "{n} face(s) seen without a tracked person match the case: "
+                "they need review and are never on the route or attributed to anyone."
+            ).format(n=len(result.loose_faces))
         )
     if missing_snapshots:
-        notes.append(f"{len(missing_snapshots)} snapshot file(s) could not be read.")
+        notes.append(
+            gettext("{n} snapshot file(s) could not be read.").format(n=len(missing_snapshots))
+        )
     if plan_note:
-        notes.append(f"Site plan: {plan_note}")
+        notes.append(gettext("Site plan: {note}").format(note=plan_note))
     notes.append(
-        "Distances are on the ground plane from camera calibration; faces are matched "
-        "by similarity score, which a person must confirm before acting on a sighting."
+        gettext(
+            "Distances are on the ground plane from camera calibration; faces are matched "
+            "by similarity score, which a person must confirm before acting on a sighting."
+        )
     )
     return notes
 
@@ -296,7 +313,8 @@ def build_context(
     tz: tzinfo | None = None,
 ) -> dict[str, Any]:
     """The template's variables (exposed for tests and other front ends); times are local
-    to ``tz`` (the site's zone; default UTC)."""
+    to ``tz`` (the site's zone; default UTC), labels in the current language
+    (:func:`cctrace.i18n.use_language`)."""
     clock = result_clock(result, tz)
     snaps = SnapshotEmbedder(snapshot_dir)
     q = result.query
@@ -305,16 +323,23 @@ def build_context(
     plan = build_site_plan(result, clock)
     route = result.route
     window = (
-        f"{clock.full(q.window_from, seconds=False)} to {clock.full(q.window_to, seconds=False)}"
+        gettext("{start} to {end}").format(
+            start=clock.full(q.window_from, seconds=False),
+            end=clock.full(q.window_to, seconds=False),
+        )
         if q.window_from or q.window_to
-        else "All footage"
+        else gettext("All footage")
     )
     return {
         "case_id": q.case_id,
         "query": q,
         "window": window,
-        "query_source": ([f"{len(q.photos)} photo(s)"] if q.photos else [])
-        + ([f"tracklet {q.start_tracklet_id}"] if q.start_tracklet_id is not None else []),
+        "query_source": ([gettext("{n} photo(s)").format(n=len(q.photos))] if q.photos else [])
+        + (
+            [gettext("tracklet {id}").format(id=q.start_tracklet_id)]
+            if q.start_tracklet_id is not None
+            else []
+        ),
         "created_at": clock.full(result.created_at),
         "zone": clock.caption,
         "actor": result.actor,
@@ -336,7 +361,8 @@ def build_context(
         "sightings": sightings,
         "loose_faces": _loose_face_rows(result, clock),
         "contacts": contacts,
-        "notes": list(result.notes) + _auto_notes(result, snaps.missing, plan.note if plan else ""),
+        "notes": [message_text(n) for n in result.notes]
+        + _auto_notes(result, snaps.missing, plan.note if plan else ""),
     }
 
 
@@ -344,13 +370,16 @@ def render_html(
     result: TraceResult,
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
+    lang: str | None = None,
 ) -> str:
-    """The report as an HTML string, times local to ``tz`` (the site's zone; default UTC).
+    """The report as an HTML string, times local to ``tz`` (the site's zone; default UTC),
+    in ``lang`` (``en``/``ko``; default the current language, see :mod:`cctrace.i18n`).
 
     ``snapshot_dir`` resolves relative snapshot paths (default: working directory).
     """
-    template = _environment().get_template(TEMPLATE)
-    return template.render(**build_context(result, snapshot_dir, tz))
+    with use_language(lang):
+        template = _environment().get_template(TEMPLATE)
+        return template.render(**build_context(result, snapshot_dir, tz))
 
 
 def write_html(
@@ -358,8 +387,10 @@ def write_html(
     path: str | os.PathLike[str],
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
+    lang: str | None = None,
 ) -> Path:
-    """Write the HTML report to ``path`` (times local to ``tz``); returns the path."""
-    out = atomic_write_text(Path(path), render_html(result, snapshot_dir, tz))
+    """Write the HTML report to ``path`` (times local to ``tz``, in ``lang``); returns
+    the path."""
+    out = atomic_write_text(Path(path), render_html(result, snapshot_dir, tz, lang))
     logger.info("wrote HTML report %s", out)
     return out

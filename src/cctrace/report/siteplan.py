@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cctrace.i18n import gettext
 from cctrace.localtime import UTC_CLOCK, LocalClock
 from cctrace.report.formatting import (
     camera_index,
@@ -164,13 +165,13 @@ def _fmt(points: Sequence[XY]) -> str:
 
 def _note(plane: Plane) -> str:
     if plane.source == "latlon":
-        return (
+        return gettext(
             "Cameras have lat/lon only: positions are projected to local metres (north up) "
             "and the route joins cameras, not walked paths."
         )
     if plane.source == "none":
-        return "No camera has a known position; only ground paths are drawn."
-    return "Site-plan metres, y up. Solid: observed walking path; dashed: unobserved move."
+        return gettext("No camera has a known position; only ground paths are drawn.")
+    return gettext("Site-plan metres, y up. Solid: observed walking path; dashed: unobserved move.")
 
 
 def _zone(clock: LocalClock) -> str:
@@ -245,10 +246,12 @@ def build_site_plan(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> SiteP
             x=sum(frame.px(p)[0] for p in pts) / len(pts),
             y=sum(frame.px(p)[1] for p in pts) / len(pts),
             number="",
-            title=(
-                f"Needs review: {camera_name(cams, s.camera_id)} "
-                f"{clock.clock(s.start)}–{clock.clock(s.end)}{_zone(clock)}, "
-                f"score {score(s.score)}"
+            title=gettext("Needs review: {camera} {start}–{end}{zone}, score {score}").format(
+                camera=camera_name(cams, s.camera_id),
+                start=clock.clock(s.start),
+                end=clock.clock(s.end),
+                zone=_zone(clock),
+                score=score(s.score),
             ),
         )
         for s, pts in review

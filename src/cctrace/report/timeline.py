@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cctrace.i18n import gettext
 from cctrace.localtime import UTC_CLOCK, LocalClock, offset_text, to_local
 from cctrace.report.formatting import (
     camera_index,
@@ -195,10 +196,13 @@ def build_timeline(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> Timeli
                 w=max(x1 - x0, MIN_BAR_W),
                 h=15,
                 css=f"st-{s.status.value}",
-                title=(
-                    f"{camera_name(cams, s.camera_id)} · "
-                    f"{clock.clock(s.start)}–{clock.clock(s.end)} {_zone(clock, s.end)} · "
-                    f"score {score(s.score)} · {status_label(s.status)}"
+                title=gettext("{camera} · {start}–{end} {zone} · score {score} · {status}").format(
+                    camera=camera_name(cams, s.camera_id),
+                    start=clock.clock(s.start),
+                    end=clock.clock(s.end),
+                    zone=_zone(clock, s.end),
+                    score=score(s.score),
+                    status=status_label(s.status),
                 ),
                 number="" if pos is None else str(pos),
             )
@@ -212,18 +216,29 @@ def build_timeline(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> Timeli
                 w=max(x1 - x0, MIN_BAR_W),
                 h=ENC_H,
                 css="enc-close" if c.is_close_contact else "enc",
-                title=(
-                    f"Contact {number} · {clock.clock(e.start)}–{clock.clock(e.end)} "
-                    f"{_zone(clock, e.end)} · "
-                    f"{duration(e.seconds_within)} within "
-                    f"{result.query.distance_m:g} m · min {metres(e.min_distance_m)}"
+                title=gettext(
+                    "Contact {number} · {start}–{end} {zone} · {duration} within {m} m · min {min}"
+                ).format(
+                    number=number,
+                    start=clock.clock(e.start),
+                    end=clock.clock(e.end),
+                    zone=_zone(clock, e.end),
+                    duration=duration(e.seconds_within),
+                    m=f"{result.query.distance_m:g}",
+                    min=metres(e.min_distance_m),
                 ),
             )
         )
     axis_y = y + 4
     day0 = clock.day(t0 + timedelta(seconds=pad))
     day1 = clock.day(t1 - timedelta(seconds=pad))
-    caption = f"Times {clock.caption}, {day0}" + (f" to {day1}" if day1 != day0 else "")
+    caption = (
+        gettext("Times {zone}, {day}").format(zone=clock.caption, day=day0)
+        if day1 == day0
+        else gettext("Times {zone}, {day} to {last}").format(
+            zone=clock.caption, day=day0, last=day1
+        )
+    )
     return Timeline(
         width=WIDTH,
         height=int(axis_y + AXIS_H),

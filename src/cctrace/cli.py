@@ -141,6 +141,12 @@ def site_validate(
             }
         )
     warnings = [w for _, w in starts if w]
+    zones = sorted({c.timezone for c in site.cameras})
+    if site.timezone is None and len(zones) > 1:
+        warnings.append(
+            f"the cameras name different time zones ({', '.join(zones)}) and the site names "
+            "none: times are shown in UTC; set `timezone:` at the top of the site file"
+        )
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if as_json:

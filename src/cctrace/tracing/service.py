@@ -23,6 +23,7 @@ from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError, NotFoundError, QueryError
 from cctrace.ingest.models import ModelSet
 from cctrace.report.bundle import ReportPaths, write_report
+from cctrace.store.face_indexes import open_face_index
 from cctrace.store.records import (
     AlreadyExistsError,
     CameraRecord,
@@ -31,7 +32,6 @@ from cctrace.store.records import (
     TrackletRecord,
 )
 from cctrace.store.repository import Store
-from cctrace.store.vector_index import FaceIndex
 from cctrace.tracing.camera_graph import CameraGraph
 from cctrace.tracing.contacts import (
     BY_FACE,
@@ -247,7 +247,7 @@ def trace_in_store(
         scores[tid] = max(scores.get(tid, 0.0), decided[tid].score)
     report("searching the face index", 0.3)
     if queries:
-        index = FaceIndex(site.storage.data_dir / "index")
+        index = open_face_index(site.storage.data_dir, site.storage.index)
         index.sync(store)
         matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
         hits = index.search(

@@ -501,7 +501,7 @@ class ShardedFaceIndex:
                     shard = self._shards[key] = _Shard(key, day, district, self.dim)
                     self._dropped.discard(key)
                 shard.append(_Cols(ids_a[rows], tids[rows], ts[rows], cams[rows]), vecs[rows])
-                if shard.n_flat >= self.fold_rows:
+                if shard.n_flat >= self.fold_rows and shard.n_alive >= self.flat_below:
                     shard.fold()
             self._max_id = int(ids_a.max())
 

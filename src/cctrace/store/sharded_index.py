@@ -473,7 +473,7 @@ class ShardedFaceIndex:
             return
         if vecs.shape != (n, self.dim):
             raise InvalidInputError(f"vectors: expected ({n}, {self.dim}), got {vecs.shape}")
-        cam_names = [""] * n if cameras is None else [str(c) for c in cameras]
+        cam_names = np.full(n, "") if cameras is None else np.asarray(list(cameras), dtype=str)
         if len(tids) != n or len(ts) != n or len(cam_names) != n:
             raise InvalidInputError("ids, tracklet_ids, timestamps and cameras: unequal lengths")
         if not (np.isfinite(vecs).all() and np.isfinite(ts).all()):
@@ -485,7 +485,8 @@ class ShardedFaceIndex:
                 raise InvalidInputError(
                     f"ids: expected ids above {self._max_id}, got {int(ids_a.min())}"
                 )
-            cams = np.fromiter((self._code(c) for c in cam_names), np.int32, n)
+            names_u, inverse = np.unique(cam_names, return_inverse=True)
+            cams = np.array([self._code(str(c)) for c in names_u], np.int32)[inverse]
             names = sorted(set(self.districts.values()))
             slot = {d: i + 1 for i, d in enumerate(names)}
             cam_slot = np.array([slot.get(self.districts.get(c, ""), 0) for c in self._cameras])
@@ -582,13 +583,19 @@ class ShardedFaceIndex:
             want = k * 4 if per_tracklet else k
             while True:
                 found = [(s, *s.search(q, want, lo, hi, cams, self.nprobe)) for s in shards]
-                full = any(r.shape[1] >= want and bool((r[:, -1] >= 0).any()) for *_, r in found)
                 out = [self._top(found, j, k, min_score, per_tracklet) for j in range(len(q))]
-                if not per_tracklet or not full or want >= MAX_K:
-                    return out
-                if all(len(hits) >= k for hits in out):
-                    return out
+                if want >= MAX_K or not any(
+                    short and self._full(found, j, want) for j, (_, short) in enumerate(out)
+                ):
+                    return [hits for hits, _ in out]
                 want = min(MAX_K, want * 4)  # too many faces of the same tracklets; widen
+
+    @staticmethod
+    def _full(
+        found: list[tuple[_Shard, npt.NDArray[np.float32], Int64]], j: int, want: int
+    ) -> bool:
+        """Whether some shard returned all ``want`` faces it was asked for (query j)."""
+        return any(r.shape[1] >= want and r[j, -1] >= 0 for _, _, r in found)
 
     @staticmethod
     def _overlaps(
@@ -606,7 +613,9 @@ class ShardedFaceIndex:
         k: int,
         min_score: float | None,
         per_tracklet: bool,
-    ) -> list[Hit]:
+    ) -> tuple[list[Hit], bool]:
+        """Query j's best hits, and whether asking the shards for more could add
+        tracklets (fewer than ``k``, and ``min_score`` did not cut the candidates)."""
         scores, ids, tids = [], [], []
         for shard, s, r in found:
             ok = r[j] >= 0
@@ -616,16 +625,20 @@ class ShardedFaceIndex:
             ids.append(c.ids[rows])
             tids.append(c.tids[rows])
         if not scores:
-            return []
+            return [], False
         sc, ii, tt = np.concatenate(scores), np.concatenate(ids), np.concatenate(tids)
         order = np.lexsort((ii, -sc))
+        cut = False
         if min_score is not None:
-            order = order[sc[order] >= min_score]
+            passed = order[sc[order] >= min_score]
+            cut = len(passed) < len(order)
+            order = passed
         if per_tracklet:
             _, first = np.unique(tt[order], return_index=True)
             order = order[np.sort(first)]
         order = order[:k]
-        return [Hit(int(ii[i]), int(tt[i]), float(sc[i])) for i in order]
+        hits = [Hit(int(ii[i]), int(tt[i]), float(sc[i])) for i in order]
+        return hits, per_tracklet and len(hits) < k and not cut
 
     # ---- persistence -----------------------------------------------------------------
 

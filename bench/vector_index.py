@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     ap.add_argument("--nprobe", type=int, nargs="+", default=[64, 128, 256])
     ap.add_argument("--rounds", type=int, default=10, help="rounds of 10 concurrent traces")
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/cctrace-vector-index"))
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/cctrace-vector-index-v2"))
     ap.add_argument("--compare", type=int, metavar="N", help="engines side by side at N faces")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args(argv)

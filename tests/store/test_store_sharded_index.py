@@ -296,3 +296,40 @@ def test_index_setting_in_the_site_file(tmp_path: Path) -> None:
     path.write_text(SITE.replace("type: ivf", "type: annoy"))
     with pytest.raises(ConfigError, match=r"site.yaml:7:.*'exact' or 'ivf'"):
         load_site(path)
+
+
+def test_trace_searches_the_sharded_index_and_purge_drops_the_old_day(tmp_path: Path) -> None:
+    from cctrace.config import CameraConfig, SiteConfig, SitePosition
+    from cctrace.ingest.models import ModelSet
+    from cctrace.privacy.retention import purge
+    from cctrace.tracing.service import TraceRequest, trace_in_store
+
+    forget_open_indexes()
+    camera = CameraConfig(id="cam1", location=SitePosition(x_m=0, y_m=0), footage=[Path("a.mp4")])
+    site = SiteConfig(
+        cameras=[camera],
+        storage=StorageConfig(data_dir=tmp_path / "data", index=IndexConfig(type="ivf")),
+    )
+    now = T0 + timedelta(days=60)
+    with Store.for_site(site) as store:
+        f = setup_footage(store)
+        old, new = save(
+            store,
+            f.id,
+            [tracklet(1, start=T0, seed=100), tracklet(2, start=T0 + timedelta(days=50), seed=100)],
+        )
+        index = open_face_index(site.storage.data_dir, site.storage.index)
+        assert isinstance(index, ShardedFaceIndex) and index.sync(store) == 4
+        vector = store.embeddings_for_tracklets([new])[0].vector
+        hits = index.search(vector, 10, min_score=0.99, per_tracklet=True)[0]
+        assert {h.tracklet_id for h in hits} == {old, new}  # same face, 50 days apart
+        assert len(index.shard_keys()) == 2
+    purge(site, now=now)  # another Store, as `cctrace purge` would
+    with Store.for_site(site) as store:
+        store.create_case("C-2", "alice", "IDCPA Art. 76-2")
+        request = TraceRequest(case_id="C-2", actor="alice", tracklet_id=new)
+        after = trace_in_store(site, store, request, ModelSet(site.models))
+        assert new in {s.tracklet_id for s in after.sightings}
+        assert old not in {s.tracklet_id for s in after.sightings}
+        assert len(index.shard_keys()) == 1  # the same in-process index, old day dropped
+    forget_open_indexes()

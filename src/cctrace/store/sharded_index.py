@@ -1,4 +1,4 @@
-"""Approximate face index for a city: one FAISS IVF-SQ8 shard per day (and district).
+"""Approximate face index for a city: FAISS inverted files, one shard per day (and district).
 
 The same interface as the exact :class:`~cctrace.store.vector_index.FaceIndex`
 (``add``, ``remove``, ``search``, ``save``, ``load``, ``sync``), for sites too big for
@@ -8,20 +8,20 @@ one brute-force matrix (``storage.index.type: ivf``; see ``bench/vector_index.py
   the site names districts. A time-window search touches only the shards whose days
   overlap the window; a camera filter skips shards holding none of those cameras.
 * **Inside a shard.** Up to ``flat_below`` faces are searched exactly (float32). A bigger
-  shard is an inverted file (``IVF<nlist>,SQ8``: 128 bytes a face, trained on the
-  shard's own faces, ``nlist`` ~ sqrt(faces)) searched with ``nprobe`` lists; it is
-  retrained with 4x the lists when it grows 16x. New faces wait in the exact part until
-  ``fold_rows`` of them (or the next save) and are then added to the inverted file. A
-  window that cuts a shard, a camera set, or purged faces become a bitmap
-  ``IDSelector``, and ``nprobe`` grows by the inverse of the selected fraction, so a
-  filter does not starve the result.
+  shard is an inverted file with ``nlist`` ~ sqrt(faces) lists, trained on the shard's
+  own faces: 4-bit product-quantisation codes scanned with SIMD (``IVF<nlist>,PQ64x4fs``,
+  32 bytes a face) find at least 400 (or 2k) candidates in ``nprobe`` lists, which are
+  re-ranked by 8-bit scalar codes of the same faces (128 bytes a face; scores within
+  ~0.01 of the exact cosine). It is retrained with 4x the lists when it grows 16x. New
+  faces wait in the exact part until ``fold_rows`` of them (or the next save). A window
+  that cuts a shard, a camera set, or purged faces become a bitmap ``IDSelector``, and
+  ``nprobe`` grows by the inverse of the selected fraction, so a filter does not starve
+  the result.
 * **Retention.** :meth:`ShardedFaceIndex.remove` drops a shard whole (its file deleted at
   the next save) once every face in it is gone; faces kept as case evidence keep theirs.
 * **At rest.** Each shard is one file (:mod:`cctrace.store.shard_files`) encrypted with
   the site's data key, decrypted into memory on load. ``MANIFEST`` (replaced atomically)
   names the live shard files; a save writes only the shards that changed.
-
-Scores of IVF hits are computed on the 8-bit codes: within ~0.01 of the exact cosine.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -58,26 +59,32 @@ FOLD_ROWS = 1_000_000
 DEFAULT_NPROBE = 256
 MAX_NLIST = 4096
 MAX_K = 16_384
+RERANK_MIN = 400
+"""Fast-scan candidates re-ranked per query and shard: at least this many, else 2k."""
 Float32 = npt.NDArray[np.float32]
 Int64 = npt.NDArray[np.int64]
 
 
-def faiss_available() -> bool:
-    """Whether FAISS (``pip install 'cctrace[city]'``) can be imported."""
-    try:
-        import faiss  # noqa: F401
-    except ImportError:
-        return False
-    return True
+THREADS_ENV = "CCTRACE_FAISS_THREADS"
+"""OpenMP threads FAISS may use per call (default 1)."""
+_threads_set = False
 
 
 def _faiss() -> Any:
+    global _threads_set
     try:
         import faiss
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise StoreError(
             "storage.index.type 'ivf' needs FAISS: pip install 'cctrace[city]'"
         ) from exc
+    if not _threads_set:
+        # Concurrent traces already search in parallel, one thread each; OpenMP teams on
+        # top of them (or beside other work on the machine) spin and wait for each other:
+        # training a small shard took 6.5 s with 2 threads on a busy 2-core host, 0.75 s
+        # with 1.
+        faiss.omp_set_num_threads(int(os.environ.get(THREADS_ENV, "1")))
+        _threads_set = True
     return faiss
 
 
@@ -153,7 +160,10 @@ class _Shard:
         )  # fmt: skip
         self.alive = np.ones(0, bool)
         self.n_dead = 0
-        self.ann: Any = None
+        self.tid_sum = 0  # of the live faces: the fingerprint sync compares with the store
+        self.ann: Any = None  # IVF-PQ fast-scan: finds candidates
+        self.sq: Any = None  # its 8-bit scalar quantizer: re-ranks them
+        self.codes = np.empty((0, dim), np.uint8)  # SQ8 codes of rows [0, n_ann)
         self.n_ann = 0
         self._flat_parts: list[Float32] = []
         self._flat = np.empty((0, dim), np.float32)
@@ -201,6 +211,7 @@ class _Shard:
     def append(self, cols: _Cols, vecs: Float32) -> None:
         self._parts.append(cols)
         self._flat_parts.append(vecs)
+        self.tid_sum += int(cols.tids.sum())
         self._cam_set = None
         self.dirty = True
 
@@ -208,14 +219,15 @@ class _Shard:
         c = self.cols()
         n = sum(a.nbytes for a in (c.ids, c.tids, c.ts, c.cams, self.alive, self.flat()))
         if self.ann is not None:
-            n += int(self.ann.sa_code_size()) * int(self.ann.ntotal) + 8 * int(self.ann.ntotal)
+            n += (int(self.ann.code_size) + 8) * int(self.ann.ntotal) + self.codes.nbytes
             n += int(self.ann.nlist) * self.dim * 4
         return n
 
     # ---- the inverted file -----------------------------------------------------------
 
     def fold(self) -> None:
-        """Move the exact part into the inverted file (training or retraining it)."""
+        """Move the exact part into the inverted file (training it, or retraining it
+        with 4x the lists once the shard has grown 16x)."""
         faiss = _faiss()
         c = self.cols()
         flat = self.flat()
@@ -223,30 +235,41 @@ class _Shard:
         keep = np.flatnonzero(self.alive[self.n_ann :]) + self.n_ann
         want = nlist_for(self.n_alive)
         if self.ann is None or want >= 4 * int(self.ann.nlist):
-            old = self.ann
-            old_rows = np.flatnonzero(self.alive[: self.n_ann]) if old is not None else None
-            sample_src = flat[keep - self.n_ann]
+            rng = np.random.default_rng(n)
+            old_rows = np.flatnonzero(self.alive[: self.n_ann])
             n_train = min(self.n_alive, 64 * want)
-            rng = np.random.default_rng(len(c.ids))
-            if old is not None:
-                old.set_direct_map_type(faiss.DirectMap.Hashtable)
-            if old is not None and old_rows is not None and len(sample_src) < n_train:
-                extra = rng.choice(old_rows, n_train - len(sample_src), replace=False)
-                sample_src = np.concatenate([sample_src, old.reconstruct_batch(extra)])
-            train = sample_src[rng.choice(len(sample_src), min(n_train, len(sample_src)), False)]
-            ann = faiss.index_factory(self.dim, f"IVF{want},SQ8", faiss.METRIC_INNER_PRODUCT)
-            ann.train(np.ascontiguousarray(train, np.float32))
-            if old is not None and old_rows is not None:
-                for start in range(0, len(old_rows), FOLD_ROWS):
-                    rows = old_rows[start : start + FOLD_ROWS]
-                    ann.add_with_ids(old.reconstruct_batch(rows), rows.astype(np.int64))
+            pool = flat[keep - self.n_ann]
+            if len(pool) < n_train and len(old_rows):
+                extra = rng.choice(old_rows, min(len(old_rows), n_train - len(pool)), False)
+                pool = np.concatenate([pool, self._decode(extra)])
+            train = np.ascontiguousarray(
+                pool[rng.choice(len(pool), min(n_train, len(pool)), replace=False)]
+            )
+            ann = faiss.index_factory(
+                self.dim, f"IVF{want},PQ{self.dim // 2}x4fs", faiss.METRIC_INNER_PRODUCT
+            )
+            ann.train(train)
+            if self.sq is None:  # the re-ranking codes: trained once, kept on retraining
+                self.sq = faiss.IndexScalarQuantizer(
+                    self.dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+                )
+                self.sq.train(train)
+            for start in range(0, len(old_rows), FOLD_ROWS):
+                rows = old_rows[start : start + FOLD_ROWS]
+                ann.add_with_ids(self._decode(rows), rows.astype(np.int64))
             self.ann = ann
             log.info("face index shard %s: inverted file with %d lists", self.key, want)
         if len(keep):
             self.ann.add_with_ids(flat[keep - self.n_ann], keep.astype(np.int64))
+        self.codes = np.concatenate([self.codes, self.sq.sq.compute_codes(flat)])
         self.n_ann = n
         self._flat = np.empty((0, self.dim), np.float32)
         self.dirty = True
+
+    def _decode(self, rows: Int64) -> Float32:
+        """The SQ8 reconstruction of these inverted-file rows."""
+        out: Float32 = self.sq.sq.decode(self.codes[rows])
+        return out
 
     def remove(self, gone: Int64) -> int:
         c = self.cols()
@@ -256,6 +279,7 @@ class _Shard:
             return 0
         self.alive[rows] = False
         self.n_dead += len(rows)
+        self.tid_sum -= int(c.tids[rows].sum())
         ann_rows = rows[rows < self.n_ann]
         if self.ann is not None and len(ann_rows):
             self.ann.remove_ids(_faiss().IDSelectorBatch(ann_rows.astype(np.int64)))
@@ -316,10 +340,20 @@ class _Shard:
             bits = np.packbits(mask, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
         params.nprobe = probe
-        kk = min(k, self.n_ann)
-        scores, rows = self.ann.search(q, kk, params=params)
+        cand = min(self.n_ann, max(2 * k, RERANK_MIN))
+        _, found = self.ann.search(q, cand, params=params)
         del bits  # (kept alive until the search is done)
-        return scores.astype(np.float32), rows.astype(np.int64)
+        # re-rank the fast-scan candidates by their 8-bit codes (within ~0.01 of exact)
+        kk = min(k, cand)
+        scores = np.full((len(q), kk), -np.inf, np.float32)
+        rows = np.full((len(q), kk), -1, np.int64)
+        for j in range(len(q)):
+            got = found[j][found[j] >= 0]
+            if len(got):
+                s = self._decode(got) @ q[j]
+                top = np.argsort(-s, kind="stable")[:kk]
+                scores[j, : len(top)], rows[j, : len(top)] = s[top], got[top]
+        return scores, rows
 
     def _search_flat(
         self, q: Float32, k: int, mask: npt.NDArray[np.bool_] | None
@@ -350,6 +384,8 @@ class _Shard:
         }  # fmt: skip
         if self.ann is not None:
             out["ann"] = _faiss().serialize_index(self.ann)
+            out["sq"] = _faiss().serialize_index(self.sq)
+            out["codes"] = self.codes
         return out
 
     @classmethod
@@ -366,12 +402,17 @@ class _Shard:
         )  # fmt: skip
         shard.alive = sec["alive"].astype(bool)
         shard.n_dead = int(n - shard.alive.sum())
+        shard.tid_sum = int(shard._cols.tids[shard.alive].sum())
         flat = sec["flat"]
         if flat.ndim != 2 or flat.shape[1] != dim or flat.dtype != np.float32:
             raise ValueError(f"shard {key}: flat vectors of shape {flat.shape}")
         shard._flat = flat
         shard.n_ann = n - len(flat)
         if "ann" in sec:
+            shard.sq = _faiss().deserialize_index(sec["sq"])
+            shard.codes = sec["codes"].astype(np.uint8)
+            if shard.codes.shape != (n - len(flat), shard.sq.code_size):
+                raise ValueError(f"shard {key}: re-ranking codes do not match its columns")
             shard.ann = _faiss().deserialize_index(sec["ann"])
             if shard.ann.d != dim or shard.ann.ntotal != int(shard.alive[: shard.n_ann].sum()):
                 raise ValueError(f"shard {key}: inverted file does not match its columns")
@@ -665,7 +706,7 @@ class ShardedFaceIndex:
                 }
             manifest = {
                 "version": FORMAT_VERSION,
-                "kind": "ivf-sq8",
+                "kind": "ivf-pq4fs-sq8",
                 "dim": self.dim,
                 "max_id": self._max_id,
                 "instance_id": self.instance_id,
@@ -797,5 +838,5 @@ class ShardedFaceIndex:
         if not self._shards:
             return False
         count, _, tracklet_sum = store.embedding_stats(upto_id=self._max_id)
-        held = sum(int(s.cols().tids[s.alive].sum()) for s in self._shards.values())
+        held = sum(s.tid_sum for s in self._shards.values())
         return count != len(self) or tracklet_sum != held

@@ -157,9 +157,7 @@ def build(n: int, cache: Path) -> dict[str, Any]:
     t = time.perf_counter()
     index.save()
     t_save = time.perf_counter() - t
-    np.savez(
-        folder / "truth.npz", queries=q, **{f"ids_{k}": v.ids for k, v in truth.items()}
-    )
+    np.savez(folder / "truth.npz", queries=q, **{f"ids_{k}": v.ids for k, v in truth.items()})
     shard = next(iter(index._shards.values()))
     info = {
         "faces": n,
@@ -247,7 +245,9 @@ def compare(n: int) -> list[dict[str, Any]]:
     exact = np.argsort(-(q @ data.T), axis=1)[:, :10]
 
     def rec(ids: np.ndarray) -> float:
-        return float(np.mean([len(set(a[:10]) & set(b)) / 10 for a, b in zip(ids, exact)]))
+        return float(
+            np.mean([len(set(a[:10]) & set(b)) / 10 for a, b in zip(ids, exact, strict=True)])
+        )
 
     def lat(fn: Any) -> float:
         ts = []

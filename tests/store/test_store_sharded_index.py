@@ -333,3 +333,23 @@ def test_trace_searches_the_sharded_index_and_purge_drops_the_old_day(tmp_path: 
         assert old not in {s.tracklet_id for s in after.sightings}
         assert len(index.shard_keys()) == 1  # the same in-process index, old day dropped
     forget_open_indexes()
+
+
+def test_sync_rebuilds_when_the_database_lost_faces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import delete
+
+    from cctrace.store import sharded_index
+    from cctrace.store.schema import FaceEmbeddingRow
+
+    with Store(tmp_path / "data") as store:
+        _faces_in_db(store, 3)
+        index = ShardedFaceIndex(tmp_path / "ivf")
+        assert index.sync(store) == 9
+        with store.engine.begin() as c:  # a restore or a crash, not a cctrace purge
+            c.execute(delete(FaceEmbeddingRow).where(FaceEmbeddingRow.id.in_([2, 9])))
+        assert index.sync(store) == 0 and len(index) == 9  # checked every STALE_CHECK_S
+        monkeypatch.setattr(sharded_index, "STALE_CHECK_S", 0.0)
+        assert index.sync(store) == 7 and len(index) == 7
+        assert ShardedFaceIndex(tmp_path / "ivf", cipher=store.cipher).load()

@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ FOLD_ROWS = 1_000_000
 DEFAULT_NPROBE = 256
 MAX_NLIST = 4096
 MAX_K = 16_384
+STALE_CHECK_S = 300.0
+"""Seconds between checks that the database still holds every indexed face."""
 RERANK_MIN = 400
 """Fast-scan candidates re-ranked per query and shard: at least this many, else 2k."""
 Float32 = npt.NDArray[np.float32]
@@ -465,6 +468,7 @@ class ShardedFaceIndex:
         self._max_id = 0
         self._generation = 0
         self._loaded_plain = False
+        self._checked_at = -math.inf
         self.instance_id: str | None = None
         """The store instance this index was built from (None until synced)."""
 
@@ -802,14 +806,22 @@ class ShardedFaceIndex:
             if self.cipher is None:
                 self.cipher = getattr(store, "cipher", None)
             saved = self.saved_generation()
-            if saved != self._generation:
+            reloaded = saved != self._generation
+            if reloaded:
                 try:
                     if not self.load():
                         self.clear()
                 except StoreError as exc:
                     log.warning("rebuilding the face index: %s", exc)
                     self.clear()
-            rebuilt = self._stale(store)
+            # The fingerprint (count and tracklet sum of every face up to max id) scans the
+            # embeddings table: for a city, done on load and then every STALE_CHECK_S, not
+            # at every trace (purges through cctrace reach the index directly).
+            due = time.monotonic() - self._checked_at >= STALE_CHECK_S
+            rebuilt = False
+            if reloaded or due or self.instance_id != store.instance_id:
+                rebuilt = self._stale(store)
+                self._checked_at = time.monotonic()
             if rebuilt:
                 log.warning("face index out of step with the database; rebuilding")
                 self.clear()

@@ -119,6 +119,9 @@ class _TopK:
     def update(self, scores: np.ndarray, ids: np.ndarray) -> None:
         s = np.concatenate([self.scores, scores], axis=1)
         i = np.concatenate([self.ids, np.broadcast_to(ids, scores.shape)], axis=1)
+        if s.shape[1] > self.k:
+            part = np.argpartition(-s, self.k - 1, axis=1)[:, : self.k]
+            s, i = np.take_along_axis(s, part, 1), np.take_along_axis(i, part, 1)
         top = np.argsort(-s, axis=1, kind="stable")[:, : self.k]
         self.scores, self.ids = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
 

@@ -353,3 +353,36 @@ def test_sync_rebuilds_when_the_database_lost_faces(
         monkeypatch.setattr(sharded_index, "STALE_CHECK_S", 0.0)
         assert index.sync(store) == 7 and len(index) == 7
         assert ShardedFaceIndex(tmp_path / "ivf", cipher=store.cipher).load()
+
+
+def test_sync_saves_every_million_faces_not_every_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cctrace.store import sharded_index
+
+    with Store(tmp_path / "data") as store:
+        _faces_in_db(store, 2)
+        index = ShardedFaceIndex(tmp_path / "ivf")
+        assert index.sync(store) == 6 and index.generation == 1  # first sync saves
+        save(store, store.list_footage()[0].id, [tracklet(50, n_faces=3)])
+        assert index.sync(store) == 3 and index.generation == 1  # not yet
+        reopened = ShardedFaceIndex(tmp_path / "ivf")
+        assert reopened.sync(store) == 3 and len(reopened) == 9  # the rest from the database
+        monkeypatch.setattr(sharded_index, "SAVE_EVERY", 3)
+        save(store, store.list_footage()[0].id, [tracklet(51, n_faces=3)])
+        assert index.sync(store) == 3 and index.generation == 2
+
+
+def test_a_newer_saved_generation_wins(tmp_path: Path, world: dict[str, np.ndarray]) -> None:
+    a = _index(tmp_path, world, nprobe=64)
+    a.save()
+    b = ShardedFaceIndex(tmp_path / "ivf", nprobe=64)
+    assert b.load()
+    first_day = world["ts"] < (DAY0 + 1) * DAY_S
+    b.remove(world["ids"][first_day])  # a purge in another process
+    b.save()
+    a.add([10**6], [10**6], [(DAY0 + 2) * DAY_S], world["vecs"][:1])
+    a.save()  # does not overwrite the purge
+    fresh = ShardedFaceIndex(tmp_path / "ivf")
+    assert fresh.load() and len(fresh) == int((~first_day).sum())
+    assert fresh.generation == b.generation == 2

@@ -26,6 +26,7 @@ one brute-force matrix (``storage.index.type: ivf``; see ``bench/vector_index.py
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
@@ -60,6 +61,9 @@ FOLD_ROWS = 1_000_000
 DEFAULT_NPROBE = 256
 MAX_NLIST = 4096
 MAX_K = 16_384
+SAVE_EVERY = 1_000_000
+"""Faces synced before :meth:`ShardedFaceIndex.sync` saves again (today's shard is
+rewritten whole; faces not yet saved are read from the database again after a restart)."""
 STALE_CHECK_S = 300.0
 """Seconds between checks that the database still holds every indexed face."""
 RERANK_MIN = 400
@@ -469,6 +473,7 @@ class ShardedFaceIndex:
         self._generation = 0
         self._loaded_plain = False
         self._checked_at = -math.inf
+        self._unsaved = 0  # faces synced since the last save
         self.instance_id: str | None = None
         """The store instance this index was built from (None until synced)."""
 
@@ -691,8 +696,14 @@ class ShardedFaceIndex:
         """Fold and write the changed shards, then replace ``MANIFEST`` atomically and
         delete the files it no longer names (dropped shards, older generations)."""
         self.settle()
-        with self._lock.write():
-            self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._lock.write(), self._files_locked(exclusive=True):
+            saved = self.saved_generation()
+            if saved != self._generation and saved != 0:
+                # another process saved since this one loaded (a purge): its copy wins;
+                # the next sync reloads it and reads the newer faces from the database
+                log.warning("face index: generation %d on disk is newer; not saving", saved)
+                return
             gen = self._generation + 1
             shards: dict[str, dict[str, Any]] = {}
             for key, shard in sorted(self._shards.items()):
@@ -727,6 +738,7 @@ class ShardedFaceIndex:
                 if old.name not in live:
                     old.unlink(missing_ok=True)
             self._dropped.clear()
+            self._unsaved = 0
         log.info("face index saved: %d faces in %d shards", len(self), len(shards))
 
     def _read_manifest(self) -> dict[str, Any] | None:
@@ -754,6 +766,34 @@ class ShardedFaceIndex:
             return -1
         return int(manifest.get("generation", 0)) if manifest else 0
 
+    @contextmanager
+    def _files_locked(self, exclusive: bool) -> Iterator[None]:
+        """An advisory lock on the folder across processes: a save (exclusive) never
+        deletes files under a load (shared) in another process."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "a+b") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _read_shards(self, manifest: dict[str, Any]) -> dict[str, _Shard]:
+        encrypted = bool(manifest.get("encrypted"))
+        shards: dict[str, _Shard] = {}
+        for key, entry in manifest["shards"].items():
+            file = str(entry["file"])
+            file_gen = int(file.rsplit("-", 1)[1].split(".")[0])
+            sec = read_sections(
+                self.directory / file, self.cipher if encrypted else None, f"{key}/{file_gen}"
+            )
+            shard = _Shard.from_sections(
+                key, int(entry["day"]), str(entry["district"]), self.dim, sec
+            )
+            shard.file = file
+            shards[key] = shard
+        return shards
+
     def load(self) -> bool:
         """Load the saved index; False when nothing is saved, :class:`StoreError` when
         the saved files are corrupt, inconsistent, or need another key."""
@@ -766,19 +806,9 @@ class ShardedFaceIndex:
         if encrypted and self.cipher is None:
             raise StoreError(f"face index at {self.directory} is encrypted; no data key given")
         gen = int(manifest.get("generation", 0))
-        shards: dict[str, _Shard] = {}
         try:
-            for key, entry in manifest["shards"].items():
-                file = str(entry["file"])
-                file_gen = int(file.rsplit("-", 1)[1].split(".")[0])
-                sec = read_sections(
-                    self.directory / file, self.cipher if encrypted else None, f"{key}/{file_gen}"
-                )
-                shard = _Shard.from_sections(
-                    key, int(entry["day"]), str(entry["district"]), self.dim, sec
-                )
-                shard.file = file
-                shards[key] = shard
+            with self._files_locked(exclusive=False):
+                shards = self._read_shards(manifest)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise StoreError(f"face index at {self.directory} is unreadable: {exc}") from exc
         with self._lock.write():
@@ -800,7 +830,9 @@ class ShardedFaceIndex:
 
         Reloads when another process saved a newer generation (a purge), then appends
         the embeddings above :attr:`max_id`, and rebuilds from scratch when the index
-        belongs to another database or holds faces the database no longer has.
+        belongs to another database or holds faces the database no longer has. Saves
+        (with ``save``) once :data:`SAVE_EVERY` faces were added since the last save, or
+        after a rebuild or a shard drop.
         """
         with self._lock.write():
             if self.cipher is None:
@@ -837,8 +869,15 @@ class ShardedFaceIndex:
                 self.add(batch.ids, batch.tracklet_ids, batch.timestamps, batch.vectors, cams)
                 added += len(batch.ids)
             self.instance_id = store.instance_id
+            self._unsaved += added
             reencrypt = self._loaded_plain and self.cipher is not None
-            if save and (added or rebuilt or reencrypt or self._dropped or self._generation == 0):
+            if save and (
+                self._unsaved >= SAVE_EVERY
+                or rebuilt
+                or reencrypt
+                or self._dropped
+                or self._generation == 0
+            ):
                 self.save()
         if added:
             log.info("face index synced: +%d faces, %d total", added, len(self))

@@ -177,6 +177,7 @@ class _Shard:
         self.dirty = True
         self.file: str | None = None
         self._cam_set: frozenset[int] | None = None
+        self._span: tuple[float, float] | None = None
 
     # columns are appended in parts and joined lazily (a day arrives in many batches)
     def cols(self) -> _Cols:
@@ -210,6 +211,15 @@ class _Shard:
     def n_flat(self) -> int:
         return len(self) - self.n_ann
 
+    def time_span(self) -> tuple[float, float]:
+        """The first and last face time held (cached; (inf, -inf) when empty)."""
+        c = self.cols()
+        if self._span is None:
+            self._span = (
+                (float(c.ts.min()), float(c.ts.max())) if len(c.ts) else (math.inf, -math.inf)
+            )
+        return self._span
+
     def cameras(self) -> frozenset[int]:
         if self._cam_set is None:
             self._cam_set = frozenset(int(c) for c in np.unique(self.cols().cams))
@@ -219,6 +229,7 @@ class _Shard:
         self._parts.append(cols)
         self._flat_parts.append(vecs)
         self.tid_sum += int(cols.tids.sum())
+        self._span = None
         self._cam_set = None
         self.dirty = True
 
@@ -308,9 +319,10 @@ class _Shard:
         c = self.cols()
         n = len(c.ids)
         mask: npt.NDArray[np.bool_] | None = None
-        if lo is not None and len(c.ts) and lo > float(c.ts.min()):
+        first, last = self.time_span()
+        if lo is not None and lo > first:
             mask = c.ts >= lo
-        if hi is not None and len(c.ts) and hi < float(c.ts.max()):
+        if hi is not None and hi < last:
             mask = c.ts <= hi if mask is None else mask & (c.ts <= hi)
         if cams is not None and not self.cameras() <= set(cams.tolist()):
             cm = np.isin(c.cams, cams)

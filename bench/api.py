@@ -218,6 +218,7 @@ class IngestDriver(threading.Thread):
                 "--workers",
                 "1",
                 "--no-progress",
+                "--allow-expired",  # the PETS footage is dated 2009
             ]
             run = IngestRun(cam, time.perf_counter())
             self.runs.append(run)
@@ -546,8 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="cctrace-bench-api-logs-"))
     build_s = ensure_demo(workdir, shared_dir)
 
+    from cctrace.casework import load_latest_result
     from cctrace.config import load_site
-    from cctrace.tracing.service import load_latest_result
     from cctrace.web.cli import ensure_demo_users
     from cctrace.web.schemas import TraceOut
 

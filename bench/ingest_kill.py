@@ -115,7 +115,8 @@ def snapshot(site_path: Path) -> Snapshot:
 
 
 def ingest_cmd(site: Path) -> list[str]:
-    return [sys.executable, "-m", "cctrace.cli", "ingest", str(site), "--no-progress"]
+    cli = [sys.executable, "-m", "cctrace.cli", "ingest", str(site)]
+    return [*cli, "--no-progress", "--allow-expired"]  # PETS footage is dated 2009
 
 
 def env() -> dict[str, str]:

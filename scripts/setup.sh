@@ -51,6 +51,10 @@ if [ "$DEV" = 1 ]; then
 fi
 echo "==> preparing models (checking sha256, converting where needed)"
 python -m cctrace.vision.prepare
+echo "==> Korean PDF font (NanumGothic, OFL-1.1, from Debian's fonts-nanum)"
+# Fetched once with `apt-get download` (no root) into .venv/share/cctrace/fonts; without
+# it Korean PDF exports fail with a message saying to run this again.
+python -m cctrace.report.fonts || echo "==> NOTE: Korean PDF font not installed (see above)"
 if [ "$AGPL" = 1 ]; then
   echo "==> opt-in YOLOv8n person detector: AGPL-3.0 weights (see README, Person detection)"
   bash scripts/export_yolov8n_agpl.sh "$(command -v python)"

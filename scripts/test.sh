@@ -9,6 +9,8 @@ echo "==> ruff"
 ruff check src tests bench
 echo "==> mypy"
 mypy
+echo "==> import layers (lint-imports, contracts in pyproject.toml)"
+lint-imports
 echo "==> pytest"
 marker=()
 [ "${CCTRACE_FAST:-0}" = "1" ] && marker=(-m "not slow")

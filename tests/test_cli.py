@@ -129,3 +129,22 @@ def test_data_files_are_private_to_the_service_account(site_dir: Path) -> None:
     assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in files), [
         (p.name, oct(p.stat().st_mode)) for p in files
     ]
+
+
+def test_site_validate_warns_when_cameras_disagree_on_the_time_zone(tmp_path: Path) -> None:
+    import numpy as np
+
+    from cctrace.footage.writer import write_video
+
+    clip = tmp_path / "cam_20991231_120000.mp4"
+    frames = (np.full((64, 64, 3), 40 * i, np.uint8) for i in range(5))
+    write_video(clip, frames, 5)
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "cameras:\n"
+        f"  - {{id: a, location: {{x_m: 0, y_m: 0}}, footage: [{clip}], timezone: Asia/Seoul}}\n"
+        f"  - {{id: b, location: {{x_m: 5, y_m: 0}}, footage: [{clip}], timezone: Europe/Berlin}}\n"
+    )
+    result = _cctrace("site", "validate", str(site), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "different time zones" in result.stderr

@@ -48,6 +48,12 @@ def _write(tmp_path: Path, text: str) -> Path:
             "2026-03-15T08:00:00Z",
             "bogus",
         ),
+        (
+            "models:\n  person_detector: {type: yolov3-tiny-int8, params: {tiles: lots}}\n",
+            "0",
+            "2026-03-15T08:00:00Z",
+            "tiles must be two whole numbers",
+        ),
     ],
 )
 def test_bad_values_fail_validation_with_a_line(

@@ -8,15 +8,20 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cctrace.config import CameraConfig
+from cctrace.cli_json import JsonOption, print_json
+from cctrace.cli_lang import LangOption
+from cctrace.config import CameraConfig, SiteConfig
 from cctrace.console import make_console
 from cctrace.errors import CctraceError
+
+if TYPE_CHECKING:
+    from cctrace.footage.timing import StartTime
 
 app = typer.Typer(
     help=(
@@ -32,7 +37,11 @@ app = typer.Typer(
 site_app = typer.Typer(help="Check site configuration files.", no_args_is_help=True)
 export_app = typer.Typer(help="Export tracks, sightings and contacts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
+tracklets_app = typer.Typer(
+    help="List the tracked people (tracklets) of a camera.", no_args_is_help=True
+)
 app.add_typer(site_app, name="site")
+app.add_typer(tracklets_app, name="tracklets")
 app.add_typer(export_app, name="export")
 app.add_typer(audit_app, name="audit")
 
@@ -58,13 +67,15 @@ SiteArgument = Annotated[
 ]
 
 
+MAX_ID = 2**63 - 1
+"""The largest id the database holds (a signed 64-bit integer): larger ids are refused."""
+
+
 def _site_path(argument: Path | None, option: Path | None) -> Path:
     """The site file from the positional argument or ``--site`` (or $CCTRACE_SITE, which
     typer puts in ``option``), else ``./site.yaml``; both given and different is an error."""
     if argument is not None and option is not None and argument != option:
-        raise typer.BadParameter(
-            f"two site files given: {argument} and --site {option}; give one"
-        )
+        raise typer.BadParameter(f"two site files given: {argument} and --site {option}; give one")
     return argument or option or Path("site.yaml")
 
 
@@ -97,38 +108,78 @@ def _main(
 
 
 @site_app.command("validate")
-def site_validate(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+def site_validate(
+    site_file: SiteArgument = None, site_opt: SiteOption = None, as_json: JsonOption = False
+) -> None:
     """Check a site file: keys, models, calibration homographies, footage paths, and when
     each camera's first file starts (and from what), warning about footage already past
-    the retention period."""
+    the retention period (which ``ingest`` refuses without ``--allow-expired``).
+
+    Exit status 0 when the site is usable, 2 with one line naming the problem otherwise."""
     from cctrace.config import load_site
 
     site = load_site(_site_path(site_file, site_opt))
     starts = [_first_start(cam, site.retention.days) for cam in site.cameras]
+    cameras = []
+    for cam, (start, _) in zip(site.cameras, starts, strict=True):
+        calibration = None
+        if cam.calibration is not None:
+            cal = cam.calibration.homography()
+            calibration = {
+                "points": len(cam.calibration.points),
+                "median_error_m": cal.median_error_m,
+            }
+        cameras.append(
+            {
+                "id": cam.id,
+                "name": cam.name,
+                "footage": [str(p) for p in cam.footage],
+                "streams": [u.masked for u in cam.streams],  # never credentials
+                "calibration": calibration,
+                "first_file_start": None if start is None else start.value,
+                "start_source": "stream" if start is None else start.source,
+            }
+        )
+    warnings = [w for _, w in starts if w]
+    zones = sorted({c.timezone for c in site.cameras})
+    if site.timezone is None and len(zones) > 1:
+        warnings.append(
+            f"the cameras name different time zones ({', '.join(zones)}) and the site names "
+            "none: times are shown in UTC; set `timezone:` at the top of the site file"
+        )
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    if as_json:
+        print_json({"site": site.name, "ok": True, "cameras": cameras, "warnings": warnings})
+        return
     table = Table(title=f"{site.name}: {len(site.cameras)} camera(s) OK")
     for col in ("camera", "name", "footage", "calibration", "first file starts"):
         table.add_column(col)
     for cam, (start, _) in zip(site.cameras, starts, strict=True):
+        calib = "none (distances estimated from person height)"
         if cam.calibration is not None:
-            cal = cam.calibration.homography()
-            calib = f"{len(cam.calibration.points)} points, median error {cal.median_error_m:.2f} m"
-        else:
-            calib = "none (distances estimated from person height)"
-        table.add_row(cam.id, cam.name, ", ".join(str(p) for p in cam.footage), calib, start)
+            error = cam.calibration.homography().median_error_m
+            calib = f"{len(cam.calibration.points)} points, median error {error:.2f} m"
+        footage = [str(p) for p in cam.footage]
+        footage += [f"live {u.kind}: {u.masked}" for u in cam.streams]  # never credentials
+        shown = (
+            "live: the stream's wall time"
+            if start is None
+            else f"{start.value.isoformat(timespec='seconds')} ({start.source})"
+        )
+        table.add_row(cam.id, cam.name, ", ".join(footage), calib, shown)
     console.print(table)
-    for _, warning in starts:
-        if warning:
-            err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
-def _first_start(camera: CameraConfig, retention_days: int) -> tuple[str, str]:
-    """(when the camera's first file starts and from what, a warning or ""). A file whose
-    start cannot be told is an error: ingest would refuse it."""
-    from datetime import timedelta
-
+def _first_start(camera: CameraConfig, retention_days: int) -> tuple[StartTime | None, str]:
+    """(when the camera's first file starts and from what, a warning or ""); None for a
+    camera with only live streams (their time is the stream's). A file whose start cannot
+    be told, or that cannot be read, is an error: ingest would refuse it."""
     from cctrace.footage.sources import expand_footage
-    from cctrace.footage.timing import resolve_start
+    from cctrace.footage.timing import past_retention, resolve_start
 
+    if not camera.footage:
+        return None, ""
     first = expand_footage(camera.footage)[0]
     try:
         start = resolve_start(first, camera.start_time, camera.timezone)
@@ -137,16 +188,16 @@ def _first_start(camera: CameraConfig, retention_days: int) -> tuple[str, str]:
             f"camera {camera.id}: {exc}; set its start_time in the site file, or name files "
             "like cam_20260315_081500.mp4"
         ) from exc
-    shown = f"{start.value.isoformat(timespec='seconds')} ({start.source})"
-    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    except (OSError, ValueError) as exc:  # an unreadable file, a broken container
+        raise CctraceError(f"camera {camera.id}: {first}: cannot be read ({exc})") from exc
+    expired = past_retention(first, start, retention_days)
     warning = ""
-    if start.value < cutoff:
+    if expired:
         warning = (
-            f"camera {camera.id}: {first.name} starts {start.value.date()} (from its "
-            f"{start.source}), more than {retention_days} days ago: retention would delete "
-            "what it finds at the next purge; check the time or set start_time"
+            f"camera {camera.id}: {expired}; `cctrace ingest` refuses it unless given "
+            "--allow-expired: check the time or set start_time"
         )
-    return shown, warning
+    return start, warning
 
 
 @app.command()
@@ -157,20 +208,41 @@ def ingest(
         list[str] | None, typer.Option("--camera", "-c", help="Only these camera ids.")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: site config, 0 = per core).")
+        int | None,
+        typer.Option(min=0, help="Worker processes (default: site config, 0 = per core)."),
     ] = None,
     progress: Annotated[
         bool,
         typer.Option(
             "--progress/--no-progress",
-            help="Show progress bars (also off with CCTRACE_NO_PROGRESS=1).",
+            help="Show progress bars (also off with CCTRACE_NO_PROGRESS=1 and --json).",
         ),
     ] = True,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Ingest the live cameras (stream URLs) continuously until Ctrl-C/SIGTERM.",
+        ),
+    ] = False,
+    allow_expired: Annotated[
+        bool,
+        typer.Option(
+            "--allow-expired",
+            help="Ingest footage that starts before the retention cut-off (retention.days "
+            "ago) too; refused by default, as the next purge would delete it.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Analyse every camera's footage into the index (idempotent and resumable).
 
     Re-running adds nothing for files already ingested; a run that was killed
-    resumes from its last checkpoint.
+    resumes from its last checkpoint. Footage that starts before the retention cut-off
+    is refused (a failed row naming its start, where that came from and the cut-off)
+    unless ``--allow-expired``. Exit status 1 when any file failed. With --live, cameras
+    whose footage is a stream URL run until stopped, committing a segment every
+    ingest.live_segment_s.
     """
     from cctrace.config import load_site
     from cctrace.footage.sources import expand_footage
@@ -179,15 +251,27 @@ def ingest(
     # Footage is checked per camera: one camera's missing folder must not stop the others
     # (each failure is a row of the table below and makes the exit status 1).
     site = load_site(_site_path(site_file, site_opt), check_files=False)
+    if live:
+        from cctrace.ingest.live import ingest_live
+
+        summary = ingest_live(site, camera_ids=camera)
     for cam in site.cameras:
-        if camera and cam.id not in camera:
+        if live or (camera and cam.id not in camera) or not cam.footage:
             continue
         try:
             expand_footage(cam.footage)
         except CctraceError as exc:
             err_console.print(f"[yellow]warning:[/yellow] camera {cam.id}: {escape(str(exc))}")
-    show = progress and not os.environ.get("CCTRACE_NO_PROGRESS")
-    summary = ingest_site(site, camera_ids=camera, workers=workers, progress=show)
+    show = progress and not as_json and not os.environ.get("CCTRACE_NO_PROGRESS")
+    if not live:
+        summary = ingest_site(
+            site, camera_ids=camera, workers=workers, progress=show, allow_expired=allow_expired
+        )
+    if as_json:
+        print_json({"files": summary.files, "failed": summary.failed})
+        if summary.failed:
+            raise typer.Exit(code=1)
+        return
     table = Table(title="ingest")
     for col in ("camera", "file", "status", "tracklets", "encounters", "note"):
         table.add_column(col)
@@ -198,7 +282,7 @@ def ingest(
             row.status,
             str(row.tracklets),
             str(row.encounters),
-            row.note,
+            escape(row.note),
         )
     console.print(table)
     if summary.failed:
@@ -206,7 +290,9 @@ def ingest(
 
 
 @app.command()
-def status(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+def status(
+    site_file: SiteArgument = None, site_opt: SiteOption = None, as_json: JsonOption = False
+) -> None:
     """Show what has been ingested, per camera and file (failed files with the reason)."""
     from cctrace.config import load_site
     from cctrace.ingest.owner import run_state
@@ -214,6 +300,9 @@ def status(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
 
     site = load_site(_site_path(site_file, site_opt), check_files=False)
     with Store.for_site(site) as store:
+        if as_json:
+            print_json(_status_json(site.name, store))
+            return
         table = Table(title=f"{site.name}: footage")
         for col in (
             "camera",
@@ -256,6 +345,59 @@ def status(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
                 escape(failure.error),
             )
         console.print(table)
+    _print_live_status(site)
+
+
+def _print_live_status(site: SiteConfig) -> None:
+    """The live cameras' connection state (cctrace.ingest.live), if the site has any."""
+    from cctrace.ingest.live import iter_live_rows
+
+    rows = list(iter_live_rows(site))
+    if rows:
+        table = Table(title=f"{site.name}: live cameras")
+        for col in ("camera", "stream", "state", "last segment ends (UTC)", "note"):
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))
+        console.print(table)
+
+
+@app.command()
+def _status_json(site_name: str, store: Any) -> dict[str, Any]:
+    """``status --json``: every footage file and every file that failed to register."""
+    from cctrace.ingest.owner import run_state
+
+    files = []
+    for f in store.list_footage():
+        state = run_state(f)
+        files.append(
+            {
+                "camera_id": f.camera_id,
+                "footage_id": f.id,
+                "path": f.path,
+                "status": state,
+                "start_time": f.start_time,
+                "start_source": f.start_source,
+                "progress_offset_s": f.progress_offset_s,
+                "duration_s": f.duration_s,
+                "fps": f.fps,
+                "frames_decoded": f.frames_decoded,
+                "frames_failed": f.frames_failed,
+                "tracklets": store.count_tracklets(f.id),
+                "error": f.error,
+            }
+        )
+    failures = [
+        {
+            "camera_id": x.camera_id,
+            "path": x.path,
+            "status": "failed",
+            "error": x.error,
+            "failed_at": x.failed_at,
+        }
+        for x in store.list_footage_failures()
+    ]
+    return {"site": site_name, "footage": files, "failures": failures}
 
 
 @app.command()
@@ -267,7 +409,13 @@ def trace(
         list[Path] | None, typer.Option("--photo", "-p", help="Face photo of the case.")
     ] = None,
     tracklet: Annotated[
-        int | None, typer.Option("--tracklet", help="Start from a tracklet id picked in a frame.")
+        int | None,
+        typer.Option(
+            "--tracklet",
+            min=1,
+            max=MAX_ID,
+            help="Start from a tracklet id (see `cctrace tracklets list`).",
+        ),
     ] = None,
     from_: Annotated[
         str | None, typer.Option("--from", help="Window start, ISO time (UTC if no zone).")
@@ -293,15 +441,23 @@ def trace(
     review: Annotated[
         float | None, typer.Option(help="Review threshold for this trace (site default).")
     ] = None,
+    as_json: JsonOption = False,
+    lang: LangOption = None,  # its callback sets the report's language
 ) -> None:
-    """Trace a case: sightings, route and close contacts, with a report."""
+    """Trace a case: sightings, route and close contacts, with a report.
+
+    ``--distance`` may not exceed the widest distance band measured at ingest
+    (``ingest.distance_bands_m``, 3 m by default): checked before anything runs."""
     site = _site_path(site_file, site)
+    from cctrace.casework import run_trace
     from cctrace.config import load_site
-    from cctrace.tracing.service import TraceRequest, run_trace
+    from cctrace.tracing.service import TraceRequest, check_distance
 
     if not photo and tracklet is None:
         raise typer.BadParameter("give at least one --photo or a --tracklet")
     cfg = load_site(site, check_files=False)
+    if distance is not None:
+        check_distance(cfg, distance, "--distance")
     request = TraceRequest(
         case_id=case,
         photos=tuple(photo or ()),
@@ -316,6 +472,11 @@ def trace(
         review_threshold=review,
     )
     result, paths = run_trace(cfg, request, out_dir=out)
+    if as_json:
+        from cctrace.report.json_report import trace_to_dict
+
+        print_json({"report": paths, "trace": trace_to_dict(result)})
+        return
     _print_trace(result)
     console.print(f"\nreport: [bold]{paths.html}[/bold]")
     console.print(f"json:   {paths.json}")
@@ -367,8 +528,10 @@ def export_tracks(
     footage: Annotated[
         int | None,
         typer.Option(
+            min=1,
+            max=MAX_ID,
             help="Footage file id (see `cctrace status`), needed when a camera has "
-            "several files: MOT frame numbers restart in each file."
+            "several files: MOT frame numbers restart in each file.",
         ),
     ] = None,
 ) -> None:
@@ -411,10 +574,12 @@ def export_sightings(
     site: SiteOption = None,
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("sightings.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
+    as_json: JsonOption = False,
+    lang: LangOption = None,  # its callback sets the person labels' language
 ) -> None:
     """Write the latest trace's sightings of a case as CSV."""
     site = _site_path(site_file, site)
-    _export_csv(site, case, out, "sightings", _actor(actor))
+    _export_csv(site, case, out, "sightings", _actor(actor), as_json)
 
 
 @export_app.command("contacts")
@@ -424,19 +589,107 @@ def export_contacts(
     site: SiteOption = None,
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("contacts.csv"),
     actor: Annotated[str | None, typer.Option(help="Who exports (audit).")] = None,
+    as_json: JsonOption = False,
+    lang: LangOption = None,  # its callback sets the person labels' language
 ) -> None:
     """Write the latest trace's contacts of a case as CSV."""
     site = _site_path(site_file, site)
-    _export_csv(site, case, out, "contacts", _actor(actor))
+    _export_csv(site, case, out, "contacts", _actor(actor), as_json)
 
 
-def _export_csv(site: Path, case: str, out: Path, what: str, actor: str) -> None:
+def _export_csv(site: Path, case: str, out: Path, what: str, actor: str, as_json: bool) -> None:
+    from cctrace.casework import export_case_csv
     from cctrace.config import load_site
-    from cctrace.tracing.service import export_case_csv
 
     cfg = load_site(site, check_files=False)
     n = export_case_csv(cfg, case, what, out, actor)
+    if as_json:
+        print_json({"case": case, "what": what, "rows": n, "file": out})
+        return
     console.print(f"{n} {what} rows written to {out}")
+
+
+@tracklets_app.command("list")
+def tracklets_list(
+    camera: Annotated[str, typer.Option("--camera", "-c", help="Camera id.")],
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Only people in view at this ISO time (UTC if no zone)."),
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Who lists (audit).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a camera's tracklets (one tracked person each): id, times, points, faces and
+    the redacted snapshot file. A tracklet id is what ``trace --tracklet`` takes.
+
+    Snapshot files are named after the tracker's number within their footage file
+    (``snapshots/<camera>/<footage id>/t<track>.jpg``), not the tracklet id: the
+    ``snapshot`` column gives each one's path. Audited (camera, time, count)."""
+    site_path = _site_path(site_file, site)
+    from cctrace.config import load_site
+    from cctrace.store.repository import Store
+
+    cfg = load_site(site_path, check_files=False)
+    cfg.camera(camera)  # an unknown camera id is an error naming the known ones
+    when = _parse_time(at, "--at")
+    with Store.for_site(cfg) as store:
+        found = store.tracklets_in_window(when, when, [camera])
+        faces = store.face_counts(t.id for t in found)
+        store.append_audit(
+            _actor(actor),
+            "list_tracklets",
+            None,
+            {"camera": camera, "at": when.isoformat() if when else None},
+            {"tracklets": len(found)},
+        )
+    rows = [
+        {
+            "tracklet_id": t.id,
+            "camera_id": t.camera_id,
+            "footage_id": t.footage_id,
+            "track_number": t.track_id,
+            "start": t.start,
+            "end": t.end,
+            "duration_s": round((t.end - t.start).total_seconds(), 3),
+            "points": t.n_points,
+            "faces": faces.get(t.id, 0),
+            "mask_status": t.mask_status,
+            "snapshot": t.snapshot_path,
+        }
+        for t in found
+    ]
+    if as_json:
+        print_json({"camera": camera, "at": when, "tracklets": rows})
+        return
+    where = f" in view at {when:%Y-%m-%d %H:%M:%S} UTC" if when else ""
+    table = Table(title=f"camera {camera}: {len(rows)} tracklet(s){where}")
+    for col in (
+        "tracklet",
+        "footage",
+        "start (UTC)",
+        "end",
+        "duration",
+        "points",
+        "faces",
+        "snapshot",
+    ):
+        table.add_column(col)
+    for r in rows:
+        start, end = r["start"], r["end"]
+        assert isinstance(start, datetime) and isinstance(end, datetime)
+        table.add_row(
+            str(r["tracklet_id"]),
+            str(r["footage_id"]),
+            start.strftime("%Y-%m-%d %H:%M:%S"),
+            end.strftime("%H:%M:%S"),
+            f"{r['duration_s']:.1f} s",
+            str(r["points"]),
+            str(r["faces"]),
+            escape(str(r["snapshot"] or "-")),
+        )
+    console.print(table)
 
 
 @audit_app.command("list")
@@ -444,6 +697,7 @@ def audit_list(
     site_file: SiteArgument = None,
     site: SiteOption = None,
     case: Annotated[str | None, typer.Option(help="Only this case.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show the audit log: who searched what, when, and how much was found."""
     site = _site_path(site_file, site)
@@ -452,19 +706,21 @@ def audit_list(
 
     cfg = load_site(site, check_files=False)
     with Store.for_site(cfg) as store:
+        entries = [e for e in store.list_audit() if not case or e.case_id == case]
+        if as_json:
+            print_json({"entries": entries})
+            return
         table = Table(title="audit log")
         for col in ("id", "time (UTC)", "actor", "action", "case", "result"):
             table.add_column(col)
-        for e in store.list_audit():
-            if case and e.case_id != case:
-                continue
+        for e in entries:
             table.add_row(
                 str(e.id),
                 e.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
                 e.actor,
                 e.action,
                 e.case_id or "",
-                ", ".join(f"{k}={v}" for k, v in e.result.items()),
+                escape(", ".join(f"{k}={v}" for k, v in e.result.items())),
             )
         console.print(table)
 
@@ -481,6 +737,7 @@ def audit_verify(
             "from syslog) instead of the site's audit.anchor_path.",
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check the audit log against its key and its signed checkpoints; exit 1 if any
     entry was edited, rewritten, moved, replayed or deleted (tail and all included)."""
@@ -491,6 +748,21 @@ def audit_verify(
     cfg = load_site(site, check_files=False)
     with Store.for_site(cfg) as store:
         report = store.verify_audit(anchor_path=anchors)
+    if as_json:
+        print_json(
+            {
+                "ok": report.ok,
+                "entries": report.entries,
+                "verified": report.verified,
+                "first_bad": report.first_bad,
+                "problems": report.problems,
+                "notes": report.notes,
+                "checked_against": report.checked_against(),
+            }
+        )
+        if not report.ok:
+            raise typer.Exit(code=1)
+        return
     console.print("checked against:")
     for line in report.checked_against():
         console.print(f"  {line}", markup=False, highlight=False)
@@ -518,15 +790,29 @@ def purge(
         typer.Option("--now", help="Purge as of this ISO time (default: now; UTC if no zone)."),
     ] = None,
     actor: Annotated[str | None, typer.Option(help="Who runs the purge (audit).")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete data past the site's retention period (retention.days), vectors and files
     included, keeping the evidence of open and recently closed cases. Audited."""
     site = _site_path(site_file, site)
     from cctrace.config import load_site
-    from cctrace.privacy.retention import purge as run_purge
+    from cctrace.retention import purge as run_purge
 
     cfg = load_site(site, check_files=False)
     report = run_purge(cfg, now=_parse_time(now, "--now"), dry_run=dry_run, actor=_actor(actor))
+    if as_json:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "before": report.before,
+                "counts": report.counts(),
+                "expired_cases": report.expired_cases,
+                "errors": report.errors,
+            }
+        )
+        if report.errors:
+            raise typer.Exit(code=1)
+        return
     verb = "would remove" if dry_run else "removed"
     table = Table(
         title=f"retention purge ({'dry run' if dry_run else 'done'}): data that ended before "
@@ -592,6 +878,7 @@ def eval_command(
         typer.Option(help="Fail (exit 1) when a metric regresses against this accuracy.json."),
     ] = None,
     threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 2,
+    as_json: JsonOption = False,
 ) -> None:
     """Measure every stage's accuracy on real labelled data and print one table."""
     from cctrace.evaluation.metrics import default_shared_data
@@ -618,19 +905,74 @@ def eval_command(
         )
     except ValueError as exc:
         raise CctraceError(str(exc)) from exc
-    print_table(report)
+    if not as_json:
+        print_table(report)
     paths = write_outputs(report, out)
-    console.print(f"written: {paths['json']}, {paths['markdown']}, {paths['chart']}")
-    failed = False
+    regressions: list[str] = []
     if baseline is not None:
-        regressions = compare_to_baseline(report, EvalReport.load(baseline))
+        regressions = [str(r) for r in compare_to_baseline(report, EvalReport.load(baseline))]
         for r in regressions:
-            err_console.print(f"[red]regression[/red] {r}")
-        failed = bool(regressions)
-        if not regressions:
+            err_console.print(f"[red]regression[/red] {escape(r)}")
+    failed = bool(regressions)
+    if as_json:
+        print_json({"report": report.to_dict(), "written": paths, "regressions": regressions})
+    else:
+        console.print(f"written: {paths['json']}, {paths['markdown']}, {paths['chart']}")
+        if baseline is not None and not regressions:
             console.print(f"no regressions against {baseline}")
     if report.errors or failed:
         raise typer.Exit(code=1)
+
+
+db_app = typer.Typer(help="Show and upgrade the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _database_url(site_file: Path | None, site_opt: Path | None) -> tuple[SiteConfig, str]:
+    from cctrace.config import load_site
+    from cctrace.store._base import default_url
+
+    cfg = load_site(_site_path(site_file, site_opt), check_files=False)
+    return cfg, cfg.storage.database_url or default_url(cfg.storage.data_dir)
+
+
+def _revision_name(current: str | None, legacy_version: str | None) -> str:
+    if current is None and legacy_version is not None:
+        return f"schema {legacy_version} (before Alembic)"
+    return f"revision {current}" if current else "empty"
+
+
+@db_app.command("current")
+def db_current(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+    """Show the database's schema revision and the newest this cctrace knows (read only)."""
+    from cctrace.store.migrations import schema_status
+
+    _, url = _database_url(site_file, site_opt)
+    status = schema_status(url)
+    state = "up to date" if status.up_to_date else "opening it will upgrade it"
+    console.print(
+        f"{_revision_name(status.current, status.legacy_version)}; newest: revision "
+        f"{status.head} ({state})",
+        highlight=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(site_file: SiteArgument = None, site_opt: SiteOption = None) -> None:
+    """Upgrade the database schema to the newest revision (every command that opens the
+    store does this too; this one does only that)."""
+    from cctrace.store.migrations import schema_status
+    from cctrace.store.repository import Store
+
+    cfg, url = _database_url(site_file, site_opt)
+    before = schema_status(url)
+    with Store.for_site(cfg):
+        pass
+    if before.up_to_date:
+        console.print(f"already at revision {before.head}", highlight=False)
+    else:
+        was = _revision_name(before.current, before.legacy_version)
+        console.print(f"upgraded from {was} to revision {before.head}", highlight=False)
 
 
 def _add_web_commands() -> None:

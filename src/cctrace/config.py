@@ -13,13 +13,17 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -27,7 +31,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from cctrace.errors import ConfigError
+from cctrace.footage.urls import StreamUrl, is_stream_url
 from cctrace.geometry import GroundCalibration
+from cctrace.localtime import check_zone_name, site_zone_name, zone
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -39,9 +45,12 @@ MAX_CONFIG_VALUES = 100_000
 
 class Strict(BaseModel):
     """Base for config models: unknown keys are errors, models are immutable, and numbers
-    must be finite (``.inf`` and ``.nan`` are refused)."""
+    must be finite (``.inf`` and ``.nan`` are refused). Errors never repeat the input
+    (a stream URL in it may hold a password)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, hide_input_in_errors=True
+    )
 
 
 class SitePosition(Strict):
@@ -114,13 +123,50 @@ class CameraLink(Strict):
         return value
 
 
+def _stream_url(value: Any) -> StreamUrl:
+    if isinstance(value, StreamUrl):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a stream URL must be text, got {type(value).__name__}")
+    return StreamUrl(value)
+
+
+LiveStreamUrl = Annotated[
+    StreamUrl,
+    PlainValidator(_stream_url),
+    PlainSerializer(lambda url: url.masked, return_type=str),
+    WithJsonSchema({"type": "string", "format": "uri"}),
+]
+"""A live stream address (``rtsp://``, ``rtsps://``, ``http(s)://``); shown masked."""
+
+
 class CameraConfig(Strict):
-    """One camera: identity, place, footage and calibration."""
+    """One camera: identity, place, footage and calibration.
+
+    ``footage`` entries that are URLs (``rtsp://``, ``rtsps://``, ``http(s)://...m3u8``)
+    are live streams: they are moved to ``streams`` when the file is read, so
+    ``footage`` holds only files, folders and patterns (see :mod:`cctrace.footage.urls`).
+    """
 
     id: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Stable camera id")
     name: str = Field("", max_length=200, description="Human-readable name")
     location: SitePosition
-    footage: list[Path] = Field(..., min_length=1, description="Files, folders or glob patterns")
+    footage: list[Path] = Field(
+        default_factory=list,
+        description="Files, folders or glob patterns; URLs (rtsp://, rtsps://, http(s)://) "
+        "are live streams (moved to streams)",
+    )
+    streams: list[LiveStreamUrl] = Field(
+        default_factory=list,
+        max_length=1,
+        description="Live stream of this camera (from footage entries that are URLs); "
+        "credentials in it are never shown",
+    )
+    rtsp_listen: bool = Field(
+        False,
+        description="Wait for the camera to push its RTSP stream to the streams address "
+        "(FFmpeg rtsp_flags=listen) instead of pulling from it",
+    )
     start_time: datetime | None = Field(
         None, description="UTC start of the footage; else taken from file names or metadata"
     )
@@ -141,18 +187,39 @@ class CameraConfig(Strict):
         None, description="Ground-plane calibration; without it distances are estimated"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _split_streams(cls, data: Any) -> Any:
+        """Move URL entries of ``footage`` to ``streams`` (a path would mangle them)."""
+        if not isinstance(data, dict) or "footage" not in data:
+            return data
+        footage = data["footage"]
+        entries = footage if isinstance(footage, list) else [footage]
+        urls = [e for e in entries if is_stream_url(e)]
+        if not urls and isinstance(footage, list):
+            return data
+        out = dict(data)
+        out["footage"] = [e for e in entries if not is_stream_url(e)]
+        out["streams"] = list(out.get("streams") or []) + [u.strip() for u in urls]
+        return out
+
+    @model_validator(mode="after")
+    def _has_footage(self) -> CameraConfig:
+        if not self.footage and not self.streams:
+            raise ValueError("footage: give at least one file, folder, pattern or stream URL")
+        if self.rtsp_listen and not any(u.scheme.startswith("rtsp") for u in self.streams):
+            raise ValueError("rtsp_listen needs an rtsp:// stream URL in footage")
+        return self
+
+    @property
+    def is_live(self) -> bool:
+        """True when the camera has a live stream."""
+        return bool(self.streams)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name like Asia/Seoul"
-            ) from exc
-        return value
+        return check_zone_name(value)
 
     @field_validator("start_time")
     @classmethod
@@ -274,6 +341,27 @@ class IngestConfig(Strict):
         30.0, gt=0, description="Footage seconds between crash-safe checkpoints"
     )
     workers: int = Field(0, ge=0, le=256, description="Worker processes; 0 = one per core")
+    live_segment_s: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="Live cameras: stream seconds per committed segment (a footage row); "
+        "a trace sees a live camera's finished tracks at most this much later",
+    )
+    live_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Live cameras: a stream that gives nothing for this long (connecting or "
+        "reading) is lost and reconnected",
+    )
+    live_backoff_max_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="Live cameras: longest wait between reconnection attempts (the wait "
+        "doubles from 0.5 s up to this, with random jitter)",
+    )
     distance_bands_m: tuple[float, float, float] = Field(
         (1.0, 2.0, 3.0),
         description="Distance bands (metres, increasing) whose seconds are measured at ingest",
@@ -436,6 +524,13 @@ class SiteConfig(Strict):
     """A whole site: its cameras and how to analyse and search them."""
 
     name: str = Field("site", max_length=200)
+    timezone: str | None = Field(
+        None,
+        description="Time zone people read and type times in (IANA name, e.g. Asia/Seoul): "
+        "web pages, HTML/PDF reports and CSV *_local columns show local time with its "
+        "offset; the database and JSON stay UTC. Default: the cameras' timezone when they "
+        "all name the same one, else UTC",
+    )
     cameras: list[CameraConfig] = Field(..., min_length=1)
     ingest: IngestConfig = IngestConfig()
     models: ModelsConfig = ModelsConfig()
@@ -444,6 +539,21 @@ class SiteConfig(Strict):
     audit: AuditConfig = AuditConfig()
     retention: RetentionConfig = RetentionConfig()
     source_file: Path | None = Field(None, exclude=True, description="Set by load_site")
+
+    @field_validator("timezone")
+    @classmethod
+    def _site_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone_name(value)
+
+    @property
+    def zone_name(self) -> str:
+        """The site's time zone: ``timezone``, else the cameras' common ``timezone``, else
+        UTC (see :mod:`cctrace.localtime`)."""
+        return site_zone_name(self.timezone, (c.timezone for c in self.cameras))
+
+    def zone(self) -> ZoneInfo:
+        """:attr:`zone_name` as a ``ZoneInfo``."""
+        return zone(self.zone_name)
 
     @field_validator("cameras")
     @classmethod
@@ -516,6 +626,8 @@ def load_site(path: str | Path, check_files: bool = True) -> SiteConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        if "streams" in loc:  # stream URLs are written under footage
+            loc = (*loc[: loc.index("streams")], "footage")
         line = _line_of(raw, loc)
         where = ".".join(str(p) for p in loc) or "(top level)"
         raise ConfigError(f"{source}:{line}: {where}: {err['msg']}") from exc

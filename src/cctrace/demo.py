@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -21,6 +23,10 @@ from cctrace.footage.demo import (
     DEMO_START_TIME,
     fetch_demo_video,
 )
+
+if TYPE_CHECKING:
+    from cctrace.config import SiteConfig
+    from cctrace.tracing.result import TraceResult
 
 log = logging.getLogger(__name__)
 
@@ -193,44 +199,91 @@ def pick_demo_tracklet(site_path: Path) -> int:
     return min(encounter_s, key=lambda t: (t not in both, -encounter_s[t], t))
 
 
+def confirm_track_continuations(site: SiteConfig, result: TraceResult) -> list[int]:
+    """What the demo's investigator does in the review band: confirm the suggestions
+    that continue the case's own track in the other, overlapping camera (found by the
+    same ground path at the same time, not by clothing), as the web app's Confirm button
+    does (decision and audit entry). Returns the confirmed tracklet ids.
+
+    The demo is repeatable byte for byte (``bench/determinism.py``), and a test checks
+    its confirmed route against the PETS ground truth."""
+    from cctrace.store.repository import Store
+    from cctrace.types import SightingStatus
+
+    seed_cameras = {s.camera_id for s in result.route}
+    chosen = [
+        s.tracklet_id
+        for s in result.sightings
+        if s.status == SightingStatus.NEEDS_REVIEW
+        and s.link is None
+        and s.camera_id not in seed_cameras
+    ]
+    with Store.for_site(site) as store:
+        for tid in chosen:
+            store.decide_sighting(
+                result.query.case_id, tid, SightingStatus.ACCEPTED, DEMO_INVESTIGATOR
+            )
+            store.append_audit(
+                DEMO_INVESTIGATOR,
+                "sighting_decision",
+                result.query.case_id,
+                {"tracklet_id": tid, "decision": "accept", "note": "demo script"},
+                {},
+            )
+    return chosen
+
+
 def run_demo(
     workdir: Path, shared_data: Path | None = None, console: Console | None = None
 ) -> Path:
     """Fetch real footage, build the site, ingest it, trace a sample case; return the report."""
+    from cctrace.casework import run_trace
     from cctrace.config import load_site
     from cctrace.ingest.runner import ingest_site
-    from cctrace.tracing.service import TraceRequest, run_trace
+    from cctrace.tracing.service import TraceRequest
 
     console = console or Console()
-    console.print("[bold]1/4[/bold] obtaining real footage (PETS2009 S2L1, Debian opencv-doc)")
+    console.print("[bold]1/5[/bold] obtaining real footage (PETS2009 S2L1, Debian opencv-doc)")
     video = fetch_demo_video(prefer_shared=shared_data is not None, shared_data=shared_data)
     console.print(f"      {video}")
-    console.print("[bold]2/4[/bold] building the demo site")
+    console.print("[bold]2/5[/bold] building the demo site")
     site_path = build_demo_site(workdir, video, console)
     site = load_site(site_path)
     console.print(f"      {site_path} ({len(site.cameras)} cameras)")
-    console.print("[bold]3/4[/bold] ingesting (cameras in parallel)")
-    summary = ingest_site(site, progress=True)
+    console.print("[bold]3/5[/bold] ingesting (cameras in parallel)")
+    summary = ingest_site(site, progress=True, allow_expired=True)  # demo footage keeps its date
     for f in summary.files:
         console.print(
             f"      {f.camera_id}: {f.status}, {f.tracklets} tracklets, {f.encounters} encounters"
             + (f" ({f.note})" if f.note else "")
         )
     tracklet = pick_demo_tracklet(site_path)
-    console.print(f"[bold]4/4[/bold] tracing case {DEMO_CASE} from tracklet {tracklet}")
-    result, paths = run_trace(
-        site,
-        TraceRequest(
-            case_id=DEMO_CASE,
-            actor=DEMO_INVESTIGATOR,
-            tracklet_id=tracklet,
-            distance_m=site.trace.distance_m,
-            minutes=site.trace.minutes,
-            legal_basis="demo (public research footage)",
-        ),
+    console.print(f"[bold]4/5[/bold] tracing case {DEMO_CASE} from tracklet {tracklet}")
+    request = TraceRequest(
+        case_id=DEMO_CASE,
+        actor=DEMO_INVESTIGATOR,
+        tracklet_id=tracklet,
+        distance_m=site.trace.distance_m,
+        minutes=site.trace.minutes,
+        legal_basis="demo (public research footage)",
     )
+    with tempfile.TemporaryDirectory(prefix="cctrace-demo-") as first_look:
+        # The first trace is what the investigator reviews; only the reviewed one's
+        # report is kept (both are in the audit log).
+        result, paths = run_trace(site, request, out_dir=Path(first_look))
+    confirmed = confirm_track_continuations(site, result)
+    if confirmed:
+        console.print(
+            f"[bold]5/5[/bold] the demo investigator confirms the case's own track in the "
+            f"other camera (sighting(s) {', '.join(map(str, confirmed))}: same ground path at "
+            "the same time) and traces again"
+        )
+    result, paths = run_trace(site, request)
     console.print(
-        f"      {len(result.route)} sighting(s) on the route, {len(result.contacts)} contact(s), "
-        f"{sum(c.is_close_contact for c in result.contacts)} close contact(s)"
+        f"      {len(result.route)} sighting(s) on the route "
+        f"({len({s.camera_id for s in result.route})} camera(s)), "
+        f"{len(result.contacts)} contact(s), "
+        f"{sum(c.is_close_contact for c in result.contacts)} close contact(s), "
+        f"{sum(s.status == 'needs_review' for s in result.sightings)} left to review"
     )
     return paths.html

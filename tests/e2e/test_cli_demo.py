@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -16,13 +18,13 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run ``cctrace demo`` once, on the shared copy of the PETS clip (no download)."""
-    work = tmp_path_factory.mktemp("demo")
-    result = runner.invoke(app, ["demo", "--workdir", str(work), "--shared-data", str(shared_data)])
-    assert result.exit_code == 0, result.output
-    assert "demo report:" in result.output
-    return work
+def demo(
+    built_demo: Any, copy_demo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A copy of the session's ``cctrace demo`` run (on the shared PETS clip, no
+    download), which must have printed the report path."""
+    assert "demo report:" in built_demo.output
+    return copy_demo(tmp_path_factory.mktemp("demo") / "site")
 
 
 def test_demo_report_exists_and_names_the_case(demo: Path) -> None:
@@ -33,6 +35,29 @@ def test_demo_report_exists_and_names_the_case(demo: Path) -> None:
     assert data["schema"] == "cctrace.trace/1"
     assert data["route"], "the demo trace should have a route"
     assert data["contacts"], "the demo trace should find contacts"
+
+
+def test_demo_route_crosses_both_cameras_and_is_one_person(demo: Path, shared_data: Path) -> None:
+    """The demo's scripted review confirms the case's own track in the other camera; the
+    route it shows then crosses both cameras, and the PETS ground truth says every route
+    sighting is the same person."""
+    from cctrace.config import load_site
+    from cctrace.demo import CROPS
+    from cctrace.evaluation.pets import crop_gt_boxes, load_gt_boxes, map_tracklets_to_gt
+    from cctrace.store.repository import Store
+
+    (report,) = list((demo / "data" / "reports" / "DEMO-0001").glob("*/DEMO-0001.json"))
+    data = json.loads(report.read_text())
+    route = [r["tracklet_id"] for r in data["route"]]
+    assert len({r["camera_id"] for r in data["route"]}) == 2, data["route"]
+    boxes = load_gt_boxes(shared_data / "pets2009-s2l1")
+    site = load_site(demo / "site.yaml", check_files=False)
+    with Store.for_site(site) as store:
+        person_of: dict[int, int] = {}
+        for camera, (_, x0, x1, _) in CROPS.items():
+            person_of.update(map_tracklets_to_gt(store, crop_gt_boxes(boxes, x0, x1), camera))
+    assert len({person_of.get(t) for t in route}) == 1, [person_of.get(t) for t in route]
+    assert data["contacts"] and any(c["is_close_contact"] for c in data["contacts"])
 
 
 def test_site_validate(demo: Path) -> None:

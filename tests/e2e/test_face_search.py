@@ -32,6 +32,7 @@ from face_video import (
     write_face_video,
 )
 
+from cctrace.casework import run_trace
 from cctrace.config import SiteConfig, load_site
 from cctrace.errors import PhotoError
 from cctrace.ingest.models import ModelSet
@@ -40,7 +41,7 @@ from cctrace.store.records import TrackletRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import TraceResult
-from cctrace.tracing.service import TraceRequest, run_trace
+from cctrace.tracing.service import TraceRequest
 from cctrace.types import SightingStatus
 
 pytestmark = pytest.mark.slow
@@ -103,7 +104,7 @@ def scene(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Scene:
     video = write_face_video(workdir / "lobby.mp4", background, people, DURATION_S, fps=10)
     site_path = write_clip_site(workdir, "face-search", "lobby", video, START, "Lobby close-up")
     site = load_site(site_path)
-    summary = ingest_site(site, workers=1, progress=False)
+    summary = ingest_site(site, workers=1, progress=False, allow_expired=True)
     assert [f.status for f in summary.files] == ["done"], summary.files
     with Store.for_site(site) as store:
         records = store.tracklets_in_window(START, START + timedelta(seconds=DURATION_S + 5))

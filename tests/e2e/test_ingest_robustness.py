@@ -72,7 +72,7 @@ def _snapshot(site_path: Path) -> tuple[list[tuple[object, ...]], list[tuple[obj
 @pytest.fixture(scope="module")
 def reference(pets_dir: Path, short_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     site_path = _site(pets_dir, tmp_path_factory.mktemp("ref"), short_clip)
-    summary = ingest_site(load_site(site_path), workers=1, progress=False)
+    summary = ingest_site(load_site(site_path), workers=1, progress=False, allow_expired=True)
     assert [f.status for f in summary.files] == ["done"], summary.files
     return site_path
 
@@ -85,7 +85,7 @@ def test_reingest_adds_nothing(reference: Path, monkeypatch: pytest.MonkeyPatch)
         raise AssertionError(f"{path} was hashed again although it is unchanged")
 
     monkeypatch.setattr("cctrace.footage.timing.sha256_file", no_hashing)
-    summary = ingest_site(load_site(reference), workers=1, progress=False)
+    summary = ingest_site(load_site(reference), workers=1, progress=False, allow_expired=True)
     assert [f.note for f in summary.files] == ["already ingested"]
     assert _snapshot(reference) == before
 
@@ -108,7 +108,10 @@ def test_kill_9_then_resume_matches_uninterrupted_run(
     site_path = _site(pets_dir, tmp_path / "killed", short_clip)
     db = site_path.parent / "data" / "cctrace.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cctrace.cli", "ingest", str(site_path), "--workers", "1"],
+        [
+            *(sys.executable, "-m", "cctrace.cli", "ingest", str(site_path)),
+            *("--workers", "1", "--allow-expired"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "CCTRACE_NO_PROGRESS": "1"},
@@ -132,7 +135,7 @@ def test_kill_9_then_resume_matches_uninterrupted_run(
             proc.kill()
     status, offset = _progress(db) or ("", 0.0)
     assert status == "running" and offset < CLIP_FRAMES / 7
-    summary = ingest_site(load_site(site_path), workers=1, progress=False)
+    summary = ingest_site(load_site(site_path), workers=1, progress=False, allow_expired=True)
     assert [f.status for f in summary.files] == ["done"]
     assert _snapshot(site_path) == _snapshot(reference)
 
@@ -152,7 +155,7 @@ def test_truncated_and_garbage_files(pets_dir: Path, short_clip: Path, tmp_path:
         "    start_time: 2009-01-01T12:34:00Z\n"
     )
     site_path = _site(pets_dir, work, truncated, extra)
-    summary = ingest_site(load_site(site_path), workers=2, progress=False)
+    summary = ingest_site(load_site(site_path), workers=2, progress=False, allow_expired=True)
     by_camera = {f.camera_id: f for f in summary.files}
     assert by_camera["view001"].status == "partial", by_camera["view001"]
     assert by_camera["view001"].tracklets > 0
@@ -193,6 +196,7 @@ def test_a_camera_with_missing_footage_does_not_stop_the_others(
             "ingest",
             str(site),
             "--no-progress",
+            "--allow-expired",
             "--workers",
             "1",
         ],

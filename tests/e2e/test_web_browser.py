@@ -7,19 +7,18 @@ the investigator's trace, then the export request the supervisor approves.
 
 Needs ``/usr/bin/chromium`` (``bash scripts/setup.sh --dev`` installs Debian's package)
 and the shared reference data; skips with the reason otherwise. Never downloads a
-browser (no ``playwright install``). ``$CCTRACE_DEMO_DIR`` may name an already built
-demo folder: it is copied instead of built (faster local runs).
+browser (no ``playwright install``). The demo is the session's build (``built_demo`` in
+``tests/conftest.py``; ``$CCTRACE_DEMO_DIR`` may name an already built one).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,24 +60,10 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def _build_demo(shared_data: Path, workdir: Path) -> None:
-    prebuilt = os.environ.get("CCTRACE_DEMO_DIR")
-    if prebuilt and (Path(prebuilt) / "site.yaml").is_file():
-        shutil.copytree(prebuilt, workdir, dirs_exist_ok=True)
-        (workdir / "demo-users.txt").unlink(missing_ok=True)
-        return
-    from typer.testing import CliRunner
-
-    from cctrace.cli import app as cli
-
-    result = CliRunner().invoke(
-        cli, ["demo", "--workdir", str(workdir), "--shared-data", str(shared_data)]
-    )
-    assert result.exit_code == 0, result.output
-
-
 @pytest.fixture(scope="module")
-def server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    copy_demo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """The demo site built once, its demo accounts, and the app served by uvicorn."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found: install Debian's 'chromium' (scripts/setup.sh --dev)")
@@ -90,7 +75,8 @@ def server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     from cctrace.web.cli import ensure_demo_users
 
     workdir = tmp_path_factory.mktemp("webdemo")
-    _build_demo(shared_data, workdir)
+    shutil.rmtree(workdir)
+    copy_demo(workdir)
     site = load_site(workdir / "site.yaml", check_files=False)
     passwords = ensure_demo_users(site.storage.data_dir, workdir)
     app = create_app(site, WebSettings.for_demo())
@@ -247,6 +233,11 @@ def test_keyboard_reaches_run_trace_and_runs_it(investigator: Any) -> None:
     assert "last traced by investigator" in page.locator(".stat.small").inner_text()
 
 
+def _confirm_label(tracklet: int) -> str:
+    """CSS attribute selector of a review band's Confirm button for ``tracklet``."""
+    return f"[aria-label^='Confirm Sighting '][aria-label$=' (tracklet {tracklet})']"
+
+
 def _review_count(page: Any) -> int:
     text = page.get_by_role("heading", name=re.compile(r"Needs review")).inner_text()
     return int(re.search(r"\((\d+)\)", text).group(1))  # type: ignore[union-attr]
@@ -259,8 +250,8 @@ def test_review_band_confirm(investigator: Any, server: Server) -> None:
     page = investigator
     _open_case(page)
     if _review_count(page) == 0:
-        accepted = page.locator("section[aria-labelledby=timeline-h] tr.st-accepted td")
-        tracklet = int(accepted.first.inner_text())
+        accepted = page.locator("section[aria-labelledby=timeline-h] tr.st-accepted")
+        tracklet = int(accepted.first.get_attribute("data-tracklet") or "")
         status = page.evaluate(
             """async ([caseId, tracklet]) => {
                  const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -281,16 +272,15 @@ def test_review_band_confirm(investigator: Any, server: Server) -> None:
     assert _review_count(page) >= 1, "a sighting set back to review should show in the band"
     confirm = page.locator("ul.review button", has_text="Confirm").first
     label = confirm.get_attribute("aria-label") or ""
-    tracklet = int(re.search(r"sighting (\d+)", label).group(1))  # type: ignore[union-attr]
+    # "Confirm Sighting 2 · Plaza west, 12:34:40 (tracklet 22)"
+    tracklet = int(re.search(r"\(tracklet (\d+)\)$", label).group(1))  # type: ignore[union-attr]
     with page.expect_navigation(timeout=TRACE_TIMEOUT_MS):
         confirm.click()
-    row = page.locator("section[aria-labelledby=timeline-h] tbody tr", has_text=str(tracklet))
+    row = page.locator(f"section[aria-labelledby=timeline-h] tbody tr[data-tracklet='{tracklet}']")
     assert "accepted" in row.first.inner_text()
     # The confirmed sighting left the band; the re-trace it started may suggest new ones
     # (a confirmed sighting is searched onwards), so the count alone proves nothing.
-    assert (
-        page.locator(f"ul.review button[aria-label^='Confirm sighting {tracklet} ']").count() == 0
-    )
+    assert page.locator(f"ul.review button{_confirm_label(tracklet)}").count() == 0
 
 
 def test_confirm_a_body_link_from_another_camera(investigator: Any) -> None:
@@ -310,12 +300,13 @@ def test_confirm_a_body_link_from_another_camera(investigator: Any) -> None:
     assert "clothing similarity" in item.inner_text()
     confirm = item.locator("button", has_text="Confirm")
     label = confirm.get_attribute("aria-label") or ""
-    tracklet = int(re.search(r"sighting (\d+)", label).group(1))  # type: ignore[union-attr]
+    # "Confirm Sighting 2 · Plaza west, 12:34:40 (tracklet 22)"
+    tracklet = int(re.search(r"\(tracklet (\d+)\)$", label).group(1))  # type: ignore[union-attr]
     with page.expect_navigation(timeout=TRACE_TIMEOUT_MS):
         confirm.click()
-    row = page.locator("section[aria-labelledby=timeline-h] tbody tr", has_text=str(tracklet))
+    row = page.locator(f"section[aria-labelledby=timeline-h] tbody tr[data-tracklet='{tracklet}']")
     assert "accepted" in row.first.inner_text()
-    pending = page.locator(f"ul.review button[aria-label^='Confirm sighting {tracklet} ']")
+    pending = page.locator(f"ul.review button{_confirm_label(tracklet)}")
     assert pending.count() == 0
 
 

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from cctrace.ingest.body_samples import BodySampler, clean_rows
+from cctrace.ingest.body_samples import BodySampler, clean_rows, side_cut_rows
 from cctrace.types import Detections, TrackPoint
 from cctrace.vision.body import PartColourEmbedder
 
@@ -30,6 +30,41 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 )
 def test_clean_rows(boxes: list[list[float]], expected: list[int]) -> None:
     assert clean_rows(np.asarray(boxes, np.float32), 640, 480) == expected
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected"),
+    [
+        ([[0, 100, 40, 200]], [0]),  # cut by the left edge: its bands are still right
+        ([[610, 100, 640, 200]], [0]),  # cut by the right edge
+        ([[100, 100, 140, 200]], []),  # whole: a clean sample, not a side-cut one
+        ([[0, 100, 10, 200]], []),  # a sliver
+        ([[600, 300, 640, 480]], []),  # cut at the bottom too: the legs band is gone
+        ([[0, 100, 40, 200], [20, 100, 60, 200]], []),  # overlapped
+    ],
+)
+def test_side_cut_rows(boxes: list[list[float]], expected: list[int]) -> None:
+    assert side_cut_rows(np.asarray(boxes, np.float32), 640, 480) == expected
+
+
+def test_side_cut_samples_only_for_a_tracklet_with_no_whole_view() -> None:
+    """A person walking out at the right edge is sampled there; a tracklet seen whole
+    keeps its whole-view embedding, one seen only cut gets the cut one."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    image[100:300, 560:640] = (20, 20, 200)  # a red-clothed person at the right edge
+    image[100:300, 100:180] = (200, 60, 20)  # a blue-clothed person, whole
+    sampler = BodySampler(every_n=1)
+    embedder = PartColourEmbedder()
+    boxes = np.asarray([[100, 100, 180, 300], [560, 100, 640, 300]], np.float32)
+    detections = Detections.create(boxes, np.ones(2, np.float32))
+    assert sampler.observe(0, T0, image, detections, embedder) == 2
+    whole = sampler.embedding_for([TrackPoint(0, T0, (100, 100, 180, 300), (0.0, 0.0), 1.0)])
+    cut = sampler.embedding_for([TrackPoint(0, T0, (560, 100, 640, 300), (0.0, 0.0), 1.0)])
+    assert whole is not None and cut is not None
+    assert float(whole @ cut) < 0.9
+    sampler.forget_before(T0 + timedelta(seconds=1))
+    assert not sampler.samples and not sampler.side_cut
 
 
 def _pets_people(pets_dir: Path, frames: range) -> dict[int, dict[int, list[float]]]:
@@ -103,7 +138,7 @@ def test_ingest_stores_body_appearance_that_tells_real_people_apart(
         )
         write_video(clip, frames, 7)
     site = load_site(write_pets_site(pets_dir, tmp_path, footage=clip))
-    ingest_site(site, workers=1, progress=False)
+    ingest_site(site, workers=1, progress=False, allow_expired=True)
     with Store.for_site(site) as store:
         records = store.tracklets_in_window(None, None)
         bodies = store.body_embeddings([r.id for r in records], model="part-colour")

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 from store_factories import T0, encounter, save, setup_footage, tracklet
 from typer.testing import CliRunner
 
+from cctrace import retention
 from cctrace.cli import app
 from cctrace.config import (
     CameraConfig,
@@ -28,9 +29,8 @@ from cctrace.config import (
 )
 from cctrace.errors import NotFoundError
 from cctrace.ingest.models import ModelSet
-from cctrace.privacy import retention
 from cctrace.privacy.crypto import KEY_ENV
-from cctrace.privacy.retention import PurgeScheduler, purge, purge_store
+from cctrace.retention import PurgeScheduler, purge, purge_store
 from cctrace.store import FaceIndex, InvalidInputError, Store
 from cctrace.store.schema import (
     ApprovalRow,
@@ -102,7 +102,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         store.record_sightings(case, [(ids[tid], 0.9, SightingStatus.ACCEPTED)])
         store.request_approval(case, "export", "alice", "send to the health office", ids[tid])
         (site.storage.data_dir / "reports" / case / "20240301T090000Z").mkdir(parents=True)
-        (site.storage.data_dir / "reports" / case / "latest-trace.pickle").write_bytes(b"x")
+        (site.storage.data_dir / "reports" / case / "latest-trace.json").write_bytes(b"x")
     for case, days in (("OLD-1", 400), ("RECENT-1", 100)):
         store.set_case_status(case, "closed")
         with store.engine.begin() as c:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +15,9 @@ import numpy as np
 import pypdf
 import pytest
 
+from cctrace.casework import load_latest_result
 from cctrace.config import SiteConfig, load_site
-from cctrace.demo import DEMO_CASE, run_demo
+from cctrace.demo import DEMO_CASE
 from cctrace.ingest.models import ModelSet
 from cctrace.report.case_export import CaseExport, allowed_people, export_case
 from cctrace.report.evidence import (
@@ -30,7 +30,6 @@ from cctrace.report.evidence import (
 from cctrace.report.selective_blur import HEAD_FRACTION
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
-from cctrace.tracing.service import LATEST_RESULT
 
 pytestmark = pytest.mark.slow
 
@@ -47,14 +46,14 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """One demo ingest + trace, and one export of its case."""
+def demo(
+    copy_demo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Demo]:
+    """The session's demo (one ingest + trace, copied), and one export of its case."""
     work = tmp_path_factory.mktemp("export-demo")
-    run_demo(work / "site", shared_data=shared_data)
+    copy_demo(work / "site")
     site = load_site(work / "site" / "site.yaml")
-    result = pickle.loads(
-        (site.storage.data_dir / "reports" / DEMO_CASE / LATEST_RESULT).read_bytes()
-    )
+    result = load_latest_result(site, DEMO_CASE)
     store = Store.for_site(site)
     detectors = ExtraDetectors.from_models(ModelSet(site.models))
     case = store.get_case(DEMO_CASE)

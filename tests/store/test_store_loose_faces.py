@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from store_factories import T0, save, setup_footage, tracklet, unit_vectors
 
-from cctrace.privacy.retention import purge_store
+from cctrace.retention import purge_store
 from cctrace.store import FootageStatus, InvalidInputError, Store
 from cctrace.types import LooseFace
 

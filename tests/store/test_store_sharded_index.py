@@ -16,7 +16,7 @@ from store_factories import T0, save, setup_footage, tracklet
 from cctrace.config import IndexConfig, RetentionConfig, StorageConfig, load_site
 from cctrace.errors import ConfigError, StoreError
 from cctrace.privacy.crypto import DataCipher
-from cctrace.privacy.retention import purge_store
+from cctrace.retention import purge_store
 from cctrace.store import InvalidInputError, Store
 
 pytest.importorskip("faiss", reason="the city-scale index needs FAISS: pip install cctrace[city]")
@@ -301,7 +301,7 @@ def test_index_setting_in_the_site_file(tmp_path: Path) -> None:
 def test_trace_searches_the_sharded_index_and_purge_drops_the_old_day(tmp_path: Path) -> None:
     from cctrace.config import CameraConfig, SiteConfig, SitePosition
     from cctrace.ingest.models import ModelSet
-    from cctrace.privacy.retention import purge
+    from cctrace.retention import purge
     from cctrace.tracing.service import TraceRequest, trace_in_store
 
     forget_open_indexes()

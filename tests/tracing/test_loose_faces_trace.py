@@ -25,6 +25,7 @@ import jsonschema
 import numpy as np
 import pytest
 
+from cctrace.casework import run_trace
 from cctrace.config import SiteConfig, load_site
 from cctrace.evaluation.face_scene import (
     Appearance,
@@ -39,7 +40,7 @@ from cctrace.ingest.file_job import ingest_file
 from cctrace.ingest.models import ModelSet
 from cctrace.report import load_schema
 from cctrace.store import FootageStatus, Store
-from cctrace.tracing.service import TraceRequest, run_trace
+from cctrace.tracing.service import TraceRequest
 from cctrace.types import Detections, SightingStatus
 
 START = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)
@@ -179,12 +180,18 @@ def test_trace_from_a_photo_finds_the_loose_face_and_never_a_sighting(
     assert not result.route and not [
         s for s in result.sightings if s.status == SightingStatus.ACCEPTED
     ]
+    # A stood between the two heads for the whole clip: one appearance, one row, that
+    # stands for every matching face of it.
+    (appearance,) = result.loose_faces
+    assert appearance.faces_seen >= 5 and appearance.seen_until is not None
+    assert appearance.seen_until >= appearance.timestamp
     # The report lists it apart, in a valid cctrace.trace/1 document.
     doc = json.loads(Path(paths.json).read_text())
     jsonschema.Draft202012Validator(load_schema()).validate(doc)
     assert len(doc["loose_faces"]) == len(result.loose_faces)
     first = doc["loose_faces"][0]
     assert first["camera_id"] == "lobby" and len(first["box"]) == 4
+    assert first["faces_seen"] == appearance.faces_seen and first["seen_until"]
     assert doc["summary"]["sightings_accepted"] == 0
     html = Path(paths.html).read_text()
     assert "Faces seen without a tracked person: needs review" in html

@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from cctrace.casework import run_trace
 from cctrace.config import SiteConfig
 from cctrace.errors import NotFoundError, PhotoError
 from cctrace.store.repository import Store
-from cctrace.tracing.service import TraceRequest, run_trace
+from cctrace.tracing.service import TraceRequest
 
 
 @pytest.fixture

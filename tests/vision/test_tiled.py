@@ -231,3 +231,38 @@ def test_whole_frame_pass_runs_only_where_it_can_add_a_person(
     )
     boxes = np.array([[10.0, 100.0, 40.0, 100.0 + h] for h in heights], np.float32).reshape(-1, 4)
     assert detector._needs_full_pass(boxes, 576) is runs
+
+
+def test_boxes_over_a_flat_region_are_dropped() -> None:
+    from cctrace.vision.tiled import uniform_boxes
+
+    image = np.full((64, 64, 3), 90, np.uint8)
+    image[:, 40:] = np.random.default_rng(0).integers(0, 255, (64, 24, 3), dtype=np.uint8)
+    boxes = np.array([[0, 0, 30, 60], [38, 0, 64, 60], [0, 0, 64, 64]], np.float32)
+    assert uniform_boxes(image, boxes).tolist() == [True, False, False]
+
+
+def test_a_detector_reports_no_person_on_a_uniform_frame() -> None:
+    from cctrace.vision.tiled import TiledPersonDetector
+
+    class Phantom(TiledPersonDetector):
+        """A network that sees a confident person filling every input."""
+
+        def _infer(
+            self, crops: list[np.ndarray], size: tuple[int, int]
+        ) -> list[tuple[np.ndarray, np.ndarray]]:
+            whole = [np.array([[0, 0, c.shape[1], c.shape[0]]], np.float32) for c in crops]
+            return [(box, np.array([0.88], np.float32)) for box in whole]
+
+    detector = Phantom(input_size=64, tiles=(1, 1))
+    assert len(detector.detect(np.full((16, 16, 3), 200, np.uint8))) == 0
+    textured = np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8)
+    assert len(detector.detect(textured)) == 1
+
+
+@pytest.mark.parametrize("tiles", ["lots", [2], [2, "1"], [True, 1]])
+def test_tiles_must_be_two_whole_numbers(tiles: Any) -> None:
+    from cctrace.vision.tiled import TiledPersonDetector
+
+    with pytest.raises(ValueError, match="tiles must be two whole numbers"):
+        TiledPersonDetector(tiles=tiles)

@@ -61,6 +61,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/openapi.json", {}),
     ("GET", "/login", {}),
     ("GET", "/healthz", {}),
+    ("GET", "/language/ko", {"params": {"next": "/login"}}),
     ("POST", "/login", {"data": {"username": "x", "password": "y"}}),
     ("POST", "/api/auth/login", {"json": {"username": "nobody", "password": "wrong"}}),
     ("POST", "/logout", {"data": {"csrf_token": "wrong"}}),  # refused by its own CSRF check

@@ -221,8 +221,9 @@ def test_pick_a_person_in_a_camera_frame(web: WebEnv) -> None:
 
 
 def test_a_trace_run_on_the_command_line_can_be_rerun_from_the_page(web: WebEnv) -> None:
+    from cctrace.casework import save_latest_result
     from cctrace.ingest.models import ModelSet
-    from cctrace.tracing.service import TraceRequest, audited_trace, save_latest_result
+    from cctrace.tracing.service import TraceRequest, audited_trace
 
     web.store.create_case("CLI-1", "ivy", "basis", team="north")
     request = TraceRequest(case_id="CLI-1", actor="ivy", tracklet_id=1, minutes=0.25)

@@ -36,7 +36,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -198,3 +198,38 @@ def sha256_file(path: str | Path, chunk_size: int = _CHUNK) -> str:
     except OSError as exc:
         raise FootageError(f"{path}: cannot read to hash it ({exc.strerror or exc})") from exc
     return digest.hexdigest()
+
+
+SOURCE_WORDS: dict[str, str] = {
+    "config": "the site file's start_time",
+    "filename": "its file name",
+    "container": "its container's creation_time",
+    "previous": "the end of the file before it",
+}
+"""How each start-time source is named in messages."""
+
+
+def retention_cutoff(retention_days: int, now: datetime | None = None) -> datetime:
+    """The instant before which footage is already past retention (``now`` - days)."""
+    return (now or datetime.now(UTC)) - timedelta(days=retention_days)
+
+
+def past_retention(
+    path: str | Path, start: StartTime, retention_days: int, now: datetime | None = None
+) -> str | None:
+    """Why footage starting at ``start`` is already past retention, or None when it is not.
+
+    Footage that starts before the cut-off (``retention.days`` before now) holds people
+    the next purge deletes: usually a wrong time (a container clock, a missing
+    ``start_time``), sometimes old footage ingested on purpose (``--allow-expired``).
+    The message names the file, its start and where that came from, and the cut-off.
+    """
+    cutoff = retention_cutoff(retention_days, now)
+    if start.value >= cutoff:
+        return None
+    return (
+        f"{Path(path).name} starts {start.value.isoformat(timespec='seconds')} (from "
+        f"{SOURCE_WORDS.get(start.source, start.source)}), more than {retention_days} days "
+        f"ago: before the retention cut-off {cutoff.isoformat(timespec='seconds')} "
+        "(retention.days), so the next purge would delete what it finds"
+    )

@@ -9,6 +9,13 @@ matching its own stored boxes to the kept ones (same frame, IoU >= 0.5), and the
 mix two people's clothes, so it is never sampled; a tracklet seen only in a crowd has no
 body embedding rather than a wrong one.
 
+A person cut by the left or right edge of the picture (walking in or out of view, often
+exactly where they cross to the next camera) still shows their clothes in the right
+bands: the descriptor cuts a box into horizontal parts (head, torso, legs), and a side cut
+narrows each part without mixing them. Such boxes are kept apart and used only for a
+tracklet that has no whole view at all (``side_cut`` samples); a box cut at the top or
+bottom is never used.
+
 The sampler is part of the camera's checkpointed state (plain numpy, pickles).
 """
 
@@ -33,6 +40,8 @@ EDGE_MARGIN_PX = 2.0
 MATCH_IOU = 0.5
 MAX_SAMPLES = 8
 """At most this many samples make a tracklet's embedding (the tallest boxes)."""
+MIN_SIDE_CUT_WIDTH = 0.2
+"""A side-cut box narrower than this fraction of its height shows too little to use."""
 
 
 @dataclass
@@ -50,6 +59,14 @@ class BodySampler:
     every_n: int = 7
     frames_seen: int = 0
     samples: dict[int, list[_Sample]] = field(default_factory=dict)
+    side_cut: dict[int, list[_Sample]] = field(default_factory=dict)
+    """Samples of boxes cut by the left or right frame edge: only for tracklets with no
+    whole view."""
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Samplers checkpointed before side-cut samples existed have none."""
+        state.setdefault("side_cut", {})
+        self.__dict__.update(state)
 
     def observe(
         self,
@@ -65,22 +82,35 @@ class BodySampler:
         if self.every_n <= 0 or (self.frames_seen - 1) % self.every_n or len(confirmed) == 0:
             return 0
         rows = clean_rows(confirmed.xyxy, image.shape[1], image.shape[0])
-        if not rows:
+        cut = side_cut_rows(confirmed.xyxy, image.shape[1], image.shape[0])
+        if not rows and not cut:
             return 0
-        boxes = confirmed.xyxy[rows]
+        boxes = confirmed.xyxy[rows + cut]
         embeddings = embedder.embed(image, boxes.tolist())
-        self.samples[frame_index] = [
+        taken = [
             _Sample(timestamp, box.astype(np.float32), float(box[3] - box[1]), emb)
-            for box, emb in zip(boxes, embeddings, strict=True)
             if np.any(emb)
+            else None
+            for box, emb in zip(boxes, embeddings, strict=True)
         ]
-        return len(self.samples[frame_index])
+        if rows:
+            self.samples[frame_index] = [t for t in taken[: len(rows)] if t is not None]
+        if cut:
+            self.side_cut[frame_index] = [t for t in taken[len(rows) :] if t is not None]
+        return sum(t is not None for t in taken)
 
     def embedding_for(self, points: Iterable[TrackPoint]) -> FloatArray | None:
-        """Mean embedding of the samples that match a tracklet's boxes, or None."""
+        """Mean embedding of the whole-view samples that match a tracklet's boxes; of its
+        side-cut samples when it has no whole view; None when it has neither."""
+        points = list(points)
+        whole = self._mean(points, self.samples)
+        return whole if whole is not None else self._mean(points, self.side_cut)
+
+    @staticmethod
+    def _mean(points: list[TrackPoint], pool: dict[int, list[_Sample]]) -> FloatArray | None:
         found: list[_Sample] = []
         for p in points:
-            candidates = self.samples.get(p.frame_index)
+            candidates = pool.get(p.frame_index)
             if not candidates:
                 continue
             ious = iou_matrix(np.asarray([p.xyxy]), np.stack([c.box for c in candidates]))[0]
@@ -95,12 +125,13 @@ class BodySampler:
 
     def forget_before(self, when: datetime | None) -> None:
         """Drop samples older than ``when`` (no open track reaches back that far)."""
-        if when is None:
-            self.samples.clear()
-            return
-        stale = [f for f, s in self.samples.items() if s and s[0].timestamp < when]
-        for frame in stale:
-            del self.samples[frame]
+        for pool in (self.samples, self.side_cut):
+            if when is None:
+                pool.clear()
+                continue
+            stale = [f for f, s in pool.items() if s and s[0].timestamp < when]
+            for frame in stale:
+                del pool[frame]
 
 
 def clean_rows(xyxy: np.ndarray, width: int, height: int) -> list[int]:
@@ -119,4 +150,26 @@ def clean_rows(xyxy: np.ndarray, width: int, height: int) -> list[int]:
         if x1 <= m or y1 <= m or x2 >= width - m or y2 >= height - m:
             continue
         out.append(i)
+    return out
+
+
+def side_cut_rows(xyxy: np.ndarray, width: int, height: int) -> list[int]:
+    """Rows of boxes cut only by the left or right frame edge: tall enough, wide enough
+    (``MIN_SIDE_CUT_WIDTH`` of their height), off the top and bottom edges, and
+    overlapping no other box by more than ``MAX_OVERLAP`` IoU."""
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    if len(boxes) == 0:
+        return []
+    ious = iou_matrix(boxes, boxes)
+    np.fill_diagonal(ious, 0.0)
+    m = EDGE_MARGIN_PX
+    out = []
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        tall = y2 - y1
+        if tall < MIN_BODY_PX or ious[i].max(initial=0.0) > MAX_OVERLAP:
+            continue
+        if y1 <= m or y2 >= height - m or x2 - x1 < MIN_SIDE_CUT_WIDTH * tall:
+            continue
+        if x1 <= m or x2 >= width - m:
+            out.append(i)
     return out

@@ -1,7 +1,8 @@
 """Per-camera analysis: frames in, finished tracklets and encounters out.
 
 ``CameraProcessor`` holds all per-camera state (tracker, open tracklets, open
-encounters) and pickles, so ingest can checkpoint it and resume after a crash.
+encounters) and pickles, so ingest can checkpoint it and resume after a crash (the
+checkpoint is versioned and authenticated: :mod:`cctrace.ingest.checkpoint`).
 Models are passed in per call and never pickled.
 """
 

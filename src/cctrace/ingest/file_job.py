@@ -1,7 +1,8 @@
 """Ingest one footage file of one camera, checkpointing so a crash loses nothing.
 
 Every ``checkpoint_seconds`` of footage, the tracklets and encounters finished so
-far, the offset reached and the pickled ``CameraProcessor`` are written in one
+far, the offset reached and the ``CameraProcessor`` (a versioned, authenticated checkpoint:
+:mod:`cctrace.ingest.checkpoint`) are written in one
 database transaction. A run killed at any point restarts from the last
 checkpoint with the same tracker state, so nothing is stored twice or lost.
 """
@@ -9,13 +10,13 @@ checkpoint with the same tracker state, so nothing is stored twice or lost.
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cctrace.config import CameraConfig, SiteConfig
 from cctrace.footage.reader import DecodeReport, iter_frames
 from cctrace.ingest.camera import CameraOutput, CameraProcessor
+from cctrace.ingest.checkpoint import KEY_LABEL, decode_checkpoint, encode_checkpoint
 from cctrace.ingest.models import ModelSet
 from cctrace.store.records import FootageRecord, FootageStatus
 from cctrace.store.repository import Store
@@ -63,8 +64,9 @@ def ingest_file(
             "already ingested",
         )
     cfg = site.ingest
+    key = store.cipher.derive_key(KEY_LABEL)
     if footage.checkpoint_state:
-        processor: CameraProcessor = pickle.loads(footage.checkpoint_state)
+        processor = decode_checkpoint(footage.checkpoint_state, footage, key)
         log.info(
             "camera %s: resuming %s at %.1f s", camera.id, footage.path, footage.progress_offset_s
         )
@@ -110,7 +112,7 @@ def ingest_file(
             on_progress(frame.offset_s)
         if frame.offset_s - last_checkpoint >= cfg.checkpoint_seconds:
             next_offset = (frame.frame_index + 1) / fps
-            save(next_offset, pickle.dumps(processor), FootageStatus.RUNNING)
+            save(next_offset, encode_checkpoint(processor, footage, key), FootageStatus.RUNNING)
             last_checkpoint = frame.offset_s
     pending.extend(processor.finish())
     # Faces no person surely holds are stored apart (loose_faces), never given to anyone.

@@ -78,12 +78,15 @@ def run_camera(
     events: Any | None = None,
     threads: int = 1,
     models: ModelSet | None = None,
+    *,
+    allow_expired: bool = False,
 ) -> list[FileSummary]:
     """Ingest every file of one camera; the unit of parallel work.
 
-    A file that cannot be registered (unreadable, no start time) gets a row in the
-    store's footage failures and a ``failed`` summary; the camera's other files go on.
-    A file another live process is ingesting is left to it.
+    A file that cannot be registered (unreadable, no start time, frames too small to
+    analyse, or starting before the retention cut-off unless ``allow_expired``) gets a
+    row in the store's footage failures and a ``failed`` summary; the camera's other
+    files go on. A file another live process is ingesting is left to it.
     """
     import cv2
 
@@ -104,7 +107,8 @@ def run_camera(
             spec = str(camera.footage[0])
             store.record_footage_failure(camera_id, spec, str(exc))
             return [FileSummary(camera_id, spec, "failed", note=str(exc))]
-        records, failed = _register_files(store, camera, paths)
+        expiry = None if allow_expired else site.retention.days
+        records, failed = _register_files(store, camera, paths, expiry)
         summaries.extend(failed)
         reporter.total(sum(r.duration_s for r in records))
         models = models or ModelSet(site.models, threads=threads)
@@ -116,9 +120,12 @@ def run_camera(
 
 
 def _register_files(
-    store: Any, camera: CameraConfig, paths: list[Path]
+    store: Any, camera: CameraConfig, paths: list[Path], retention_days: int | None = None
 ) -> tuple[list[FootageRecord], list[FileSummary]]:
     """Footage records for ``paths`` in order, and summaries of those that failed.
+
+    With ``retention_days``, a new file starting before the retention cut-off is refused
+    (``--allow-expired`` passes None); so is one whose frames are too small to analyse.
 
     Each file's start time comes from its own source (config for the first file, its
     name, its container) or else the end of the file before it. That end is known only
@@ -126,7 +133,7 @@ def _register_files(
     time of its own, and is refused with a message naming the unreadable file.
     """
     from cctrace.footage.reader import probe
-    from cctrace.footage.timing import resolve_start, sha256_file
+    from cctrace.footage.timing import past_retention, resolve_start, sha256_file
 
     camera_id = camera.id
     records: list[FootageRecord] = []
@@ -184,6 +191,16 @@ def _register_files(
             duration = info.duration_s * container_fps / fps
             previous_end = start.value + timedelta(seconds=duration)
             unreadable = None
+            # Refused below, the file's time still carries on to the next file.
+            check_frame_size(path, info.width, info.height)
+            if retention_days is not None:
+                expired = past_retention(path, start, retention_days)
+                if expired:
+                    raise FootageError(
+                        f"{path}: refused: {expired}; check the time (set start_time for "
+                        "this camera, or put the time in the file name) or ingest it anyway "
+                        "with --allow-expired"
+                    )
             if start.source == "previous":
                 log.info(
                     "camera %s: %s starts where the file before it ends (%s)",
@@ -209,6 +226,23 @@ def _register_files(
             store.record_footage_failure(camera_id, str(path), str(exc), size)
             failed.append(FileSummary(camera_id, str(path), "failed", note=str(exc)))
     return records, failed
+
+
+MIN_FRAME_SIDE = 32
+"""Frames smaller than this (pixels, either side) cannot show a person the detector can
+find: upscaled to the network's input they are a few flat blocks, where the only
+"person" it could report is a phantom (a 2x2 solid-colour clip once gave one)."""
+
+
+def check_frame_size(path: Path, width: int | None, height: int | None) -> None:
+    """``FootageError`` when the frames of ``path`` are too small to analyse."""
+    if width is None or height is None:
+        return
+    if min(width, height) < MIN_FRAME_SIDE:
+        raise FootageError(
+            f"{path}: frames are {width}x{height} px, too small for the person detector "
+            f"(at least {MIN_FRAME_SIDE} px on each side); nothing in them can be analysed"
+        )
 
 
 def _first_line(text: str, limit: int = 160) -> str:
@@ -285,18 +319,29 @@ def ingest_site(
     workers: int | None = None,
     progress: bool = True,
     models: ModelSet | None = None,
+    *,
+    allow_expired: bool = False,
 ) -> IngestSummary:
     """Ingest the chosen cameras (all by default) in parallel; return every file's outcome.
 
     ``models`` (for benchmarks and tests) runs every camera in this process with them.
+    A new file that starts before the retention cut-off (``retention.days`` ago) is
+    refused (a ``failed`` row naming its start, where that came from, and the cut-off)
+    unless ``allow_expired``: the next purge would delete everything found in it.
     """
     cameras = [site.camera(c) for c in camera_ids] if camera_ids else list(site.cameras)
+    live_only = [c.id for c in cameras if not c.footage]
+    if live_only:  # streams run with `cctrace ingest --live` (cctrace.ingest.live)
+        log.info("live camera(s) %s: run them with --live", ", ".join(live_only))
+        cameras = [c for c in cameras if c.footage]
+    summary = IngestSummary()
+    if not cameras:
+        return summary
     n_workers = workers if workers is not None else site.ingest.workers
     if n_workers <= 0:
         n_workers = os.cpu_count() or 1
     n_workers = max(1, min(n_workers, len(cameras)))
     threads = max(1, (os.cpu_count() or 1) // n_workers)
-    summary = IngestSummary()
     from cctrace.store.repository import Store
 
     with Store.for_site(site):
@@ -304,9 +349,9 @@ def ingest_site(
     if n_workers == 1 or models is not None:
         with _ProgressView(progress, [c.id for c in cameras]) as view:
             for cam in cameras:
-                summary.files.extend(_guarded(site, cam.id, view, threads, models))
+                summary.files.extend(_guarded(site, cam.id, view, threads, models, allow_expired))
         return summary
-    job = partial(_guarded, site, threads=threads)
+    job = partial(_guarded, site, threads=threads, allow_expired=allow_expired)
     with _ProgressView(progress, [c.id for c in cameras]) as view:
         results = supervise([c.id for c in cameras], job, n_workers, _lost_camera, view.put)
     for cam in cameras:
@@ -324,10 +369,11 @@ def _guarded(
     events: Any,
     threads: int = 1,
     models: ModelSet | None = None,
+    allow_expired: bool = False,
 ) -> list[FileSummary]:
     """``run_camera`` that turns any error into a failed summary instead of raising."""
     try:
-        return run_camera(site, camera_id, events, threads, models)
+        return run_camera(site, camera_id, events, threads, models, allow_expired=allow_expired)
     except CctraceError as exc:
         return [FileSummary(camera_id, "", "failed", note=str(exc))]
     except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 
 from cctrace.report.csv_export import (
@@ -46,13 +47,18 @@ def write_report(
     result: TraceResult,
     out_dir: str | os.PathLike[str],
     snapshot_dir: str | os.PathLike[str] | None = None,
+    tz: tzinfo | None = None,
+    lang: str | None = None,
 ) -> ReportPaths:
     """Write JSON, GeoJSON, HTML and the CSVs into ``out_dir`` (created if needed).
 
     Files are named after the case: ``<case>.json``, ``<case>.geojson``,
     ``<case>.html``, ``<case>-sightings.csv``, ``<case>-contacts.csv`` and
     ``<case>-contact-persons.csv`` (unsafe characters in the case id become ``_``).
-    ``snapshot_dir`` resolves relative snapshot paths for the HTML.
+    ``snapshot_dir`` resolves relative snapshot paths for the HTML. ``tz`` is the site's
+    time zone: the HTML and the CSVs' ``*_local`` columns show local time in it (default
+    UTC); JSON and GeoJSON stay UTC. ``lang`` is the HTML's language (default the
+    current one, :mod:`cctrace.i18n`; the CLI's ``--lang``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,10 +66,12 @@ def write_report(
     paths = ReportPaths(
         json=write_json(result, out / f"{stem}.json"),
         geojson=write_geojson(result, out / f"{stem}.geojson"),
-        html=write_html(result, out / f"{stem}.html", snapshot_dir),
-        sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv"),
-        contacts_csv=write_contacts_csv(result, out / f"{stem}-contacts.csv"),
-        contact_persons_csv=write_contact_persons_csv(result, out / f"{stem}-contact-persons.csv"),
+        html=write_html(result, out / f"{stem}.html", snapshot_dir, tz, lang),
+        sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv", tz),
+        contacts_csv=write_contacts_csv(result, out / f"{stem}-contacts.csv", tz),
+        contact_persons_csv=write_contact_persons_csv(
+            result, out / f"{stem}-contact-persons.csv", tz
+        ),
     )
     logger.info("wrote report for case %s to %s", result.query.case_id, out)
     return paths

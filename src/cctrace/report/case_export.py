@@ -24,6 +24,8 @@ from pathlib import Path
 
 from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError
+from cctrace.i18n import gettext, use_language
+from cctrace.localtime import LocalClock
 from cctrace.report.bundle import safe_stem
 from cctrace.report.csv_export import write_contacts_csv, write_sightings_csv
 from cctrace.report.evidence import (
@@ -32,7 +34,13 @@ from cctrace.report.evidence import (
     ExtraDetectors,
     evidence_or_snapshot,
 )
-from cctrace.report.formatting import camera_index, camera_name, clock, human_utc, metres
+from cctrace.report.formatting import (
+    camera_index,
+    camera_name,
+    contact_label,
+    metres,
+    result_clock,
+)
 from cctrace.report.frames import FrameSource
 from cctrace.report.pdf import EvidenceItem, PdfHeader, write_pdf
 from cctrace.store.records import CaseRecord
@@ -108,22 +116,24 @@ class _Pictures:
         except (EvidenceUnavailableError, CctraceError) as exc:
             logger.warning("no picture for tracklet %d: %s", tracklet_id, exc)
             self.missing += 1
-            return None, f"No picture: {exc}"
+            return None, gettext("No picture: {reason}").format(reason=exc)
         if ev.source == "snapshot":
             self.from_snapshots += 1
         return ev, ""
 
 
-def _route_items(result: TraceResult, pics: _Pictures) -> list[EvidenceItem]:
+def _route_items(result: TraceResult, pics: _Pictures, clock: LocalClock) -> list[EvidenceItem]:
     cams = camera_index(result)
     items: list[EvidenceItem] = []
     for i, s in enumerate(result.route[:MAX_PICTURES], start=1):
         ev, note = pics.make(s.tracklet_id, s.snapshot_path)
-        when = human_utc(ev.timestamp) if ev is not None and ev.timestamp else clock(s.start)
+        when = clock.full(ev.timestamp if ev is not None and ev.timestamp else s.start)
         items.append(
             EvidenceItem(
                 title=f"{i}. {camera_name(cams, s.camera_id)}",
-                caption=f"Case (tracklet #{s.tracklet_id}) at {when}.",
+                caption=gettext("Case (tracklet #{id}) at {time}.").format(
+                    id=s.tracklet_id, time=when
+                ),
                 evidence=ev,
                 note=note,
             )
@@ -131,12 +141,13 @@ def _route_items(result: TraceResult, pics: _Pictures) -> list[EvidenceItem]:
     return items
 
 
-def _contact_items(result: TraceResult, pics: _Pictures) -> list[EvidenceItem]:
+def _contact_items(result: TraceResult, pics: _Pictures, clock: LocalClock) -> list[EvidenceItem]:
     cams = camera_index(result)
     items: list[EvidenceItem] = []
     for n, c in enumerate(result.contacts, start=1):
         if not c.is_close_contact:
             continue
+        label = contact_label(n, c, cams, clock)
         for e in sorted(c.encounters, key=lambda e: e.start):
             if len(items) >= MAX_PICTURES:
                 return items
@@ -148,12 +159,17 @@ def _contact_items(result: TraceResult, pics: _Pictures) -> list[EvidenceItem]:
             )
             items.append(
                 EvidenceItem(
-                    title=f"Contact C{n} - {camera_name(cams, e.camera_id)}",
-                    caption=(
-                        f"Closest approach, {metres(e.min_distance_m)} at "
-                        f"{human_utc(e.min_distance_at)}; {e.seconds_within:.0f} s within "
-                        f"{result.query.distance_m:g} m (contact #{e.contact_tracklet_id}, "
-                        f"case #{e.case_tracklet_id})."
+                    title=f"{label} - {camera_name(cams, e.camera_id)}",
+                    caption=gettext(
+                        "Closest approach, {distance} at {time}; {seconds} s within {m} m "
+                        "(contact #{contact}, case #{case})."
+                    ).format(
+                        distance=metres(e.min_distance_m),
+                        time=clock.full(e.min_distance_at),
+                        seconds=f"{e.seconds_within:.0f}",
+                        m=f"{result.query.distance_m:g}",
+                        contact=e.contact_tracklet_id,
+                        case=e.case_tracklet_id,
                     ),
                     evidence=ev,
                     note=note,
@@ -172,6 +188,7 @@ def export_case(
     *,
     detectors: ExtraDetectors | None = None,
     exported_at: datetime | None = None,
+    lang: str | None = None,
 ) -> CaseExport:
     """Write ``<case>.pdf``, ``<case>-sightings.csv`` and ``<case>-contacts.csv``.
 
@@ -185,13 +202,31 @@ def export_case(
         detectors: person/face detectors run on every evidence frame; default the
             site's own (``ModelSet(site.models)``). A model that cannot load raises
             (the export fails closed rather than risk an unblurred face).
-        exported_at: the export time (default now, UTC).
+        exported_at: the export time (default now). Times in the PDF and the CSVs'
+            ``*_local`` columns are in the site's time zone (``site.zone()``).
+        lang: the PDF's language (``en``/``ko``; default the current language of
+            :mod:`cctrace.i18n`); the CSVs' ``person_label`` follows it, their columns
+            and values stay as the schema names them.
 
     Raises:
         ValueError: the result belongs to another case.
     """
     if result.query.case_id != case.id:
         raise ValueError(f"the trace result is for case {result.query.case_id!r}, not {case.id!r}")
+    with use_language(lang):
+        return _export_case(site, store, case, result, out_dir, exported_by, detectors, exported_at)
+
+
+def _export_case(
+    site: SiteConfig,
+    store: Store,
+    case: CaseRecord,
+    result: TraceResult,
+    out_dir: str | os.PathLike[str],
+    exported_by: str,
+    detectors: ExtraDetectors | None,
+    exported_at: datetime | None,
+) -> CaseExport:
     if detectors is None:
         from cctrace.ingest.models import ModelSet
 
@@ -200,8 +235,10 @@ def export_case(
     out.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(case.id)
     pics = _Pictures(store, allowed_people(result), detectors)
-    route_items = _route_items(result, pics)
-    contact_items = _contact_items(result, pics)
+    tz = site.zone()
+    clock = result_clock(result, tz)
+    route_items = _route_items(result, pics, clock)
+    contact_items = _contact_items(result, pics, clock)
     header = PdfHeader(
         case_id=case.id,
         legal_basis=case.legal_basis,
@@ -213,11 +250,11 @@ def export_case(
         status=str(case.status.value),
         parent_case_id=case.parent_case_id,
     )
-    pdf = write_pdf(out / f"{stem}.pdf", result, header, route_items, contact_items)
+    pdf = write_pdf(out / f"{stem}.pdf", result, header, route_items, contact_items, tz)
     export = CaseExport(
         pdf=pdf,
-        sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv"),
-        contacts_csv=write_contacts_csv(result, out / f"{stem}-contacts.csv"),
+        sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv", tz),
+        contacts_csv=write_contacts_csv(result, out / f"{stem}-contacts.csv", tz),
         route_sightings=len(result.route),
         close_contacts=sum(c.is_close_contact for c in result.contacts),
         pictures=sum(i.evidence is not None for i in (*route_items, *contact_items)),

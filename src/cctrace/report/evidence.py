@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from cctrace.errors import CctraceError
+from cctrace.i18n import N_, gettext
 from cctrace.report.frames import FrameSource, FrameUnavailableError
 from cctrace.report.selective_blur import BlurPlan, Box, apply_blur, plan_blur
 from cctrace.store.repository import Store
@@ -311,7 +312,9 @@ def snapshot_evidence(
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if image is None:
         raise EvidenceUnavailableError(f"snapshot {snapshot_path} is not a readable image")
-    note = f"{reason}; showing the snapshot stored at ingest (every other person blurred)"
+    note = gettext(
+        "{reason}; showing the snapshot stored at ingest (every other person blurred)"
+    ).format(reason=gettext(reason))
     return Evidence(
         image=np.asarray(image, np.uint8),
         tracklet_id=tracklet_id,
@@ -364,6 +367,6 @@ def evidence_or_snapshot(
             tracklet_id,
             record.camera_id,
             snapshot_path or record.snapshot_path,
-            "the footage file is no longer available",
+            N_("the footage file is no longer available"),
             read_snapshot,
         )

@@ -11,27 +11,33 @@ import functools
 import logging
 import os
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from cctrace import __version__
+from cctrace.i18n import current_language, gettext, ngettext, use_language
+from cctrace.localtime import LocalClock
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
-    clock,
+    contact_label,
     count_status,
-    day,
     duration,
-    human_utc,
+    label,
     mask_label,
+    message_text,
     metres,
+    result_clock,
     route_order,
     score,
     seconds_between,
     sighting_key,
+    sighting_label,
     status_label,
+    timeline_numbers,
 )
 from cctrace.report.json_report import atomic_write_text
 from cctrace.report.siteplan import build_site_plan
@@ -50,6 +56,8 @@ class SightingRow:
     """One row of the sightings table."""
 
     order: str
+    label: str
+    """``Sighting 2 · Plaza west, 12:34:40`` (number in time order, camera, local time)."""
     tracklet_id: int
     camera: str
     camera_id: str
@@ -76,12 +84,8 @@ class LooseFaceRow:
     box: str
     score: str
     fate: str
-
-
-FATE_LABELS = {
-    "ambiguous": "near several people's heads",
-    "no_person": "nobody tracked there",
-}
+    seen: str
+    """"" for one face, else e.g. "5 faces until 12:34:07"."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class ContactRow:
     """One contact person and their encounters."""
 
     number: int
+    label: str
+    """``Person 3 (Plaza east, 12:34)``: number, camera and local time of first sighting."""
     thumb: str | None
     total: str
     min_distance: str
@@ -134,26 +140,35 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Translations follow cctrace.i18n's current language (render_html sets it).
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["f1"] = lambda v: f"{float(v):.1f}"
+    env.globals["current_language"] = current_language
     return env
 
 
-def _sighting_rows(result: TraceResult, snaps: SnapshotEmbedder) -> list[SightingRow]:
+def _sighting_rows(
+    result: TraceResult, snaps: SnapshotEmbedder, clock: LocalClock
+) -> list[SightingRow]:
     cams = camera_index(result)
     order = route_order(result)
+    numbers = timeline_numbers(result)
     rows = []
-    for s in sorted(result.sightings, key=lambda s: s.start):
+    for s in sorted(result.sightings, key=lambda s: numbers[sighting_key(s)]):
         pos = order.get(sighting_key(s))
+        cam = camera_name(cams, s.camera_id)
         rows.append(
             SightingRow(
                 order="" if pos is None else str(pos),
+                label=sighting_label(numbers[sighting_key(s)], cam, s.start, clock),
                 tracklet_id=s.tracklet_id,
-                camera=camera_name(cams, s.camera_id),
+                camera=cam,
                 camera_id=s.camera_id,
-                start=clock(s.start),
-                date=day(s.start),
-                end=clock(s.end),
+                start=clock.clock(s.start),
+                date=clock.day(s.start),
+                end=clock.clock(s.end),
                 duration=duration(seconds_between(s.start, s.end)),
                 score=score(s.score),
                 status=s.status.value,
@@ -166,17 +181,24 @@ def _sighting_rows(result: TraceResult, snaps: SnapshotEmbedder) -> list[Sightin
     return rows
 
 
-def _loose_face_rows(result: TraceResult) -> list[LooseFaceRow]:
+def _loose_face_rows(result: TraceResult, clock: LocalClock) -> list[LooseFaceRow]:
     cams = camera_index(result)
     return [
         LooseFaceRow(
             camera=camera_name(cams, f.camera_id),
             camera_id=f.camera_id,
-            time=clock(f.timestamp),
-            date=day(f.timestamp),
+            time=clock.clock(f.timestamp),
+            date=clock.day(f.timestamp),
             box=_box(f),
             score=score(f.score),
-            fate=FATE_LABELS.get(f.fate, f.fate),
+            fate=label(f.fate),
+            seen=(
+                gettext("{n} faces until {time}").format(
+                    n=f.faces_seen, time=clock.clock(f.seen_until)
+                )
+                if f.seen_until is not None
+                else ""
+            ),
         )
         for f in result.loose_faces
     ]
@@ -192,7 +214,11 @@ def _bands(bands: dict[float, float]) -> tuple[str, ...]:
 
 
 def _contact_row(
-    number: int, c: ContactSummary, result: TraceResult, snaps: SnapshotEmbedder
+    number: int,
+    c: ContactSummary,
+    result: TraceResult,
+    snaps: SnapshotEmbedder,
+    clock: LocalClock,
 ) -> ContactRow:
     cams = camera_index(result)
     encounters = sorted(c.encounters, key=lambda e: e.start)
@@ -200,35 +226,38 @@ def _contact_row(
     case_masks = sorted({e.case_mask for e in encounters}, key=lambda m: m.value)
     return ContactRow(
         number=number,
+        label=contact_label(number, c, cams, clock),
         thumb=thumb,
         total=duration(c.total_seconds_within),
         min_distance=metres(c.min_distance_m),
-        first_seen=clock(c.first_seen),
-        first_date=day(c.first_seen),
-        last_seen=clock(c.last_seen),
-        last_date=day(c.last_seen),
+        first_seen=clock.clock(c.first_seen),
+        first_date=clock.day(c.first_seen),
+        last_seen=clock.clock(c.last_seen),
+        last_date=clock.day(c.last_seen),
         cameras=", ".join(sorted({camera_name(cams, e.camera_id) for e in encounters})),
         contact_mask=c.contact_mask.value,
         contact_mask_label=mask_label(c.contact_mask),
         case_masks=tuple((m.value, mask_label(m)) for m in case_masks),
         is_close=c.is_close_contact,
         tracklets=", ".join(str(t) for t in c.contact_tracklet_ids),
-        linked_by=", ".join(c.linked_by),
+        linked_by=", ".join(label(how) for how in c.linked_by),
         encounters=tuple(
             EncounterRow(
                 camera=camera_name(cams, e.camera_id),
-                start=clock(e.start),
-                date=day(e.start),
-                end=clock(e.end),
+                start=clock.clock(e.start),
+                date=clock.day(e.start),
+                end=clock.clock(e.end),
                 seconds_within=duration(e.seconds_within),
                 min_distance=metres(e.min_distance_m),
-                min_distance_at=clock(e.min_distance_at),
+                min_distance_at=clock.clock(e.min_distance_at),
                 case_mask=e.case_mask.value,
                 case_mask_label=mask_label(e.case_mask),
                 contact_mask=e.contact_mask.value,
                 contact_mask_label=mask_label(e.contact_mask),
                 bands=_bands(e.seconds_by_band),
-                tracklets=f"{e.contact_tracklet_id} ↔ case {e.case_tracklet_id}",
+                tracklets=gettext("{contact} ↔ case {case}").format(
+                    contact=e.contact_tracklet_id, case=e.case_tracklet_id
+                ),
             )
             for e in encounters
         ),
@@ -240,8 +269,10 @@ def _auto_notes(result: TraceResult, missing_snapshots: list[str], plan_note: st
     review = count_status(result.sightings, SightingStatus.NEEDS_REVIEW)
     if review:
         notes.append(
-            f"{review} sighting(s) need review: they are not on the route until an "
-            "investigator confirms them."
+            gettext(
+                "{n} sighting(s) need review: they are not on the route until an "
+                "investigator confirms them."
+            ).format(n=review)
         )
     known = {c.camera_id for c in result.cameras}
     used = {s.camera_id for s in result.sightings} | {
@@ -249,45 +280,68 @@ def _auto_notes(result: TraceResult, missing_snapshots: list[str], plan_note: st
     }
     unknown = sorted(used - known)
     if unknown:
-        notes.append(f"Camera(s) not in the site description: {', '.join(unknown)}.")
+        notes.append(
+            gettext("Camera(s) not in the site description: {cameras}.").format(
+                cameras=", ".join(unknown)
+            )
+        )
     if result.loose_faces:
         notes.append(
-            f"{len(result.loose_faces)} face(s) seen without a tracked person match the case: "
-            "they need review and are never on the route or attributed to anyone."
+            gettext(
+                "{n} face(s) seen without a tracked person match the case: "
+                "they need review and are never on the route or attributed to anyone."
+            ).format(n=len(result.loose_faces))
         )
     if missing_snapshots:
-        notes.append(f"{len(missing_snapshots)} snapshot file(s) could not be read.")
+        notes.append(
+            gettext("{n} snapshot file(s) could not be read.").format(n=len(missing_snapshots))
+        )
     if plan_note:
-        notes.append(f"Site plan: {plan_note}")
+        notes.append(gettext("Site plan: {note}").format(note=plan_note))
     notes.append(
-        "Distances are on the ground plane from camera calibration; faces are matched "
-        "by similarity score, which a person must confirm before acting on a sighting."
+        gettext(
+            "Distances are on the ground plane from camera calibration; faces are matched "
+            "by similarity score, which a person must confirm before acting on a sighting."
+        )
     )
     return notes
 
 
 def build_context(
-    result: TraceResult, snapshot_dir: str | os.PathLike[str] | None = None
+    result: TraceResult,
+    snapshot_dir: str | os.PathLike[str] | None = None,
+    tz: tzinfo | None = None,
 ) -> dict[str, Any]:
-    """The template's variables (exposed for tests and other front ends)."""
+    """The template's variables (exposed for tests and other front ends); times are local
+    to ``tz`` (the site's zone; default UTC), labels in the current language
+    (:func:`cctrace.i18n.use_language`)."""
+    clock = result_clock(result, tz)
     snaps = SnapshotEmbedder(snapshot_dir)
     q = result.query
-    sightings = _sighting_rows(result, snaps)
-    contacts = [_contact_row(i, c, result, snaps) for i, c in enumerate(result.contacts, 1)]
-    plan = build_site_plan(result)
+    sightings = _sighting_rows(result, snaps, clock)
+    contacts = [_contact_row(i, c, result, snaps, clock) for i, c in enumerate(result.contacts, 1)]
+    plan = build_site_plan(result, clock)
     route = result.route
     window = (
-        f"{human_utc(q.window_from, seconds=False)} to {human_utc(q.window_to, seconds=False)}"
+        gettext("{start} to {end}").format(
+            start=clock.full(q.window_from, seconds=False),
+            end=clock.full(q.window_to, seconds=False),
+        )
         if q.window_from or q.window_to
-        else "All footage"
+        else gettext("All footage")
     )
     return {
         "case_id": q.case_id,
         "query": q,
         "window": window,
-        "query_source": ([f"{len(q.photos)} photo(s)"] if q.photos else [])
-        + ([f"tracklet {q.start_tracklet_id}"] if q.start_tracklet_id is not None else []),
-        "created_at": human_utc(result.created_at),
+        "query_source": ([gettext("{n} photo(s)").format(n=len(q.photos))] if q.photos else [])
+        + (
+            [gettext("tracklet {id}").format(id=q.start_tracklet_id)]
+            if q.start_tracklet_id is not None
+            else []
+        ),
+        "created_at": clock.full(result.created_at),
+        "zone": clock.caption,
         "actor": result.actor,
         "version": __version__,
         "summary": {
@@ -297,35 +351,46 @@ def build_context(
             "close": sum(1 for c in result.contacts if c.is_close_contact),
             "other": sum(1 for c in result.contacts if not c.is_close_contact),
             "route_span": (
-                f"{clock(route[0].start)[:5]}–{clock(max(s.end for s in route))[:5]}"
+                f"{clock.hm(route[0].start)}–{clock.hm(max(s.end for s in route))}"
                 if route
                 else "—"
             ),
         },
-        "timeline": build_timeline(result),
+        "timeline": build_timeline(result, clock),
         "plan": plan,
         "sightings": sightings,
-        "loose_faces": _loose_face_rows(result),
+        "loose_faces": _loose_face_rows(result, clock),
         "contacts": contacts,
-        "notes": list(result.notes) + _auto_notes(result, snaps.missing, plan.note if plan else ""),
+        "notes": [message_text(n) for n in result.notes]
+        + _auto_notes(result, snaps.missing, plan.note if plan else ""),
     }
 
 
-def render_html(result: TraceResult, snapshot_dir: str | os.PathLike[str] | None = None) -> str:
-    """The report as an HTML string.
+def render_html(
+    result: TraceResult,
+    snapshot_dir: str | os.PathLike[str] | None = None,
+    tz: tzinfo | None = None,
+    lang: str | None = None,
+) -> str:
+    """The report as an HTML string, times local to ``tz`` (the site's zone; default UTC),
+    in ``lang`` (``en``/``ko``; default the current language, see :mod:`cctrace.i18n`).
 
     ``snapshot_dir`` resolves relative snapshot paths (default: working directory).
     """
-    template = _environment().get_template(TEMPLATE)
-    return template.render(**build_context(result, snapshot_dir))
+    with use_language(lang):
+        template = _environment().get_template(TEMPLATE)
+        return template.render(**build_context(result, snapshot_dir, tz))
 
 
 def write_html(
     result: TraceResult,
     path: str | os.PathLike[str],
     snapshot_dir: str | os.PathLike[str] | None = None,
+    tz: tzinfo | None = None,
+    lang: str | None = None,
 ) -> Path:
-    """Write the HTML report to ``path``; returns the path."""
-    out = atomic_write_text(Path(path), render_html(result, snapshot_dir))
+    """Write the HTML report to ``path`` (times local to ``tz``, in ``lang``); returns
+    the path."""
+    out = atomic_write_text(Path(path), render_html(result, snapshot_dir, tz, lang))
     logger.info("wrote HTML report %s", out)
     return out

@@ -122,6 +122,8 @@ def _loose_face(f: LooseFaceResult) -> dict[str, Any]:
         "box": [finite(v) for v in f.xyxy],
         "score": finite(f.score),
         "fate": f.fate,
+        "faces_seen": f.faces_seen,
+        "seen_until": iso_utc(f.seen_until) if f.seen_until is not None else None,
     }
 
 

@@ -3,10 +3,16 @@
 The PDF shows the case and its confirmed contacts only: every picture in it is an
 :class:`~cctrace.report.evidence.Evidence` the caller made with everyone else's face
 blurred (see :mod:`cctrace.report.case_export`). Layout: A4 portrait; a header
-(case, legal basis, infectious window, team, who exported and when, in UTC, and a
-confidentiality line), summary counts, the route table and site plan, the contacts
+(case, legal basis, infectious window, team, who exported and when, the time zone, and
+a confidentiality line), summary counts, the route table and site plan, the contacts
 table, evidence pictures with captions, the trace's notes; "Page n of m" and the
-case id at the foot of every page.
+case id at the foot of every page. Times are the site's local time (``tz``): with their
+offset in the header, short in the tables with the zone in the column heading.
+
+The PDF is in English or Korean (``lang``, default the current language of
+:mod:`cctrace.i18n`). Korean text is set in NanumGothic (:mod:`cctrace.report.fonts`),
+which is also used for an English PDF whose data (camera names, legal basis) holds
+characters outside Latin-1; otherwise Helvetica.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -36,15 +42,19 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from cctrace.i18n import N_, current_language, gettext, use_language
+from cctrace.localtime import LocalClock
 from cctrace.report.evidence import Evidence
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
-    clock,
+    contact_label,
     duration,
-    human_utc,
+    label,
     mask_label,
+    message_text,
     metres,
+    result_clock,
     score,
     seconds_between,
 )
@@ -53,7 +63,7 @@ from cctrace.store.files import write_file_atomic
 from cctrace.tracing.result import TraceResult
 from cctrace.types import SightingStatus
 
-CONFIDENTIAL = (
+CONFIDENTIAL = N_(
     "CONFIDENTIAL - health protection contact tracing. Personal data: share only with "
     "people entitled to it under the legal basis above. Faces of everyone other than the "
     "case and the confirmed close contacts are blurred."
@@ -90,15 +100,43 @@ class EvidenceItem:
     note: str = ""
 
 
-def _styles() -> dict[str, ParagraphStyle]:
+@dataclass(frozen=True)
+class Fonts:
+    """The PDF's regular and bold font names."""
+
+    regular: str = "Helvetica"
+    bold: str = "Helvetica-Bold"
+
+
+def _fonts(texts: Sequence[str]) -> Fonts:
+    """NanumGothic for a Korean PDF or for data outside Latin-1, else Helvetica."""
+    from cctrace.report.fonts import find_korean_fonts, register_korean_fonts
+
+    korean = current_language() == "ko"
+    if not korean and not any(ord(ch) > 0xFF for text in texts for ch in text):
+        return Fonts()
+    if not korean and find_korean_fonts() is None:
+        return Fonts()  # English with a few foreign letters: readable without them
+    regular, bold = register_korean_fonts()
+    return Fonts(regular, bold)
+
+
+def _styles(fonts: Fonts = Fonts()) -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=base["BodyText"], fontSize=9, leading=11.5)
+    body = ParagraphStyle(
+        "body", parent=base["BodyText"], fontName=fonts.regular, fontSize=9, leading=11.5
+    )
     return {
-        "title": ParagraphStyle("title", parent=base["Title"], fontSize=17, spaceAfter=4),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12.5, spaceBefore=8),
+        "title": ParagraphStyle(
+            "title", parent=base["Title"], fontName=fonts.bold, fontSize=17, spaceAfter=4
+        ),
+        "h2": ParagraphStyle(
+            "h2", parent=base["Heading2"], fontName=fonts.bold, fontSize=12.5, spaceBefore=8
+        ),
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
         "cell": ParagraphStyle("cell", parent=body, fontSize=8, leading=9.5),
+        "head": ParagraphStyle("head", parent=body, fontName=fonts.bold, fontSize=8, leading=9.5),
         "warn": ParagraphStyle(
             "warn",
             parent=body,
@@ -116,13 +154,13 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text), style)
 
 
-def _table(rows: list[list[Any]], widths: Sequence[float]) -> Table:
+def _table(rows: list[list[Any]], widths: Sequence[float], fonts: Fonts = Fonts()) -> Table:
     table = Table(rows, colWidths=list(widths), repeatRows=1)
     table.setStyle(
         TableStyle(
             [
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-                ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
+                ("FONT", (0, 0), (-1, 0), fonts.bold, 8),
+                ("FONT", (0, 1), (-1, -1), fonts.regular, 8),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#adb5bd")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -133,15 +171,21 @@ def _table(rows: list[list[Any]], widths: Sequence[float]) -> Table:
     return table
 
 
-def _header(h: PdfHeader, st: dict[str, ParagraphStyle]) -> list[Flowable]:
-    window = f"{human_utc(h.window_from)} to {human_utc(h.window_to)}"
+def _header(h: PdfHeader, st: dict[str, ParagraphStyle], clock: LocalClock) -> list[Flowable]:
+    window = gettext("{start} to {end}").format(
+        start=clock.full(h.window_from), end=clock.full(h.window_to)
+    )
+    parent = (
+        gettext(" (opened from {case})").format(case=h.parent_case_id) if h.parent_case_id else ""
+    )
     rows = [
-        ["Case", h.case_id + (f" (opened from {h.parent_case_id})" if h.parent_case_id else "")],
-        ["Legal basis", h.legal_basis],
-        ["Infectious window", window],
-        ["Team", h.team],
-        ["Case status", h.status or "-"],
-        ["Exported by", f"{h.exported_by}, {human_utc(h.exported_at)}"],
+        [gettext("Case"), h.case_id + parent],
+        [gettext("Legal basis"), h.legal_basis],
+        [gettext("Infectious window"), window],
+        [gettext("Team"), h.team],
+        [gettext("Case status"), label(h.status) if h.status else "-"],
+        [gettext("Exported by"), f"{h.exported_by}, {clock.full(h.exported_at)}"],
+        [gettext("Times"), gettext("local time, {zone}").format(zone=clock.caption)],
     ]
     table = Table(
         [[_p(k, st["cell"]), _p(v, st["cell"])] for k, v in rows],
@@ -149,44 +193,65 @@ def _header(h: PdfHeader, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     )
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     return [
-        _p(f"Contact tracing report - case {h.case_id}", st["title"]),
+        _p(gettext("Contact tracing report - case {case}").format(case=h.case_id), st["title"]),
         table,
-        _p(CONFIDENTIAL, st["warn"]),
+        _p(gettext(CONFIDENTIAL), st["warn"]),
     ]
 
 
-def _summary(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+def _summary(
+    result: TraceResult, st: dict[str, ParagraphStyle], clock: LocalClock
+) -> list[Flowable]:
     q = result.query
     review = sum(s.status == SightingStatus.NEEDS_REVIEW for s in result.sightings)
     close = sum(c.is_close_contact for c in result.contacts)
-    text = (
-        f"Trace run {human_utc(result.created_at)} by {result.actor}. "
-        f"{len(result.route)} accepted sighting(s) on the route, {review} awaiting review "
-        f"(not shown); {len(result.contacts)} contact(s), {close} close contact(s) "
-        f"(within {q.distance_m:g} m for at least {q.minutes:g} min in total)."
+    text = gettext(
+        "Trace run {time} by {actor}. {route} accepted sighting(s) on the route, {review} "
+        "awaiting review (not shown); {contacts} contact(s), {close} close contact(s) "
+        "(within {m} m for at least {min} min in total)."
+    ).format(
+        time=clock.full(result.created_at),
+        actor=result.actor,
+        route=len(result.route),
+        review=review,
+        contacts=len(result.contacts),
+        close=close,
+        m=f"{q.distance_m:g}",
+        min=f"{q.minutes:g}",
     )
-    return [_p("Summary", st["h2"]), _p(text, st["body"])]
+    return [_p(gettext("Summary"), st["h2"]), _p(text, st["body"])]
 
 
-def _route(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+def _route(
+    result: TraceResult, st: dict[str, ParagraphStyle], clock: LocalClock, fonts: Fonts
+) -> list[Flowable]:
     cams = camera_index(result)
-    out: list[Flowable] = [_p("Route of the case", st["h2"])]
+    out: list[Flowable] = [_p(gettext("Route of the case"), st["h2"])]
     if not result.route:
-        return [*out, _p("No accepted sighting.", st["body"])]
-    rows: list[list[Any]] = [["#", "Time (UTC)", "Camera", "Duration", "Score", "Mask"]]
+        return [*out, _p(gettext("No accepted sighting."), st["body"])]
+    rows: list[list[Any]] = [
+        [
+            "#",
+            _p(gettext("Time ({zone})").format(zone=clock.caption), st["head"]),
+            gettext("Camera"),
+            gettext("Duration"),
+            gettext("Score"),
+            gettext("Mask"),
+        ]
+    ]
     for i, s in enumerate(result.route, start=1):
         rows.append(
             [
                 str(i),
-                f"{human_utc(s.start)} - {clock(s.end)}",
+                _p(f"{clock.short(s.start)} - {clock.clock(s.end)}", st["cell"]),
                 _p(camera_name(cams, s.camera_id), st["cell"]),
                 duration(seconds_between(s.start, s.end)),
                 score(s.score),
                 mask_label(s.mask_status),
             ]
         )
-    out.append(_table(rows, [8 * mm, 52 * mm, 50 * mm, 22 * mm, 14 * mm, 32 * mm]))
-    plan = route_drawing(result, CONTENT_W)
+    out.append(_table(rows, [8 * mm, 52 * mm, 50 * mm, 22 * mm, 14 * mm, 32 * mm], fonts))
+    plan = route_drawing(result, CONTENT_W, clock, fonts.regular, fonts.bold)
     if plan is not None:
         drawing, note = plan
         out.append(Spacer(1, 4 * mm))
@@ -194,35 +259,46 @@ def _route(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]
     return out
 
 
-def _contacts(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+def _contacts(
+    result: TraceResult, st: dict[str, ParagraphStyle], clock: LocalClock, fonts: Fonts
+) -> list[Flowable]:
     cams = camera_index(result)
-    out: list[Flowable] = [_p("Contacts", st["h2"])]
+    out: list[Flowable] = [_p(gettext("Contacts"), st["h2"])]
     if not result.contacts:
-        return [*out, _p("No contact found.", st["body"])]
+        return [*out, _p(gettext("No contact found."), st["body"])]
+    start = _p(gettext("Start ({zone})").format(zone=clock.caption), st["head"])
     rows: list[list[Any]] = [
-        ["Contact", "Camera", "Start (UTC)", "Within (s)", "Min dist.", "Case mask",
-         "Contact mask", "Close"]
+        [gettext("Contact"), gettext("Camera"), start, gettext("Within (s)"),
+         gettext("Min dist."), gettext("Case mask"), gettext("Contact mask"), gettext("Close")]
     ]  # fmt: skip
     for n, c in enumerate(result.contacts, start=1):
+        label = contact_label(n, c, cams, clock)
         for e in sorted(c.encounters, key=lambda e: e.start):
             rows.append(
                 [
-                    f"C{n} (#{e.contact_tracklet_id})",
+                    Paragraph(
+                        f"{escape(label)}<br/><font size=6.5 color='#6c757d'>"
+                        + escape(gettext("tracklet {id}").format(id=e.contact_tracklet_id))
+                        + "</font>",
+                        st["cell"],
+                    ),
                     _p(camera_name(cams, e.camera_id), st["cell"]),
-                    human_utc(e.start),
+                    _p(clock.short(e.start), st["cell"]),
                     f"{e.seconds_within:.1f}",
                     metres(e.min_distance_m),
                     mask_label(e.case_mask),
                     mask_label(e.contact_mask),
-                    "yes" if c.is_close_contact else "no",
+                    gettext("yes") if c.is_close_contact else gettext("no"),
                 ]
             )
-    widths = [22, 30, 36, 15, 16, 19, 19, 11]
-    out.append(_table(rows, [w * mm for w in widths]))
+    widths = [38, 26, 26, 14, 15, 19, 19, 11]
+    out.append(_table(rows, [w * mm for w in widths], fonts))
     out.append(
         _p(
-            "Only close contacts are shown unblurred in the pictures; other contacts are "
-            "listed for completeness and their faces stay blurred.",
+            gettext(
+                "Only close contacts are shown unblurred in the pictures; other contacts are "
+                "listed for completeness and their faces stay blurred."
+            ),
             st["small"],
         )
     )
@@ -260,13 +336,18 @@ def _evidence(
 def _notes(result: TraceResult, st: dict[str, ParagraphStyle]) -> list[Flowable]:
     if not result.notes:
         return []
-    return [_p("Notes", st["h2"]), *(_p(f"- {n}", st["body"]) for n in result.notes)]
+    return [
+        _p(gettext("Notes"), st["h2"]),
+        *(_p(f"- {message_text(n)}", st["body"]) for n in result.notes),
+    ]
 
 
 class _NumberedCanvas(Canvas):
     """Writes "page n of m" once the page count is known."""
 
     footer = ""
+    font = "Helvetica"
+    page_text = "Page {page} of {total}"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -280,10 +361,12 @@ class _NumberedCanvas(Canvas):
         total = len(self._pages)
         for state in self._pages:
             self.__dict__.update(state)
-            self.setFont("Helvetica", 7.5)
+            self.setFont(self.font, 7.5)
             self.setFillColor(colors.HexColor("#495057"))
             self.drawString(MARGIN, 9 * mm, self.footer)
-            self.drawRightString(PAGE_W - MARGIN, 9 * mm, f"Page {self._pageNumber} of {total}")
+            self.drawRightString(
+                PAGE_W - MARGIN, 9 * mm, self.page_text.format(page=self._pageNumber, total=total)
+            )
             super().showPage()
         super().save()
 
@@ -293,19 +376,46 @@ def render_pdf(
     header: PdfHeader,
     route_evidence: Sequence[EvidenceItem] = (),
     contact_evidence: Sequence[EvidenceItem] = (),
+    tz: tzinfo | None = None,
+    lang: str | None = None,
 ) -> bytes:
-    """The report as PDF bytes (see the module docstring for its contents)."""
-    st = _styles()
+    """The report as PDF bytes (see the module docstring for its contents); times are
+    local to ``tz`` (the site's zone; default UTC), text in ``lang`` (``en``/``ko``;
+    default the current language)."""
+    with use_language(lang):
+        return _render(result, header, route_evidence, contact_evidence, tz)
+
+
+def _data_texts(result: TraceResult, header: PdfHeader, items: Sequence[EvidenceItem]) -> list[str]:
+    """The PDF's texts that come from data (names, ids, notes), not from the catalogue."""
+    texts = [header.case_id, header.legal_basis, header.team, header.exported_by, result.actor]
+    texts += [c.name or c.camera_id for c in result.cameras]
+    texts += list(result.notes)
+    texts += [t for i in items for t in (i.title, i.caption, i.note)]
+    return texts
+
+
+def _render(
+    result: TraceResult,
+    header: PdfHeader,
+    route_evidence: Sequence[EvidenceItem],
+    contact_evidence: Sequence[EvidenceItem],
+    tz: tzinfo | None,
+) -> bytes:
+    fonts = _fonts(_data_texts(result, header, [*route_evidence, *contact_evidence]))
+    st = _styles(fonts)
+    clock = result_clock(result, tz or UTC)
     story: list[Flowable] = [
-        *_header(header, st),
-        *_summary(result, st),
-        *_route(result, st),
-        *_contacts(result, st),
-        *_evidence("Evidence: route of the case", route_evidence, st),
-        *_evidence("Evidence: close contacts", contact_evidence, st),
+        *_header(header, st, clock),
+        *_summary(result, st, clock),
+        *_route(result, st, clock, fonts),
+        *_contacts(result, st, clock, fonts),
+        *_evidence(gettext("Evidence: route of the case"), route_evidence, st),
+        *_evidence(gettext("Evidence: close contacts"), contact_evidence, st),
         *_notes(result, st),
     ]
     buf = io.BytesIO()
+    title = gettext("Contact tracing report - case {case}").format(case=header.case_id)
     doc = SimpleDocTemplate(
         buf,
         pagesize=A4,
@@ -313,13 +423,20 @@ def render_pdf(
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN + 4 * mm,
-        title=f"Contact tracing report - case {header.case_id}",
+        title=title,
         author=header.exported_by,
-        subject="Confidential",
+        subject=gettext("Confidential"),
         creator="cctrace",
+        lang=current_language(),
     )
-    footer = f"Case {header.case_id} - confidential - exported {human_utc(header.exported_at)}"
-    canvas_cls = type("_Canvas", (_NumberedCanvas,), {"footer": footer})
+    footer = gettext("Case {case} - confidential - exported {time}").format(
+        case=header.case_id, time=clock.full(header.exported_at)
+    )
+    canvas_cls = type(
+        "_Canvas",
+        (_NumberedCanvas,),
+        {"footer": footer, "font": fonts.regular, "page_text": gettext("Page {page} of {total}")},
+    )
     doc.build(story, canvasmaker=canvas_cls)
     return buf.getvalue()
 
@@ -330,9 +447,11 @@ def write_pdf(
     header: PdfHeader,
     route_evidence: Sequence[EvidenceItem] = (),
     contact_evidence: Sequence[EvidenceItem] = (),
+    tz: tzinfo | None = None,
+    lang: str | None = None,
 ) -> Path:
     """Write :func:`render_pdf` to ``path`` atomically; returns the path."""
-    data = render_pdf(result, header, route_evidence, contact_evidence)
+    data = render_pdf(result, header, route_evidence, contact_evidence, tz, lang)
     out = Path(path)
     write_file_atomic(out, data)
     return out

@@ -12,10 +12,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cctrace.i18n import gettext
+from cctrace.localtime import UTC_CLOCK, LocalClock
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
-    clock,
     route_order,
     score,
     sighting_key,
@@ -164,17 +165,24 @@ def _fmt(points: Sequence[XY]) -> str:
 
 def _note(plane: Plane) -> str:
     if plane.source == "latlon":
-        return (
+        return gettext(
             "Cameras have lat/lon only: positions are projected to local metres (north up) "
             "and the route joins cameras, not walked paths."
         )
     if plane.source == "none":
-        return "No camera has a known position; only ground paths are drawn."
-    return "Site-plan metres, y up. Solid: observed walking path; dashed: unobserved move."
+        return gettext("No camera has a known position; only ground paths are drawn.")
+    return gettext("Site-plan metres, y up. Solid: observed walking path; dashed: unobserved move.")
 
 
-def build_site_plan(result: TraceResult) -> SitePlan | None:
-    """The site plan for ``result``; None when nothing has a position."""
+def _zone(clock: LocalClock) -> str:
+    """`` (Asia/Seoul, UTC+09:00)`` after a tooltip's times; empty when each time carries
+    its own offset."""
+    return "" if clock.mixed else f" ({clock.caption})"
+
+
+def build_site_plan(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> SitePlan | None:
+    """The site plan for ``result`` (tooltips in ``clock``'s local time); None when
+    nothing has a position."""
     plane = plane_for(result.cameras)
     route = result.route
     stops = [sighting_xy(s, plane) for s in route]
@@ -225,7 +233,10 @@ def build_site_plan(result: TraceResult) -> SitePlan | None:
                 x=x,
                 y=y,
                 number=str(order[sighting_key(s)]),
-                title=f"{camera_name(cams, s.camera_id)} {clock(s.start)}–{clock(s.end)} UTC",
+                title=(
+                    f"{camera_name(cams, s.camera_id)} "
+                    f"{clock.clock(s.start)}–{clock.clock(s.end)}{_zone(clock)}"
+                ),
                 colour=colour,
             )
         )
@@ -235,9 +246,12 @@ def build_site_plan(result: TraceResult) -> SitePlan | None:
             x=sum(frame.px(p)[0] for p in pts) / len(pts),
             y=sum(frame.px(p)[1] for p in pts) / len(pts),
             number="",
-            title=(
-                f"Needs review: {camera_name(cams, s.camera_id)} "
-                f"{clock(s.start)}–{clock(s.end)} UTC, score {score(s.score)}"
+            title=gettext("Needs review: {camera} {start}–{end}{zone}, score {score}").format(
+                camera=camera_name(cams, s.camera_id),
+                start=clock.clock(s.start),
+                end=clock.clock(s.end),
+                zone=_zone(clock),
+                score=score(s.score),
             ),
         )
         for s, pts in review

@@ -12,6 +12,7 @@ import math
 from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 
+from cctrace.localtime import UTC_CLOCK, LocalClock
 from cctrace.report.siteplan import SitePlan, build_site_plan
 from cctrace.tracing.result import TraceResult
 
@@ -40,8 +41,11 @@ def _arrow(a: XY, b: XY, colour: colors.Color) -> Polygon | None:
     return Polygon([*b, *left, *right], fillColor=colour, strokeColor=None)
 
 
-def plan_drawing(plan: SitePlan, width_pt: float) -> Drawing:
-    """``plan`` drawn ``width_pt`` points wide (height to scale)."""
+def plan_drawing(
+    plan: SitePlan, width_pt: float, font: str = "Helvetica", bold: str = "Helvetica-Bold"
+) -> Drawing:
+    """``plan`` drawn ``width_pt`` points wide (height to scale), its labels in ``font``
+    (a Korean PDF passes NanumGothic: camera names may be Hangul)."""
     s = width_pt / plan.width
     h = plan.height
 
@@ -68,7 +72,7 @@ def plan_drawing(plan: SitePlan, width_pt: float) -> Drawing:
         x, y = flip((cam.x, cam.y))
         fill = CAMERA if cam.on_route else colors.white
         g.add(Rect(x - 6, y - 6, 12, 12, rx=2, ry=2, fillColor=fill, strokeColor=CAMERA))
-        g.add(String(x + 10, y + 9, cam.label[:28], fontName="Helvetica", fontSize=13))
+        g.add(String(x + 10, y + 9, cam.label[:28], fontName=font, fontSize=13))
     for m in plan.review_markers:
         x, y = flip((m.x, m.y))
         g.add(Circle(x, y, 6, fillColor=REVIEW, strokeColor=colors.white))
@@ -81,7 +85,7 @@ def plan_drawing(plan: SitePlan, width_pt: float) -> Drawing:
                 x,
                 y - 4.5,
                 m.number,
-                fontName="Helvetica-Bold",
+                fontName=bold,
                 fontSize=12,
                 fillColor=colour,
                 textAnchor="middle",
@@ -96,7 +100,7 @@ def plan_drawing(plan: SitePlan, width_pt: float) -> Drawing:
             sx + plan.scale_px / 2,
             sy + 7,
             plan.scale_label,
-            fontName="Helvetica",
+            fontName=font,
             fontSize=12,
             textAnchor="middle",
         )
@@ -107,9 +111,15 @@ def plan_drawing(plan: SitePlan, width_pt: float) -> Drawing:
     return drawing
 
 
-def route_drawing(result: TraceResult, width_pt: float) -> tuple[Drawing, str] | None:
+def route_drawing(
+    result: TraceResult,
+    width_pt: float,
+    clock: LocalClock = UTC_CLOCK,
+    font: str = "Helvetica",
+    bold: str = "Helvetica-Bold",
+) -> tuple[Drawing, str] | None:
     """The route's site plan and its caption note; None when nothing has a position."""
-    plan = build_site_plan(result)
+    plan = build_site_plan(result, clock)
     if plan is None:
         return None
-    return plan_drawing(plan, width_pt), plan.note
+    return plan_drawing(plan, width_pt, font, bold), plan.note

@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cctrace.i18n import gettext
+from cctrace.localtime import UTC_CLOCK, LocalClock, offset_text, to_local
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
-    clock,
     duration,
     metres,
     route_order,
@@ -94,27 +95,39 @@ def _tick_step(span_s: float) -> int:
     return 86400 * math.ceil(span_s / 86400 / 8)
 
 
-def _ticks(t0: datetime, t1: datetime, x_of: dict[str, float]) -> list[TimelineTick]:
+def _ticks(
+    t0: datetime, t1: datetime, x_of: dict[str, float], clock: LocalClock
+) -> list[TimelineTick]:
     span = (t1 - t0).total_seconds()
     step = _tick_step(span)
-    epoch = datetime(1970, 1, 1, tzinfo=t0.tzinfo)
+    # Ticks at round local times: count from the local midnight of 1970 at t0's offset.
+    offset = to_local(t0, clock.tz).utcoffset() or timedelta(0)
+    epoch = datetime(1970, 1, 1, tzinfo=t0.tzinfo) - offset
     first = math.ceil((t0 - epoch).total_seconds() / step) * step
     ticks: list[TimelineTick] = []
     k = first
     scale = (x_of["x1"] - x_of["x0"]) / span
-    multi_day = t0.date() != t1.date()
+    multi_day = to_local(t0, clock.tz).date() != to_local(t1, clock.tz).date()
     while k <= (t1 - epoch).total_seconds():
         t = epoch + timedelta(seconds=k)
-        label = t.strftime("%H:%M:%S" if step < 60 else "%H:%M")
-        if multi_day and t.hour == 0 and t.minute == 0 and t.second == 0:
-            label = t.strftime("%m-%d")
+        local = to_local(t, clock.tz)
+        label = local.strftime("%H:%M:%S" if step < 60 else "%H:%M")
+        if multi_day and local.hour == 0 and local.minute == 0 and local.second == 0:
+            label = local.strftime("%m-%d")
         ticks.append(TimelineTick(x=x_of["x0"] + (t - t0).total_seconds() * scale, label=label))
         k += step
     return ticks
 
 
-def build_timeline(result: TraceResult) -> Timeline | None:
-    """The timeline for ``result``; None when there is nothing to draw."""
+def _zone(clock: LocalClock, at: datetime) -> str:
+    """The offset after a time range in a tooltip (``+09:00``, ``UTC``); empty when each
+    time already carries its own (offsets mixed)."""
+    return "" if clock.mixed else offset_text(at, clock.tz)
+
+
+def build_timeline(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> Timeline | None:
+    """The timeline for ``result``, times local to ``clock``; None when there is nothing
+    to draw."""
     encounters = [(n, c, e) for n, c in enumerate(result.contacts, start=1) for e in c.encounters]
     intervals = [(s.start, s.end) for s in result.sightings] + [
         (e.start, e.end) for _, _, e in encounters
@@ -183,9 +196,13 @@ def build_timeline(result: TraceResult) -> Timeline | None:
                 w=max(x1 - x0, MIN_BAR_W),
                 h=15,
                 css=f"st-{s.status.value}",
-                title=(
-                    f"{camera_name(cams, s.camera_id)} · {clock(s.start)}–{clock(s.end)} UTC · "
-                    f"score {score(s.score)} · {status_label(s.status)}"
+                title=gettext("{camera} · {start}–{end} {zone} · score {score} · {status}").format(
+                    camera=camera_name(cams, s.camera_id),
+                    start=clock.clock(s.start),
+                    end=clock.clock(s.end),
+                    zone=_zone(clock, s.end),
+                    score=score(s.score),
+                    status=status_label(s.status),
                 ),
                 number="" if pos is None else str(pos),
             )
@@ -199,16 +216,29 @@ def build_timeline(result: TraceResult) -> Timeline | None:
                 w=max(x1 - x0, MIN_BAR_W),
                 h=ENC_H,
                 css="enc-close" if c.is_close_contact else "enc",
-                title=(
-                    f"Contact {number} · {clock(e.start)}–{clock(e.end)} UTC · "
-                    f"{duration(e.seconds_within)} within "
-                    f"{result.query.distance_m:g} m · min {metres(e.min_distance_m)}"
+                title=gettext(
+                    "Contact {number} · {start}–{end} {zone} · {duration} within {m} m · min {min}"
+                ).format(
+                    number=number,
+                    start=clock.clock(e.start),
+                    end=clock.clock(e.end),
+                    zone=_zone(clock, e.end),
+                    duration=duration(e.seconds_within),
+                    m=f"{result.query.distance_m:g}",
+                    min=metres(e.min_distance_m),
                 ),
             )
         )
     axis_y = y + 4
-    day0, day1 = (t0 + timedelta(seconds=pad)).date(), (t1 - timedelta(seconds=pad)).date()
-    caption = f"Times UTC, {day0.isoformat()}" + (f" to {day1.isoformat()}" if day1 != day0 else "")
+    day0 = clock.day(t0 + timedelta(seconds=pad))
+    day1 = clock.day(t1 - timedelta(seconds=pad))
+    caption = (
+        gettext("Times {zone}, {day}").format(zone=clock.caption, day=day0)
+        if day1 == day0
+        else gettext("Times {zone}, {day} to {last}").format(
+            zone=clock.caption, day=day0, last=day1
+        )
+    )
     return Timeline(
         width=WIDTH,
         height=int(axis_y + AXIS_H),
@@ -217,6 +247,6 @@ def build_timeline(result: TraceResult) -> Timeline | None:
         axis_y=axis_y,
         rows=tuple(rows),
         bars=tuple(bars),
-        ticks=tuple(_ticks(t0, t1, {"x0": PLOT_X0, "x1": PLOT_X1})),
+        ticks=tuple(_ticks(t0, t1, {"x0": PLOT_X0, "x1": PLOT_X1}, clock)),
         caption=caption,
     )

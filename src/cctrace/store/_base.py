@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -20,8 +20,9 @@ from cctrace.errors import CctraceError, StoreError
 from cctrace.privacy.crypto import DataCipher, load_data_cipher
 
 from .audit_chain import ANCHOR_FILE
+from .migrations import current_revision, head_revision, migrate
 from .records import InvalidInputError
-from .schema import CASE_COLUMNS_V2, FOOTAGE_COLUMNS_V3, SCHEMA_VERSION, Base, StoreMetaRow
+from .schema import StoreMetaRow
 
 log = logging.getLogger(__name__)
 
@@ -150,44 +151,36 @@ class StoreBase:
         return self._engine
 
     def _init_schema(self) -> str:
-        for attempt in range(2):
-            try:
-                Base.metadata.create_all(self._engine)
-                break
-            except SQLAlchemyError as exc:
-                if attempt == 0 and isinstance(exc, OperationalError | IntegrityError):
-                    log.debug("schema creation raced another process, retrying: %s", exc)
-                    continue
-                raise StoreError(f"cannot create the schema at {self.safe_url!r}: {exc}") from exc
+        """Migrate the schema to the newest revision, then read or create the instance id."""
+        try:
+            with self._engine.connect() as conn:
+                at_head = current_revision(conn) == head_revision()
+            if not at_head:
+                with self._write_engine.begin() as conn:
+                    outcome = migrate(conn, self.safe_url)
+                if outcome.changed and (outcome.before or outcome.legacy_version):
+                    log.warning(
+                        "upgraded the database at %s from %s to revision %s",
+                        self.safe_url,
+                        f"schema {outcome.legacy_version}"
+                        if outcome.legacy_version
+                        else f"revision {outcome.before}",
+                        outcome.after,
+                    )
+        except StoreError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"cannot create or upgrade the schema at {self.safe_url!r}: {exc}"
+            ) from exc
         for attempt in range(2):
             try:
                 with self._write() as s:
-                    meta = {r.key: r.value for r in s.scalars(select(StoreMetaRow))}
-                    version = meta.get("schema_version")
-                    if version is None:
-                        s.add(StoreMetaRow(key="schema_version", value=SCHEMA_VERSION))
-                    elif version in ("1", "2"):
-                        if version == "1":
-                            self._add_columns(s, "cases", CASE_COLUMNS_V2)
-                        self._add_columns(s, "footage_files", FOOTAGE_COLUMNS_V3)
-                        log.warning(
-                            "upgraded the database at %s from schema %s to %s",
-                            self.safe_url,
-                            version,
-                            SCHEMA_VERSION,
-                        )
-                        row = s.get(StoreMetaRow, "schema_version")
-                        if row is not None:
-                            row.value = SCHEMA_VERSION
-                    elif version != SCHEMA_VERSION:
-                        raise StoreError(
-                            f"expected schema version {SCHEMA_VERSION}, found {version} in "
-                            f"{self.safe_url!r}"
-                        )
-                    instance = meta.get("instance_id")
-                    if instance is None:
-                        instance = uuid.uuid4().hex
-                        s.add(StoreMetaRow(key="instance_id", value=instance))
+                    row = s.get(StoreMetaRow, "instance_id")
+                    if row is not None:
+                        return row.value
+                    instance = uuid.uuid4().hex
+                    s.add(StoreMetaRow(key="instance_id", value=instance))
                     return instance
             except StoreError as exc:
                 # Another process initialised the same database at the same moment.
@@ -195,16 +188,6 @@ class StoreBase:
                     continue
                 raise
         raise StoreError("unreachable")  # pragma: no cover
-
-    def _add_columns(self, session: Session, table: str, columns: dict[str, str]) -> None:
-        """Add the ``columns`` (name -> SQL type) an older schema lacks to ``table``."""
-        present = {c["name"] for c in inspect(session.connection()).get_columns(table)}
-        for name, ddl in columns.items():
-            if name in present:
-                continue
-            if self.dialect != "sqlite":
-                ddl = ddl.replace("TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
-            session.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
 
     @contextmanager
     def _write(self) -> Iterator[Session]:

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 MAX_ID_LEN = 128
-START_SOURCES = ("config", "filename", "container", "previous")
+START_SOURCES = ("config", "filename", "container", "previous", "stream")
+"""Where a footage start time came from; ``stream``: a live segment's stream clock."""
 
 
 def parse_footage_status(status: FootageStatus | str) -> FootageStatus:

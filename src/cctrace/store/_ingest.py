@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -135,6 +135,7 @@ class IngestMixin(StoreBase):
         *,
         error: str | None = None,
         loose_faces: Sequence[LooseFace] = (),
+        earlier_tracklets: Mapping[int, int] | None = None,
     ) -> list[int]:
         """Store one ingest batch atomically and return the tracklet ids, in input order.
 
@@ -151,6 +152,11 @@ class IngestMixin(StoreBase):
         ``loose_faces`` (faces no tracked person surely holds) are stored in the same
         transaction, their vectors encrypted; one already stored for the same
         (footage, frame, box) is skipped.
+
+        ``earlier_tracklets`` (track id -> stored tracklet id) names tracklets of the same
+        camera stored with earlier footage that encounters may also name: a live stream's
+        tracker runs on across its segments, so a person finished in one segment can meet
+        one finished in the next. Ids of another camera are refused.
         """
         new_status = parse_footage_status(status)
         require_finite(progress_offset_s, "progress_offset_s")
@@ -179,6 +185,8 @@ class IngestMixin(StoreBase):
                         )
                     )
                 }
+                if earlier_tracklets:
+                    ids = {**self._same_camera(s, camera_id, earlier_tracklets), **ids}
                 new = [t for t in tracklets if t.track_id not in ids]
                 if len(new) < len(tracklets):
                     log.info(
@@ -215,6 +223,27 @@ class IngestMixin(StoreBase):
             progress_offset_s,
         )
         return [ids[t.track_id] for t in tracklets]
+
+    def _same_camera(
+        self, s: Session, camera_id: str, tracklets: Mapping[int, int]
+    ) -> dict[int, int]:
+        """``tracklets`` (track id -> stored id) after checking they are this camera's."""
+        stored = set(tracklets.values())
+        found = {
+            int(i)
+            for part in chunks(sorted(stored))
+            for i in s.scalars(
+                select(TrackletRow.id).where(
+                    TrackletRow.id.in_(part), TrackletRow.camera_id == camera_id
+                )
+            )
+        }
+        if found != stored:
+            raise InvalidInputError(
+                f"earlier_tracklets: expected stored tracklets of camera {camera_id}, "
+                f"found none for {sorted(stored - found)[:5]}"
+            )
+        return {int(k): int(v) for k, v in tracklets.items()}
 
     def _insert_tracklets(
         self,

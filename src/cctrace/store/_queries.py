@@ -40,12 +40,17 @@ from .schema import (
 
 log = logging.getLogger(__name__)
 
+MAX_ROW_ID = 2**63 - 1
+"""The largest id a (signed 64-bit) id column holds."""
+
 
 class QueryMixin(StoreBase):
     """Tracing queries of :class:`~cctrace.store.Store`."""
 
     def get_tracklet(self, tracklet_id: int) -> TrackletRecord:
         """One tracklet; :class:`NotFoundError` if unknown."""
+        if not 1 <= int(tracklet_id) <= MAX_ROW_ID:  # the database could not even compare it
+            raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
         with self._read() as s:
             row = s.get(TrackletRow, int(tracklet_id))
             if row is None:
@@ -127,6 +132,22 @@ class QueryMixin(StoreBase):
             stmt = stmt.where(TrackletRow.camera_id.in_(list(camera_ids)))
         with self._read() as s:
             return [_convert.tracklet(r, self.abspath) for r in s.scalars(stmt)]
+
+    def face_counts(self, ids: Iterable[int]) -> dict[int, int]:
+        """How many faces are stored for each of the tracklets ``ids`` (0 when none)."""
+        wanted = unique_ints(ids)
+        counts = dict.fromkeys(wanted, 0)
+        f = FaceEmbeddingRow
+        with self._read() as s:
+            for part in chunks(wanted):
+                stmt = (
+                    select(f.tracklet_id, func.count(f.id))
+                    .where(f.tracklet_id.in_(part))
+                    .group_by(f.tracklet_id)
+                )
+                for tid, n in s.execute(stmt):
+                    counts[int(tid)] = int(n)
+        return counts
 
     def accepted_camera_hops(self, limit: int = 20_000) -> list[tuple[str, str, float]]:
         """Observed walks between cameras: (from camera, to camera, seconds from leaving

@@ -2,7 +2,7 @@
 evidence of cases whose evidence period is over.
 
 The files, the vector index, report folders and the audit entry are handled by
-:mod:`cctrace.privacy.retention`, which calls :meth:`RetentionMixin.purge_expired`.
+:mod:`cctrace.retention`, which calls :meth:`RetentionMixin.purge_expired`.
 """
 
 from __future__ import annotations

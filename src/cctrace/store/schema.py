@@ -3,6 +3,10 @@
 Portable between SQLite (default) and PostgreSQL: no dialect-specific SQL, ids are
 BIGINT on PostgreSQL and INTEGER (rowid) on SQLite, and every datetime goes through
 :class:`UTCDateTime`, which stores UTC and always returns timezone-aware UTC.
+
+These models are the schema the newest migration produces; every change to them needs a
+new Alembic revision in :mod:`cctrace.store.migrations` (``tests/store/test_migrations.py``
+fails when the two differ).
 """
 
 from __future__ import annotations
@@ -27,12 +31,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-SCHEMA_VERSION = "3"
-"""2: cases gained team, window, parent case and closing time; users, sessions and
-approvals tables (issue 4). 3: footage files gained where their start time came from
-and which process is ingesting them (owner, heartbeat); a ``footage_failures`` table
-(issue 12). Older databases are upgraded in place on open."""
 
 FOOTAGE_STATUSES = ("pending", "running", "done", "partial", "failed")
 MASK_STATUSES = ("worn", "not_worn", "unknown")
@@ -155,14 +153,6 @@ class FootageRow(Base):
     """The process ingesting the file (``host:pid:start``) while it is ``running``."""
     heartbeat_at: Mapped[datetime | None]
     """When that process last said it was alive."""
-
-
-FOOTAGE_COLUMNS_V3 = {
-    "start_source": "VARCHAR(16)",
-    "run_owner": "VARCHAR(160)",
-    "heartbeat_at": "TIMESTAMP",
-}
-"""Columns version 3 added to ``footage_files`` (the in-place upgrade adds them)."""
 
 
 class FootageFailureRow(Base):
@@ -387,16 +377,6 @@ class AuditRow(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
-
-
-CASE_COLUMNS_V2 = {
-    "team": "VARCHAR(64) NOT NULL DEFAULT 'default'",
-    "window_from": "TIMESTAMP",
-    "window_to": "TIMESTAMP",
-    "parent_case_id": "VARCHAR(64)",
-    "closed_at": "TIMESTAMP",
-}
-"""Columns version 2 added to ``cases`` (the in-place upgrade adds them)."""
 
 
 class UserRow(Base):

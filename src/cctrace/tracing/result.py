@@ -95,6 +95,11 @@ class LooseFaceResult:
     fate: str
     """Why no tracked person holds it: ``ambiguous`` (near several people's heads) or
     ``no_person`` (nobody tracked there)."""
+    faces_seen: int = 1
+    """Matching loose faces of the same camera within a few seconds of each other, shown
+    as this one row (this is the best of them)."""
+    seen_until: datetime | None = None
+    """The last of those faces' time (None when it is the only one)."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import pickle
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +22,6 @@ import numpy as np
 from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError, NotFoundError, QueryError
 from cctrace.ingest.models import ModelSet
-from cctrace.report.bundle import ReportPaths, write_report
 from cctrace.store.face_indexes import open_face_index
 from cctrace.store.records import (
     AlreadyExistsError,
@@ -67,7 +66,6 @@ from cctrace.types import SightingStatus, TrackPoint
 
 log = logging.getLogger(__name__)
 
-LATEST_RESULT = "latest-trace.pickle"
 NEIGHBOUR_CAMERA_M = 100.0
 """Cameras this close may see the same person at once (checked for shared paths)."""
 MAX_STITCH_ROUNDS = 20
@@ -104,40 +102,32 @@ def check_case_id(case_id: str) -> str:
     return case_id
 
 
-def run_trace(
-    site: SiteConfig,
-    request: TraceRequest,
-    out_dir: Path | None = None,
-    models: ModelSet | None = None,
-) -> tuple[TraceResult, ReportPaths]:
-    """Run a trace, write its report and audit entry; return the result and report paths."""
+def trace_case(
+    site: SiteConfig, store: Store, request: TraceRequest, models: ModelSet
+) -> TraceResult:
+    """Check the request's photos and tracklet, open its case and trace it, audited.
+
+    Bad input fails before the case exists (an unusable photo or an unknown tracklet
+    must not leave a case behind), and the failed attempt is still audited. The trace
+    embeds the photos again (~20 ms each).
+    """
     validate_request(site, request)
-    models = models or ModelSet(site.models)
-    with Store.for_site(site) as store:
-        # Bad input fails before the case exists (an unusable photo or an unknown tracklet
-        # must not leave a case behind), and the failed attempt is still audited. The
-        # trace embeds the photos again (~20 ms each).
-        try:
-            for photo in request.photos:
-                embed_photo(photo, models)
-            if request.tracklet_id is not None:
-                store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
-        except CctraceError as exc:
-            store.append_audit(
-                request.actor,
-                "trace",
-                request.case_id,
-                _audit_query(request),
-                {"error": f"{type(exc).__name__}: {exc}"},
-            )
-            raise
-        _ensure_case(store, request)
-        result = audited_trace(site, store, request, models)
-    case_dir = _case_dir(site, request.case_id)
-    target = out_dir or case_dir / result.created_at.strftime("%Y%m%dT%H%M%SZ")
-    paths = write_report(result, target)
-    save_latest_result(site, result)
-    return result, paths
+    try:
+        for photo in request.photos:
+            embed_photo(photo, models)
+        if request.tracklet_id is not None:
+            store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+    except CctraceError as exc:
+        store.append_audit(
+            request.actor,
+            "trace",
+            request.case_id,
+            _audit_query(request),
+            {"error": f"{type(exc).__name__}: {exc}"},
+        )
+        raise
+    _ensure_case(store, request)
+    return audited_trace(site, store, request, models)
 
 
 def validate_request(site: SiteConfig, request: TraceRequest) -> None:
@@ -155,12 +145,32 @@ def validate_request(site: SiteConfig, request: TraceRequest) -> None:
         raise QueryError(
             f"thresholds must satisfy -1 <= review ({review:g}) <= accept ({accept:g}) <= 1"
         )
-    widest = max(site.ingest.distance_bands_m)
-    if not 0 < request.distance_m <= widest:
+    check_distance(site, request.distance_m)
+    if not (math.isfinite(request.minutes) and 0 < request.minutes <= MINUTES_MAX):
         raise QueryError(
-            f"--distance must be above 0 and at most {widest:g} m, the widest band measured "
-            "at ingest (ingest.distance_bands_m)"
+            f"minutes {request.minutes:g}: the close-contact time must be above 0 and at "
+            f"most {MINUTES_MAX:g} (24 hours)"
         )
+
+
+MINUTES_MAX = 24 * 60.0
+"""Close-contact minutes are summed over any 24 hours: more can never be reached."""
+
+
+def check_distance(site: SiteConfig, distance_m: float, name: str = "distance") -> float:
+    """``distance_m`` when a trace can answer it: above 0 and at most the widest distance
+    band measured at ingest; ``QueryError`` naming that band and how to widen it otherwise
+    (checked before any photo is read or any case is opened)."""
+    widest = max(site.ingest.distance_bands_m)
+    bands = ", ".join(f"{b:g}" for b in site.ingest.distance_bands_m)
+    if not (math.isfinite(distance_m) and 0 < distance_m <= widest):
+        raise QueryError(
+            f"{name} {distance_m:g} m: must be above 0 and at most {widest:g} m, the widest "
+            f"distance band measured at ingest (bands: {bands} m); "
+            "to trace farther, add a wider band to ingest.distance_bands_m in the site file "
+            "and re-ingest the footage"
+        )
+    return distance_m
 
 
 ProgressFn = Callable[[str, float], None]
@@ -209,17 +219,6 @@ def audited_trace(
     return result
 
 
-def save_latest_result(site: SiteConfig, result: TraceResult) -> Path:
-    """Keep ``result`` as its case's latest trace (what exports and the web app show)."""
-    case_dir = _case_dir(site, result.query.case_id)
-    case_dir.mkdir(parents=True, exist_ok=True)
-    path = case_dir / LATEST_RESULT
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(result))
-    tmp.replace(path)
-    return path
-
-
 def trace_in_store(
     site: SiteConfig,
     store: Store,
@@ -227,40 +226,18 @@ def trace_in_store(
     models: ModelSet,
     progress: ProgressFn | None = None,
 ) -> TraceResult:
-    """The trace itself, over an open store (no report, no audit)."""
+    """The trace itself, over an open store (no report, no audit): query faces, face
+    search, verdicts, links without a face, sightings, contacts, notes."""
     report = progress or _no_progress
     accept = _pick(request.accept_threshold, site.trace.accept_threshold)
     review = _pick(request.review_threshold, site.trace.review_threshold)
     report("reading the query photos", 0.05)
-    queries: list[np.ndarray] = [embed_photo(p, models, store.cipher) for p in request.photos]
-    scores: dict[int, float] = {}
-    if request.tracklet_id is not None:
-        store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
-        scores[request.tracklet_id] = 1.0
-        queries.extend(_vectors(store, [request.tracklet_id]))
     decided = {
         s.tracklet_id: s for s in store.list_sightings(request.case_id) if s.decided_by is not None
     }
-    confirmed = [t for t, s in decided.items() if s.status == SightingStatus.ACCEPTED]
-    queries.extend(_vectors(store, confirmed))
-    for tid in confirmed:
-        scores[tid] = max(scores.get(tid, 0.0), decided[tid].score)
+    queries, scores = _queries(store, request, models, decided)
     report("searching the face index", 0.3)
-    if queries:
-        index = open_face_index(site.storage.data_dir, site.storage.index)
-        index.sync(store)
-        matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
-        hits = index.search(
-            matrix,
-            k=site.trace.top_k,
-            t_from=request.window_from,
-            t_to=request.window_to,
-            min_score=review,
-            per_tracklet=True,
-        )
-        for row in hits:
-            for hit in row:
-                scores[hit.tracklet_id] = max(scores.get(hit.tracklet_id, -1.0), hit.score)
+    _search_faces(site, store, request, queries, review, scores)
     # This trace's own verdicts; a person's decision on a sighting always wins.
     human = {tid: d.status for tid, d in decided.items()}
     statuses = {
@@ -288,6 +265,87 @@ def trace_in_store(
     machine = [(tid, scores[tid], st) for tid, st in statuses.items() if tid not in human]
     if machine:
         store.record_sightings(request.case_id, machine)
+    sightings = _sightings(site, store, request, scores, statuses, links)
+    report("measuring close contacts", 0.8)
+    route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
+    contacts, notes = _contacts(store, route_ids, request, accept)
+    cameras = store.list_cameras()
+    notes += _notes(cameras, request, len(linked), len(links))
+    return TraceResult(
+        query=_query_record(request, accept, review),
+        created_at=datetime.now(UTC).replace(microsecond=0),
+        actor=request.actor,
+        cameras=tuple(CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras),
+        sightings=tuple(sightings),
+        contacts=tuple(
+            group_contacts(
+                contacts, _same_person(store, contacts, accept, route_ids), request.minutes
+            )
+        ),
+        notes=tuple(notes),
+        loose_faces=_loose_face_matches(site, store, queries, request, review),
+    )
+
+
+def _queries(
+    store: Store,
+    request: TraceRequest,
+    models: ModelSet,
+    decided: dict[int, SightingRecord],
+) -> tuple[list[np.ndarray], dict[int, float]]:
+    """The query faces (the photos', the picked tracklet's and every confirmed
+    sighting's) and the scores they start with (the picked tracklet, confirmed ones)."""
+    queries: list[np.ndarray] = [embed_photo(p, models, store.cipher) for p in request.photos]
+    scores: dict[int, float] = {}
+    if request.tracklet_id is not None:
+        store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+        scores[request.tracklet_id] = 1.0
+        queries.extend(_vectors(store, [request.tracklet_id]))
+    confirmed = [t for t, s in decided.items() if s.status == SightingStatus.ACCEPTED]
+    queries.extend(_vectors(store, confirmed))
+    for tid in confirmed:
+        scores[tid] = max(scores.get(tid, 0.0), decided[tid].score)
+    return queries, scores
+
+
+def _search_faces(
+    site: SiteConfig,
+    store: Store,
+    request: TraceRequest,
+    queries: list[np.ndarray],
+    review: float,
+    scores: dict[int, float],
+) -> None:
+    """Raise ``scores`` with the face index's best match per tracklet in the window (at
+    or above ``review``)."""
+    if not queries:
+        return
+    index = open_face_index(site.storage.data_dir, site.storage.index)
+    index.sync(store)
+    matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
+    hits = index.search(
+        matrix,
+        k=site.trace.top_k,
+        t_from=request.window_from,
+        t_to=request.window_to,
+        min_score=review,
+        per_tracklet=True,
+    )
+    for row in hits:
+        for hit in row:
+            scores[hit.tracklet_id] = max(scores.get(hit.tracklet_id, -1.0), hit.score)
+
+
+def _sightings(
+    site: SiteConfig,
+    store: Store,
+    request: TraceRequest,
+    scores: dict[int, float],
+    statuses: dict[int, SightingStatus],
+    links: dict[int, CameraLinkEvidence],
+) -> list[SightingResult]:
+    """Every matched tracklet in the window that is not rejected, best score first, with
+    its smoothed ground path and, for a body-appearance suggestion, its evidence."""
     records = {
         r.id: r
         for r in store.get_tracklets(list(statuses))
@@ -296,7 +354,7 @@ def trace_in_store(
         and (request.window_from is None or r.end >= request.window_from)
     }
     points = store.points_for_tracklets(list(records))
-    sightings = sorted(
+    return sorted(
         (
             SightingResult(
                 tracklet_id=tid,
@@ -314,10 +372,14 @@ def trace_in_store(
         ),
         key=lambda s: -s.score,
     )
-    report("measuring close contacts", 0.8)
-    route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
-    contacts, notes = _contacts(store, route_ids, request, accept)
-    cameras = store.list_cameras()
+
+
+def _notes(
+    cameras: list[CameraRecord], request: TraceRequest, linked: int, body_links: int
+) -> list[str]:
+    """Caveats for the reader: uncalibrated distances, suggestions made without a face,
+    a trace started from a picked person."""
+    notes: list[str] = []
     uncalibrated = [c.id for c in cameras if c.homography is None]
     if uncalibrated:
         notes.append(
@@ -326,41 +388,36 @@ def trace_in_store(
         )
     if linked:
         notes.append(
-            f"{len(linked)} sighting(s) suggested for review: they continue an accepted "
+            f"{linked} sighting(s) suggested for review: they continue an accepted "
             "sighting's track (motion continuity in one camera, or the same ground path in "
             "overlapping cameras), not matched by face"
         )
-    if links:
+    if body_links:
         notes.append(
-            f"{len(links)} sighting(s) in neighbouring cameras suggested for review by body "
+            f"{body_links} sighting(s) in neighbouring cameras suggested for review by body "
             "appearance and walking time (never accepted on appearance alone)"
         )
     if not request.photos and request.tracklet_id is not None:
         notes.append(f"trace started from tracklet {request.tracklet_id} picked by the user")
-    return TraceResult(
-        query=TraceQuery(
-            case_id=request.case_id,
-            photos=tuple(str(p) for p in request.photos),
-            start_tracklet_id=request.tracklet_id,
-            window_from=request.window_from,
-            window_to=request.window_to,
-            distance_m=request.distance_m,
-            minutes=request.minutes,
-            accept_threshold=accept,
-            review_threshold=review,
-        ),
-        created_at=datetime.now(UTC).replace(microsecond=0),
-        actor=request.actor,
-        cameras=tuple(CameraInfo(c.id, c.name, c.x_m, c.y_m, c.lat, c.lon) for c in cameras),
-        sightings=tuple(sightings),
-        contacts=tuple(
-            group_contacts(
-                contacts, _same_person(store, contacts, accept, route_ids), request.minutes
-            )
-        ),
-        notes=tuple(notes),
-        loose_faces=_loose_face_matches(site, store, queries, request, review),
+    return notes
+
+
+def _query_record(request: TraceRequest, accept: float, review: float) -> TraceQuery:
+    return TraceQuery(
+        case_id=request.case_id,
+        photos=tuple(str(p) for p in request.photos),
+        start_tracklet_id=request.tracklet_id,
+        window_from=request.window_from,
+        window_to=request.window_to,
+        distance_m=request.distance_m,
+        minutes=request.minutes,
+        accept_threshold=accept,
+        review_threshold=review,
     )
+
+
+LOOSE_FACE_GAP_S = 3.0
+"""Matching loose faces of one camera closer in time than this are one appearance."""
 
 
 def _loose_face_matches(
@@ -384,19 +441,39 @@ def _loose_face_matches(
     matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     best = (np.vstack([f.vector for f in faces]) @ matrix.T).max(axis=1)
-    order = [i for i in np.argsort(-best, kind="stable") if best[i] >= review]
-    return tuple(
-        LooseFaceResult(
-            loose_face_id=faces[i].id,
-            camera_id=faces[i].camera_id,
-            timestamp=faces[i].timestamp,
-            frame_index=faces[i].frame_index,
-            xyxy=faces[i].xyxy,
-            score=float(best[i]),
-            fate=faces[i].fate,
+    matched = [i for i in range(len(faces)) if best[i] >= review]
+    # One row per appearance: matching faces of one camera less than LOOSE_FACE_GAP_S
+    # apart are one person passing by; the best of them stands for it.
+    matched.sort(key=lambda i: (faces[i].camera_id, faces[i].timestamp, faces[i].id))
+    appearances: list[list[int]] = []
+    for i in matched:
+        last = appearances[-1][-1] if appearances else None
+        if (
+            last is not None
+            and faces[last].camera_id == faces[i].camera_id
+            and (faces[i].timestamp - faces[last].timestamp).total_seconds() < LOOSE_FACE_GAP_S
+        ):
+            appearances[-1].append(i)
+        else:
+            appearances.append([i])
+    rows = []
+    for group in appearances:
+        top = max(group, key=lambda i: (float(best[i]), -faces[i].id))
+        rows.append(
+            LooseFaceResult(
+                loose_face_id=faces[top].id,
+                camera_id=faces[top].camera_id,
+                timestamp=faces[top].timestamp,
+                frame_index=faces[top].frame_index,
+                xyxy=faces[top].xyxy,
+                score=float(best[top]),
+                fate=faces[top].fate,
+                faces_seen=len(group),
+                seen_until=faces[group[-1]].timestamp if len(group) > 1 else None,
+            )
         )
-        for i in order[: site.trace.top_k]
-    )
+    rows.sort(key=lambda r: (-r.score, r.loose_face_id))
+    return tuple(rows[: site.trace.top_k])
 
 
 def _smoothed_path(points: tuple[TrackPoint, ...], smoothing_s: float) -> tuple[PathPoint, ...]:
@@ -670,32 +747,3 @@ def case_dir(site: SiteConfig, case_id: str) -> Path:
 
 def _case_dir(site: SiteConfig, case_id: str) -> Path:
     return site.storage.data_dir / "reports" / check_case_id(case_id)
-
-
-def load_latest_result(site: SiteConfig, case_id: str) -> TraceResult:
-    """The last trace result of a case; ``NotFoundError`` when none was run."""
-    path = _case_dir(site, case_id) / LATEST_RESULT
-    if not path.is_file():
-        raise NotFoundError(f"no trace has been run for case {case_id!r}; run `cctrace trace`")
-    result = pickle.loads(path.read_bytes())
-    if not isinstance(result, TraceResult):
-        raise NotFoundError(f"{path} does not hold a trace result")
-    return result
-
-
-def export_case_csv(site: SiteConfig, case_id: str, what: str, out: Path, actor: str) -> int:
-    """Write the latest trace's sightings or contacts of a case as CSV; audited."""
-    from cctrace.report.csv_export import write_contacts_csv, write_sightings_csv
-
-    result = load_latest_result(site, case_id)
-    if what == "sightings":
-        write_sightings_csv(result, out)
-        rows = len(result.sightings)
-    elif what == "contacts":
-        write_contacts_csv(result, out)
-        rows = sum(len(c.encounters) for c in result.contacts)
-    else:
-        raise ValueError(f"unknown export {what!r}; expected sightings or contacts")
-    with Store.for_site(site) as store:
-        store.append_audit(actor, f"export_{what}", case_id, {"file": out.name}, {"rows": rows})
-    return rows

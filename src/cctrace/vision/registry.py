@@ -78,14 +78,14 @@ class DerivedSpec:
 
 
 def _fix_yolov3_tiny_cfg(sources: Mapping[str, Path], out: Path) -> None:
-    from cctrace.vision.person import fix_yolov3_tiny_cfg
+    from cctrace.vision.darknet_cfg import fix_yolov3_tiny_cfg
 
     fix_yolov3_tiny_cfg(sources["yolov3-tiny-cfg-shipped"], out)
 
 
 def _convert_yolov3_tiny(sources: Mapping[str, Path], out: Path) -> None:
+    from cctrace.vision.darknet_cfg import fix_yolov3_tiny_cfg
     from cctrace.vision.darknet_onnx import convert_darknet
-    from cctrace.vision.person import fix_yolov3_tiny_cfg
 
     with tempfile.TemporaryDirectory(prefix="cctrace-yolo-") as tmp:
         cfg = Path(tmp) / "yolov3-tiny-fixed.cfg"
@@ -94,8 +94,8 @@ def _convert_yolov3_tiny(sources: Mapping[str, Path], out: Path) -> None:
 
 
 def _convert_yolov3_tiny_int8(sources: Mapping[str, Path], out: Path) -> None:
+    from cctrace.vision.darknet_cfg import fix_yolov3_tiny_cfg
     from cctrace.vision.darknet_onnx import convert_darknet
-    from cctrace.vision.person import fix_yolov3_tiny_cfg
     from cctrace.vision.yolo_int8_ranges import YOLOV3_TINY_INT8_RANGES
 
     with tempfile.TemporaryDirectory(prefix="cctrace-yolo-") as tmp:

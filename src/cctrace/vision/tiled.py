@@ -51,7 +51,32 @@ STACKED_ASPECT = 4.5
 """A whole-frame box taller than this many times its width, holding two or more uncut tile
 boxes, is people one behind the other that the coarse pass merged (a person is 2-4x)."""
 
+UNIFORM_STD = 2.0
+"""A box whose pixels vary less than this (standard deviation, 0-255 grey levels) covers a
+flat region (a blank wall, a lens cap, an upscaled 2x2 clip): no person can be seen there,
+whatever the network says, so it is dropped."""
+UNIFORM_SAMPLES = 32
+"""Pixels sampled per side of a box for :func:`uniform_boxes` (it stays cheap for big ones)."""
+
 BoxesScores = tuple[np.ndarray, np.ndarray]
+
+
+def uniform_boxes(image: Image, xyxy: np.ndarray, max_std: float = UNIFORM_STD) -> np.ndarray:
+    """Boolean mask of the boxes (xyxy, pixels, clipped to the image) whose region is
+    flat: every channel's standard deviation over a grid of samples below ``max_std``."""
+    out = np.zeros(len(xyxy), bool)
+    for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float64).reshape(-1, 4)):
+        c0, r0 = int(x1), int(y1)
+        c1, r1 = max(c0 + 1, int(np.ceil(x2))), max(r0 + 1, int(np.ceil(y2)))
+        region = image[r0:r1, c0:c1]
+        if region.size == 0:
+            out[i] = True
+            continue
+        step_r = max(1, region.shape[0] // UNIFORM_SAMPLES)
+        step_c = max(1, region.shape[1] // UNIFORM_SAMPLES)
+        sample = region[::step_r, ::step_c].reshape(-1, region.shape[2] if region.ndim == 3 else 1)
+        out[i] = bool(np.all(sample.astype(np.float32).std(axis=0) < max_std))
+    return out
 
 
 def tile_origins(length: int, tile: int, count: int) -> list[int]:
@@ -249,6 +274,12 @@ class TiledPersonDetector:
                 raise ValueError(f"{name} must be a positive multiple of 32, got {size}")
         if not 0.0 <= conf_threshold <= 1.0 or not 0.0 <= nms_threshold <= 1.0:
             raise ValueError("conf_threshold and nms_threshold must be within [0, 1]")
+        if not (
+            isinstance(tiles, list | tuple)
+            and len(tiles) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in tiles)
+        ):
+            raise ValueError(f"tiles must be two whole numbers [columns, rows], got {tiles!r}")
         cols, rows = tiles
         if cols < 1 or rows < 1:
             raise ValueError(f"tiles must be >= (1, 1), got {tiles}")
@@ -347,6 +378,11 @@ class TiledPersonDetector:
             xyxy[:, 2] - xyxy[:, 0] > 1.0
         )
         xyxy, conf = xyxy[valid], conf[valid]
+        if len(xyxy):
+            flat = uniform_boxes(image, xyxy)
+            if flat.any():
+                logger.debug("dropped %d person box(es) over a flat region", int(flat.sum()))
+                xyxy, conf = xyxy[~flat], conf[~flat]
         if len(xyxy) == 0:
             return Detections.empty()
         xywh = np.column_stack([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]])

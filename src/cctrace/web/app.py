@@ -29,12 +29,14 @@ from cctrace.errors import (
     QueryError,
     StoreError,
 )
+from cctrace.i18n import N_, gettext, set_language, use_language
 from cctrace.ingest.models import ModelSet
 from cctrace.store.records import AlreadyExistsError, InvalidInputError
 from cctrace.store.repository import Store
 
 from .deps import UNSAFE_METHODS, AuthError, authorize, route_permission, session_token
 from .jobs import TraceJobs
+from .language import request_language
 from .pages import templates
 from .routers import admin, audit, auth, cases, docs, media, pages
 from .settings import WebSettings
@@ -50,7 +52,9 @@ TRACE_UPLOAD_PATH = re.compile(r"^/api/cases/[^/]+/traces$")
 
 def too_large_message(limit: int) -> str:
     """What a 413 says."""
-    return f"request body over the {limit / (1024 * 1024):.1f} MB this route accepts"
+    return gettext("request body over the {mb} MB this route accepts").format(
+        mb=f"{limit / (1024 * 1024):.1f}"
+    )
 
 
 class BodyLimitMiddleware:
@@ -82,8 +86,13 @@ class BodyLimitMiddleware:
 
 PUBLIC_POSTS = frozenset({"/login", "/api/auth/login"})
 SERVER_ERROR_MESSAGES = {
-    "store_unavailable": "the database is unavailable or busy; try again in a moment",
-    "config": "the server is misconfigured; tell the administrator",
+    "store_unavailable": N_("the database is unavailable or busy; try again in a moment"),
+    "config": N_("the server is misconfigured; tell the administrator"),
+}
+HTTP_DETAILS = {
+    # Starlette's default details, marked for translation
+    "Not Found": N_("Not Found"),
+    "Method Not Allowed": N_("Method Not Allowed"),
 }
 DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -128,12 +137,13 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
     if _wants_html(request):
         if status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"status": status, "code": code, "message": message, "user": None},
-            status_code=status,
-        )
+        with use_language(request_language(request)):
+            return templates.TemplateResponse(
+                request,
+                "error.html",
+                {"status": status, "code": code, "message": message, "user": None},
+                status_code=status,
+            )
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
         {"error": {"status": status, "code": code, "message": message}},
@@ -200,7 +210,9 @@ def create_app(
             # Details (database URLs, driver errors) go to the log, not to the client.
             ref = uuid.uuid4().hex[:8]
             log.error("%s %s failed [%s]: %s", request.method, request.url.path, ref, exc)
-            message = SERVER_ERROR_MESSAGES.get(code, "internal error") + f" (log ref {ref})"
+            message = gettext("{message} (log ref {ref})").format(
+                message=gettext(SERVER_ERROR_MESSAGES.get(code, N_("internal error"))), ref=ref
+            )
         return error_response(request, status, code, message)
 
     @app.exception_handler(RequestValidationError)
@@ -209,14 +221,19 @@ def create_app(
         for err in exc.errors():
             where = ".".join(str(x) for x in err.get("loc", ()) if x != "body")
             parts.append(f"{where}: {err.get('msg')}")
-        return error_response(request, 422, "invalid", "; ".join(parts) or "invalid request")
+        return error_response(
+            request, 422, "invalid", "; ".join(parts) or gettext("invalid request")
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "error"
         )
-        return error_response(request, exc.status_code, code, str(exc.detail))
+        detail = str(exc.detail)
+        return error_response(
+            request, exc.status_code, code, gettext(HTTP_DETAILS.get(detail, detail))
+        )
 
     upload_limit = settings.max_photos * settings.max_upload_bytes + 1024 * 1024
 
@@ -228,6 +245,8 @@ def create_app(
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # The language of this request's pages (and of the reports it writes).
+        set_language(request_language(request))
         length = request.headers.get("content-length", "0")
         limit = body_limit(request.url.path)
         if not length.isdigit() or int(length) > limit:
@@ -238,14 +257,20 @@ def create_app(
             live = await run_in_threadpool(state.store.get_session, token) if token else None
             if live is None:
                 return error_response(
-                    request, 401, "sign_in_required", "sign in first (no session, or it expired)"
+                    request,
+                    401,
+                    "sign_in_required",
+                    gettext("sign in first (no session, or it expired)"),
                 )
         try:
             response: Response = await call_next(request)
         except Exception as exc:  # the catch-all: no traceback, no detail leaves the server
             ref = uuid.uuid4().hex[:8]
             log.exception("%s %s failed [%s]: %s", request.method, request.url.path, ref, exc)
-            response = error_response(request, 500, "internal", f"internal error (log ref {ref})")
+            message = gettext("{message} (log ref {ref})").format(
+                message=gettext("internal error"), ref=ref
+            )
+            response = error_response(request, 500, "internal", message)
         response.headers.setdefault(
             "Content-Security-Policy",
             DOCS_CSP if request.url.path == "/docs" else CONTENT_SECURITY_POLICY,
@@ -253,6 +278,8 @@ def create_app(
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Language", request_language(request))
         if request.url.path.startswith("/api"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cctrace.cli_json import JsonOption, print_json
 from cctrace.console import make_console
 from cctrace.errors import ConfigError
 
@@ -108,7 +109,7 @@ def serve(
     import uvicorn
 
     from cctrace.config import load_site
-    from cctrace.privacy.retention import PurgeScheduler
+    from cctrace.retention import PurgeScheduler
 
     from .app import create_app
     from .settings import WebSettings
@@ -194,13 +195,25 @@ def users_list(
     site_file: Annotated[
         Path, typer.Option("--site", "-s", envvar="CCTRACE_SITE", help="Site YAML file.")
     ] = Path("site.yaml"),
+    as_json: JsonOption = False,
 ) -> None:
     """List users, roles and teams."""
     from cctrace.config import load_site
     from cctrace.store.repository import Store
 
     with Store.for_site(load_site(site_file, check_files=False)) as store:
-        for u in store.list_users():
+        users = store.list_users()
+        if as_json:
+            print_json(
+                {
+                    "users": [
+                        {"username": u.username, "role": u.role, "team": u.team, "active": u.active}
+                        for u in users
+                    ]
+                }
+            )
+            return
+        for u in users:
             state = "" if u.active else " (deactivated)"
             console.print(f"{u.username:20s} {u.role.value:13s} team {u.team}{state}")
 

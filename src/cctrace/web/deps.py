@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import Request
 
+from cctrace.i18n import gettext as _
+from cctrace.report.formatting import label
 from cctrace.store.records import UserRecord
 from cctrace.store.repository import Store
 
@@ -81,18 +83,22 @@ def authorize(request: Request) -> None:
     endpoint = getattr(route, "endpoint", None)
     permission = route_permission(endpoint)
     if permission is None:
-        raise AuthError(403, "forbidden", "this route is closed (no permission declared)")
+        raise AuthError(403, "forbidden", _("this route is closed (no permission declared)"))
     if permission == Permission.PUBLIC:
         return
     state = app_state(request)
     token, from_cookie = session_token(request)
     session = state.store.get_session(token) if token else None
     if session is None:
-        raise AuthError(401, "sign_in_required", "sign in first (no session, or it expired)")
+        raise AuthError(401, "sign_in_required", _("sign in first (no session, or it expired)"))
     user = state.store.get_user(session.username)
     if not allowed(user.role, permission):
         raise AuthError(
-            403, "forbidden", f"a {user.role.value} may not do this ({permission.value})"
+            403,
+            "forbidden",
+            _("a {role} may not do this ({permission})").format(
+                role=label(user.role), permission=permission.value
+            ),
         )
     if (
         from_cookie
@@ -102,7 +108,9 @@ def authorize(request: Request) -> None:
         from .security import tokens_equal
 
         if not tokens_equal(request.headers.get(CSRF_HEADER), session.csrf_token):
-            raise AuthError(403, "csrf", f"missing or wrong {CSRF_HEADER} header")
+            raise AuthError(
+                403, "csrf", _("missing or wrong {header} header").format(header=CSRF_HEADER)
+            )
     request.state.user = user
     request.state.session_token = token
     request.state.csrf_token = session.csrf_token
@@ -112,9 +120,9 @@ def current_user(request: Request) -> UserRecord:
     """The signed-in user (set by :func:`authorize`)."""
     user = getattr(request.state, "user", None)
     if user is None:
-        raise AuthError(401, "sign_in_required", "sign in first")
+        raise AuthError(401, "sign_in_required", _("sign in first"))
     if not isinstance(user, UserRecord):  # pragma: no cover - set only by authorize
-        raise AuthError(401, "sign_in_required", "sign in first")
+        raise AuthError(401, "sign_in_required", _("sign in first"))
     return user
 
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
+from cctrace.report.formatting import sighting_key, timeline_numbers
 from cctrace.store.records import ApprovalRecord, AuditRecord, CaseRecord, Role, UserRecord
 from cctrace.tracing.result import (
     ContactResult,
@@ -77,8 +78,12 @@ class CaseIn(Body):
 
     case_id: str = Field(min_length=1, max_length=64, description="Case number")
     legal_basis: str = Field(min_length=3, max_length=10_000)
-    window_from: datetime | None = Field(None, description="Infectious window start (UTC)")
-    window_to: datetime | None = None
+    window_from: datetime | None = Field(
+        None,
+        description="Infectious window start: with an offset or Z as given; without one, "
+        "local time in the site's time zone (site file `timezone`)",
+    )
+    window_to: datetime | None = Field(None, description="Infectious window end (as above)")
     notes: str = Field("", max_length=100_000)
 
 
@@ -167,6 +172,11 @@ class LinkOut(BaseModel):
 class SightingOut(BaseModel):
     """One sighting on the timeline."""
 
+    number: int = Field(
+        0,
+        description="1-based position among the trace's sightings in time order: the page "
+        'names it "Sighting 2 · Plaza west, 12:34:40" (0: not numbered)',
+    )
     tracklet_id: int
     camera_id: str
     camera_name: str
@@ -186,8 +196,10 @@ class SightingOut(BaseModel):
         case_id: str,
         camera_name: str,
         names: Mapping[str, str] | None = None,
+        number: int = 0,
     ) -> SightingOut:
-        """From a trace result's sighting (``names``: camera id -> name)."""
+        """From a trace result's sighting (``names``: camera id -> name; ``number``: its
+        position in the timeline)."""
         link = None
         if s.link is not None:
             link = LinkOut(
@@ -202,6 +214,7 @@ class SightingOut(BaseModel):
                 body_similarity=round(s.link.body_similarity, 3),
             )
         return cls(
+            number=number,
             tracklet_id=s.tracklet_id,
             camera_id=s.camera_id,
             camera_name=camera_name,
@@ -261,6 +274,12 @@ class EncounterOut(BaseModel):
 class ContactOut(BaseModel):
     """One contact person, their cumulative time and every encounter."""
 
+    number: int = Field(
+        0,
+        description="1-based number in this result (contacts.csv's contact_no): the page "
+        'names them "Person 3 (Plaza east, 12:34)", camera and local time of their first '
+        "encounter (0: not numbered)",
+    )
     contact_tracklet_ids: list[int]
     total_seconds_within: float
     min_distance_m: float
@@ -274,9 +293,12 @@ class ContactOut(BaseModel):
     encounters: list[EncounterOut]
 
     @classmethod
-    def of(cls, c: ContactSummary, case_id: str, names: dict[str, str]) -> ContactOut:
-        """From a trace result's contact summary."""
+    def of(
+        cls, c: ContactSummary, case_id: str, names: dict[str, str], number: int = 0
+    ) -> ContactOut:
+        """From a trace result's contact summary (``number``: its place in the result)."""
         return cls(
+            number=number,
             contact_tracklet_ids=list(c.contact_tracklet_ids),
             total_seconds_within=round(c.total_seconds_within, 1),
             min_distance_m=round(c.min_distance_m, 2),
@@ -303,6 +325,9 @@ class LooseFaceOut(BaseModel):
     box: tuple[float, float, float, float]
     score: float
     fate: str
+    faces_seen: int = 1
+    """Matching faces of this camera less than 3 s apart shown as this one row."""
+    seen_until: datetime | None = None
     frame_url: str = Field(
         description="The analysed frame nearest that time, every face blurred (frame picker)"
     )
@@ -323,6 +348,8 @@ class LooseFaceOut(BaseModel):
                 round(f.xyxy[3], 1),
             ),
             score=round(f.score, 4),
+            faces_seen=f.faces_seen,
+            seen_until=f.seen_until,
             fate=f.fate,
             frame_url=f"/api/cases/{case_id}/cameras/{camera}/frame.jpg?at={at}",
         )
@@ -367,10 +394,18 @@ class TraceOut(BaseModel):
         names = {c.camera_id: c.name for c in r.cameras}
         case_id = r.query.case_id
 
-        def out(s: SightingResult) -> SightingOut:
-            return SightingOut.of(s, case_id, names.get(s.camera_id, s.camera_id), names)
+        numbers = timeline_numbers(r)
 
-        timeline = sorted(r.sightings, key=lambda s: s.start)
+        def out(s: SightingResult) -> SightingOut:
+            return SightingOut.of(
+                s,
+                case_id,
+                names.get(s.camera_id, s.camera_id),
+                names,
+                numbers[sighting_key(s)],
+            )
+
+        timeline = sorted(r.sightings, key=lambda s: numbers[sighting_key(s)])
         return cls(
             case_id=case_id,
             created_at=r.created_at,
@@ -388,7 +423,9 @@ class TraceOut(BaseModel):
             timeline=[out(s) for s in timeline],
             route=[out(s) for s in r.route],
             needs_review=[out(s) for s in timeline if s.status.value == "needs_review"],
-            contacts=[ContactOut.of(c, case_id, names) for c in r.contacts],
+            contacts=[
+                ContactOut.of(c, case_id, names, n) for n, c in enumerate(r.contacts, start=1)
+            ],
             loose_faces=[
                 LooseFaceOut.of(f, case_id, names.get(f.camera_id, f.camera_id))
                 for f in r.loose_faces

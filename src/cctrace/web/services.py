@@ -6,24 +6,23 @@ apply the same one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from cctrace.casework import latest_result_digest as _latest_digest
+from cctrace.casework import load_latest_result, save_latest_result
 from cctrace.errors import NotFoundError, QueryError
-from cctrace.store.records import CaseRecord, CaseStatus, Role, UserRecord
+from cctrace.localtime import human
+from cctrace.store.records import AlreadyExistsError, CaseRecord, CaseStatus, Role, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
 from cctrace.tracing.service import (
-    LATEST_RESULT,
     TraceRequest,
     audited_trace,
     case_dir,
-    load_latest_result,
-    save_latest_result,
     validate_request,
 )
 
@@ -63,6 +62,48 @@ def open_case(store: Store, user: UserRecord, case_id: str) -> CaseRecord:
     if case.status == CaseStatus.CLOSED:
         raise QueryError(f"case {case_id} is closed; nothing can be searched in it")
     return case
+
+
+def number_taken(case_id: str) -> AlreadyExistsError:
+    """The one refusal for a case number already in use, whoever holds it: the same
+    status, code and words for the user's own case, a colleague's and another team's,
+    so nothing tells whose it is (or what it holds)."""
+    return AlreadyExistsError(
+        f"case number {case_id!r} cannot be used: case numbers are unique on this site; "
+        "open your existing case from the case list, or choose another number"
+    )
+
+
+def create_case_for(
+    store: Store,
+    user: UserRecord,
+    case_id: str,
+    legal_basis: str,
+    notes: str = "",
+    *,
+    team: str,
+    window_from: datetime | None = None,
+    window_to: datetime | None = None,
+    parent_case_id: str | None = None,
+) -> CaseRecord:
+    """Open a case as ``user``; a number already in use gets :func:`number_taken` (409)
+    and an audit entry (``case_open_refused``), so probing for numbers shows in the log."""
+    try:
+        return store.create_case(
+            case_id,
+            user.username,
+            legal_basis,
+            notes,
+            team=team,
+            window_from=window_from,
+            window_to=window_to,
+            parent_case_id=parent_case_id,
+        )
+    except AlreadyExistsError:
+        store.append_audit(
+            user.username, "case_open_refused", None, {"case_id": case_id}, {"reason": "in use"}
+        )
+        raise number_taken(case_id) from None
 
 
 def cases_for(store: Store, user: UserRecord) -> list[CaseRecord]:
@@ -144,7 +185,7 @@ def request_for(case: CaseRecord, params: TraceParams, actor: str) -> TraceReque
 
 def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: str) -> Job:
     """Validate, remember the parameters, and run the trace in the background."""
-    check_in_window(case, params.window_from, params.window_to)
+    check_in_window(case, params.window_from, params.window_to, state.site.zone())
     request = request_for(case, params, actor)
     validate_request(state.site, request)
     if not request.photos and request.tracklet_id is None:
@@ -164,18 +205,25 @@ def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: s
     return state.jobs.submit(case.id, actor, work)
 
 
-def check_in_window(case: CaseRecord, start: datetime | None, end: datetime | None) -> None:
+def check_in_window(
+    case: CaseRecord,
+    start: datetime | None,
+    end: datetime | None,
+    tz: tzinfo | None = None,
+) -> None:
     """``QueryError`` when a search reaches outside the case's infectious window: the
-    legal basis covers that window only (change the case's window, audited, first)."""
+    legal basis covers that window only (change the case's window, audited, first). The
+    message gives times in ``tz`` (the site's zone) with their offset; default UTC."""
+    zone = tz or UTC
     if case.window_from is not None and start is not None and start < case.window_from:
         raise QueryError(
-            f"{start.isoformat()} is before case {case.id}'s infectious window "
-            f"({case.window_from.isoformat()}); change the case's window first"
+            f"{human(start, zone)} is before case {case.id}'s infectious window "
+            f"({human(case.window_from, zone)}); change the case's window first"
         )
     if case.window_to is not None and end is not None and end > case.window_to:
         raise QueryError(
-            f"{end.isoformat()} is after case {case.id}'s infectious window "
-            f"({case.window_to.isoformat()}); change the case's window first"
+            f"{human(end, zone)} is after case {case.id}'s infectious window "
+            f"({human(case.window_to, zone)}); change the case's window first"
         )
 
 
@@ -188,10 +236,9 @@ def latest_result(state: AppState, case_id: str) -> TraceResult | None:
 
 
 def latest_result_digest(state: AppState, case_id: str) -> str | None:
-    """sha256 of the case's latest trace result as stored (None when none has run):
-    what an export request and its approval are bound to."""
-    path = case_dir(state.site, case_id) / LATEST_RESULT
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    """sha256 of the case's latest trace result in canonical JSON (None when none has
+    run): what an export request and its approval are bound to."""
+    return _latest_digest(state.site, case_id)
 
 
 def case_tracklets(result: TraceResult | None) -> set[int]:

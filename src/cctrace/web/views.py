@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cctrace.errors import NotFoundError
+from cctrace.i18n import current_language
 from cctrace.store.records import CaseRecord
 from cctrace.tracing.service import case_dir
 
@@ -61,6 +62,7 @@ def export_files(
         names["report.pdf"].parent,
         exported_by,
         detectors=ExtraDetectors.from_models(state.models),
+        lang=current_language(),  # the language of the request that writes the export
     )
     written = {
         "report.pdf": done.pdf,

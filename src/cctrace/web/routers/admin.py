@@ -78,14 +78,14 @@ def update_user(username: str, body: UserPatch, user: User, store: StoreDep) -> 
     return UserOut.of(updated)
 
 
-@router.get("/cameras", response_model=list[AdminCameraOut])
-@needs(Permission.ADMIN)
 def _reason(footage: FootageRecord, state: str) -> str:
     if state == INTERRUPTED:
         return f"ingest stopped (process gone); resumes at {footage.progress_offset_s:.0f} s"
     return footage.error or "no reason recorded"
 
 
+@router.get("/cameras", response_model=list[AdminCameraOut])
+@needs(Permission.ADMIN)
 def list_cameras(store: StoreDep) -> list[AdminCameraOut]:
     """Cameras (configured in the site file) and how their footage ingest went.
 
@@ -146,7 +146,7 @@ def retention(request: Request, store: StoreDep) -> RetentionOut:
 @needs(Permission.ADMIN)
 def purge_now(request: Request, user: User, store: StoreDep) -> AuditOut:
     """Purge everything past retention now (also runs on a schedule). Audited."""
-    from cctrace.privacy.retention import purge
+    from cctrace.retention import purge
 
     purge(app_state(request).site, actor=user.username)
     last = _last_purge(store)

@@ -11,7 +11,7 @@ from cctrace.store.repository import Store
 
 from ..deps import current_user, get_store, needs
 from ..roles import Permission
-from ..schemas import AuditOut, AuditVerifyOut
+from ..schemas import MAX_DB_ID, AuditOut, AuditVerifyOut
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 User = Annotated[UserRecord, Depends(current_user)]
@@ -36,7 +36,7 @@ def list_audit(
     store: StoreDep,
     case_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_DB_ID)] = None,
 ) -> list[AuditOut]:
     """Audit entries, newest first (who, when, case, what, why)."""
     return read_audit(store, user, case_id, limit, before_id)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from cctrace.errors import NotFoundError
+from cctrace.i18n import gettext as _
 from cctrace.store.records import UserRecord
 
 from ..deps import SESSION_COOKIE, AuthError, app_state, client_address, current_user, needs
@@ -34,7 +35,9 @@ def sign_in(state: AppState, request: Request, username: str, password: str) -> 
                 actor, "sign_in", None, {"outcome": "rate_limited", "client": address, **who}, {}
             )
         raise AuthError(
-            429, "rate_limited", f"too many sign-in attempts; try again in {int(wait) + 1} s"
+            429,
+            "rate_limited",
+            _("too many sign-in attempts; try again in {s} s").format(s=int(wait) + 1),
         )
     stored = state.store.password_hash(username)
     if not verify_password(stored, password):
@@ -42,7 +45,7 @@ def sign_in(state: AppState, request: Request, username: str, password: str) -> 
         state.store.append_audit(
             actor, "sign_in", None, {"outcome": "failed", "client": address, **who}, {}
         )
-        raise AuthError(401, "bad_credentials", "wrong user name or password")
+        raise AuthError(401, "bad_credentials", _("wrong user name or password"))
     state.limiter.succeeded(keys)
     if stored is not None and needs_rehash(stored):
         state.store.set_password_hash(username, hash_password(password))
@@ -145,7 +148,7 @@ def form_login(
     state = app_state(request)
     expected = unsign(state.settings.secret_key, request.cookies.get(LOGIN_CSRF_COOKIE))
     if not tokens_equal(expected, csrf_token):
-        return login_page(request, "The form expired; please sign in again.", 403)
+        return login_page(request, _("The form expired; please sign in again."), 403)
     try:
         session = sign_in(state, request, username, password)
     except AuthError as exc:
@@ -166,7 +169,7 @@ def form_logout(
 
     state = app_state(request)
     if not tokens_equal(csrf_token, request.state.csrf_token):
-        raise AuthError(403, "csrf", "the sign-out form's CSRF token is missing or wrong")
+        raise AuthError(403, "csrf", _("the sign-out form's CSRF token is missing or wrong"))
     state.store.delete_session(request.state.session_token)
     state.store.append_audit(request.state.user.username, "sign_out", None, {}, {})
     response = RedirectResponse("/login", status_code=303)

@@ -5,18 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from cctrace.errors import NotFoundError, PhotoError, QueryError
+from cctrace.localtime import from_local
 from cctrace.report.evidence import ExtraDetectors
 from cctrace.store.records import CaseStatus, UserRecord
 from cctrace.store.repository import Store
 from cctrace.tracing.query import embed_photo, read_photo
-from cctrace.tracing.service import check_case_id
+from cctrace.tracing.service import check_case_id, check_distance
 from cctrace.types import SightingStatus
 
 from ..deps import app_state, current_user, get_store, needs
@@ -42,6 +43,7 @@ from ..services import (
     cases_for,
     check_in_window,
     contact_tracklets,
+    create_case_for,
     latest_result,
     open_case,
     photo_dir,
@@ -52,6 +54,7 @@ from ..services import (
 from ..state import AppState
 
 router = APIRouter(prefix="/api", tags=["cases"])
+WindowBody = TypeVar("WindowBody", CaseIn, CasePatch)
 User = Annotated[UserRecord, Depends(current_user)]
 StoreDep = Annotated[Store, Depends(get_store)]
 PHOTO_TYPES = {
@@ -85,12 +88,18 @@ def list_cases(user: User, store: StoreDep) -> list[CaseOut]:
 
 @router.post("/cases", response_model=CaseOut, status_code=201)
 @needs(Permission.CASE_WRITE)
-def create_case(body: CaseIn, user: User, store: StoreDep) -> CaseOut:
-    """Open a case: a case number, the legal basis, the infectious window, notes."""
+def create_case(body: CaseIn, request: Request, user: User, store: StoreDep) -> CaseOut:
+    """Open a case: a case number, the legal basis, the infectious window (a time without
+    an offset is the site's local time), notes.
+
+    Case numbers are unique on the site. A number already in use answers 409 with one
+    message whoever holds it (you, a colleague or another team), and is audited."""
     check_case_id(body.case_id)
-    case = store.create_case(
+    body = _local_window(request, body)
+    case = create_case_for(
+        store,
+        user,
         body.case_id,
-        user.username,
         body.legal_basis,
         body.notes,
         team=user.team,
@@ -124,9 +133,12 @@ def get_case(case_id: str, user: User, store: StoreDep) -> CaseOut:
 
 @router.patch("/cases/{case_id}", response_model=CaseOut)
 @needs(Permission.CASE_WRITE)
-def update_case(case_id: str, body: CasePatch, user: User, store: StoreDep) -> CaseOut:
+def update_case(
+    case_id: str, body: CasePatch, request: Request, user: User, store: StoreDep
+) -> CaseOut:
     """Change the legal basis, window or notes of an open case."""
     open_case(store, user, case_id)
+    body = _local_window(request, body)
     case = store.update_case(
         case_id,
         legal_basis=body.legal_basis,
@@ -225,14 +237,15 @@ async def start_case_trace(
     state = app_state(request)
     user = current_user(request)
     case = await run_in_threadpool(open_case, state.store, user, case_id)
+    check_distance(state.site, distance_m, "distance_m")  # before any photo is read
     if tracklet_id is not None:
         await run_in_threadpool(state.store.get_tracklet, tracklet_id)
     saved = await _save_photos(request, case_id, [p for p in photos or [] if p.filename])
     params = TraceParams(
         photos=tuple(saved),
         tracklet_id=tracklet_id,
-        window_from=window_from,
-        window_to=window_to,
+        window_from=_local(request, window_from),
+        window_to=_local(request, window_to),
         distance_m=distance_m,
         minutes=minutes,
     )
@@ -317,9 +330,10 @@ def second_degree(case_id: str, tracklet_id: DbId, request: Request, user: User)
         if child.parent_case_id != case_id:
             raise QueryError(f"case {child_id} exists but is not a second-degree case of {case_id}")
     except NotFoundError:
-        child = state.store.create_case(
+        child = create_case_for(
+            state.store,
+            user,
             child_id,
-            user.username,
             f"second-degree trace from case {case_id}: {parent.legal_basis}"[:10_000],
             f"Contact (tracklet {tracklet_id}) of case {case_id}.",
             team=parent.team,
@@ -367,10 +381,14 @@ def case_cameras(case_id: str, user: User, store: StoreDep) -> list[PickCameraOu
 
 @router.get("/cases/{case_id}/cameras/{camera_id}/people", response_model=PickOut)
 @needs(Permission.SEARCH)
-def pick_people(case_id: str, camera_id: str, at: datetime, user: User, store: StoreDep) -> PickOut:
-    """The tracked people in the analysed frame of a camera nearest ``at``. Audited."""
+def pick_people(
+    case_id: str, camera_id: str, at: datetime, request: Request, user: User, store: StoreDep
+) -> PickOut:
+    """The tracked people in the analysed frame of a camera nearest ``at`` (without an
+    offset: the site's local time). Audited."""
     case = open_case(store, user, case_id)
-    check_in_window(case, _aware(at), _aware(at))
+    at = _at(request, at)
+    check_in_window(case, at, at, app_state(request).site.zone())
     pick = frame_at(store, camera_id, _aware(at))
     store.append_audit(
         user.username,
@@ -405,8 +423,9 @@ def pick_frame(
 ) -> Response:
     """That frame as JPEG: every head blurred, each tracked person numbered. Audited."""
     state = app_state(request)
+    at = _at(request, at)
     case = open_case(state.store, user, case_id)
-    check_in_window(case, _aware(at), _aware(at))
+    check_in_window(case, at, at, app_state(request).site.zone())
     pick = frame_at(state.store, camera_id, _aware(at))
     data = render_pick_frame(pick, ExtraDetectors.from_models(state.models))
     state.store.append_audit(
@@ -421,3 +440,22 @@ def pick_frame(
 
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _at(request: Request, at: datetime) -> datetime:
+    """A typed instant: without an offset it is the site's local time."""
+    return from_local(at, app_state(request).site.zone())
+
+
+def _local(request: Request, value: datetime | None) -> datetime | None:
+    return None if value is None else _at(request, value)
+
+
+def _local_window(request: Request, body: WindowBody) -> WindowBody:
+    """``body`` with its infectious window read in the site's zone (see cctrace.localtime)."""
+    return body.model_copy(
+        update={
+            "window_from": _local(request, body.window_from),
+            "window_to": _local(request, body.window_to),
+        }
+    )

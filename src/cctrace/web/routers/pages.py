@@ -8,12 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from cctrace.i18n import LANGUAGES, use_language
+from cctrace.localtime import LocalClock
+from cctrace.report.formatting import result_times
 from cctrace.report.siteplan import build_site_plan
 from cctrace.store.records import Role, UserRecord
 from cctrace.store.repository import Store
 from cctrace.types import SightingStatus
 
 from ..deps import app_state, current_user, get_store, needs
+from ..language import LANG_COOKIE, LANG_COOKIE_MAX_AGE, local_path, request_language
 from ..pages import templates
 from ..roles import Permission
 from ..schemas import ApprovalOut, AuditOut, TraceOut
@@ -35,31 +39,35 @@ HOME = {
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    """A page with the signed-in user and their CSRF token."""
+    """A page with the signed-in user, their CSRF token and the site's ``clock`` (local
+    time: the ``local`` and ``short`` filters of :mod:`cctrace.web.pages` read it)."""
     context = {
         "user": getattr(request.state, "user", None),
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        "clock": LocalClock(app_state(request).site.zone()),
         **context,
     }
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    with use_language(request_language(request)):
+        return templates.TemplateResponse(request, name, context, status_code=status)
 
 
 def login_page(request: Request, message: str = "", status: int = 200) -> Response:
     """The sign-in form, with a fresh signed CSRF cookie."""
     state = app_state(request)
     token = new_token()
-    response = templates.TemplateResponse(
-        request,
-        "login.html",
-        {
-            "user": None,
-            "message": message,
-            "csrf_token": token,
-            "next": request.query_params.get("next", "/"),
-            "demo": state.settings.demo,
-        },
-        status_code=status,
-    )
+    with use_language(request_language(request)):
+        response = templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "user": None,
+                "message": message,
+                "csrf_token": token,
+                "next": request.query_params.get("next", "/"),
+                "demo": state.settings.demo,
+            },
+            status_code=status,
+        )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         sign(state.settings.secret_key, token),
@@ -77,6 +85,24 @@ def login_page(request: Request, message: str = "", status: int = 200) -> Respon
 def login(request: Request) -> Response:
     """Sign-in page."""
     return login_page(request)
+
+
+@router.get("/language/{lang}")
+@needs(Permission.PUBLIC)
+def choose_language(lang: str, request: Request, next: str = "/") -> Response:
+    """The language switch: remember ``lang`` in a cookie and go back to ``next`` (a path
+    on this server). An unknown language keeps the current one."""
+    response = RedirectResponse(local_path(next), status_code=303)
+    if lang in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            max_age=LANG_COOKIE_MAX_AGE,
+            samesite="lax",
+            secure=app_state(request).settings.cookie_secure,
+            path="/",
+        )
+    return response
 
 
 @router.get("/healthz")
@@ -108,7 +134,11 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
     case = visible_case(store, user, case_id)
     result = latest_result(state, case_id)
     trace = TraceOut.of(result) if result else None
-    plan = build_site_plan(result) if result else None
+    clock = LocalClock.of(
+        state.site.zone(),
+        [case.window_from, case.window_to, *(result_times(result) if result else ())],
+    )
+    plan = build_site_plan(result, clock) if result else None
     job = state.jobs.latest_for_case(case_id)
     approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}
@@ -121,6 +151,7 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
         {
             "case": case,
             "trace": trace,
+            "clock": clock,
             "plan": plan,
             "job": job if job and job.status in ("queued", "running", "failed") else None,
             "approvals": approvals,

@@ -2,6 +2,14 @@
 "use strict";
 (function () {
   const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+  // Messages in the page's language (base.html writes them, translated, as JSON).
+  const strings = (() => {
+    const el = document.getElementById("i18n-strings");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  })();
+  const t = (key, fallback, values) => String(strings[key] || fallback).replace(/\{(\w+)\}/g,
+    (m, name) => (values && name in values ? String(values[name]) : m));
+  const label = (value) => (strings.labels && strings.labels[value]) || value;
   const flash = (text, isError) => {
     const el = document.getElementById("flash");
     el.textContent = text;
@@ -16,11 +24,26 @@
   const fill = (template, data) => template.replace(/\{([a-z_.]+)\}/g, (_, key) =>
     encodeURIComponent(key.split(".").reduce((o, k) => (o ? o[k] : ""), data)));
 
+  // Times typed in datetime-local inputs are the site's local time: they are sent
+  // without an offset and the server reads them in the site's time zone.
+  const localInput = (v) => v + (v.length === 16 ? ":00" : "");
+
+  // An ISO UTC instant as the site's wall-clock time "YYYY-MM-DDTHH:MM:SS" (Intl knows
+  // the IANA zones; this direction, UTC to local, is unambiguous).
+  function toLocalInput(iso, tz) {
+    const parts = {};
+    const fmt = new Intl.DateTimeFormat("en-GB", { timeZone: tz || "UTC", hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const instant = /(Z|[+-]\d\d:?\d\d)$/.test(iso) ? iso : iso + "Z";  // JSON times are UTC
+    for (const p of fmt.formatToParts(new Date(instant))) { parts[p.type] = p.value; }
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute + ":" + parts.second;
+  }
+
   function formJson(form) {
     const out = {};
     for (const [k, v] of new FormData(form).entries()) {
       if (v === "") continue;
-      out[k] = /^window_/.test(k) ? v + (v.length === 16 ? ":00" : "") + "Z" : v;
+      out[k] = /^window_/.test(k) ? localInput(v) : v;
     }
     return out;
   }
@@ -35,10 +58,10 @@
       const resp = await fetch("/api/jobs/" + jobId, { headers: { Accept: "application/json" } });
       if (!resp.ok) { flash(await errorText(resp), true); return; }
       const job = await resp.json();
-      stage.textContent = job.status === "queued" ? "Waiting for a free worker" : job.stage;
+      stage.textContent = job.status === "queued" ? t("waiting", "Waiting for a free worker") : label(job.stage);
       bar.value = job.progress;
-      if (job.status === "done") { flash("Trace finished."); location.reload(); return; }
-      if (job.status === "failed") { flash("Trace failed: " + job.error, true); return; }
+      if (job.status === "done") { flash(t("trace_done", "Trace finished.")); location.reload(); return; }
+      if (job.status === "failed") { flash(t("trace_failed", "Trace failed: {error}", { error: job.error }), true); return; }
       await new Promise((r) => setTimeout(r, 400));
     }
   }
@@ -56,17 +79,20 @@
       if (!resp.ok) { flash(await errorText(resp), true); return; }
       const data = resp.status === 204 ? {} : await resp.json();
       if (el.dataset.report === "verify") {
+        const problem = data.problems && data.problems[0] ? data.problems[0] : "";
         flash(data.ok
-          ? "The whole chain verifies: " + data.head_id + " entries, against " + data.checkpoints + " signed checkpoints."
-          : (data.broken_at === null ? "The audit log does not verify: " : "The chain is broken at entry " + data.broken_at + ": ") + (data.problems[0] || ""), !data.ok);
+          ? t("verified", "The whole chain verifies: {entries} entries, against {checkpoints} signed checkpoints.", { entries: data.head_id, checkpoints: data.checkpoints })
+          : (data.broken_at === null
+            ? t("not_verified", "The audit log does not verify: {problem}", { problem })
+            : t("broken_at", "The chain is broken at entry {entry}: {problem}", { entry: data.broken_at, problem })), !data.ok);
         return;
       }
       if (el.dataset.redirect) { location.href = fill(el.dataset.redirect, data); return; }
       if ("job" in el.dataset) { await pollJob(data.job_id || (data.job && data.job.job_id)); return; }
       if ("reload" in el.dataset) { location.reload(); return; }
-      flash("Done.");
+      flash(t("done", "Done."));
     } catch (e) {
-      flash("Network error: " + e.message, true);
+      flash(t("network_error", "Network error: {error}", { error: e.message }), true);
     } finally {
       buttons.forEach((b) => (b.disabled = false));
     }
@@ -98,6 +124,7 @@
   const picker = document.getElementById("picker");
   if (picker) {
     const caseId = picker.dataset.case;
+    const tz = picker.dataset.tz || "UTC";
     const select = document.getElementById("pick-camera");
     const at = document.getElementById("pick-at");
     const stage = document.getElementById("pick-stage");
@@ -110,12 +137,13 @@
       if (!resp.ok) { flash(await errorText(resp), true); return; }
       for (const cam of await resp.json()) {
         const opt = document.createElement("option");
-        opt.value = cam.camera_id; opt.textContent = cam.name + " (" + cam.footage_from.slice(0, 19).replace("T", " ") + " – " + cam.footage_to.slice(11, 19) + ")";
-        opt.dataset.from = cam.footage_from.slice(0, 19);
+        const from = toLocalInput(cam.footage_from, tz), to = toLocalInput(cam.footage_to, tz);
+        opt.value = cam.camera_id; opt.textContent = cam.name + " (" + from.replace("T", " ") + " – " + to.slice(11, 19) + ")";
+        opt.dataset.from = from;
         select.appendChild(opt);
       }
       if (select.options.length) { at.value = select.options[0].dataset.from; }
-      else { flash("No camera has ingested footage yet.", true); }
+      else { flash(t("no_cameras", "No camera has ingested footage yet."), true); }
     });
     select.addEventListener("change", () => { at.value = select.selectedOptions[0].dataset.from; });
     const place = () => {
@@ -127,37 +155,37 @@
       for (const p of [...people].sort((a, c) => area(c) - area(a))) {
         const b = document.createElement("button");
         b.type = "button"; b.className = "pick-box";
-        b.setAttribute("aria-label", "Person " + p.tracklet_id);
-        b.title = "Person " + p.tracklet_id;
+        b.setAttribute("aria-label", t("person", "Person {id}", { id: p.tracklet_id }));
+        b.title = t("person", "Person {id}", { id: p.tracklet_id });
         b.style.left = p.box[0] * scale + "px"; b.style.top = p.box[1] * scale + "px";
         b.style.width = (p.box[2] - p.box[0]) * scale + "px"; b.style.height = (p.box[3] - p.box[1]) * scale + "px";
         b.addEventListener("click", () => {
           document.getElementById("tracklet_id").value = p.tracklet_id;
-          flash("Person " + p.tracklet_id + " chosen: press Run trace.");
+          flash(t("person_chosen", "Person {id} chosen: press Run trace.", { id: p.tracklet_id }));
           document.getElementById("run-trace").focus();
         });
         boxes.appendChild(b);
       }
       for (const p of people) {
         if (!p.label_box || p.label_box.length !== 4) continue;
-        const t = document.createElement("button");
-        t.type = "button"; t.className = "pick-tag"; t.textContent = String(p.tracklet_id);
-        t.setAttribute("aria-label", "Person " + p.tracklet_id);
-        t.style.left = p.label_box[0] * scale + "px"; t.style.top = p.label_box[1] * scale + "px";
-        t.style.width = (p.label_box[2] - p.label_box[0]) * scale + "px"; t.style.height = (p.label_box[3] - p.label_box[1]) * scale + "px";
-        t.addEventListener("click", () => {
+        const tag = document.createElement("button");
+        tag.type = "button"; tag.className = "pick-tag"; tag.textContent = String(p.tracklet_id);
+        tag.setAttribute("aria-label", t("person", "Person {id}", { id: p.tracklet_id }));
+        tag.style.left = p.label_box[0] * scale + "px"; tag.style.top = p.label_box[1] * scale + "px";
+        tag.style.width = (p.label_box[2] - p.label_box[0]) * scale + "px"; tag.style.height = (p.label_box[3] - p.label_box[1]) * scale + "px";
+        tag.addEventListener("click", () => {
           document.getElementById("tracklet_id").value = p.tracklet_id;
-          flash("Person " + p.tracklet_id + " chosen: press Run trace.");
+          flash(t("person_chosen", "Person {id} chosen: press Run trace.", { id: p.tracklet_id }));
           document.getElementById("run-trace").focus();
         });
-        boxes.appendChild(t);
+        boxes.appendChild(tag);
       }
     };
     img.addEventListener("load", place);
     window.addEventListener("resize", () => { if (people.length) place(); });
     document.getElementById("pick-show").addEventListener("click", async () => {
       if (!select.value || !at.value) return;
-      const when = at.value + (at.value.length === 16 ? ":00" : "") + "Z";
+      const when = localInput(at.value);
       const url = "/api/cases/" + encodeURIComponent(caseId) + "/cameras/" + encodeURIComponent(select.value) + "/people?at=" + encodeURIComponent(when);
       const resp = await fetch(url, { headers: { Accept: "application/json" } });
       if (!resp.ok) { flash(await errorText(resp), true); return; }

@@ -1,0 +1,247 @@
+"""Live cameras: stream URLs in the site file, the reader's backoff, and continuous
+ingest of a real local HLS stream (FFmpeg's HLS muxer via PyAV looping the PETS clip,
+served by a plain HTTP server) that goes away and comes back."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import itertools
+import json
+import logging
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cctrace.config import load_site
+from cctrace.errors import ConfigError
+from cctrace.footage.live import Backoff
+from cctrace.footage.urls import StreamUrl, mask_credentials
+from cctrace.store.records import FootageStatus
+
+SOURCE = Path(__file__).with_name("live_source.py")
+SECRET = "s3cr3t-pw"
+
+
+def _site_file(tmp_path: Path, footage: str, extra: str = "") -> Path:
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "name: live\n"
+        f"storage: {{data_dir: {tmp_path / 'data'}}}\n"
+        "ingest: {analysis_fps: 2, live_segment_s: 4, live_timeout_s: 3, "
+        "live_backoff_max_s: 1, max_tracklet_s: 10, min_track_points: 2}\n"
+        "cameras:\n"
+        "  - id: gate\n"
+        "    location: {x_m: 0, y_m: 0}\n"
+        f"    footage: {footage}\n"
+        f"{extra}"
+    )
+    return site
+
+
+def test_stream_urls_are_validated_and_masked(tmp_path: Path) -> None:
+    site = load_site(_site_file(tmp_path, f"rtsp://admin:{SECRET}@10.0.0.5:554/s1"))
+    cam = site.cameras[0]
+    assert cam.is_live and cam.footage == []
+    assert str(cam.streams[0]) == "rtsp://***@10.0.0.5:554/s1"
+    assert cam.streams[0].reveal().endswith(f"{SECRET}@10.0.0.5:554/s1")
+    assert SECRET not in repr(cam) and SECRET not in json.dumps(cam.model_dump(mode="json"))
+    for bad, why in (
+        ("ftp://h/x", "not supported"),
+        ("rtsp:///x", "no valid host"),
+        (f"rtsp://u:{SECRET}@h:99999/x", "malformed"),
+    ):
+        with pytest.raises(ConfigError, match=why) as err:
+            load_site(_site_file(tmp_path, bad))
+        assert SECRET not in str(err.value) and "site.yaml:" in str(err.value)
+    with pytest.raises(ConfigError, match="rtsp_listen"):
+        load_site(_site_file(tmp_path, "http://h/a.m3u8", "    rtsp_listen: true\n"))
+    assert (
+        mask_credentials(f"Error opening rtsp://u:{SECRET}@h/x") == "Error opening rtsp://***@h/x"
+    )
+    assert StreamUrl("https://cams.example/live/a.m3u8").kind == "HLS"
+
+
+def test_site_validate_lists_live_cameras(tmp_path: Path) -> None:
+    from cctrace.cli import app
+
+    site = _site_file(tmp_path, f"[http://viewer:{SECRET}@127.0.0.1:9/live.m3u8]")
+    result = CliRunner().invoke(app, ["site", "validate", str(site)])
+    assert result.exit_code == 0, result.output
+    assert "live HLS" in result.output and SECRET not in result.output
+
+
+def test_backoff_doubles_to_its_cap_with_jitter() -> None:
+    backoff = Backoff(4.0, first_s=0.5, rng=random.Random(1))
+    waits = [backoff.next_wait() for _ in range(6)]
+    ceilings = [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert all(c / 2 <= w <= c for w, c in zip(waits, ceilings, strict=True))
+    backoff.reset()
+    assert backoff.next_wait() <= 0.5
+
+
+# -- a real local HLS source -----------------------------------------------------------
+
+
+class _Server:
+    """An HLS folder served over HTTP on a fixed port, stoppable and restartable."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = 0
+        self._httpd: http.server.ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+        handler = functools.partial(Quiet, directory=str(self.folder))
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.port = self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+
+def _writer(clip: Path, folder: Path) -> subprocess.Popen[bytes]:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return subprocess.Popen(
+        [sys.executable, str(SOURCE), str(clip), "hls", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if check():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+class _Hls:
+    """A live HLS stream of a clip: a writer process and an HTTP server."""
+
+    def __init__(self, clip: Path, folder: Path) -> None:
+        self.clip, self.folder = clip, folder
+        self.server = _Server(folder)
+        self.writer: subprocess.Popen[bytes] | None = None
+        self.come_back()
+
+    def go_away(self) -> None:
+        """Stop the server and kill the writer (the source is gone)."""
+        self.server.stop()
+        if self.writer is not None:
+            self.writer.kill()
+            self.writer.wait()
+            self.writer = None
+
+    def come_back(self) -> None:
+        """Start a fresh writer and the server again, on the same port."""
+        self.writer = _writer(self.clip, self.folder)
+        self.server.start()
+
+
+@pytest.fixture
+def hls(pets_dir: Path, tmp_path: Path) -> Iterator[_Hls]:
+    """A live HLS stream of the PETS clip, served on a free local port."""
+    source = _Hls(pets_dir / "view001.mp4", tmp_path / "hls")
+    yield source
+    source.go_away()
+
+
+def test_live_hls_ingest_gap_and_reconnect(
+    hls: _Hls,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Tracklets are stored while the stream runs; the source going away ends every
+    track at a recorded gap (a partial segment); it coming back resumes ingest by itself
+    with later, increasing start times; no credential is shown anywhere."""
+    from cctrace.cli import app
+    from cctrace.ingest.live import run_live_camera
+    from cctrace.ingest.models import ModelSet
+    from cctrace.store.repository import Store
+
+    url = f"http://viewer:{SECRET}@127.0.0.1:{hls.server.port}/live.m3u8"
+    site_path = _site_file(tmp_path, f"[{url}]")
+    site = load_site(site_path)
+    try:
+        models = ModelSet(site.models)
+        _ = models.person_detector, models.face_detector
+    except Exception as exc:
+        pytest.skip(f"models unavailable: {exc}")
+    caplog.set_level(logging.INFO)
+    stop = threading.Event()
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.extend(run_live_camera(site, "gate", models=models, stop=stop.is_set))
+    )
+    status_file = tmp_path / "data" / "live" / "gate.json"
+    store = Store.for_site(site)
+    try:
+        worker.start()
+        started = time.monotonic()
+        _wait_for("tracklets while streaming", lambda: store.count_tracklets() > 0, 45)
+        assert time.monotonic() - started < 45
+        assert json.loads(status_file.read_text())["state"] == "connected"
+        hls.go_away()
+        _wait_for(
+            "a partial segment at the gap",
+            lambda: any(f.status is FootageStatus.PARTIAL for f in store.list_footage("gate")),
+            20,
+        )
+        assert json.loads(status_file.read_text())["state"] in ("reconnecting", "connecting")
+        time.sleep(1.0)
+        hls.come_back()
+        gap = next(f for f in store.list_footage("gate") if f.status is FootageStatus.PARTIAL)
+        _wait_for(
+            "a segment after the source came back",
+            lambda: any(f.start_time > gap.start_time for f in store.list_footage("gate")),
+            30,
+        )
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    segments = store.list_footage("gate")
+    assert [f.start_source for f in segments] == ["stream"] * len(segments)
+    starts = [f.start_time for f in segments]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    for a, b in itertools.pairwise(segments):
+        assert a.start_time.timestamp() + a.duration_s <= b.start_time.timestamp() + 1e-3
+    gap_end = gap.start_time.timestamp() + gap.duration_s
+    after = next(f for f in segments if f.start_time > gap.start_time)
+    assert after.start_time.timestamp() - gap_end >= 1.0  # the hole is in the record
+    assert gap.error and "stream lost" in gap.error
+    for t in store.tracklets_in_window(None, None, ["gate"]):
+        # no track spans the hole
+        assert not (t.start.timestamp() < gap_end < t.end.timestamp())
+    status = CliRunner().invoke(app, ["status", str(site_path)])
+    assert status.exit_code == 0, status.output
+    assert "live cameras" in status.output and "stopped" in status.output
+    for text in (
+        caplog.text,
+        status.output,
+        status_file.read_text(),
+        *(f.path + (f.error or "") for f in segments),
+    ):
+        assert SECRET not in text
+    store.close()

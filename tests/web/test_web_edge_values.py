@@ -1,0 +1,52 @@
+"""Edge values at the API: a case number in use, a distance beyond the widest band, ids beyond
+the database range: each refused the same clear way, before any work."""
+
+from __future__ import annotations
+
+from web_support import WebEnv
+
+
+def test_a_number_in_use_gets_one_answer_whoever_holds_it(web: WebEnv) -> None:
+    ivy, ian, sam = web.client_for("ivy"), web.client_for("ian"), web.client_for("sam")
+    body = {"case_id": "C-77", "legal_basis": "Public Health Act"}
+    assert ivy.post("/api/cases", json=body).status_code == 201
+    own = ivy.post("/api/cases", json=body)  # ivy's own case
+    colleague = ian.post("/api/cases", json=body)  # same team, another investigator's
+    other_team = sam.post("/api/cases", json=body)  # another team's
+    answers = [(r.status_code, r.json()) for r in (own, colleague, other_team)]
+    assert answers[0] == answers[1] == answers[2]
+    status, error = answers[0]
+    assert status == 409 and error["error"]["code"] == "already_exists"
+    message = error["error"]["message"]
+    assert "north" not in message and "ivy" not in message and "exists" not in message
+    # Nothing of the other team's case is reachable, and the attempts are in the log.
+    assert sam.get("/api/cases/C-77").status_code == 404
+    refused = [e for e in web.store.list_audit() if e.action == "case_open_refused"]
+    assert [e.actor for e in refused] == ["ivy", "ian", "sam"]
+
+
+def test_a_distance_beyond_the_widest_band_is_refused_before_photos_are_read(
+    web: WebEnv,
+) -> None:
+    ivy = web.client_for("ivy")
+    assert (
+        ivy.post(
+            "/api/cases", json={"case_id": "C-5", "legal_basis": "Public Health Act"}
+        ).status_code
+        == 201
+    )
+    resp = ivy.post(
+        "/api/cases/C-5/traces",
+        data={"distance_m": "5"},
+        files={"photos": ("face.png", b"not a photo at all", "image/png")},
+    )
+    assert resp.status_code == 400, resp.text
+    message = resp.json()["error"]["message"]
+    assert "distance_m 5 m" in message and "at most 3 m" in message
+    assert "ingest.distance_bands_m" in message
+
+
+def test_an_audit_page_id_beyond_the_database_range_is_a_clear_422(web: WebEnv) -> None:
+    aud = web.client_for("aud")
+    resp = aud.get("/api/audit", params={"before_id": str(2**63)})
+    assert resp.status_code == 422 and "before_id" in resp.json()["error"]["message"]

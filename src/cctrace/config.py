@@ -7,7 +7,9 @@ file and line. Relative paths are resolved against the YAML file's folder.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +34,8 @@ from cctrace.errors import ConfigError
 from cctrace.footage.urls import StreamUrl, is_stream_url
 from cctrace.geometry import GroundCalibration
 from cctrace.localtime import check_zone_name, site_zone_name, zone
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 EARLIEST_FOOTAGE = datetime(1990, 1, 1, tzinfo=UTC)
 """Footage start times before this (or after tomorrow) are typing errors."""
@@ -416,6 +420,55 @@ class TraceConfig(Strict):
         return self
 
 
+class IndexConfig(Strict):
+    """Which face index a trace searches (``storage.index``)."""
+
+    type: Literal["exact", "ivf"] = Field(
+        "exact",
+        description="exact: brute-force search of every face (exact scores; p95 < 0.1 s up "
+        "to ~1M faces on 2 cores). ivf: approximate FAISS IVF-SQ8, one shard per day (and "
+        "district), for city-scale sites (millions of faces a day); needs the 'city' extra "
+        "(pip install 'cctrace[city]'); see bench/results/vector_index.md",
+    )
+    nprobe: int = Field(
+        512,
+        ge=1,
+        le=65_536,
+        description="ivf only: inverted lists scanned per query in each shard (more: higher "
+        "recall, slower). A shard has ~sqrt(faces) lists (4,096 for a city-day of 2e7 "
+        "faces: 512 gave recall@10 0.97, p95 0.39 s for 10 traces at once on 2 cores)",
+    )
+    districts: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="ivf only: district name -> camera ids; each district gets its own "
+        "shards, so a camera-set search skips other districts",
+    )
+
+    @field_validator("districts")
+    @classmethod
+    def _district_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        for name, cams in value.items():
+            if not _SAFE_NAME.fullmatch(name):
+                raise ValueError(f"district name {name!r}: expected letters, digits, _ or -")
+            for cam in cams:
+                if cam in seen:
+                    raise ValueError(f"camera {cam!r} is in districts {seen[cam]!r} and {name!r}")
+                seen[cam] = name
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _engine_installed(cls, value: str) -> str:
+        if value == "ivf" and importlib.util.find_spec("faiss") is None:
+            raise ValueError("storage.index.type 'ivf' needs FAISS: pip install 'cctrace[city]'")
+        return value
+
+    def camera_districts(self) -> dict[str, str]:
+        """Camera id -> district name."""
+        return {cam: name for name, cams in self.districts.items() for cam in cams}
+
+
 class StorageConfig(Strict):
     """Where the index lives."""
 
@@ -423,6 +476,7 @@ class StorageConfig(Strict):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default SQLite in data_dir (PostgreSQL supported)"
     )
+    index: IndexConfig = Field(default_factory=IndexConfig, description="Face index")
 
 
 class AuditConfig(Strict):
@@ -519,6 +573,17 @@ class SiteConfig(Strict):
                 if link.to == cam.id:
                     raise ValueError(f"camera {cam.id!r} links to itself")
         return cameras
+
+    @model_validator(mode="after")
+    def _known_district_cameras(self) -> SiteConfig:
+        known = {c.id for c in self.cameras}
+        for name, cams in self.storage.index.districts.items():
+            unknown = sorted(set(cams) - known)
+            if unknown:
+                raise ValueError(
+                    f"storage.index.districts.{name}: unknown cameras {', '.join(unknown)}"
+                )
+        return self
 
     def camera(self, camera_id: str) -> CameraConfig:
         """The camera with this id; ``ConfigError`` naming the known ids otherwise."""

@@ -24,6 +24,9 @@ from typing import Any
 from cctrace.config import RetentionConfig, SiteConfig
 from cctrace.errors import CctraceError, StoreError
 from cctrace.store import FaceIndex, InvalidInputError, PurgeOutcome, Store
+from cctrace.store.face_indexes import IVF_DIR as IVF_INDEX_DIR
+from cctrace.store.face_indexes import open_sharded_index
+from cctrace.store.sharded_index import MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +193,41 @@ def _remove_files(data_dir: Path, relpaths: tuple[str, ...]) -> int:
 
 
 def _purge_index(store: Store, outcome: PurgeOutcome) -> int:
-    """Drop the purged vectors from the saved face index and save it again.
+    """Drop the purged vectors from the saved face indexes (exact and day-sharded) and
+    save them again; see :func:`_purge_exact_index` and :func:`_purge_sharded_index`."""
+    return max(_purge_exact_index(store, outcome), _purge_sharded_index(store, outcome))
+
+
+def _purge_sharded_index(store: Store, outcome: PurgeOutcome) -> int:
+    """The day-sharded index drops the purged faces; a shard left empty (a day past
+    retention with no case evidence in it) is dropped whole and its file deleted. An
+    index that cannot be read, or whose engine is not installed, is deleted."""
+    directory = store.data_dir / IVF_INDEX_DIR
+    if not (directory / MANIFEST).exists():
+        return 0
+    try:
+        index = open_sharded_index(directory, store.cipher)
+        if index.cipher is None:
+            index.cipher = store.cipher
+        if index.saved_generation() != index.generation:
+            index.load()
+    except StoreError as exc:
+        log.warning("retention purge: deleting the unusable sharded face index (%s)", exc)
+        _delete_sharded_index(directory)
+        return len(outcome.embedding_ids)
+    removed = index.remove(outcome.embedding_ids)
+    index.save()
+    return removed
+
+
+def _delete_sharded_index(directory: Path) -> None:
+    (directory / MANIFEST).unlink(missing_ok=True)
+    for shard in directory.glob("shard-*.bin"):
+        shard.unlink(missing_ok=True)
+
+
+def _purge_exact_index(store: Store, outcome: PurgeOutcome) -> int:
+    """Drop the purged vectors from the saved exact face index and save it again.
 
     An index that cannot be read (other key, corrupt) is deleted instead: it is a
     cache, rebuilt from the database at the next trace, and may hold purged vectors.

@@ -22,6 +22,7 @@ import numpy as np
 from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError, NotFoundError, QueryError
 from cctrace.ingest.models import ModelSet
+from cctrace.store.face_indexes import open_face_index
 from cctrace.store.records import (
     AlreadyExistsError,
     CameraRecord,
@@ -30,7 +31,6 @@ from cctrace.store.records import (
     TrackletRecord,
 )
 from cctrace.store.repository import Store
-from cctrace.store.vector_index import FaceIndex
 from cctrace.tracing.camera_graph import CameraGraph
 from cctrace.tracing.contacts import (
     BY_FACE,
@@ -320,7 +320,7 @@ def _search_faces(
     or above ``review``)."""
     if not queries:
         return
-    index = FaceIndex(site.storage.data_dir / "index")
+    index = open_face_index(site.storage.data_dir, site.storage.index)
     index.sync(store)
     matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
     hits = index.search(

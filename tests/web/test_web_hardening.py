@@ -10,8 +10,8 @@ import pytest
 from web_support import PASSWORD, WebEnv, open_and_trace, wait_job
 
 from cctrace.errors import QueryError, StoreError
-from cctrace.tracing.service import check_case_id
 from cctrace.store import Store, TraceJobRecord
+from cctrace.tracing.service import check_case_id
 from cctrace.web.jobs import MAX_JOBS_PER_USER, ProgressFn, TraceJobs
 from cctrace.web.routers.auth import safe_next
 

@@ -100,8 +100,7 @@ class JobMixin(StoreBase):
                 )
                 if (busy or 0) >= max_active_per_user:
                     raise QueryError(
-                        f"you already have {busy} traces waiting or running; "
-                        "wait for one to finish"
+                        f"you already have {busy} traces waiting or running; wait for one to finish"
                     )
             now = utcnow()
             s.execute(
@@ -193,9 +192,7 @@ class JobMixin(StoreBase):
             assert row is not None
             return _record(row)
 
-    def update_trace_job(
-        self, job_id: str, owner: str, stage: str, fraction: float
-    ) -> bool:
+    def update_trace_job(self, job_id: str, owner: str, stage: str, fraction: float) -> bool:
         """Record progress (and a heartbeat) of a job ``owner`` runs; False when the job
         is no longer its own (re-queued after a missed heartbeat)."""
         with self._write() as s:

@@ -173,13 +173,13 @@ class TraceJobs:
 
     def _run(self, record: TraceJobRecord) -> None:
         job_id = record.id
-        last = {"stage": record.stage, "at": 0.0}
+        last_stage, last_at = [record.stage], [0.0]
 
         def progress(stage: str, fraction: float) -> None:
             now = time.monotonic()
-            if stage == last["stage"] and now - float(last["at"]) < PROGRESS_EVERY_S:
+            if stage == last_stage[0] and now - last_at[0] < PROGRESS_EVERY_S:
                 return
-            last["stage"], last["at"] = stage, now
+            last_stage[0], last_at[0] = stage, now
             try:
                 self.store.update_trace_job(job_id, self.owner, stage, fraction)
             except StoreError as exc:

@@ -118,3 +118,15 @@ def test_a_job_that_keeps_killing_its_workers_fails(store: Store) -> None:
         store.requeue_trace_jobs(60, dead=lambda owner: True)
     got = store.get_trace_job(job.id)
     assert got is not None and got.status == "failed" and "stopped 3 times" in (got.error or "")
+
+
+def test_the_retention_purge_deletes_an_expired_cases_jobs(store: Store) -> None:
+    store.create_case("OLD", "ivy", "public health act")
+    store.create_case("OPEN", "ivy", "public health act")
+    old = store.enqueue_trace_job("OLD", "ivy", {"photos": ["/cases/OLD/p.jpg"]})
+    kept = store.enqueue_trace_job("OPEN", "ivy", {})
+    store.set_case_status("OLD", "closed")
+    later = utcnow() + timedelta(days=1)
+    store.purge_expired(later - timedelta(days=400), later)
+    assert store.get_trace_job(old.id) is None
+    assert store.get_trace_job(kept.id) is not None

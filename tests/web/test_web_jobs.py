@@ -22,7 +22,7 @@ from cctrace.config import SiteConfig
 from cctrace.store import Store, TraceJobRecord
 from cctrace.web import WebSettings, create_app
 from cctrace.web import app as app_module
-from cctrace.web.jobs import ProgressFn
+from cctrace.web.jobs import ProgressFn, TraceJobs
 from cctrace.web.security import hash_password
 
 AppFactory = Callable[[int], FastAPI]
@@ -163,3 +163,25 @@ def test_two_apps_on_one_store_share_the_queue_and_never_run_a_job_twice(
         # Any app answers for any job (here: no case C-n exists, so it is not disclosed).
         assert ivy.get(f"/api/jobs/{some}").status_code == 404
         assert ivy.get("/api/jobs/" + "f" * 32).status_code == 404
+
+
+def test_heartbeats_keep_a_long_job_with_its_worker(tmp_path: Path) -> None:
+    runs: list[str] = []
+
+    def slow(job: TraceJobRecord, progress: ProgressFn) -> None:
+        runs.append(job.id)
+        time.sleep(1.5)  # far longer than stale_after_s: only heartbeats keep it
+
+    with Store(tmp_path) as store:
+        fast = {"stale_after_s": 0.5, "heartbeat_s": 0.1, "poll_s": 0.05}
+        one = TraceJobs(store, slow, 1, **fast).start()  # type: ignore[arg-type]
+        two = TraceJobs(store, slow, 1, **fast).start()  # type: ignore[arg-type]
+        try:
+            job = one.submit("A", "ivy", {})
+            assert one.wait_idle(10)
+            assert runs == [job.job_id]
+            record = store.get_trace_job(job.job_id)
+            assert record is not None and record.status == "done" and record.attempts == 1
+        finally:
+            one.shutdown()
+            two.shutdown()

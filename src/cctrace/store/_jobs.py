@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
@@ -159,6 +159,12 @@ class JobMixin(StoreBase):
         the write lock; on both the ``UPDATE`` only changes a row still ``queued``.
         """
         _owner(owner)
+        with self._read() as s:  # idle pollers do not take SQLite's write lock
+            if (
+                s.scalar(select(TraceJobRow.id).where(TraceJobRow.status == "queued").limit(1))
+                is None
+            ):
+                return None
         with self._write() as s:
             pick = (
                 select(TraceJobRow.id)
@@ -254,6 +260,20 @@ class JobMixin(StoreBase):
         claimed ``max_attempts`` times fails instead (it may be what kills its workers).
         Returns the ids changed."""
         cutoff = utcnow() - timedelta(seconds=stale_after_s)
+
+        def gone(owner: str | None, heartbeat: datetime | None) -> bool:
+            if heartbeat is None or heartbeat < cutoff:
+                return True
+            return bool(dead is not None and owner and dead(owner))
+
+        with self._read() as s:  # most sweeps find nothing: no write lock for them
+            running = s.execute(
+                select(TraceJobRow.claimed_by, TraceJobRow.heartbeat_at).where(
+                    TraceJobRow.status == "running"
+                )
+            ).all()
+        if not any(gone(owner, beat) for owner, beat in running):
+            return []
         changed: list[str] = []
         with self._write() as s:
             rows = s.scalars(
@@ -262,8 +282,7 @@ class JobMixin(StoreBase):
                 .with_for_update(skip_locked=True)
             ).all()
             for row in rows:
-                stale = row.heartbeat_at is None or row.heartbeat_at < cutoff
-                if not stale and not (dead is not None and row.claimed_by and dead(row.claimed_by)):
+                if not gone(row.claimed_by, row.heartbeat_at):
                     continue
                 if row.attempts >= max_attempts:
                     row.status, row.stage = "failed", "failed"

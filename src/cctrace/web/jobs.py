@@ -105,6 +105,8 @@ class TraceJobs:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self.workers = workers
+        self._running = 0
+        self._running_lock = threading.Lock()
 
     def start(self) -> TraceJobs:
         """Re-queue jobs left running by a process that is gone (a restart), then start
@@ -169,7 +171,13 @@ class TraceJobs:
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
                 continue
-            self._run(record)
+            with self._running_lock:
+                self._running += 1
+            try:
+                self._run(record)
+            finally:
+                with self._running_lock:
+                    self._running -= 1
 
     def _run(self, record: TraceJobRecord) -> None:
         job_id = record.id
@@ -211,6 +219,9 @@ class TraceJobs:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_s):
+            if not self._running:
+                self.requeue()
+                continue
             try:
                 self.store.heartbeat_trace_jobs(self.owner)
             except StoreError as exc:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 
 import pytest
 from web_support import PASSWORD, WebEnv, open_and_trace, wait_job
 
 from cctrace.errors import QueryError, StoreError
+from cctrace.store import Store, TraceJobRecord
 from cctrace.tracing.service import check_case_id
-from cctrace.web.jobs import MAX_JOBS_PER_USER, TraceJobs
+from cctrace.web.jobs import MAX_JOBS_PER_USER, ProgressFn, TraceJobs
 from cctrace.web.routers.auth import safe_next
 
 
@@ -116,23 +119,33 @@ def test_case_ids_and_redirects_are_strict() -> None:
         assert safe_next(bad) == "/"
 
 
-def test_one_waiting_trace_per_case_and_a_cap_per_user() -> None:
-    jobs = TraceJobs(workers=1)
+def test_one_waiting_trace_per_case_and_a_cap_per_user(tmp_path: Path) -> None:
     gate = threading.Event()
-    try:
-        running = jobs.submit("A", "ivy", lambda progress: gate.wait(5))
-        waiting = jobs.submit("B", "ivy", lambda progress: None)
-        assert jobs.submit("B", "ivy", lambda progress: None).job_id == waiting.job_id
-        jobs.submit("C", "ivy", lambda progress: None)
-        assert MAX_JOBS_PER_USER == 3
-        with pytest.raises(QueryError, match="already have 3"):
-            jobs.submit("D", "ivy", lambda progress: None)
-        jobs.submit("D", "sue", lambda progress: None)  # others are not held up
-        assert jobs.get(running.job_id) is not None
-    finally:
-        gate.set()
-        assert jobs.wait_idle(10)
-        jobs.shutdown()
+
+    def runner(job: TraceJobRecord, progress: ProgressFn) -> None:
+        if job.case_id == "A":
+            gate.wait(5)
+
+    with Store(tmp_path) as store:
+        jobs = TraceJobs(store, runner, workers=1).start()
+        try:
+            running = jobs.submit("A", "ivy", {})
+            deadline = time.monotonic() + 5
+            while store.get_trace_job(running.job_id).status != "running":  # type: ignore[union-attr]
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            waiting = jobs.submit("B", "ivy", {})
+            assert jobs.submit("B", "ivy", {}).job_id == waiting.job_id
+            jobs.submit("C", "ivy", {})
+            assert MAX_JOBS_PER_USER == 3
+            with pytest.raises(QueryError, match="already have 3"):
+                jobs.submit("D", "ivy", {})
+            jobs.submit("D", "sue", {})  # others are not held up
+            assert jobs.get(running.job_id) is not None
+        finally:
+            gate.set()
+            assert jobs.wait_idle(10)
+            jobs.shutdown()
 
 
 def test_serve_demo_says_when_the_demo_case_cannot_be_opened(web: WebEnv, tmp_path) -> None:  # type: ignore[no-untyped-def]

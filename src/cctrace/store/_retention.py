@@ -24,6 +24,7 @@ from .schema import (
     EncounterRow,
     FaceEmbeddingRow,
     LooseFaceRow,
+    TraceJobRow,
     TrackletRow,
     TrackPointRow,
     utcnow,
@@ -64,7 +65,7 @@ class RetentionMixin(StoreBase):
         """Delete what retention no longer allows, in one transaction.
 
         * Closed cases closed before ``evidence_before`` are expired: their sightings
-          and approvals are deleted (the case row and the audit log stay).
+          approvals and trace jobs are deleted (the case row and the audit log stay).
         * Tracklets that ended before ``before`` are deleted with their track points,
           face embeddings, encounters and sightings, except the evidence of every other
           case (open, or closed since ``evidence_before``): its sightings and the
@@ -227,6 +228,7 @@ class RetentionMixin(StoreBase):
         for case_part in chunks(list(expired)):
             s.execute(delete(CaseSightingRow).where(CaseSightingRow.case_id.in_(case_part)))
             s.execute(delete(ApprovalRow).where(ApprovalRow.case_id.in_(case_part)))
+            s.execute(delete(TraceJobRow).where(TraceJobRow.case_id.in_(case_part)))
         for part in chunks(doomed):
             s.execute(
                 delete(EncounterRow).where(

@@ -298,3 +298,25 @@ class ApprovalRecord:
     decided_at: datetime | None
     result_digest: str | None = None
     """For an export: sha256 of the trace result it covers."""
+
+
+@dataclass(frozen=True)
+class TraceJobRecord:
+    """A trace the web app was asked to run (``trace_jobs``)."""
+
+    id: str
+    case_id: str
+    params: dict[str, Any]
+    requested_by: str
+    status: str
+    """queued, running, done or failed."""
+    stage: str
+    progress: float
+    error: str | None
+    attempts: int
+    """How many times a worker has claimed it."""
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    claimed_by: str | None
+    heartbeat_at: datetime | None

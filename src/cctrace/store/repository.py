@@ -16,6 +16,7 @@ from ._audit import AuditMixin
 from ._cases import CaseMixin
 from ._footage import FootageMixin
 from ._ingest import IngestMixin
+from ._jobs import JobMixin
 from ._queries import QueryMixin
 from ._retention import RetentionMixin
 from ._users import UserMixin
@@ -27,10 +28,17 @@ log = logging.getLogger(__name__)
 
 
 class Store(
-    FootageMixin, IngestMixin, QueryMixin, RetentionMixin, CaseMixin, AuditMixin, UserMixin
+    FootageMixin,
+    IngestMixin,
+    QueryMixin,
+    RetentionMixin,
+    CaseMixin,
+    AuditMixin,
+    UserMixin,
+    JobMixin,
 ):
     """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
-    web app's users, sessions and approvals; and the retention purge.
+    web app's users, sessions, approvals and trace jobs; and the retention purge.
 
     ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
     ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,

@@ -39,6 +39,7 @@ CASE_STATUSES = ("open", "closed")
 ROLES = ("investigator", "supervisor", "auditor", "admin")
 APPROVAL_KINDS = ("export", "unblur")
 APPROVAL_STATUSES = ("pending", "approved", "denied")
+JOB_STATUSES = ("queued", "running", "done", "failed")
 
 # BIGINT ids on PostgreSQL; plain INTEGER on SQLite so the column aliases the rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -428,3 +429,30 @@ class ApprovalRow(Base):
     decided_at: Mapped[datetime | None]
     result_digest: Mapped[str | None] = mapped_column(String(64))
     """For an export: sha256 of the trace result the request and approval are about."""
+
+
+class TraceJobRow(Base):
+    """A trace the web app was asked to run: queued, claimed by one worker (``claimed_by``,
+    kept alive by ``heartbeat_at``), then done or failed. Every web process takes work
+    from this one table, so jobs outlive a restart and several workers share them."""
+
+    __tablename__ = "trace_jobs"
+    __table_args__ = (
+        CheckConstraint(_in("status", JOB_STATUSES), name="ck_trace_job_status"),
+        Index("ix_trace_jobs_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    stage: Mapped[str] = mapped_column(String(200), default="")
+    progress: Mapped[float] = mapped_column(default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None]

@@ -31,14 +31,15 @@ from cctrace.errors import (
 )
 from cctrace.i18n import N_, gettext, set_language, use_language
 from cctrace.ingest.models import ModelSet
-from cctrace.store.records import AlreadyExistsError, InvalidInputError
+from cctrace.store.records import AlreadyExistsError, InvalidInputError, TraceJobRecord
 from cctrace.store.repository import Store
 
 from .deps import UNSAFE_METHODS, AuthError, authorize, route_permission, session_token
-from .jobs import TraceJobs
+from .jobs import ProgressFn, TraceJobs
 from .language import request_language
 from .pages import templates
 from .routers import admin, audit, auth, cases, docs, media, pages
+from .services import run_trace_job
 from .settings import WebSettings
 from .state import AppState
 
@@ -171,13 +172,18 @@ def create_app(
     """The web app over ``site``'s store. ``store``/``models`` may be passed in (tests)."""
     owned_store = store is None
     the_store = store or Store.for_site(site)
+
+    def run_job(job: TraceJobRecord, progress: ProgressFn) -> None:
+        run_trace_job(state, job, progress)
+
     state = AppState(
         site=site,
         settings=settings,
         store=the_store,
         models=models or ModelSet(site.models),
-        jobs=TraceJobs(settings.trace_workers),
+        jobs=TraceJobs(the_store, run_job, settings.trace_workers),
     )
+    state.jobs.start()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,25 +1,46 @@
-"""Traces run in background threads; a job reports its stage and progress to the page."""
+"""Trace jobs: queued in the database, run by worker threads in every web process.
+
+:meth:`TraceJobs.submit` inserts a ``queued`` row (``trace_jobs``); each web process runs
+``workers`` threads that claim the oldest queued job (atomically, see
+:meth:`cctrace.store.Store.claim_trace_job`), run it and record its stage and progress
+in the row, which ``/api/jobs/{id}`` reads. So a job outlives the process that queued
+it, several web processes (uvicorn workers, hosts) share one queue, and no job runs
+twice. A process that dies mid-trace leaves its job ``running``: at start-up and every
+:data:`HEARTBEAT_S` each process puts back in the queue the jobs of owners that are
+gone (on this host: no such process; elsewhere: no heartbeat for ``stale_after_s``).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from cctrace.errors import CctraceError, QueryError, StoreError
+from cctrace.errors import CctraceError, StoreError
+from cctrace.ingest.owner import owner_alive, process_owner
+from cctrace.store.records import TraceJobRecord
+from cctrace.store.repository import Store
 
 log = logging.getLogger(__name__)
 
-MAX_KEPT_JOBS = 500
-"""Finished jobs remembered (for their progress page); running ones are never dropped."""
 MAX_JOBS_PER_USER = 3
 ACTIVE = ("queued", "running")
+HEARTBEAT_S = 5.0
+"""Seconds between heartbeats of running jobs (and sweeps for jobs of dead owners)."""
+STALE_AFTER_S = 60.0
+"""A running job with no heartbeat for this long goes back to the queue."""
+POLL_S = 1.0
+"""How often an idle worker looks for jobs queued by other processes."""
+PROGRESS_EVERY_S = 0.25
+"""Progress within one stage is written at most this often."""
 ProgressFn = Callable[[str, float], None]
+Runner = Callable[[TraceJobRecord, ProgressFn], None]
+"""Runs one job (reporting progress); raises to fail it."""
 
 
 @dataclass(frozen=True)
@@ -33,107 +54,196 @@ class Job:
     stage: str = "waiting for a free worker"
     progress: float = 0.0
     error: str | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime | None = None
     finished_at: datetime | None = None
+
+    @classmethod
+    def of(cls, record: TraceJobRecord) -> Job:
+        """The snapshot of a stored job."""
+        return cls(
+            job_id=record.id,
+            case_id=record.case_id,
+            actor=record.requested_by,
+            status=record.status,
+            stage=record.stage,
+            progress=record.progress,
+            error=record.error,
+            created_at=record.created_at,
+            finished_at=record.finished_at,
+        )
+
+
+def _owner_gone(owner: str) -> bool:
+    """Whether the process behind a job owner (``token@host:pid:start``) has exited."""
+    _, _, process = owner.partition("@")
+    return owner_alive(process) is False
 
 
 class TraceJobs:
-    """A small pool of trace workers and the state of recent jobs."""
+    """The trace queue of one web process: submits to the store, and ``workers`` threads
+    that claim and run jobs with ``runner`` (none when ``workers`` is 0: this process
+    only queues, others run)."""
 
-    def __init__(self, workers: int = 1) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cctrace-trace")
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        store: Store,
+        runner: Runner,
+        workers: int = 1,
+        *,
+        stale_after_s: float = STALE_AFTER_S,
+        heartbeat_s: float = HEARTBEAT_S,
+        poll_s: float = POLL_S,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.owner = f"{uuid.uuid4().hex[:8]}@{process_owner()}"
+        """Who this process's workers claim jobs as."""
+        self.stale_after_s = stale_after_s
+        self.heartbeat_s = heartbeat_s
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.workers = workers
+        self._running = 0
+        self._running_lock = threading.Lock()
 
-    def _set(self, job_id: str, **changes: object) -> None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            if job is not None:
-                self._jobs[job_id] = replace(job, **changes)  # type: ignore[arg-type]
+    def start(self) -> TraceJobs:
+        """Re-queue jobs left running by a process that is gone (a restart), then start
+        the workers and the heartbeat."""
+        self.requeue()
+        if self.workers > 0 and not self._threads:
+            for i in range(self.workers):
+                self._start(self._work, f"cctrace-trace-{i}")
+            self._start(self._beat, "cctrace-trace-heartbeat")
+        return self
 
-    def submit(self, case_id: str, actor: str, work: Callable[[ProgressFn], None]) -> Job:
-        """Queue ``work(progress)``; returns the queued job.
+    def _start(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def requeue(self) -> list[str]:
+        """Put back in the queue the running jobs whose owner is gone; their ids."""
+        try:
+            ids = self.store.requeue_trace_jobs(self.stale_after_s, dead=_owner_gone)
+        except StoreError as exc:
+            log.warning("could not look for trace jobs of stopped workers: %s", exc)
+            return []
+        if ids:
+            log.warning("re-queued %d trace job(s) whose worker stopped: %s", len(ids), ids)
+            self._wake.set()
+        return ids
+
+    def submit(self, case_id: str, actor: str, params: dict[str, Any]) -> Job:
+        """Queue a trace of ``case_id`` with ``params``; returns the queued job.
 
         A case has at most one queued job: asking again while one waits returns that
         job (it reads the case's decisions when it starts, so it includes the new ones).
         A user may have at most ``MAX_JOBS_PER_USER`` jobs waiting or running.
         """
-        with self._lock:
-            for waiting in self._jobs.values():
-                if waiting.case_id == case_id and waiting.status == "queued":
-                    return waiting
-            busy = [j for j in self._jobs.values() if j.actor == actor and j.status in ACTIVE]
-            if len(busy) >= MAX_JOBS_PER_USER:
-                raise QueryError(
-                    f"you already have {len(busy)} traces waiting or running; "
-                    "wait for one to finish"
-                )
-            job = Job(job_id=uuid.uuid4().hex, case_id=case_id, actor=actor)
-            self._jobs[job.job_id] = job
-            finished = [k for k, j in self._jobs.items() if j.status not in ACTIVE]
-            for key in finished[: max(0, len(self._jobs) - MAX_KEPT_JOBS)]:
-                del self._jobs[key]  # only finished jobs are forgotten
-
-        def progress(stage: str, fraction: float) -> None:
-            self._set(job.job_id, stage=stage, progress=max(0.0, min(1.0, fraction)))
-
-        def run() -> None:
-            self._set(job.job_id, status="running", stage="starting", progress=0.01)
-            try:
-                work(progress)
-            except Exception as exc:
-                log.warning("trace job %s for case %s failed: %s", job.job_id, case_id, exc)
-                # A cctrace error says what to fix; anything else stays in the log.
-                message = (
-                    str(exc) or type(exc).__name__
-                    if isinstance(exc, CctraceError) and not isinstance(exc, StoreError)
-                    else f"internal error (server log, job {job.job_id[:8]})"
-                )
-                self._set(
-                    job.job_id,
-                    status="failed",
-                    stage="failed",
-                    error=message,
-                    finished_at=datetime.now(UTC),
-                )
-            else:
-                self._set(
-                    job.job_id,
-                    status="done",
-                    stage="done",
-                    progress=1.0,
-                    finished_at=datetime.now(UTC),
-                )
-
-        self._pool.submit(run)
-        return job
+        record = self.store.enqueue_trace_job(
+            case_id, actor, params, max_active_per_user=MAX_JOBS_PER_USER
+        )
+        self._wake.set()
+        return Job.of(record)
 
     def get(self, job_id: str) -> Job | None:
         """The job's current state, or None when unknown."""
-        with self._lock:
-            return self._jobs.get(job_id)
+        record = self.store.get_trace_job(job_id)
+        return Job.of(record) if record is not None else None
 
     def latest_for_case(self, case_id: str) -> Job | None:
         """The newest job of a case, or None."""
-        with self._lock:
-            for job in reversed(self._jobs.values()):
-                if job.case_id == case_id:
-                    return job
-        return None
+        record = self.store.latest_trace_job(case_id)
+        return Job.of(record) if record is not None else None
+
+    # ---- workers ------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                record = self.store.claim_trace_job(self.owner)
+            except StoreError as exc:
+                log.warning("could not claim a trace job: %s", exc)
+                record = None
+            if record is None:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+                continue
+            with self._running_lock:
+                self._running += 1
+            try:
+                self._run(record)
+            finally:
+                with self._running_lock:
+                    self._running -= 1
+
+    def _run(self, record: TraceJobRecord) -> None:
+        job_id = record.id
+        last_stage, last_at = [record.stage], [0.0]
+
+        def progress(stage: str, fraction: float) -> None:
+            now = time.monotonic()
+            if stage == last_stage[0] and now - last_at[0] < PROGRESS_EVERY_S:
+                return
+            last_stage[0], last_at[0] = stage, now
+            try:
+                self.store.update_trace_job(job_id, self.owner, stage, fraction)
+            except StoreError as exc:
+                log.warning("could not record progress of trace job %s: %s", job_id, exc)
+
+        try:
+            self.runner(record, progress)
+        except Exception as exc:
+            log.warning("trace job %s for case %s failed: %s", job_id, record.case_id, exc)
+            # A cctrace error says what to fix; anything else stays in the log.
+            message = (
+                str(exc) or type(exc).__name__
+                if isinstance(exc, CctraceError) and not isinstance(exc, StoreError)
+                else f"internal error (server log, job {job_id[:8]})"
+            )
+            self._finish(job_id, message)
+        else:
+            self._finish(job_id, None)
+
+    def _finish(self, job_id: str, error: str | None) -> None:
+        for attempt in range(3):
+            try:
+                if not self.store.finish_trace_job(job_id, self.owner, error):
+                    log.warning("trace job %s was re-queued while it ran here", job_id)
+                return
+            except StoreError as exc:
+                log.warning("could not record the end of trace job %s: %s", job_id, exc)
+                time.sleep(0.5 * (attempt + 1))
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            if not self._running:
+                self.requeue()
+                continue
+            try:
+                self.store.heartbeat_trace_jobs(self.owner)
+            except StoreError as exc:
+                log.warning("trace job heartbeat failed: %s", exc)
+            self.requeue()
+
+    # ---- tests and shutdown ---------------------------------------------------------
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
-        """Block until no job is queued or running (tests, shutdown)."""
-        import time
-
+        """Block until no job in the store is queued or running (tests, shutdown)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            with self._lock:
-                busy = any(j.status in ("queued", "running") for j in self._jobs.values())
-            if not busy:
+            if self.store.count_active_trace_jobs() == 0:
                 return True
             time.sleep(0.05)
         return False
 
     def shutdown(self) -> None:
-        """Stop taking jobs; let running ones finish."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop taking jobs; let running ones finish. Queued jobs stay in the store for
+        the next process."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()

@@ -16,7 +16,14 @@ from cctrace.casework import latest_result_digest as _latest_digest
 from cctrace.casework import load_latest_result, save_latest_result
 from cctrace.errors import NotFoundError, QueryError
 from cctrace.localtime import human
-from cctrace.store.records import AlreadyExistsError, CaseRecord, CaseStatus, Role, UserRecord
+from cctrace.store.records import (
+    AlreadyExistsError,
+    CaseRecord,
+    CaseStatus,
+    Role,
+    TraceJobRecord,
+    UserRecord,
+)
 from cctrace.store.repository import Store
 from cctrace.tracing.result import TraceResult
 from cctrace.tracing.service import (
@@ -184,7 +191,8 @@ def request_for(case: CaseRecord, params: TraceParams, actor: str) -> TraceReque
 
 
 def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: str) -> Job:
-    """Validate, remember the parameters, and run the trace in the background."""
+    """Validate, remember the parameters, and queue the trace (any web process's worker
+    runs it: :func:`run_trace_job`)."""
     check_in_window(case, params.window_from, params.window_to, state.site.zone())
     request = request_for(case, params, actor)
     validate_request(state.site, request)
@@ -193,16 +201,19 @@ def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: s
     folder = case_dir(state.site, case.id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / TRACE_PARAMS_FILE).write_text(params.to_json())
+    return state.jobs.submit(case.id, actor, json.loads(params.to_json()))
 
-    def work(progress: ProgressFn) -> None:
-        # The newest parameters when the job starts: a request made while this one
-        # waited joined it (see TraceJobs.submit).
-        latest = request_for(case, saved_params(state, case.id) or params, actor)
-        result = audited_trace(state.site, state.store, latest, state.models, progress)
-        progress("saving the result", 0.95)
-        save_latest_result(state.site, result)
 
-    return state.jobs.submit(case.id, actor, work)
+def run_trace_job(state: AppState, job: TraceJobRecord, progress: ProgressFn) -> None:
+    """Run a queued trace: the case's newest parameters when the job starts (a request
+    made while this one waited joined it, see :meth:`Store.enqueue_trace_job`), else
+    those queued with it."""
+    case = state.store.get_case(job.case_id)
+    params = saved_params(state, case.id) or TraceParams.from_json(json.dumps(job.params))
+    latest = request_for(case, params, job.requested_by)
+    result = audited_trace(state.site, state.store, latest, state.models, progress)
+    progress("saving the result", 0.95)
+    save_latest_result(state.site, result)
 
 
 def check_in_window(

@@ -264,7 +264,7 @@ def get_job(job_id: str, request: Request, user: User) -> JobOut:
     state = app_state(request)
     job = state.jobs.get(job_id)
     if job is None:
-        raise NotFoundError(f"no trace job {job_id!r} (jobs are kept while the server runs)")
+        raise NotFoundError(f"no trace job {job_id!r} (finished jobs are kept for 30 days)")
     visible_case(state.store, user, job.case_id)
     return job_out(job)
 

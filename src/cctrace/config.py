@@ -151,16 +151,17 @@ class CameraConfig(Strict):
     id: str = Field(..., pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Stable camera id")
     name: str = Field("", max_length=200, description="Human-readable name")
     location: SitePosition
-    footage: list[Path] = Field(
-        default_factory=list,
-        description="Files, folders or glob patterns; URLs (rtsp://, rtsps://, http(s)://) "
-        "are live streams (moved to streams)",
-    )
     streams: list[LiveStreamUrl] = Field(
         default_factory=list,
         max_length=1,
         description="Live stream of this camera (from footage entries that are URLs); "
         "credentials in it are never shown",
+    )
+    # After ``streams``: its validator sees whether the camera has a stream.
+    footage: list[Path] = Field(
+        default_factory=list,
+        description="Files, folders or glob patterns; URLs (rtsp://, rtsps://, http(s)://) "
+        "are live streams (moved to streams)",
     )
     rtsp_listen: bool = Field(
         False,
@@ -202,6 +203,14 @@ class CameraConfig(Strict):
         out["footage"] = [e for e in entries if not is_stream_url(e)]
         out["streams"] = list(out.get("streams") or []) + [u.strip() for u in urls]
         return out
+
+    @field_validator("footage")
+    @classmethod
+    def _footage_given(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
+        """An empty list is reported at ``footage`` itself (its line in the site file)."""
+        if not value and not info.data.get("streams"):
+            raise ValueError("give at least one file, folder, pattern or stream URL")
+        return value
 
     @model_validator(mode="after")
     def _has_footage(self) -> CameraConfig:

@@ -157,7 +157,7 @@ def test_unknown_camera_and_tracklet_are_clear_errors(demo: Path) -> None:
             ["--case", "C-1", "--from", "2009-01-02T00:00:00Z", "--to", "2009-01-01T00:00:00Z"],
             "window starts",
         ),
-        (["--case", "C-1", "--distance", "5"], "widest band"),
+        (["--case", "C-1", "--distance", "5"], "the widest distance band"),
         (["--case", "C-1", "--accept", "0.3", "--review", "0.4"], "thresholds"),
     ],
 )

@@ -127,6 +127,14 @@ def _writer(clip: Path, folder: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _state(status_file: Path) -> str | None:
+    """The live camera's state from its status file (None while it is being written)."""
+    try:
+        return str(json.loads(status_file.read_text())["state"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _wait_for(what: str, check: Callable[[], bool], timeout_s: float) -> None:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
@@ -199,23 +207,29 @@ def test_live_hls_ingest_gap_and_reconnect(
     try:
         worker.start()
         started = time.monotonic()
-        _wait_for("tracklets while streaming", lambda: store.count_tracklets() > 0, 45)
-        assert time.monotonic() - started < 45
-        assert json.loads(status_file.read_text())["state"] == "connected"
+        # Generous limits: the source runs in real time, and a loaded machine may fall
+        # behind it (a live reader then reconnects, which is itself correct behaviour).
+        _wait_for("tracklets while streaming", lambda: store.count_tracklets() > 0, 90)
+        assert time.monotonic() - started < 90
+        _wait_for("the camera connected", lambda: _state(status_file) == "connected", 30)
         hls.go_away()
         _wait_for(
             "a partial segment at the gap",
             lambda: any(f.status is FootageStatus.PARTIAL for f in store.list_footage("gate")),
+            40,
+        )
+        _wait_for(
+            "the camera reconnecting",
+            lambda: _state(status_file) in ("reconnecting", "connecting"),
             20,
         )
-        assert json.loads(status_file.read_text())["state"] in ("reconnecting", "connecting")
         time.sleep(1.0)
         hls.come_back()
         gap = next(f for f in store.list_footage("gate") if f.status is FootageStatus.PARTIAL)
         _wait_for(
             "a segment after the source came back",
             lambda: any(f.start_time > gap.start_time for f in store.list_footage("gate")),
-            30,
+            60,
         )
     finally:
         stop.set()

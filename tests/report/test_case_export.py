@@ -226,8 +226,10 @@ def test_pdf_names_the_case_basis_and_contacts(demo: Demo) -> None:
     assert "demo (public research footage)" in text
     assert "supervisor-x" in text and "CONFIDENTIAL" in text
     for n, c in enumerate(demo.result.contacts, start=1):
+        # "Person 3 (camera, time)" with its tracklet id in a small line below it.
+        assert f"Person {n} (" in text
         for e in c.encounters:
-            assert f"C{n} (#{e.contact_tracklet_id})" in text
+            assert f"tracklet {e.contact_tracklet_id}" in text
     close = sum(len(c.encounters) for c in demo.result.contacts if c.is_close_contact)
     assert export.pictures == len(demo.result.route) + close
     assert export.from_snapshots == 0 and export.missing_pictures == 0

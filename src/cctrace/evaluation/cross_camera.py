@@ -199,21 +199,30 @@ def _in_window(
     right: int,
 ) -> tuple[int, int]:
     """Add the tracklets of ``other_camera`` in the walking-time window of ``seed``."""
+    gaps = _window_gaps(graph, records, seed, other_camera)
+    return total + len(gaps), right + len(own & gaps.keys())
+
+
+def _window_gaps(
+    graph: CameraGraph, records: dict[int, TrackletRecord], seed: int, other_camera: str
+) -> dict[int, float]:
+    """Tracklets of ``other_camera`` in the walking-time window of ``seed`` (appearing
+    after it left, or leaving before it appeared), with the gap in seconds."""
     s = records[seed]
     window = graph.window(s.camera_id, other_camera)
     if window is None:
-        return total, right
+        return {}
     low = timedelta(seconds=window.low_s - SLACK_S)
     high = timedelta(seconds=window.high_s + SLACK_S)
+    gaps: dict[int, float] = {}
     for tid, r in records.items():
         if r.camera_id != other_camera:
             continue
-        after = s.end + low <= r.start <= s.end + high
-        before = s.start - high <= r.end <= s.start - low
-        if after or before:
-            total += 1
-            right += tid in own
-    return total, right
+        if s.end + low <= r.start <= s.end + high:
+            gaps[tid] = (r.start - s.end).total_seconds()
+        elif s.start - high <= r.end <= s.start - low:
+            gaps[tid] = (s.start - r.end).total_seconds()
+    return gaps
 
 
 def _true_link_ranks(
@@ -228,20 +237,7 @@ def _true_link_ranks(
     """1-based rank of the person's best-placed own tracklet among the other camera's
     tracklets in the seed's walking-time window: by body appearance, and by walking time
     alone (None when none of theirs is in the window)."""
-    s = records[seed]
-    window = graph.window(s.camera_id, other_camera)
-    if window is None:
-        return None, None
-    low = timedelta(seconds=window.low_s - SLACK_S)
-    high = timedelta(seconds=window.high_s + SLACK_S)
-    gaps: dict[int, float] = {}
-    for tid, r in records.items():
-        if r.camera_id != other_camera:
-            continue
-        if s.end + low <= r.start <= s.end + high:
-            gaps[tid] = (r.start - s.end).total_seconds()
-        elif s.start - high <= r.end <= s.start - low:
-            gaps[tid] = (s.start - r.end).total_seconds()
+    gaps = _window_gaps(graph, records, seed, other_camera)
     if not own & set(gaps):
         return None, None
     bodies = store.body_embeddings([seed, *gaps], model=model)

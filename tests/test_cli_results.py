@@ -15,12 +15,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "store"))
-from store_factories import T0, encounter, save, setup_footage, tracklet
-
 from cctrace.config import load_site
 from cctrace.footage.writer import write_video
 from cctrace.store import Store
+from tests.store.store_factories import T0, encounter, save, setup_footage, tracklet
 
 SITE = """\
 name: results

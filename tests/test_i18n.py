@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gettext
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from cctrace import i18n
-
-sys.path.insert(0, str(Path(__file__).parent))
-from i18n_words import korean_catalogue
+from tests.i18n_words import korean_catalogue
 
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 SRC = Path(i18n.__file__).parent

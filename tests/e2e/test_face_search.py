@@ -23,14 +23,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from face_video import (
-    Appearance,
-    cutout_from_photo,
-    pets_background,
-    textured_background,
-    write_clip_site,
-    write_face_video,
-)
 
 from cctrace.casework import run_trace
 from cctrace.config import SiteConfig, load_site
@@ -43,6 +35,14 @@ from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import TraceResult
 from cctrace.tracing.service import TraceRequest
 from cctrace.types import SightingStatus
+from tests.e2e.face_video import (
+    Appearance,
+    cutout_from_photo,
+    pets_background,
+    textured_background,
+    write_clip_site,
+    write_face_video,
+)
 
 pytestmark = pytest.mark.slow
 

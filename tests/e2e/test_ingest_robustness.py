@@ -12,12 +12,12 @@ from pathlib import Path
 
 import av
 import pytest
-from pets import write_pets_site
 
 from cctrace.config import load_site
 from cctrace.footage.writer import write_video, x264_options
 from cctrace.ingest.runner import ingest_site
 from cctrace.store.repository import Store
+from tests.e2e.pets import write_pets_site
 
 pytestmark = pytest.mark.slow
 

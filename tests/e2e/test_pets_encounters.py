@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pets import gt_pair_seconds, map_tracklets_to_gt, write_pets_site
 
 from cctrace.config import load_site
 from cctrace.ingest.runner import ingest_site
 from cctrace.store.repository import Store
+from tests.e2e.pets import gt_pair_seconds, map_tracklets_to_gt, write_pets_site
 
 pytestmark = pytest.mark.slow
 

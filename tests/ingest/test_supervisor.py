@@ -13,9 +13,9 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-import supervisor_jobs
 
 from cctrace.ingest.supervisor import supervise
+from tests.ingest import supervisor_jobs
 
 
 def _lost(camera_id: str, reason: str) -> list[object]:
@@ -61,15 +61,16 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path, pdeathsig: bool) -> No
         f"""
         import sys
         from functools import partial
-        sys.path[:0] = {[str(Path(supervisor_jobs.__file__).parent)]!r}
-        import supervisor_jobs
+        from tests.ingest import supervisor_jobs
         from cctrace.ingest.supervisor import supervise
         if __name__ == "__main__":
             job = partial(supervisor_jobs.run_forever, {str(tmp_path)!r})
             supervise(["a", "b"], job, 2, lambda c, r: [], pdeathsig={pdeathsig})
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", script])
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env)
     try:
         deadline = time.monotonic() + 120
         while len(list(tmp_path.glob("*.pid"))) < 2:

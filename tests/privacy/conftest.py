@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The store tests' builders of real tracklets and batches (store_factories).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
 
 
 def shared_data_dir() -> Path | None:

@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 import pytest
 from sqlalchemy import select, update
-from store_factories import save, setup_footage, tracklet
 
 from cctrace.errors import ConfigError, NotFoundError, StoreError
 from cctrace.privacy.crypto import (
@@ -28,6 +27,7 @@ from cctrace.privacy.crypto import (
 )
 from cctrace.store import FaceIndex, Store
 from cctrace.store.schema import FaceEmbeddingRow, FootageRow
+from tests.store.store_factories import save, setup_footage, tracklet
 
 
 def new_key() -> str:

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import func, or_, select, update
-from store_factories import T0, encounter, save, setup_footage, tracklet
 from typer.testing import CliRunner
 
 from cctrace import retention
@@ -44,6 +43,7 @@ from cctrace.store.schema import (
 )
 from cctrace.tracing.service import TraceRequest, trace_in_store
 from cctrace.types import SightingStatus
+from tests.store.store_factories import T0, encounter, save, setup_footage, tracklet
 
 NOW = T0 + timedelta(days=60)
 OLD, NEW = T0, T0 + timedelta(days=50)

@@ -1,6 +1,6 @@
 """Render the sample trace's HTML report and screenshot it (for a person to look at).
 
-    python tests/report/render_preview.py [out_dir]
+    python -m tests.report.render_preview [out_dir]
 
 Writes every report format to ``out_dir`` (default ``/tmp/report_preview``) and,
 where Chromium is installed, a full-page PNG at ``/tmp/report_preview.png``. Not a
@@ -15,10 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 from cctrace.report import write_report
-from conftest import build_trace, write_snapshots
+from tests.report.conftest import build_trace, write_snapshots
 
 logger = logging.getLogger("render_preview")
 PNG = Path("/tmp/report_preview.png")

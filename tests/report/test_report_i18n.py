@@ -4,19 +4,17 @@ its PDF embeds a Hangul font."""
 from __future__ import annotations
 
 import io
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
 from cctrace.i18n import current_language, use_language
 from cctrace.report.html import render_html
 from cctrace.report.pdf import EvidenceItem, PdfHeader, render_pdf
 from cctrace.tracing.result import TraceResult
-from i18n_words import untranslated, visible_text
+from tests.i18n_words import untranslated, visible_text
 
 SEOUL = ZoneInfo("Asia/Seoul")
 HANGUL = ("\uac00", "\ud7a3")

@@ -128,10 +128,14 @@ def _broken(trace: TraceResult, change: Any) -> dict[str, Any]:
         (lambda d: d["sightings"][0].update(tracklet_id="7"), "expected an integer, got str"),
         (lambda d: d["sightings"][0].update(tracklet_id=True), "expected an integer, got bool"),
         (lambda d: d["contacts"][0]["encounters"][0].update(start="yesterday"), "ISO time"),
-        (lambda d: d["contacts"][0]["encounters"][0].update(start="2024-05-01T09:00:00"),
-         "expected a UTC time"),
-        (lambda d: d["contacts"][0].update(contact_tracklet_ids=[1, "x"]),
-         r"contact_tracklet_ids\[1\]"),
+        (
+            lambda d: d["contacts"][0]["encounters"][0].update(start="2024-05-01T09:00:00"),
+            "expected a UTC time",
+        ),
+        (
+            lambda d: d["contacts"][0].update(contact_tracklet_ids=[1, "x"]),
+            r"contact_tracklet_ids\[1\]",
+        ),
         (lambda d: d["query"].update(photos="a.jpg"), "trace.query.photos: expected a list"),
         (lambda d: d.update(loose_faces=[{"loose_face_id": 1}]), r"loose_faces\[0\]\.box: missing"),
     ],

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import select
-from store_factories import T0, setup_footage, tracklet, unit_vectors
 
 from cctrace.store import FootageStatus, Store
 from cctrace.store.schema import BodyEmbeddingRow
 from cctrace.types import BodyAppearance
+from tests.store.store_factories import T0, setup_footage, tracklet, unit_vectors
 
 
 def test_body_embeddings_round_trip_encrypted_and_by_model(store: Store) -> None:

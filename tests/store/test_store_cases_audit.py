@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, text, update
-from store_factories import save, setup_footage, tracklet
 
 from cctrace.errors import NotFoundError
 from cctrace.store import GENESIS_HASH, AlreadyExistsError, CaseStatus, InvalidInputError, Store
 from cctrace.store.schema import AuditRow
 from cctrace.types import SightingStatus
+from tests.store.store_factories import save, setup_footage, tracklet
 
 ACC, REV, REJ = SightingStatus.ACCEPTED, SightingStatus.NEEDS_REVIEW, SightingStatus.REJECTED
 

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from store_factories import encounter, save, setup_footage, tracklet
 
 from cctrace.store import FootageStatus, Store
+from tests.store.store_factories import encounter, save, setup_footage, tracklet
 
-HERE = Path(__file__).resolve().parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_child(code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         env=env,
@@ -38,7 +38,7 @@ def test_kill_9_mid_batch_leaves_nothing(store: Store) -> None:
     child = _run_child(f"""
         import os, signal
         from cctrace.store import Store
-        from store_factories import encounter, save, tracklet
+        from tests.store.store_factories import encounter, save, tracklet
 
         def die(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)  # tracklets, points, faces already flushed
@@ -72,7 +72,7 @@ def test_concurrent_writers(store: Store) -> None:
     code = f"""
         import sys
         from cctrace.store import Store
-        from store_factories import encounter, save, tracklet
+        from tests.store.store_factories import encounter, save, tracklet
         data_dir, url, footage_id, cam = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
         with Store(data_dir, url=url) as store:
             for i in range({n_each}):
@@ -82,7 +82,7 @@ def test_concurrent_writers(store: Store) -> None:
                      [encounter(2 * i, 2 * i + 1, camera_id=cam)], offset=float(i))
     """
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
     procs = [
         subprocess.Popen(
             [

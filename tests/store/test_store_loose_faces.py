@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 from sqlalchemy import text
-from store_factories import T0, save, setup_footage, tracklet, unit_vectors
 
 from cctrace.retention import purge_store
 from cctrace.store import FootageStatus, InvalidInputError, Store
 from cctrace.types import LooseFace
+from tests.store.store_factories import T0, save, setup_footage, tracklet, unit_vectors
 
 
 def loose(n: int, camera_id: str = "cam1", seed: int = 7, start: datetime = T0) -> list[LooseFace]:

@@ -55,27 +55,35 @@ def _create_legacy(engine: Engine, version: str) -> None:
             if statement.strip():
                 conn.exec_driver_sql(statement)
         conn.execute(
-            text("INSERT INTO store_meta (key, value) VALUES ('schema_version', :v), "
-                 "('instance_id', 'legacy-instance')"),
+            text(
+                "INSERT INTO store_meta (key, value) VALUES ('schema_version', :v), "
+                "('instance_id', 'legacy-instance')"
+            ),
             {"v": version},
         )
         conn.execute(
-            text("INSERT INTO cameras (id, name, config, created_at, updated_at) "
-                 "VALUES ('cam', 'Cam', '{}', :t, :t)"),
+            text(
+                "INSERT INTO cameras (id, name, config, created_at, updated_at) "
+                "VALUES ('cam', 'Cam', '{}', :t, :t)"
+            ),
             {"t": when},
         )
         conn.execute(
-            text("INSERT INTO footage_files (camera_id, path, sha256, size, start_time, "
-                 "duration_s, fps, status, progress_offset_s, frames_decoded, frames_failed, "
-                 "created_at, updated_at) VALUES ('cam', '/f.mp4', :sha, 1, :t, 2.0, 10.0, "
-                 "'done', 2.0, 20, 0, :t, :t)"),
+            text(
+                "INSERT INTO footage_files (camera_id, path, sha256, size, start_time, "
+                "duration_s, fps, status, progress_offset_s, frames_decoded, frames_failed, "
+                "created_at, updated_at) VALUES ('cam', '/f.mp4', :sha, 1, :t, 2.0, 10.0, "
+                "'done', 2.0, 20, 0, :t, :t)"
+            ),
             {"sha": "b" * 64, "t": when},
         )
         team = ("", "") if version == "1" else (", team", ", 'default'")
         conn.execute(
-            text(f"INSERT INTO cases (id, created_at, created_by, legal_basis, notes, status"
-                 f"{team[0]}) VALUES ('C-1', :t, 'ana', 'public health act', '', 'open'"
-                 f"{team[1]})"),
+            text(
+                f"INSERT INTO cases (id, created_at, created_by, legal_basis, notes, status"
+                f"{team[0]}) VALUES ('C-1', :t, 'ana', 'public health act', '', 'open'"
+                f"{team[1]})"
+            ),
             {"t": when},
         )
 

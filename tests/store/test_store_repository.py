@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 import pytest
 from sqlalchemy import func, select
-from store_factories import SHA, T0, encounter, save, setup_footage, tracklet
 
 from cctrace.errors import NotFoundError, StoreError
 from cctrace.store import FootageStatus, InvalidInputError, Store
 from cctrace.store import files as store_files
 from cctrace.store.schema import EncounterRow, FaceEmbeddingRow, TrackletRow, TrackPointRow
 from cctrace.types import MaskStatus, Tracklet, TrackPoint
+from tests.store.store_factories import SHA, T0, encounter, save, setup_footage, tracklet
 
 
 def counts(store: Store) -> dict[str, int]:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_factories import T0, save, setup_footage, tracklet
 
 from cctrace.config import IndexConfig, RetentionConfig, StorageConfig, load_site
 from cctrace.errors import ConfigError, StoreError
 from cctrace.privacy.crypto import DataCipher
 from cctrace.retention import purge_store
 from cctrace.store import InvalidInputError, Store
+from tests.store.store_factories import T0, save, setup_footage, tracklet
 
 pytest.importorskip("faiss", reason="the city-scale index needs FAISS: pip install cctrace[city]")
 

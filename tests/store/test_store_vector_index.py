@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import delete
-from store_factories import T0, save, setup_footage, tracklet, unit_vectors
 
 from cctrace.errors import StoreError
 from cctrace.store import FaceIndex, InvalidInputError, Store
 from cctrace.store import vector_index as vi
 from cctrace.store.schema import FaceEmbeddingRow
+from tests.store.store_factories import T0, save, setup_footage, tracklet, unit_vectors
 
 N, DIM = 3000, 128
 

@@ -12,7 +12,7 @@ import pytest
 from cctrace.errors import ModelError
 from cctrace.vision import build_body_embedder
 from cctrace.vision.body import OnnxReidEmbedder, PartColourEmbedder, box_crop
-from conftest import require_data, shared_data_dir
+from tests.vision.conftest import require_data, shared_data_dir
 
 STEP = 40
 MIN_HEIGHT = 60.0

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from web_support import PASSWORD, USERS, WebEnv, seed_store, write_site
-
 from cctrace.store import Store
 from cctrace.web import WebSettings, create_app
 from cctrace.web.security import hash_password
+from tests.web.web_support import PASSWORD, USERS, WebEnv, seed_store, write_site
 
 
 @functools.cache

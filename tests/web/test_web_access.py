@@ -8,12 +8,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from web_support import PASSWORD, USERS, WebEnv, open_and_trace
 
 from cctrace.store.records import Role
 from cctrace.web.app import api_routes
 from cctrace.web.deps import route_permission
 from cctrace.web.roles import Permission, allowed
+from tests.web.web_support import PASSWORD, USERS, WebEnv, open_and_trace
 
 # (method, path, request kwargs). Every API and page route of the app must be listed
 # (test_every_route_is_listed); sign-out goes last, it ends the session.

@@ -3,7 +3,7 @@ the database range: each refused the same clear way, before any work."""
 
 from __future__ import annotations
 
-from web_support import WebEnv
+from tests.web.web_support import WebEnv
 
 
 def test_a_number_in_use_gets_one_answer_whoever_holds_it(web: WebEnv) -> None:

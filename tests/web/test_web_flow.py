@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from web_support import WebEnv, open_and_trace, wait_job
+from tests.web.web_support import WebEnv, open_and_trace, wait_job
 
 
 def _statuses(client, case_id: str) -> dict[int, str]:  # type: ignore[no-untyped-def]

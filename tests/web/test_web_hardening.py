@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from web_support import PASSWORD, WebEnv, open_and_trace, wait_job
 
 from cctrace.errors import QueryError, StoreError
 from cctrace.store import Store, TraceJobRecord
 from cctrace.tracing.service import check_case_id
 from cctrace.web.jobs import MAX_JOBS_PER_USER, ProgressFn, TraceJobs
 from cctrace.web.routers.auth import safe_next
+from tests.web.web_support import PASSWORD, WebEnv, open_and_trace, wait_job
 
 
 def test_an_export_is_of_the_result_that_was_approved(web: WebEnv) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import io
 import re
-import sys
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_support import WebEnv, open_and_trace
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
 from cctrace.web.language import LANG_COOKIE
-from i18n_words import untranslated, visible_text
+from tests.i18n_words import untranslated, visible_text
+from tests.web.web_support import WebEnv, open_and_trace
 
 HTML = {"Accept": "text/html"}
 DATA = (

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from web_support import PASSWORD, USERS, seed_store, wait_job, write_site
 
 from cctrace.config import SiteConfig
 from cctrace.store import Store, TraceJobRecord
@@ -24,6 +23,7 @@ from cctrace.web import WebSettings, create_app
 from cctrace.web import app as app_module
 from cctrace.web.jobs import ProgressFn, TraceJobs
 from cctrace.web.security import hash_password
+from tests.web.web_support import PASSWORD, USERS, seed_store, wait_job, write_site
 
 AppFactory = Callable[[int], FastAPI]
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_support import PASSWORD, USERS, open_and_trace, seed_store, wait_job
 
 from cctrace.config import load_site
 from cctrace.store import Store
 from cctrace.web import WebSettings, create_app
-from conftest import _password_hash
+from tests.web.conftest import _password_hash
+from tests.web.web_support import PASSWORD, USERS, open_and_trace, seed_store, wait_job
 
 HTML = {"Accept": "text/html"}
 UTC_TIME = re.compile(r"\d\d:\d\d(:\d\d)? UTC")

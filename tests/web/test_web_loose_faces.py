@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
-from store_factories import T0
-from web_support import WebEnv, open_and_trace
 
 from cctrace.store import FootageStatus
 from cctrace.types import LooseFace
+from tests.store.store_factories import T0
+from tests.web.web_support import WebEnv, open_and_trace
 
 
 def test_a_trace_from_a_tracklet_lists_matching_loose_faces_apart(web: WebEnv) -> None:

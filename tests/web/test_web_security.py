@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from web_support import PASSWORD, WebEnv, wait_job
 
 from cctrace.errors import ConfigError
 from cctrace.web import WebSettings, create_app
 from cctrace.web.security import LoginLimiter, new_token, sign, unsign
+from tests.web.web_support import PASSWORD, WebEnv, wait_job
 
 
 def test_passwords_are_stored_as_argon2id(web: WebEnv) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -15,9 +14,7 @@ from fastapi.testclient import TestClient
 from cctrace.config import SiteConfig, load_site
 from cctrace.store import Store
 from cctrace.types import Tracklet
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-from store_factories import T0, encounter, save, setup_footage, tracklet
+from tests.store.store_factories import T0, encounter, save, setup_footage, tracklet
 
 PASSWORD = "correct horse battery staple"
 USERS = {

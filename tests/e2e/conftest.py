@@ -1,8 +1,0 @@
-"""Fixtures for end-to-end tests: one real PETS2009 ingest shared by the module's tests."""
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))

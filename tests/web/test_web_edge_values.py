@@ -3,6 +3,10 @@ the database range: each refused the same clear way, before any work."""
 
 from __future__ import annotations
 
+import pytest
+
+from cctrace.errors import StoreError
+from cctrace.store import CaseStatus
 from tests.web.web_support import WebEnv
 
 
@@ -50,3 +54,28 @@ def test_an_audit_page_id_beyond_the_database_range_is_a_clear_422(web: WebEnv) 
     aud = web.client_for("aud")
     resp = aud.get("/api/audit", params={"before_id": str(2**63)})
     assert resp.status_code == 422 and "before_id" in resp.json()["error"]["message"]
+
+
+def test_an_action_whose_audit_entry_fails_is_not_stored(
+    web: WebEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a case and its audit entry are one unit of work: when the entry cannot be
+    written (the database refused it), the case stays open and the user gets an error."""
+    ivy = web.client_for("ivy")
+    body = {"case_id": "C-9", "legal_basis": "Public Health Act"}
+    assert ivy.post("/api/cases", json=body).status_code == 201
+    real_append = web.store.append_audit
+
+    def refused(actor: str, action: str, *args: object, **kwargs: object) -> object:
+        if action == "case_close":
+            raise StoreError("database constraint violated: audit entry refused")
+        return real_append(actor, action, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(web.store, "append_audit", refused)
+    resp = ivy.post("/api/cases/C-9/close")
+    assert resp.status_code >= 500 and resp.json()["error"]["code"]
+    assert web.store.get_case("C-9").status is CaseStatus.OPEN
+    monkeypatch.setattr(web.store, "append_audit", real_append)
+    assert ivy.post("/api/cases/C-9/close").status_code == 200
+    assert web.store.get_case("C-9").status is CaseStatus.CLOSED
+    assert [e.action for e in web.store.list_audit(case_id="C-9")] == ["case_open", "case_close"]

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from . import _convert
@@ -34,6 +34,8 @@ from .records import AuditRecord
 from .schema import AuditRow, StoreMetaRow, utcnow
 
 log = logging.getLogger(__name__)
+
+AUDIT_LOCK_ID = 0x63637472  # "cctr": PostgreSQL advisory lock taken by audit appends
 
 
 class AuditMixin(StoreBase):
@@ -82,6 +84,10 @@ class AuditMixin(StoreBase):
 
         def append() -> tuple[AuditRecord, int]:
             with self._write() as s:
+                if self.dialect == "postgresql":
+                    # Appends queue here for the rest of their transaction, so the head
+                    # read next is the newest committed one (no id conflict to retry).
+                    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_ID})
                 head = s.execute(
                     select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
                 ).first()
@@ -106,7 +112,8 @@ class AuditMixin(StoreBase):
                 s.flush()
                 return _convert.audit(row), keyed_from
 
-        record, keyed_from = _retry_on_conflict(append)
+        # Inside a unit of work a conflict aborts the whole transaction: nothing to retry.
+        record, keyed_from = append() if self.in_unit_of_work else _retry_on_conflict(append)
         checkpoint = Checkpoint(
             count=record.id,
             head=record.hash,
@@ -115,15 +122,19 @@ class AuditMixin(StoreBase):
             instance=self.instance_id,
             key_id=key.key_id,
         )
-        try:
-            self.audit_anchors.append(key, checkpoint)
-        except OSError as exc:
-            log.error(
-                "audit entry %d written, but its checkpoint could not be appended to %s: %s",
-                record.id,
-                self.audit_anchor_path,
-                exc,
-            )
+
+        def anchor() -> None:
+            try:
+                self.audit_anchors.append(key, checkpoint)
+            except OSError as exc:
+                log.error(
+                    "audit entry %d written, but its checkpoint could not be appended to %s: %s",
+                    record.id,
+                    self.audit_anchor_path,
+                    exc,
+                )
+
+        self._after_commit(anchor)  # a checkpoint only of an entry that is committed
         return record
 
     def _ensure_switch(self, s: Session, key: AuditKey, new_id: int) -> int:

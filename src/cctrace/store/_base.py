@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,6 +93,14 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """An open unit of work: its session and what runs after it commits."""
+
+    session: Session
+    after_commit: list[Callable[[], None]]
+
+
 class StoreBase:
     """Owns the engine and the data cipher, and hands out read and write transactions.
 
@@ -142,6 +152,7 @@ class StoreBase:
         if self.dialect == "sqlite":
             _configure_sqlite(self._engine)
             self._write_engine = self._engine.execution_options(cctrace_sqlite_begin="IMMEDIATE")
+        self._unit: ContextVar[_Unit | None] = ContextVar(f"cctrace_unit_{id(self)}", default=None)
         self.instance_id = self._init_schema()
         log.info("store open: %s (instance %s)", parsed.render_as_string(), self.instance_id)
 
@@ -190,22 +201,79 @@ class StoreBase:
         raise StoreError("unreachable")  # pragma: no cover
 
     @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """One transaction for every store call inside the block: they commit together
+        when the block ends, or none of them does (an exception rolls all back).
+
+        The web app wraps an action and its audit entry in one, so a change is never
+        stored without its audit entry (nor an entry without its change). Nested blocks
+        join the outer one. Work registered with :meth:`_after_commit` (audit
+        checkpoints outside the database) runs once the transaction has committed."""
+        if self._unit.get() is not None:
+            yield
+            return
+        pending: list[Callable[[], None]] = []
+        with self._session(self._write_engine) as s:
+            token = self._unit.set(_Unit(s, pending))
+            try:
+                yield
+            finally:
+                self._unit.reset(token)
+        for action in pending:
+            action()
+
+    @property
+    def in_unit_of_work(self) -> bool:
+        """Whether a :meth:`unit_of_work` block is open in this thread/context."""
+        return self._unit.get() is not None
+
+    def _after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` after the open unit of work commits (at once when none is open)."""
+        unit = self._unit.get()
+        if unit is None:
+            action()
+        else:
+            unit.after_commit.append(action)
+
+    @contextmanager
     def _write(self) -> Iterator[Session]:
-        """A write transaction: commits on success, rolls back on any exception."""
+        """A write transaction: commits on success, rolls back on any exception (inside
+        a :meth:`unit_of_work`, its session: the commit waits for the block's end)."""
+        unit = self._unit.get()
+        if unit is not None:
+            with self._store_errors():
+                yield unit.session
+                unit.session.flush()  # constraint errors surface here, as outside a unit
+            return
         with self._session(self._write_engine) as s:
             yield s
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        """A read transaction."""
+        """A read transaction (inside a :meth:`unit_of_work`, its session: reads see the
+        block's own uncommitted writes)."""
+        unit = self._unit.get()
+        if unit is not None:
+            with self._store_errors():
+                yield unit.session
+            return
         with self._session(self._engine) as s:
             yield s
 
     @contextmanager
     def _session(self, engine: Engine) -> Iterator[Session]:
+        with (
+            self._store_errors(),
+            Session(engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """Database errors as :class:`StoreError` (the cause kept for conflict retries)."""
         try:
-            with Session(engine, expire_on_commit=False) as session, session.begin():
-                yield session
+            yield
         except CctraceError:
             raise
         except IntegrityError as exc:

@@ -136,11 +136,25 @@ class CaseMixin(StoreBase):
                 raise NotFoundError(f"expected a stored case {case_id!r}, found none")
             return _convert.case(row)
 
-    def list_cases(self, status: CaseStatus | str | None = None) -> list[CaseRecord]:
-        """Cases, newest first."""
+    def list_cases(
+        self,
+        status: CaseStatus | str | None = None,
+        *,
+        created_by: str | None = None,
+        team: str | None = None,
+        parent_case_id: str | None = None,
+    ) -> list[CaseRecord]:
+        """Cases, newest first; each given filter is applied in SQL (an investigator's
+        own cases, a team's, a case's second-degree cases)."""
         stmt = select(CaseRow).order_by(CaseRow.created_at.desc(), CaseRow.id)
         if status is not None:
             stmt = stmt.where(CaseRow.status == CaseStatus(status).value)
+        if created_by is not None:
+            stmt = stmt.where(CaseRow.created_by == created_by)
+        if team is not None:
+            stmt = stmt.where(CaseRow.team == team)
+        if parent_case_id is not None:
+            stmt = stmt.where(CaseRow.parent_case_id == parent_case_id)
         with self._read() as s:
             return [_convert.case(r) for r in s.scalars(stmt)]
 

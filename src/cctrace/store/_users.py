@@ -255,10 +255,13 @@ class UserMixin(StoreBase):
             return _approval(row)
 
     def list_approvals(
-        self, case_id: str | None = None, status: str | None = None
+        self, case_id: str | None = None, status: str | None = None, *, team: str | None = None
     ) -> list[ApprovalRecord]:
-        """Approval requests, newest first (optionally of one case / in one status)."""
+        """Approval requests, newest first (optionally of one case, in one status, on one
+        team's cases: filtered in SQL)."""
         stmt = select(ApprovalRow).order_by(ApprovalRow.id.desc())
+        if team is not None:
+            stmt = stmt.join(CaseRow, CaseRow.id == ApprovalRow.case_id).where(CaseRow.team == team)
         if case_id is not None:
             stmt = stmt.where(ApprovalRow.case_id == case_id)
         if status is not None:

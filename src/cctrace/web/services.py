@@ -89,24 +89,31 @@ def create_case_for(
     notes: str = "",
     *,
     team: str,
+    audit_query: dict[str, object],
     window_from: datetime | None = None,
     window_to: datetime | None = None,
     parent_case_id: str | None = None,
 ) -> CaseRecord:
-    """Open a case as ``user``; a number already in use gets :func:`number_taken` (409)
-    and an audit entry (``case_open_refused``), so probing for numbers shows in the log."""
+    """Open a case as ``user`` with its ``case_open`` audit entry (``audit_query``) in one
+    unit of work. A number already in use gets :func:`number_taken` (409) and an audit
+    entry (``case_open_refused``) that is kept, so probing for numbers shows in the log."""
     try:
-        return store.create_case(
-            case_id,
-            user.username,
-            legal_basis,
-            notes,
-            team=team,
-            window_from=window_from,
-            window_to=window_to,
-            parent_case_id=parent_case_id,
-        )
+        with store.unit_of_work():
+            case = store.create_case(
+                case_id,
+                user.username,
+                legal_basis,
+                notes,
+                team=team,
+                window_from=window_from,
+                window_to=window_to,
+                parent_case_id=parent_case_id,
+            )
+            store.append_audit(user.username, "case_open", case.id, audit_query, {})
+            return case
     except AlreadyExistsError:
+        if store.in_unit_of_work:
+            raise  # pragma: no cover - callers open cases outside any unit of work
         store.append_audit(
             user.username, "case_open_refused", None, {"case_id": case_id}, {"reason": "in use"}
         )
@@ -114,8 +121,12 @@ def create_case_for(
 
 
 def cases_for(store: Store, user: UserRecord) -> list[CaseRecord]:
-    """The cases ``user`` may see, newest first."""
-    return [c for c in store.list_cases() if can_see(user, c)]
+    """The cases ``user`` may see, newest first (the rule of :func:`can_see`, in SQL)."""
+    if user.role == Role.INVESTIGATOR:
+        return store.list_cases(created_by=user.username)
+    if user.role == Role.SUPERVISOR:
+        return store.list_cases(team=user.team)
+    return []
 
 
 @dataclass(frozen=True)

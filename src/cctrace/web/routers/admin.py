@@ -48,16 +48,16 @@ def list_users(store: StoreDep) -> list[UserOut]:
 @needs(Permission.ADMIN)
 def create_user(body: UserIn, user: User, store: StoreDep) -> UserOut:
     """Add a user with a role and a team."""
-    created = store.create_user(
-        body.username, _password(body.password, body.username), body.role, body.team
-    )
-    store.append_audit(
-        user.username,
-        "user_create",
-        None,
-        {"username": body.username, "role": body.role.value, "team": body.team},
-        {},
-    )
+    password_hash = _password(body.password, body.username)
+    with store.unit_of_work():
+        created = store.create_user(body.username, password_hash, body.role, body.team)
+        store.append_audit(
+            user.username,
+            "user_create",
+            None,
+            {"username": body.username, "role": body.role.value, "team": body.team},
+            {},
+        )
     return UserOut.of(created)
 
 
@@ -68,13 +68,17 @@ def update_user(username: str, body: UserPatch, user: User, store: StoreDep) -> 
     their password."""
     if username == user.username and (body.active is False or body.role not in (None, user.role)):
         raise AuthError(400, "self_lockout", "you cannot deactivate or demote yourself")
-    if body.password is not None:
-        store.set_password_hash(username, _password(body.password, username), end_sessions=True)
-    updated = store.update_user(username, role=body.role, team=body.team, active=body.active)
+    password_hash = None if body.password is None else _password(body.password, username)
     changes = body.model_dump(mode="json", exclude_none=True)
     if "password" in changes:
         changes["password"] = "reset"
-    store.append_audit(user.username, "user_update", None, {"username": username, **changes}, {})
+    with store.unit_of_work():
+        if password_hash is not None:
+            store.set_password_hash(username, password_hash, end_sessions=True)
+        updated = store.update_user(username, role=body.role, team=body.team, active=body.active)
+        store.append_audit(
+            user.username, "user_update", None, {"username": username, **changes}, {}
+        )
     return UserOut.of(updated)
 
 

@@ -105,17 +105,11 @@ def create_case(body: CaseIn, request: Request, user: User, store: StoreDep) -> 
         team=user.team,
         window_from=body.window_from,
         window_to=body.window_to,
-    )
-    store.append_audit(
-        user.username,
-        "case_open",
-        case.id,
-        {
+        audit_query={
             "legal_basis": body.legal_basis,
             "window_from": _iso(body.window_from),
             "window_to": _iso(body.window_to),
         },
-        {},
     )
     return CaseOut.of(case)
 
@@ -139,21 +133,26 @@ def update_case(
     """Change the legal basis, window or notes of an open case."""
     open_case(store, user, case_id)
     body = _local_window(request, body)
-    case = store.update_case(
-        case_id,
-        legal_basis=body.legal_basis,
-        notes=body.notes,
-        window_from=body.window_from,
-        window_to=body.window_to,
-    )
-    store.append_audit(
-        user.username,
-        "case_update",
-        case_id,
-        {k: v for k, v in body.model_dump(mode="json").items() if v is not None and k != "notes"}
-        | ({"notes": "changed"} if body.notes is not None else {}),
-        {},
-    )
+    with store.unit_of_work():
+        case = store.update_case(
+            case_id,
+            legal_basis=body.legal_basis,
+            notes=body.notes,
+            window_from=body.window_from,
+            window_to=body.window_to,
+        )
+        store.append_audit(
+            user.username,
+            "case_update",
+            case_id,
+            {
+                k: v
+                for k, v in body.model_dump(mode="json").items()
+                if v is not None and k != "notes"
+            }
+            | ({"notes": "changed"} if body.notes is not None else {}),
+            {},
+        )
     return CaseOut.of(case)
 
 
@@ -162,8 +161,9 @@ def update_case(
 def close_case(case_id: str, user: User, store: StoreDep) -> CaseOut:
     """Close a case: no more searches; its evidence is kept for the evidence period."""
     visible_case(store, user, case_id)
-    case = store.set_case_status(case_id, CaseStatus.CLOSED)
-    store.append_audit(user.username, "case_close", case_id, {}, {})
+    with store.unit_of_work():
+        case = store.set_case_status(case_id, CaseStatus.CLOSED)
+        store.append_audit(user.username, "case_close", case_id, {}, {})
     return CaseOut.of(case)
 
 
@@ -299,14 +299,15 @@ def decide_sighting(
         "reject": SightingStatus.REJECTED,
         "review": SightingStatus.NEEDS_REVIEW,
     }[body.decision]
-    state.store.decide_sighting(case_id, tracklet_id, status, user.username)
-    state.store.append_audit(
-        user.username,
-        "sighting_decision",
-        case_id,
-        {"tracklet_id": tracklet_id, "decision": body.decision, "note": body.note},
-        {},
-    )
+    with state.store.unit_of_work():
+        state.store.decide_sighting(case_id, tracklet_id, status, user.username)
+        state.store.append_audit(
+            user.username,
+            "sighting_decision",
+            case_id,
+            {"tracklet_id": tracklet_id, "decision": body.decision, "note": body.note},
+            {},
+        )
     params = saved_params(state, case_id) or TraceParams(tracklet_id=tracklet_id)
     return job_out(start_trace(state, case, params, user.username))
 
@@ -340,13 +341,7 @@ def second_degree(case_id: str, tracklet_id: DbId, request: Request, user: User)
             window_from=parent.window_from,
             window_to=parent.window_to,
             parent_case_id=case_id,
-        )
-        state.store.append_audit(
-            user.username,
-            "case_open",
-            child_id,
-            {"parent_case_id": case_id, "contact_tracklet_id": tracklet_id},
-            {},
+            audit_query={"parent_case_id": case_id, "contact_tracklet_id": tracklet_id},
         )
     base = saved_params(state, case_id)
     params = TraceParams(

@@ -9,21 +9,20 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 
 from cctrace.errors import NotFoundError, QueryError
-from cctrace.store.records import ApprovalRecord, Role, UserRecord
+from cctrace.store.records import UserRecord
 from cctrace.store.repository import Store
 
+from ..approvals import decide, request_approval
 from ..deps import AuthError, app_state, current_user, get_store, needs
 from ..roles import Permission
 from ..schemas import EXPORT_FILES, ApprovalDecisionIn, ApprovalIn, ApprovalOut, DbId
 from ..services import (
     case_tracklets,
     latest_result,
-    latest_result_digest,
     open_case,
     visible_case,
 )
-from ..state import AppState
-from ..views import approved_export_files, export_files, unblurred_snapshot
+from ..views import approved_export_files, unblurred_snapshot
 
 router = APIRouter(prefix="/api", tags=["snapshots, exports and approvals"])
 User = Annotated[UserRecord, Depends(current_user)]
@@ -68,52 +67,6 @@ def snapshot(
     return FileResponse(path, media_type=JPEG, headers={"Cache-Control": "private, no-store"})
 
 
-def _approve(state: AppState, approval: ApprovalRecord, user: UserRecord) -> ApprovalRecord:
-    """Approve a request; an export's files are written now, from the very trace result
-    the request was about, so what was approved is what can be downloaded."""
-    if approval.kind == "export":
-        case = state.store.get_case(approval.case_id)
-        if latest_result_digest(state, case.id) != approval.result_digest:
-            raise QueryError(
-                f"case {case.id} was traced again after export {approval.id} was requested; "
-                "deny this request and ask for a new export of the current result"
-            )
-        export_files(state, case, approval.id, user.username)
-    decided = state.store.decide_approval(approval.id, True, user.username)
-    state.store.append_audit(
-        user.username,
-        "approval",
-        approval.case_id,
-        {"approval_id": approval.id, "kind": approval.kind, "approve": True},
-        {},
-    )
-    return decided
-
-
-def _request(
-    state: AppState, case_id: str, kind: str, body: ApprovalIn, user: UserRecord
-) -> ApprovalRecord:
-    approval = state.store.request_approval(
-        case_id,
-        kind,
-        user.username,
-        body.reason,
-        body.tracklet_id,
-        result_digest=latest_result_digest(state, case_id),
-    )
-    state.store.append_audit(
-        user.username,
-        f"{kind}_request",
-        case_id,
-        {"reason": body.reason, "tracklet_id": body.tracklet_id, "approval_id": approval.id},
-        {},
-    )
-    if user.role == Role.SUPERVISOR:
-        # A supervisor's own request is approved by asking: it is theirs to approve.
-        approval = _approve(state, approval, user)
-    return approval
-
-
 @router.post("/cases/{case_id}/unblur", response_model=ApprovalOut, status_code=201)
 @needs(Permission.REQUEST_APPROVAL)
 def request_unblur(case_id: str, body: ApprovalIn, request: Request, user: User) -> ApprovalOut:
@@ -124,7 +77,9 @@ def request_unblur(case_id: str, body: ApprovalIn, request: Request, user: User)
         raise QueryError("say whose face (tracklet_id) should be un-blurred")
     if body.tracklet_id not in case_tracklets(latest_result(state, case_id)):
         raise NotFoundError(f"tracklet {body.tracklet_id} is not part of case {case_id}")
-    return ApprovalOut.of(_request(state, case_id, "unblur", body, user))
+    return ApprovalOut.of(
+        request_approval(state, case_id, "unblur", body.reason, body.tracklet_id, user)
+    )
 
 
 @router.post("/cases/{case_id}/exports", response_model=ApprovalOut, status_code=201)
@@ -135,7 +90,9 @@ def request_export(case_id: str, body: ApprovalIn, request: Request, user: User)
     visible_case(state.store, user, case_id)
     if latest_result(state, case_id) is None:
         raise QueryError(f"case {case_id} has no trace to export yet")
-    return ApprovalOut.of(_request(state, case_id, "export", body, user))
+    return ApprovalOut.of(
+        request_approval(state, case_id, "export", body.reason, body.tracklet_id, user)
+    )
 
 
 @router.get("/cases/{case_id}/approvals", response_model=list[ApprovalOut])
@@ -179,12 +136,7 @@ def download_export(
 @needs(Permission.APPROVE)
 def pending_approvals(user: User, store: StoreDep, status: str = "pending") -> list[ApprovalOut]:
     """Requests on your team's cases (pending by default)."""
-    team_cases = {c.id for c in store.list_cases() if c.team == user.team}
-    return [
-        ApprovalOut.of(a)
-        for a in store.list_approvals(status=status or None)
-        if a.case_id in team_cases
-    ]
+    return [ApprovalOut.of(a) for a in store.list_approvals(status=status or None, team=user.team)]
 
 
 @router.post("/approvals/{approval_id}", response_model=ApprovalOut)
@@ -196,18 +148,4 @@ def decide_approval(
     state = app_state(request)
     approval = state.store.get_approval(approval_id)
     visible_case(state.store, user, approval.case_id)
-    if approval.status != "pending":
-        raise QueryError(
-            f"approval request {approval_id} was already {approval.status} by {approval.decided_by}"
-        )
-    if body.approve:
-        return ApprovalOut.of(_approve(state, approval, user))
-    decided = state.store.decide_approval(approval_id, False, user.username)
-    state.store.append_audit(
-        user.username,
-        "approval",
-        approval.case_id,
-        {"approval_id": approval_id, "kind": approval.kind, "approve": False},
-        {},
-    )
-    return ApprovalOut.of(decided)
+    return ApprovalOut.of(decide(state, approval, user, approve=body.approve))

@@ -143,7 +143,7 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
     approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}
     params = saved_params(state, case_id)
-    children = [c for c in store.list_cases() if c.parent_case_id == case_id and can_see(user, c)]
+    children = [c for c in store.list_cases(parent_case_id=case_id) if can_see(user, c)]
     store.append_audit(user.username, "view_case", case_id, {"via": "page"}, {})
     return render(
         request,
@@ -168,8 +168,7 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
 @needs(Permission.APPROVE)
 def approvals_page(request: Request, user: User, store: StoreDep) -> Response:
     """Pending export and un-blur requests of your team."""
-    team = {c.id for c in store.list_cases() if c.team == user.team}
-    items = [ApprovalOut.of(a) for a in store.list_approvals() if a.case_id in team]
+    items = [ApprovalOut.of(a) for a in store.list_approvals(team=user.team)]
     return render(request, "approvals.html", {"approvals": items})
 
 

@@ -478,6 +478,32 @@ class IndexConfig(Strict):
         return {cam: name for name, cams in self.districts.items() for cam in cams}
 
 
+class PoolConfig(Strict):
+    """Database connection pool of each process (``storage.pool``; PostgreSQL only:
+    SQLite opens a connection per use)."""
+
+    size: int = Field(
+        5,
+        ge=1,
+        le=200,
+        description="Connections each process keeps open (each web worker, ingest worker "
+        "and Ray task is a process: size x processes must stay under the server's "
+        "max_connections, 100 by default)",
+    )
+    max_overflow: int = Field(
+        5, ge=0, le=200, description="Extra connections opened under load, closed after use"
+    )
+    timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Seconds to wait for a free connection before an error"
+    )
+    recycle_s: int = Field(
+        1800,
+        ge=-1,
+        le=86_400,
+        description="Reopen connections older than this (firewalls drop idle ones; -1: never)",
+    )
+
+
 class StorageConfig(Strict):
     """Where the index lives."""
 
@@ -486,6 +512,7 @@ class StorageConfig(Strict):
         None, description="SQLAlchemy URL; default SQLite in data_dir (PostgreSQL supported)"
     )
     index: IndexConfig = Field(default_factory=IndexConfig, description="Face index")
+    pool: PoolConfig = Field(default_factory=PoolConfig, description="Connection pool (PostgreSQL)")
 
 
 class AuditConfig(Strict):

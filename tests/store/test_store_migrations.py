@@ -111,7 +111,7 @@ def test_a_fresh_database_migrates_to_exactly_the_models(
         instance = store.instance_id
     assert _revision(engine) == head_revision()
     assert _drift(engine) == []
-    assert set(_meta(engine)) == {"instance_id"}
+    assert set(_meta(engine)) == {"instance_id", "longest_tracklet_s"}
     with Store(tmp_path / "data", url=db_url) as store:  # at head: nothing to do
         assert store.instance_id == instance
 
@@ -135,7 +135,8 @@ def test_a_legacy_database_is_stamped_and_upgraded_with_its_data(
         approval = store.request_approval("C-1", "export", "ana", "why", None, "d" * 64)
         assert store.get_approval(approval.id).result_digest == "d" * 64
     assert _revision(engine) == head_revision()
-    assert _meta(engine) == {"instance_id": "legacy-instance"}
+    # the longest tracklet is measured from the table on first open (none here)
+    assert _meta(engine) == {"instance_id": "legacy-instance", "longest_tracklet_s": "0.0"}
     # Nothing is missing; only the type spelling of the hand-added SQLite columns may differ.
     assert [d for d in _drift(engine) if d[0] in ("add_table", "add_column", "add_index")] == []
 

@@ -480,7 +480,7 @@ def test_store_errors_are_store_errors(tmp_path: Path) -> None:
 
 def test_for_site_uses_storage_section(tmp_path: Path) -> None:
     site = SimpleNamespace(
-        storage=SimpleNamespace(data_dir=tmp_path / "site", database_url=None),
+        storage=SimpleNamespace(data_dir=tmp_path / "site", database_url=None, pool=None),
         audit=SimpleNamespace(anchor_path=None, syslog=False),
     )
     with Store.for_site(site) as s:  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cctrace.config import PoolConfig
 from cctrace.errors import CctraceError, StoreError
 from cctrace.privacy.crypto import DataCipher, load_data_cipher
 
@@ -25,6 +26,7 @@ from .audit_chain import ANCHOR_FILE
 from .migrations import current_revision, head_revision, migrate
 from .records import InvalidInputError
 from .schema import StoreMetaRow
+from .time_bounds import LONGEST_KEY, measure_longest
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,8 @@ class StoreBase:
     ``cipher`` encrypts face embeddings and crops at rest; by default it is loaded by
     :func:`~cctrace.privacy.crypto.load_data_cipher` (``$CCTRACE_DATA_KEY``, ...).
     ``audit_anchor`` is the audit checkpoint file (default ``<data_dir>/audit/anchors.jsonl``)
-    and ``audit_syslog`` sends each checkpoint to syslog as well.
+    and ``audit_syslog`` sends each checkpoint to syslog as well. ``pool`` sizes the
+    connection pool on PostgreSQL (``storage.pool`` of the site).
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class StoreBase:
         cipher: DataCipher | None = None,
         audit_anchor: Path | str | None = None,
         audit_syslog: bool = False,
+        pool: PoolConfig | None = None,
     ):
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -143,7 +147,14 @@ class StoreBase:
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
-            kwargs["pool_pre_ping"] = True
+            pool = pool or PoolConfig()
+            kwargs.update(
+                pool_pre_ping=True,
+                pool_size=pool.size,
+                max_overflow=pool.max_overflow,
+                pool_timeout=pool.timeout_s,
+                pool_recycle=pool.recycle_s,
+            )
         try:
             self._engine = create_engine(self.url, **kwargs)
         except (SQLAlchemyError, ImportError) as exc:
@@ -184,6 +195,7 @@ class StoreBase:
             raise StoreError(
                 f"cannot create or upgrade the schema at {self.safe_url!r}: {exc}"
             ) from exc
+        self._ensure_longest_key()
         for attempt in range(2):
             try:
                 with self._write() as s:
@@ -199,6 +211,19 @@ class StoreBase:
                     continue
                 raise
         raise StoreError("unreachable")  # pragma: no cover
+
+    def _ensure_longest_key(self) -> None:
+        """Create the longest-tracklet key (measured once from the table) if missing."""
+        with self._read() as s:
+            if s.get(StoreMetaRow, LONGEST_KEY) is not None:
+                return
+        try:
+            with self._write() as s:
+                if s.get(StoreMetaRow, LONGEST_KEY) is None:
+                    s.add(StoreMetaRow(key=LONGEST_KEY, value=repr(measure_longest(s))))
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise  # another process created it at the same moment: nothing to do
 
     @contextmanager
     def unit_of_work(self) -> Iterator[None]:

@@ -31,6 +31,7 @@ from .schema import (
     TrackPointRow,
     utcnow,
 )
+from .time_bounds import raise_longest
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,8 @@ class IngestMixin(StoreBase):
             )
         s.add_all(rows)
         s.flush()
+        if tracklets:
+            raise_longest(s, max((t.end - t.start).total_seconds() for t in tracklets))
         points: list[dict[str, Any]] = []
         faces: list[dict[str, Any]] = []
         for t, row in zip(tracklets, rows, strict=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from .schema import (
     TrackletRow,
     TrackPointRow,
 )
+from .time_bounds import MARGIN_S, longest_tracklet_s
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +123,20 @@ class QueryMixin(StoreBase):
         A bound of None is open: ``(None, None)`` lists every tracklet.
         """
         stmt = select(TrackletRow).order_by(TrackletRow.start_time, TrackletRow.id)
-        if t_from is not None:
-            require_aware(t_from, "t_from")
-            stmt = stmt.where(TrackletRow.end_time >= t_from)
         if t_to is not None:
             require_aware(t_to, "t_to")
             stmt = stmt.where(TrackletRow.start_time <= t_to)
         if camera_ids is not None:
             stmt = stmt.where(TrackletRow.camera_id.in_(list(camera_ids)))
         with self._read() as s:
+            if t_from is not None:
+                require_aware(t_from, "t_from")
+                # Both ends of the start_time range are bounded (see store.time_bounds),
+                # so the index range is the window plus the longest tracklet only.
+                earliest = t_from - timedelta(seconds=longest_tracklet_s(s) + MARGIN_S)
+                stmt = stmt.where(
+                    TrackletRow.end_time >= t_from, TrackletRow.start_time >= earliest
+                )
             return [_convert.tracklet(r, self.abspath) for r in s.scalars(stmt)]
 
     def face_counts(self, ids: Iterable[int]) -> dict[int, int]:

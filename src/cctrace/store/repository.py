@@ -66,6 +66,7 @@ class Store(
             url=site.storage.database_url,
             audit_anchor=site.audit.anchor_path,
             audit_syslog=site.audit.syslog,
+            pool=site.storage.pool,
         )
 
     def __enter__(self) -> Store:

@@ -114,8 +114,8 @@ def snapshot(site_path: Path) -> Snapshot:
     return tracklets, encounters
 
 
-def ingest_cmd(site: Path) -> list[str]:
-    cli = [sys.executable, "-m", "cctrace.cli", "ingest", str(site)]
+def ingest_cmd(site: Path, verbose: bool = False) -> list[str]:
+    cli = [sys.executable, "-m", "cctrace.cli", *(["-v"] if verbose else []), "ingest", str(site)]
     return [*cli, "--no-progress", "--allow-expired"]  # PETS footage is dated 2009
 
 
@@ -201,22 +201,31 @@ def fresh(base: Path, clips: list[Path], pets: Path, name: str) -> Path:
 
 
 def run_round(
-    kind: str, n: int, base: Path, clips: list[Path], pets: Path, clean_s: float, ref: Snapshot
+    kind: str,
+    n: int,
+    base: Path,
+    clips: list[Path],
+    pets: Path,
+    clean_s: float,
+    ref: Snapshot,
+    window: tuple[float, float] = (0.05, 0.75),
 ) -> Round:
     site = fresh(base, clips, pets, f"{kind}-{n}")
-    proc = subprocess.Popen(
-        ingest_cmd(site),
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log_path = site.parent / "ingest.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            ingest_cmd(site, verbose=VERBOSE),
+            env=env(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     started = time.monotonic()
     killed = False
     while len(workers_of(proc.pid)) < 2 and proc.poll() is None:
         time.sleep(0.05)
     ready = time.monotonic() - started  # both camera workers are up
-    kill_at = ready + random.uniform(0.05, 0.75) * max(1.0, clean_s - ready)
+    kill_at = ready + random.uniform(*window) * max(1.0, clean_s - ready)
     while time.monotonic() - started < kill_at and proc.poll() is None:
         time.sleep(0.05)
     if kind == "parent":
@@ -241,7 +250,17 @@ def run_round(
         seen = states(site)
         shown = ", ".join(f"{k} {v}" for k, v in sorted(seen.items()))
     lost, duplicated, extra, enc_ok = compare(ref, snapshot(site))
+    if KEEP_LOGS is not None and (lost or duplicated or extra or rc or not enc_ok):
+        KEEP_LOGS.mkdir(parents=True, exist_ok=True)
+        kept = KEEP_LOGS / f"{kind}-{n}.log"
+        shutil.copy(log_path, kept)
+        print(f"round {kind} {n} went wrong: its ingest log is in {kept}", flush=True)
     return Round(kind, n, kill_at, killed, len(orphans), shown, rc, lost, duplicated, extra, enc_ok)
+
+
+KEEP_LOGS: Path | None = None
+"""Where the ingest logs of rounds that went wrong are copied (``--keep-logs``)."""
+VERBOSE = False
 
 
 def write_report(
@@ -295,7 +314,27 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=70, help="frames per clip")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest_kill.md")
+    parser.add_argument(
+        "--kinds", nargs="+", choices=["parent", "worker"], default=["parent", "worker"]
+    )
+    parser.add_argument(
+        "--window",
+        type=float,
+        nargs=2,
+        default=(0.05, 0.75),
+        metavar=("FROM", "TO"),
+        help="kill between these fractions of the clean run after both workers are up",
+    )
+    parser.add_argument(
+        "--keep-logs",
+        type=Path,
+        default=ROOT / "bench" / "results" / "ingest_kill_logs",
+        help="copy the ingest log of every round that went wrong here",
+    )
+    parser.add_argument("--verbose-ingest", action="store_true", help="ingest with -v")
     args = parser.parse_args()
+    global KEEP_LOGS, VERBOSE
+    KEEP_LOGS, VERBOSE = args.keep_logs, args.verbose_ingest
     random.seed(args.seed)
     pets = shared_data() / "pets2009-s2l1"
     if not (pets / "view001.mp4").is_file():
@@ -318,8 +357,8 @@ def main() -> None:
         print(f"clean run: {clean_s:.1f} s, {sum(ref[0].values())} tracklets", flush=True)
         rounds = []
         for n in range(1, args.rounds + 1):
-            for kind in ("parent", "worker"):
-                r = run_round(kind, n, base, clips, pets, clean_s, ref)
+            for kind in args.kinds:
+                r = run_round(kind, n, base, clips, pets, clean_s, ref, tuple(args.window))
                 print(r, flush=True)
                 rounds.append(r)
         write_report(args.out, args, clean_s, ref, rounds)

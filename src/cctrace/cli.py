@@ -975,6 +975,76 @@ def db_upgrade(site_file: SiteArgument = None, site_opt: SiteOption = None) -> N
         console.print(f"upgraded from {was} to revision {before.head}", highlight=False)
 
 
+footage_app = typer.Typer(help="Manage ingested footage files.", no_args_is_help=True)
+app.add_typer(footage_app, name="footage")
+
+
+@footage_app.command("reset")
+def footage_reset(
+    file: Annotated[
+        str, typer.Option("--file", "-f", help="The footage file: its path or its id.")
+    ],
+    site_file: SiteArgument = None,
+    site: SiteOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")] = False,
+    actor: Annotated[str | None, typer.Option(help="Who resets (audit).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Forget what was analysed from one footage file, so the next `cctrace ingest`
+    analyses it again from the start: for a file whose checkpoint this cctrace cannot
+    read (left by another version), or one analysed with settings since changed.
+
+    Deletes the file's tracklets (points, faces, body embeddings, encounters), its
+    loose faces, their crop and snapshot files and face-index vectors. Refused while a
+    case in its evidence period holds any of it, or while a process is ingesting the
+    file. Audited."""
+    from cctrace.config import load_site
+    from cctrace.ingest.owner import is_interrupted
+    from cctrace.retention import reset_footage
+    from cctrace.store.records import FootageStatus
+    from cctrace.store.repository import Store
+
+    cfg = load_site(_site_path(site_file, site), check_files=False)
+    with Store.for_site(cfg) as store:
+        files = store.list_footage()
+        wanted = [f for f in files if str(f.id) == file or f.path == file]
+        if not wanted:
+            resolved = str(Path(file).expanduser().resolve())
+            wanted = [f for f in files if f.path == resolved]
+        if not wanted:
+            raise typer.BadParameter(
+                f"--file {file!r}: no ingested footage file has that path or id "
+                "(`cctrace status` lists them)"
+            )
+        footage = wanted[0]
+        if footage.status is FootageStatus.RUNNING and not is_interrupted(footage):
+            raise typer.BadParameter(
+                f"--file {footage.path}: being ingested now by {footage.run_owner}; "
+                "stop that ingest first"
+            )
+        if not (dry_run or yes):
+            if not sys.stdin.isatty():
+                raise typer.BadParameter("add --yes to reset without a question")
+            typer.confirm(
+                f"Forget everything analysed from {footage.path} (id {footage.id})?", abort=True
+            )
+        report = reset_footage(store, footage, cfg.retention, actor=_actor(actor), dry_run=dry_run)
+    if as_json:
+        print_json(report)
+        return
+    verb = "would remove" if dry_run else "removed"
+    console.print(
+        f"{escape(footage.path)}: {verb} {report.tracklets} tracklets, {report.embeddings} "
+        f"faces, {report.encounters} encounters, {report.loose_faces} loose faces, "
+        f"{report.files} files, {report.index_vectors} index vectors"
+        + ("" if dry_run else "; the next `cctrace ingest` analyses it from the start"),
+        highlight=False,
+    )
+    for error in report.errors:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(error)}")
+
+
 def _add_web_commands() -> None:
     from cctrace.web.cli import serve, users_app
 

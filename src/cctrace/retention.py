@@ -16,14 +16,14 @@ import logging
 import shutil
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cctrace.config import RetentionConfig, SiteConfig
 from cctrace.errors import CctraceError, StoreError
-from cctrace.store import FaceIndex, InvalidInputError, PurgeOutcome, Store
+from cctrace.store import FaceIndex, FootageRecord, InvalidInputError, PurgeOutcome, Store
 from cctrace.store.face_indexes import IVF_DIR as IVF_INDEX_DIR
 from cctrace.store.face_indexes import open_sharded_index
 from cctrace.store.sharded_index import MANIFEST
@@ -326,3 +326,69 @@ class PurgeScheduler:
             self.run_once()
             if self._stop.wait(self.interval_s):
                 break
+
+
+@dataclass(frozen=True)
+class ResetReport:
+    """What resetting one footage file removed (see :func:`reset_footage`)."""
+
+    footage_id: int
+    path: str
+    tracklets: int
+    embeddings: int
+    encounters: int
+    loose_faces: int
+    files: int
+    index_vectors: int
+    dry_run: bool
+    errors: tuple[str, ...] = ()
+
+
+def reset_footage(
+    store: Store,
+    footage: FootageRecord,
+    retention: RetentionConfig,
+    *,
+    actor: str = DEFAULT_ACTOR,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> ResetReport:
+    """Forget what was analysed from ``footage`` so the next ingest starts it over:
+    database rows in one transaction (:meth:`Store.reset_footage`, refused while a case
+    holds any of it as evidence), then its crop and snapshot files and its vectors in the
+    face index. Audited (``footage_reset``)."""
+    now = now or datetime.now(UTC)
+    evidence_before = now - timedelta(days=retention.case_evidence_days)
+    outcome = store.reset_footage(footage.id, evidence_before, dry_run=dry_run)
+    errors: list[str] = []
+    if dry_run:
+        files = sum((store.data_dir / rel).exists() for rel in outcome.files)
+        index_vectors = len(outcome.embedding_ids)
+    else:
+        files = _step(errors, "files", lambda: _remove_files(store.data_dir, outcome.files))
+        index_vectors = _step(errors, "face index", lambda: _purge_index(store, outcome))
+    report = ResetReport(
+        footage_id=footage.id,
+        path=footage.path,
+        tracklets=outcome.tracklets,
+        embeddings=len(outcome.embedding_ids),
+        encounters=outcome.encounters,
+        loose_faces=outcome.loose_faces,
+        files=files,
+        index_vectors=index_vectors,
+        dry_run=dry_run,
+        errors=tuple(errors),
+    )
+    counts = {
+        k: v
+        for k, v in asdict(report).items()
+        if k not in ("footage_id", "path", "dry_run", "errors")
+    }
+    store.append_audit(
+        actor,
+        "footage_reset",
+        None,
+        {"footage_id": footage.id, "camera_id": footage.camera_id, "dry_run": dry_run},
+        {**counts, **({"errors": list(errors)} if errors else {})},
+    )
+    return report

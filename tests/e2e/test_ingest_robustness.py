@@ -216,3 +216,66 @@ def test_a_camera_with_missing_footage_does_not_stop_the_others(
     assert "failed" in rows["gone"] and "failed" in rows["looped"], done.stdout
     with Store.for_site(load_site(site, check_files=False)) as store:
         assert store.tracklets_in_window(None, None, camera_ids=["view001"])
+
+
+def test_a_checkpoint_it_cannot_read_fails_then_reset_starts_the_file_over(
+    pets_dir: Path, short_clip: Path, tmp_path: Path
+) -> None:
+    """A file interrupted under another checkpoint format fails with a message naming
+    `cctrace footage reset`; the reset forgets what was stored from it (rows, files,
+    vectors; audited) and the next ingest analyses it again to the same result."""
+    from typer.testing import CliRunner
+
+    from cctrace.cli import app
+    from cctrace.store.records import FootageStatus
+
+    site_path = _site(pets_dir, tmp_path / "site", short_clip)
+    summary = ingest_site(load_site(site_path), workers=1, progress=False, allow_expired=True)
+    assert [f.status for f in summary.files] == ["done"]
+    reference = _snapshot(site_path)
+    site = load_site(site_path, check_files=False)
+    with Store.for_site(site) as store:
+        (footage,) = store.list_footage()
+        # as a cctrace with the older, bare-pickle checkpoints left it: running, resumable
+        store.mark_footage(footage.id, FootageStatus.RUNNING, checkpoint_state=b"\x80\x04old")
+        stored_files = [
+            p for p in store.data_dir.rglob("*") if p.is_file() and p.suffix in (".jpg", ".enc")
+        ]
+        assert stored_files  # snapshots (and face crops, where faces were big enough)
+    summary = ingest_site(site, workers=1, progress=False, allow_expired=True)
+    (failed,) = summary.files
+    assert failed.status == "failed" and "cctrace footage reset" in (failed.note or "")
+
+    runner = CliRunner()
+    refused = runner.invoke(app, ["footage", "reset", str(site_path), "--file", "nope.mp4"])
+    assert refused.exit_code == 2 and "no ingested footage file" in refused.output
+    done = runner.invoke(
+        app, ["footage", "reset", str(site_path), "--file", footage.path, "--yes", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    assert f'"tracklets": {len(reference[0])}' in done.output
+    with Store.for_site(site) as store:
+        assert store.tracklets_in_window(None, None) == []
+        assert store.get_footage(footage.id).status is FootageStatus.PENDING
+        assert not any(p.exists() for p in stored_files)
+        assert [e.action for e in store.list_audit()][-1] == "footage_reset"
+    summary = ingest_site(site, workers=1, progress=False, allow_expired=True)
+    assert [f.status for f in summary.files] == ["done"]
+    assert _snapshot(site_path) == reference
+
+
+def test_reset_refuses_a_file_a_case_holds_as_evidence(reference: Path, tmp_path: Path) -> None:
+    from cctrace.errors import CctraceError
+    from cctrace.retention import reset_footage
+    from cctrace.types import SightingStatus
+
+    site = load_site(reference, check_files=False)
+    with Store.for_site(site) as store:
+        (footage,) = store.list_footage()
+        first = store.tracklets_in_window(None, None)[0]
+        store.create_case("C-EVID", "ana", "Public Health Act")
+        store.decide_sighting("C-EVID", first.id, SightingStatus.ACCEPTED, "ana")
+        before = len(store.tracklets_in_window(None, None))
+        with pytest.raises(CctraceError, match=r"case evidence.*C-EVID"):
+            reset_footage(store, footage, site.retention, actor="ana")
+        assert len(store.tracklets_in_window(None, None)) == before

@@ -14,114 +14,19 @@ browser (no ``playwright install``). The demo is the session's build (``built_de
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.browser_support import Server, context_for, sign_in
+
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # tests may run as root, where Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CASE = "DEMO-0001"
-TIMEOUT_MS = 30_000
 TRACE_TIMEOUT_MS = 120_000
-
-
-@dataclass
-class Server:
-    """The running demo app."""
-
-    url: str
-    workdir: Path
-    passwords: dict[str, str]
-    app: Any
-
-
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@pytest.fixture(scope="module")
-def server(
-    copy_demo: Callable[[Path], Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """The demo site built once, its demo accounts, and the app served by uvicorn."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's 'chromium' (scripts/setup.sh --dev)")
-    pytest.importorskip("playwright.sync_api", reason="playwright (a dev dependency) is missing")
-    import uvicorn
-
-    from cctrace.config import load_site
-    from cctrace.web import WebSettings, create_app
-    from cctrace.web.cli import ensure_demo_users
-
-    workdir = tmp_path_factory.mktemp("webdemo")
-    shutil.rmtree(workdir)
-    copy_demo(workdir)
-    site = load_site(workdir / "site.yaml", check_files=False)
-    passwords = ensure_demo_users(site.storage.data_dir, workdir)
-    app = create_app(site, WebSettings.for_demo())
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield Server(f"http://127.0.0.1:{port}", workdir, passwords, app)
-    uv.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[Any]:
-    """Headless Debian Chromium (no downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _context(browser: Any, server: Server) -> Any:
-    context = browser.new_context(
-        base_url=server.url, viewport={"width": 1366, "height": 768}, accept_downloads=True
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
-
-
-def _sign_in(page: Any, username: str, password: str, path: str = "/") -> None:
-    """Type into the sign-in form and submit it with Enter (keyboard only)."""
-    page.goto(f"/login?next={path}")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    with page.expect_navigation():
-        page.get_by_label("Password").press("Enter")
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +43,9 @@ def supervisor(browser: Any, server: Server) -> Iterator[Any]:
 
 def _signed_in(browser: Any, server: Server, user: str) -> Iterator[Any]:
     """A page signed in through the form as ``user``, in its own context (own cookies)."""
-    context = _context(browser, server)
+    context = context_for(browser, server)
     page = context.new_page()
-    _sign_in(page, user, server.passwords[user])
+    sign_in(page, user, server.passwords[user])
     yield page
     context.close()
 
@@ -155,7 +60,7 @@ def _no_horizontal_overflow(page: Any) -> tuple[int, int]:
 
 
 def test_wrong_password_shows_an_error(browser: Any, server: Server) -> None:
-    context = _context(browser, server)
+    context = context_for(browser, server)
     page = context.new_page()
     page.goto("/login")
     page.get_by_label("User name").fill("investigator")

@@ -19,6 +19,7 @@ from typing import Any
 
 from cctrace.config import CameraConfig, SiteConfig
 from cctrace.errors import CctraceError, FootageError
+from cctrace.ingest.checkpoint import CheckpointError
 from cctrace.ingest.models import ModelSet
 from cctrace.ingest.owner import Heartbeat, is_interrupted, process_owner
 from cctrace.ingest.supervisor import supervise
@@ -290,6 +291,13 @@ def _ingest_one(
             note,
         )
     except Exception as exc:  # one bad file must not hide the camera's other files
+        if isinstance(exc, CheckpointError):
+            note = (
+                f"{exc}; `cctrace footage reset --file {record.path}` forgets what was "
+                "analysed from it, and the next ingest starts it over"
+            )
+            store.mark_footage(record.id, FootageStatus.FAILED, error=note)
+            return FileSummary(camera_id, record.path, "failed", note=note)
         if not isinstance(exc, FootageError):
             log.exception("camera %s: %s failed", camera_id, record.path)
         note = str(exc) if isinstance(exc, FootageError) else f"{type(exc).__name__}: {exc}"

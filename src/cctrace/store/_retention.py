@@ -15,14 +15,18 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from cctrace.errors import NotFoundError
+
 from ._base import StoreBase, chunks, require_aware
-from .records import CaseStatus
+from .records import CaseStatus, FootageStatus, InvalidInputError
 from .schema import (
     ApprovalRow,
+    BodyEmbeddingRow,
     CaseRow,
     CaseSightingRow,
     EncounterRow,
     FaceEmbeddingRow,
+    FootageRow,
     LooseFaceRow,
     TraceJobRow,
     TrackletRow,
@@ -194,6 +198,126 @@ class RetentionMixin(StoreBase):
         )
         return outcome
 
+    def reset_footage(
+        self, footage_id: int, evidence_before: datetime, *, dry_run: bool = False
+    ) -> PurgeOutcome:
+        """Delete everything analysed from one footage file (its tracklets with their
+        points, faces, body embeddings and encounters, and its loose faces) and set the
+        file back to ``pending`` with no checkpoint, in one transaction: the next ingest
+        analyses it from the start. For a file whose checkpoint this cctrace cannot read
+        (written by another version), or one analysed with settings since changed.
+
+        Refused (:class:`InvalidInputError`, nothing changed) while a case in its
+        evidence period (open, or closed since ``evidence_before``) holds a sighting of
+        the file or an encounter with one. The caller checks that no process is
+        ingesting the file. Files and index vectors are listed, not touched.
+        """
+        require_aware(evidence_before, "evidence_before")
+        session = self._read() if dry_run else self._write()
+        with session as s:
+            row = s.get(FootageRow, int(footage_id), with_for_update=not dry_run)
+            if row is None:
+                raise NotFoundError(f"expected a stored footage file {footage_id}, found none")
+            tracklets = list(
+                s.execute(
+                    select(TrackletRow.id, TrackletRow.snapshot_path).where(
+                        TrackletRow.footage_id == row.id
+                    )
+                )
+            )
+            ids = sorted(int(tid) for tid, _ in tracklets)
+            held = sorted(set(ids) & self._evidence(s, evidence_before))
+            if held:
+                cases = sorted(
+                    set(
+                        s.scalars(
+                            select(CaseSightingRow.case_id).where(
+                                CaseSightingRow.tracklet_id.in_(held[:1000])
+                            )
+                        )
+                    )
+                )
+                raise InvalidInputError(
+                    f"footage {row.path}: {len(held)} of its tracklets are case evidence"
+                    + (f" (sightings of case {', '.join(cases)})" if cases else "")
+                    + "; it cannot be analysed again until those cases are closed and "
+                    "their evidence period is over"
+                )
+            files = [str(p) for _, p in tracklets if p]
+            embedding_ids: list[int] = []
+            points = encounters = 0
+            for part in chunks(ids):
+                for eid, crop in s.execute(
+                    select(FaceEmbeddingRow.id, FaceEmbeddingRow.crop_path).where(
+                        FaceEmbeddingRow.tracklet_id.in_(part)
+                    )
+                ):
+                    embedding_ids.append(int(eid))
+                    if crop:
+                        files.append(str(crop))
+                points += int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(TrackPointRow)
+                        .where(TrackPointRow.tracklet_id.in_(part))
+                    )
+                    or 0
+                )
+                encounters += int(
+                    s.scalar(
+                        select(func.count())
+                        .select_from(EncounterRow)
+                        .where(
+                            or_(
+                                EncounterRow.tracklet_a_id.in_(part),
+                                EncounterRow.tracklet_b_id.in_(part),
+                            )
+                        )
+                    )
+                    or 0
+                )
+            loose = int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(LooseFaceRow)
+                    .where(LooseFaceRow.footage_id == row.id)
+                )
+                or 0
+            )
+            if not dry_run:
+                self._delete(s, [], ids)
+                s.execute(delete(LooseFaceRow).where(LooseFaceRow.footage_id == row.id))
+                row.status = FootageStatus.PENDING.value
+                row.error = None
+                row.progress_offset_s = 0.0
+                row.checkpoint_state = None
+                row.frames_decoded = row.frames_failed = 0
+                row.run_owner = None
+                row.heartbeat_at = None
+                row.updated_at = utcnow()
+        log.info(
+            "%s footage %s: %d tracklets, %d faces, %d encounters, %d loose faces",
+            "would reset" if dry_run else "reset",
+            footage_id,
+            len(ids),
+            len(embedding_ids),
+            encounters,
+            loose,
+        )
+        return PurgeOutcome(
+            tracklets=len(ids),
+            track_points=points,
+            embedding_ids=tuple(sorted(embedding_ids)),
+            encounters=encounters,
+            sightings=0,
+            approvals=0,
+            files=tuple(files),
+            expired_cases=(),
+            purged_cases=(),
+            kept_as_evidence=0,
+            loose_faces=loose,
+        )
+
     @staticmethod
     def _evidence(s: Session, evidence_before: datetime) -> set[int]:
         """Tracklets held as evidence by cases still in their evidence period: their
@@ -236,6 +360,7 @@ class RetentionMixin(StoreBase):
                 )
             )
             s.execute(delete(FaceEmbeddingRow).where(FaceEmbeddingRow.tracklet_id.in_(part)))
+            s.execute(delete(BodyEmbeddingRow).where(BodyEmbeddingRow.tracklet_id.in_(part)))
             s.execute(delete(TrackPointRow).where(TrackPointRow.tracklet_id.in_(part)))
             s.execute(delete(CaseSightingRow).where(CaseSightingRow.tracklet_id.in_(part)))
             s.execute(delete(TrackletRow).where(TrackletRow.id.in_(part)))

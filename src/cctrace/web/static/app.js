@@ -196,6 +196,27 @@
     });
   }
 
+  // A card wider than the screen (a table on a phone) scrolls inside itself: make such a
+  // card reachable and scrollable by keyboard, named after its heading.
+  const markScrollable = () => {
+    for (const card of document.querySelectorAll(".card")) {
+      const wide = card.scrollWidth > card.clientWidth + 1;
+      if (wide && !card.hasAttribute("tabindex")) {
+        card.setAttribute("tabindex", "0");
+        card.dataset.scrollable = "1";
+        if (!card.getAttribute("aria-labelledby") && !card.getAttribute("aria-label")) {
+          const heading = card.querySelector("h1, h2, h3");
+          if (heading) { card.setAttribute("aria-label", heading.textContent.trim()); }
+        }
+      } else if (!wide && card.dataset.scrollable) {
+        card.removeAttribute("tabindex");
+        delete card.dataset.scrollable;
+      }
+    }
+  };
+  markScrollable();
+  window.addEventListener("resize", markScrollable);
+
   const running = document.getElementById("job");
   if (running && running.dataset.jobId && !running.querySelector(".error")) { pollJob(running.dataset.jobId); }
 })();

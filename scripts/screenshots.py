@@ -1,12 +1,13 @@
 """Screenshots of the web app's main pages, for the docs (docs/screenshots/*.png).
 
-    python scripts/screenshots.py [--workdir demo] [--out docs/screenshots]
+    python scripts/screenshots.py [--workdir demo] [--out docs/screenshots] [--lang en ko]
 
 Builds the demo in ``--workdir`` when it has none (``cctrace demo``: real PETS2009
 footage, the shared copy of the clip when ``--shared-data`` has it), serves a throwaway
 copy of it (so the requests made for the pictures do not stay in your demo), signs in
 as each demo user in headless Debian Chromium (``/usr/bin/chromium``, driven by
-Playwright; nothing is downloaded) and saves 1440 px wide PNGs.
+Playwright; nothing is downloaded) and saves 1440 px wide PNGs: English in ``--out``,
+Korean in ``--out/ko`` (the browser asks for the language, as a tracer's would).
 """
 
 from __future__ import annotations
@@ -86,18 +87,24 @@ def save_png(data: bytes, path: Path) -> None:
     )
 
 
-def sign_in(browser: Any, base: str, user: str, password: str) -> Any:
-    """A new browser context signed in as ``user``; returns its page."""
+LOCALES = {"en": "en-GB", "ko": "ko-KR"}
+
+
+def sign_in(browser: Any, base: str, user: str, password: str, lang: str = "en") -> Any:
+    """A new browser context (asking for ``lang``) signed in as ``user``; returns its page."""
     context = browser.new_context(
-        base_url=base, viewport={"width": WIDTH, "height": 900}, device_scale_factor=1
+        base_url=base,
+        viewport={"width": WIDTH, "height": 900},
+        device_scale_factor=1,
+        locale=LOCALES[lang],
     )
     context.set_default_timeout(60_000)
     page = context.new_page()
     page.goto("/login")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(password)
+    page.locator("#username").fill(user)
+    page.locator("#password").fill(password)
     with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+        page.locator("#password").press("Enter")
     return page
 
 
@@ -108,43 +115,45 @@ def settle(page: Any) -> None:
              for (const img of document.images) { img.loading = "eager"; }
              await Promise.all([...document.images].map((img) => img.complete ? null :
                new Promise((r) => { img.onload = img.onerror = r; })));
+             await document.fonts.ready;
            }"""
     )
 
 
-def take(browser: Any, base: str, passwords: dict[str, str], out: Path) -> None:
+def take(browser: Any, base: str, passwords: dict[str, str], out: Path, lang: str) -> None:
     """Sign in as each role and save the pages."""
     from cctrace.demo import DEMO_CASE
 
-    context = browser.new_context(base_url=base, viewport={"width": WIDTH, "height": 720})
+    context = browser.new_context(
+        base_url=base, viewport={"width": WIDTH, "height": 720}, locale=LOCALES[lang]
+    )
     page = context.new_page()
     page.goto("/login")
-    page.get_by_label("User name").fill("investigator")
+    page.locator("#username").fill("investigator")
+    settle(page)
     save_png(page.screenshot(), out / "01-sign-in.png")
     context.close()
 
-    page = sign_in(browser, base, "investigator", passwords["investigator"])
+    page = sign_in(browser, base, "investigator", passwords["investigator"], lang)
     page.goto(f"/cases/{DEMO_CASE}")
     settle(page)
     save_png(page.screenshot(full_page=True), out / "02-case.png")
     contacts = page.locator("section[aria-labelledby=contacts-h]")
     contacts.scroll_into_view_if_needed()
     save_png(contacts.screenshot(), out / "03-contacts.png")
-    page.get_by_label("Reason for the export").fill("hand-over to the district health office")
+    page.locator("#export-reason").fill("hand-over to the district health office")
     with page.expect_navigation():
-        page.get_by_role("button", name="Request export").click()
+        page.locator("#export-reason").press("Enter")
 
-    page = sign_in(browser, base, "supervisor", passwords["supervisor"])
-    page.goto("/approvals")
-    save_png(page.screenshot(full_page=True), out / "04-approvals.png")
-
-    page = sign_in(browser, base, "auditor", passwords["auditor"])
-    page.goto("/audit")
-    save_png(page.screenshot(), out / "05-audit.png")
-
-    page = sign_in(browser, base, "admin", passwords["admin"])
-    page.goto("/admin")
-    save_png(page.screenshot(full_page=True), out / "06-admin.png")
+    for user, path, name, full in (
+        ("supervisor", "/approvals", "04-approvals.png", True),
+        ("auditor", "/audit", "05-audit.png", False),
+        ("admin", "/admin", "06-admin.png", True),
+    ):
+        page = sign_in(browser, base, user, passwords[user], lang)
+        page.goto(path)
+        settle(page)
+        save_png(page.screenshot(full_page=full), out / name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         default=REPO.parent / "shared" / "data",
         help="reference data with the PETS clip (used when present)",
     )
+    parser.add_argument("--lang", nargs="+", choices=sorted(LOCALES), default=["en", "ko"])
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).is_file():
         print(f"{CHROMIUM} not found: install Debian's 'chromium' package", file=sys.stderr)
@@ -177,7 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         with serve_demo(work) as (base, passwords), sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                take(browser, base, passwords, args.out)
+                for lang in args.lang:
+                    out = args.out if lang == "en" else args.out / lang
+                    out.mkdir(parents=True, exist_ok=True)
+                    take(browser, base, passwords, out, lang)
             finally:
                 browser.close()
     return 0

@@ -18,8 +18,8 @@ import pytest
 
 from cctrace.tracing.result import (
     CameraInfo,
-    ContactResult,
     ContactSummary,
+    EncounterResult,
     PathPoint,
     SightingResult,
     TraceQuery,
@@ -125,25 +125,25 @@ def build_trace(snapshots: list[Path], *, missing_snapshot: bool = False) -> Tra
         SightingResult(118, "cam-entrance", _t(2288), _t(2323), 0.69, SightingStatus.ACCEPTED,
                        MaskStatus.WORN, snap[0], _walk(2288, 2323, (5, 2), (-5, -7))),
     )  # fmt: skip
-    enc_food_1 = ContactResult(
+    enc_food_1 = EncounterResult(
         contact_tracklet_id=312, case_tracklet_id=310, camera_id="cam-food",
         start=_t(700), end=_t(1900), seconds_within=1040.0, min_distance_m=0.62,
         min_distance_at=_t(1211), case_mask=MaskStatus.UNKNOWN, contact_mask=MaskStatus.NOT_WORN,
         snapshot_path=snap[3], seconds_by_band={1.0: 610.0, 2.0: 1040.0, 3.0: 1150.0},
     )  # fmt: skip
-    enc_atrium_2 = ContactResult(
+    enc_atrium_2 = EncounterResult(
         contact_tracklet_id=207, case_tracklet_id=205, camera_id="cam-atrium",
         start=_t(180), end=_t(380), seconds_within=190.0, min_distance_m=0.9,
         min_distance_at=_t(300), case_mask=MaskStatus.NOT_WORN, contact_mask=MaskStatus.NOT_WORN,
         snapshot_path=snap[4], seconds_by_band={1.0: 40.0, 2.0: 190.0, 3.0: 200.0},
     )  # fmt: skip
-    enc_food_2 = ContactResult(
+    enc_food_2 = EncounterResult(
         contact_tracklet_id=318, case_tracklet_id=310, camera_id="cam-food",
         start=_t(1100), end=_t(1960), seconds_within=750.0, min_distance_m=1.1,
         min_distance_at=_t(1500), case_mask=MaskStatus.UNKNOWN, contact_mask=MaskStatus.NOT_WORN,
         snapshot_path=snap[4], seconds_by_band={1.0: 0.0, 2.0: 750.0, 3.0: 820.0},
     )  # fmt: skip
-    enc_entrance_3 = ContactResult(
+    enc_entrance_3 = EncounterResult(
         contact_tracklet_id=120, case_tracklet_id=118, camera_id="cam-entrance",
         start=_t(2290), end=_t(2320), seconds_within=24.0, min_distance_m=1.4,
         min_distance_at=_t(2301), case_mask=MaskStatus.WORN, contact_mask=MaskStatus.WORN,

@@ -19,7 +19,7 @@ from cctrace.tracing.contacts import (
     max_cumulative_seconds,
     seconds_at_distance,
 )
-from cctrace.tracing.result import ContactResult
+from cctrace.tracing.result import EncounterResult
 from cctrace.types import MaskStatus
 
 T0 = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)
@@ -45,8 +45,8 @@ def test_cumulative_time_uses_a_24_hour_window() -> None:
     assert max_cumulative_seconds(items) == pytest.approx(700.0)  # 300 + 400; 500 is 25 h on
 
 
-def _enc(contact: int, case: int, start_s: float, end_s: float, secs: float) -> ContactResult:
-    return ContactResult(
+def _enc(contact: int, case: int, start_s: float, end_s: float, secs: float) -> EncounterResult:
+    return EncounterResult(
         contact_tracklet_id=contact,
         case_tracklet_id=case,
         camera_id=f"cam{case}",

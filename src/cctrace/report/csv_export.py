@@ -65,7 +65,7 @@ from cctrace.report.formatting import (
 )
 from cctrace.report.json_report import atomic_write_text
 from cctrace.store.files import SNAPSHOTS_DIR
-from cctrace.tracing.result import ContactResult, ContactSummary, TraceResult
+from cctrace.tracing.result import ContactSummary, EncounterResult, TraceResult
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def sighting_rows(result: TraceResult, tz: tzinfo = UTC) -> list[Row]:
     return rows
 
 
-def _bands(e: ContactResult) -> str:
+def _bands(e: EncounterResult) -> str:
     return ";".join(
         f"{d:g}:{e.seconds_by_band[d]:.1f}"
         for d in sorted(e.seconds_by_band)
@@ -214,7 +214,7 @@ def _bands(e: ContactResult) -> str:
     )
 
 
-def _encounters(c: ContactSummary) -> list[ContactResult]:
+def _encounters(c: ContactSummary) -> list[EncounterResult]:
     return sorted(c.encounters, key=lambda e: e.start)
 
 

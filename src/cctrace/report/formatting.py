@@ -11,8 +11,8 @@ from cctrace.i18n import N_, gettext, ngettext
 from cctrace.localtime import LocalClock
 from cctrace.tracing.result import (
     CameraInfo,
-    ContactResult,
     ContactSummary,
+    EncounterResult,
     SightingResult,
     TraceResult,
 )
@@ -216,7 +216,7 @@ def result_clock(result: TraceResult, tz: tzinfo | None = None) -> LocalClock:
     return LocalClock.of(tz or UTC, result_times(result))
 
 
-def first_encounter(contact: ContactSummary) -> ContactResult | None:
+def first_encounter(contact: ContactSummary) -> EncounterResult | None:
     """A contact's earliest encounter (where and when they were first seen with the case)."""
     return min(contact.encounters, key=lambda e: to_utc(e.start), default=None)
 

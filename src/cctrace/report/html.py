@@ -52,7 +52,7 @@ TEMPLATE = "report.html"
 
 
 @dataclass(frozen=True)
-class SightingRow:
+class SightingLine:
     """One row of the sightings table."""
 
     order: str
@@ -74,7 +74,7 @@ class SightingRow:
 
 
 @dataclass(frozen=True)
-class LooseFaceRow:
+class LooseFaceLine:
     """One face seen without a tracked person (for review; never a sighting)."""
 
     camera: str
@@ -89,7 +89,7 @@ class LooseFaceRow:
 
 
 @dataclass(frozen=True)
-class EncounterRow:
+class EncounterLine:
     """One encounter under a contact."""
 
     camera: str
@@ -108,7 +108,7 @@ class EncounterRow:
 
 
 @dataclass(frozen=True)
-class ContactRow:
+class ContactLine:
     """One contact person and their encounters."""
 
     number: int
@@ -129,7 +129,7 @@ class ContactRow:
     tracklets: str
     linked_by: str
     """How the tracklets were joined into one person, comma separated ("" for one)."""
-    encounters: tuple[EncounterRow, ...]
+    encounters: tuple[EncounterLine, ...]
 
 
 @functools.cache
@@ -151,7 +151,7 @@ def _environment() -> Environment:
 
 def _sighting_rows(
     result: TraceResult, snaps: SnapshotEmbedder, clock: LocalClock
-) -> list[SightingRow]:
+) -> list[SightingLine]:
     cams = camera_index(result)
     order = route_order(result)
     numbers = timeline_numbers(result)
@@ -160,7 +160,7 @@ def _sighting_rows(
         pos = order.get(sighting_key(s))
         cam = camera_name(cams, s.camera_id)
         rows.append(
-            SightingRow(
+            SightingLine(
                 order="" if pos is None else str(pos),
                 label=sighting_label(numbers[sighting_key(s)], cam, s.start, clock),
                 tracklet_id=s.tracklet_id,
@@ -181,10 +181,10 @@ def _sighting_rows(
     return rows
 
 
-def _loose_face_rows(result: TraceResult, clock: LocalClock) -> list[LooseFaceRow]:
+def _loose_face_rows(result: TraceResult, clock: LocalClock) -> list[LooseFaceLine]:
     cams = camera_index(result)
     return [
-        LooseFaceRow(
+        LooseFaceLine(
             camera=camera_name(cams, f.camera_id),
             camera_id=f.camera_id,
             time=clock.clock(f.timestamp),
@@ -219,12 +219,12 @@ def _contact_row(
     result: TraceResult,
     snaps: SnapshotEmbedder,
     clock: LocalClock,
-) -> ContactRow:
+) -> ContactLine:
     cams = camera_index(result)
     encounters = sorted(c.encounters, key=lambda e: e.start)
     thumb = next((u for u in (snaps.data_uri(e.snapshot_path) for e in encounters) if u), None)
     case_masks = sorted({e.case_mask for e in encounters}, key=lambda m: m.value)
-    return ContactRow(
+    return ContactLine(
         number=number,
         label=contact_label(number, c, cams, clock),
         thumb=thumb,
@@ -242,7 +242,7 @@ def _contact_row(
         tracklets=", ".join(str(t) for t in c.contact_tracklet_ids),
         linked_by=", ".join(label(how) for how in c.linked_by),
         encounters=tuple(
-            EncounterRow(
+            EncounterLine(
                 camera=camera_name(cams, e.camera_id),
                 start=clock.clock(e.start),
                 date=clock.day(e.start),

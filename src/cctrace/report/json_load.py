@@ -30,8 +30,8 @@ from cctrace.report.json_report import SCHEMA_ID
 from cctrace.tracing.result import (
     CameraInfo,
     CameraLinkEvidence,
-    ContactResult,
     ContactSummary,
+    EncounterResult,
     LooseFaceResult,
     PathPoint,
     SightingResult,
@@ -246,8 +246,8 @@ def _band(o: _Obj) -> tuple[float, float]:
     return o.number("distance_m"), o.number("seconds")
 
 
-def _encounter(o: _Obj) -> ContactResult:
-    return ContactResult(
+def _encounter(o: _Obj) -> EncounterResult:
+    return EncounterResult(
         contact_tracklet_id=o.integer("contact_tracklet_id"),
         case_tracklet_id=o.integer("case_tracklet_id"),
         camera_id=o.text("camera_id"),

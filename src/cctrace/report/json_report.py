@@ -34,8 +34,8 @@ from cctrace.report.formatting import (
 )
 from cctrace.tracing.result import (
     CameraInfo,
-    ContactResult,
     ContactSummary,
+    EncounterResult,
     LooseFaceResult,
     SightingResult,
     TraceQuery,
@@ -135,7 +135,7 @@ def _bands(bands: dict[float, float]) -> list[dict[str, float]]:
     ]
 
 
-def _encounter(e: ContactResult) -> dict[str, Any]:
+def _encounter(e: EncounterResult) -> dict[str, Any]:
     return {
         "contact_tracklet_id": e.contact_tracklet_id,
         "case_tracklet_id": e.case_tracklet_id,

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from cctrace.errors import QueryError
-from cctrace.tracing.result import ContactResult, ContactSummary
+from cctrace.tracing.result import ContactSummary, EncounterResult
 from cctrace.types import MaskStatus
 
 CONTACT_WINDOW = timedelta(hours=24)
@@ -140,7 +140,7 @@ def join_people(
 
 
 def group_contacts(
-    encounters: Sequence[ContactResult],
+    encounters: Sequence[EncounterResult],
     same_person: dict[int, int] | PersonGroups,
     minutes: float,
 ) -> list[ContactSummary]:
@@ -154,7 +154,7 @@ def group_contacts(
     if isinstance(same_person, PersonGroups):
         linked_by = same_person.linked_by
         same_person = same_person.group_of
-    groups: dict[int, list[ContactResult]] = {}
+    groups: dict[int, list[EncounterResult]] = {}
     for enc in encounters:
         gid = same_person.get(enc.contact_tracklet_id, -enc.contact_tracklet_id - 1)
         groups.setdefault(gid, []).append(enc)
@@ -180,7 +180,7 @@ def group_contacts(
     return summaries
 
 
-def _merge_overlaps(encs: Sequence[ContactResult]) -> list[tuple[datetime, float]]:
+def _merge_overlaps(encs: Sequence[EncounterResult]) -> list[tuple[datetime, float]]:
     """(start, seconds) per stretch of time, overlapping encounters counted once.
 
     The same moment can be seen by two overlapping cameras (or against two fragments of

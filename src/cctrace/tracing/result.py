@@ -103,8 +103,10 @@ class LooseFaceResult:
 
 
 @dataclass(frozen=True)
-class ContactResult:
-    """A person who was close to the case."""
+class EncounterResult:
+    """One encounter of the case with a contact, in one camera, as a trace result holds it
+    (from the stored :class:`~cctrace.store.records.EncounterRecord` of the case's side,
+    with both people's mask status and the contact's snapshot)."""
 
     contact_tracklet_id: int
     case_tracklet_id: int
@@ -134,7 +136,7 @@ class ContactSummary:
     contact_mask: MaskStatus
     is_close_contact: bool
     """True when cumulative time within the distance passes the minutes threshold."""
-    encounters: tuple[ContactResult, ...]
+    encounters: tuple[EncounterResult, ...]
     linked_by: tuple[str, ...] = ()
     """How this person's tracklets were joined into one (``face``, ``motion
     continuity``, ``same ground path in overlapping cameras``); empty for one tracklet

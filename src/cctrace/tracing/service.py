@@ -48,7 +48,7 @@ from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import (
     CameraInfo,
     CameraLinkEvidence,
-    ContactResult,
+    EncounterResult,
     LooseFaceResult,
     PathPoint,
     SightingResult,
@@ -596,7 +596,7 @@ def _neighbour_cameras(cameras: list[CameraRecord], around: set[str]) -> list[st
 
 def _contacts(
     store: Store, route_ids: set[int], request: TraceRequest, accept: float
-) -> tuple[list[ContactResult], list[str]]:
+) -> tuple[list[EncounterResult], list[str]]:
     notes: list[str] = []
     if not route_ids:
         return [], notes
@@ -611,7 +611,7 @@ def _contacts(
             {e.tracklet_id for e in encounters} | {e.other_tracklet_id for e in encounters}
         )
     }
-    results: list[ContactResult] = []
+    results: list[EncounterResult] = []
     interpolated = False
     for enc in encounters:
         secs, approx = seconds_at_distance(enc.seconds_within, request.distance_m)
@@ -630,10 +630,10 @@ def _contacts(
 
 def _contact(
     enc: EncounterRecord, secs: float, tracklets: dict[int, TrackletRecord]
-) -> ContactResult:
+) -> EncounterResult:
     case_t = tracklets[enc.tracklet_id]
     other = tracklets[enc.other_tracklet_id]
-    return ContactResult(
+    return EncounterResult(
         contact_tracklet_id=enc.other_tracklet_id,
         case_tracklet_id=enc.tracklet_id,
         camera_id=enc.camera_id,
@@ -650,7 +650,7 @@ def _contact(
 
 
 def _same_person(
-    store: Store, contacts: list[ContactResult], accept: float, route_ids: set[int]
+    store: Store, contacts: list[EncounterResult], accept: float, route_ids: set[int]
 ) -> PersonGroups:
     """Contact tracklets joined into people: by face match first, then by unambiguous
     motion continuity in one camera and by the same ground path in overlapping cameras

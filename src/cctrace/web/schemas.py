@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cctrace.report.formatting import sighting_key, timeline_numbers
 from cctrace.store.records import ApprovalRecord, AuditRecord, CaseRecord, Role, UserRecord
 from cctrace.tracing.result import (
-    ContactResult,
     ContactSummary,
+    EncounterResult,
     LooseFaceResult,
     SightingResult,
     TraceResult,
@@ -251,7 +251,7 @@ class EncounterOut(BaseModel):
     snapshot_url: str | None
 
     @classmethod
-    def of(cls, e: ContactResult, case_id: str, camera_name: str) -> EncounterOut:
+    def of(cls, e: EncounterResult, case_id: str, camera_name: str) -> EncounterOut:
         """From a trace result's encounter."""
         return cls(
             contact_tracklet_id=e.contact_tracklet_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,21 @@ from web_support import PASSWORD, USERS, WebEnv, seed_store, write_site
 from cctrace.store import Store
 from cctrace.web import WebSettings, create_app
 from cctrace.web.security import hash_password
+
+
+def _store_fixtures() -> object:
+    """tests/store/conftest.py (its ``pg_server`` starts a real PostgreSQL)."""
+    path = Path(__file__).parents[1] / "store" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("cctrace_store_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+pg_server = _store_fixtures().pg_server  # type: ignore[attr-defined]
+"""A real PostgreSQL server for the session (skips with the reason when unavailable)."""
 
 
 @functools.cache

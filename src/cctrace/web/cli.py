@@ -91,7 +91,16 @@ def serve(
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: a free one).")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Web worker processes sharing the store (more than 1: PostgreSQL, "
+            "or SQLite in WAL mode on this host).",
+        ),
+    ] = 1,
     demo: Annotated[
         bool,
         typer.Option(
@@ -106,12 +115,19 @@ def serve(
     ] = True,
 ) -> None:
     """Start the web app and API on the site's store (open http://HOST:PORT/)."""
-    import uvicorn
-
     from cctrace.config import load_site
     from cctrace.retention import PurgeScheduler
 
     from .app import create_app
+    from .serving import (
+        WORKER_SETTINGS_ENV,
+        WORKER_SITE_ENV,
+        address_of,
+        check_shared_store,
+        listen,
+        run_server,
+        settings_to_env,
+    )
     from .settings import WebSettings
 
     if demo:
@@ -126,6 +142,11 @@ def serve(
         site_path = site_file or Path("site.yaml")
         settings = WebSettings.from_env()
     site = load_site(site_path, check_files=False)
+    note = check_shared_store(site, workers)
+    if note:
+        console.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    sock = listen(host, port)
+    address = address_of(sock)
     if demo:
         accounts = ensure_demo_users(site.storage.data_dir, workdir)
         from cctrace.demo import DEMO_CASE
@@ -133,31 +154,29 @@ def serve(
         console.print(f"[bold]demo accounts[/bold] (also in {workdir / DEMO_USERS_FILE}):")
         for name, password in accounts.items():
             console.print(f"  {name:13s} {password}")
-        console.print(
-            f"open [bold]http://{host}:{port}/cases/{DEMO_CASE}[/bold] and sign in as investigator"
-        )
+        console.print(f"open [bold]{address}cases/{DEMO_CASE}[/bold] and sign in as investigator")
         problem = stale_demo_message(site.storage.data_dir, workdir)
         if problem:
             console.print(f"[yellow]note:[/yellow] {problem}")
+    app = None
+    if workers == 1:
+        app = create_app(site, settings)
+    else:
+        # Every worker process builds the same app from these (one key, one store).
+        os.environ[WORKER_SITE_ENV] = str(site_path.resolve())
+        os.environ[WORKER_SETTINGS_ENV] = settings_to_env(settings)
     scheduler = PurgeScheduler(site) if purge else None
-    app = create_app(site, settings)
     if scheduler:
         scheduler.start()
-    shown = f"[{host}]" if ":" in host else host
+    processes = f", {workers} worker processes" if workers > 1 else ""
     console.print(
-        f"cctrace {site.name}: listening on http://{shown}:{port}/ (Ctrl+C to stop)",
+        f"cctrace {site.name}: listening on {address}{processes} (Ctrl+C to stop)",
         soft_wrap=True,
     )
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            **settings.uvicorn_options(),  # type: ignore[arg-type]
-        )
+        run_server(sock, settings, app=app, workers=workers)
     finally:
+        sock.close()
         if scheduler:
             scheduler.stop()
 

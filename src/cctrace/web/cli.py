@@ -29,9 +29,10 @@ DEMO_USERS_FILE = "demo-users.txt"
 PASSWORD_ENV = "CCTRACE_NEW_PASSWORD"
 
 
-def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
-    """Create the demo accounts once; their passwords go to ``workdir/demo-users.txt``
-    (mode 0600). Returns user -> password as saved."""
+def ensure_demo_users(site_data_dir: Path, workdir: Path, url: str | None = None) -> dict[str, str]:
+    """Create the demo accounts once (in the store at ``url``, default the SQLite one in
+    ``site_data_dir``); their passwords go to ``workdir/demo-users.txt`` (mode 0600).
+    Returns user -> password as saved."""
     from cctrace.store.repository import Store
 
     from .security import hash_password
@@ -43,7 +44,7 @@ def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
             name, _, password = line.partition(" ")
             if name and password:
                 saved[name] = password
-    with Store.open(site_data_dir) as store:
+    with Store.open(site_data_dir, url=url) as store:
         existing = {u.username for u in store.list_users()}
         for name, (role, team) in DEMO_USERS.items():
             if name in existing and name in saved:
@@ -59,14 +60,14 @@ def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
     return saved
 
 
-def stale_demo_message(site_data_dir: Path, workdir: Path) -> str | None:
+def stale_demo_message(site_data_dir: Path, workdir: Path, url: str | None = None) -> str | None:
     """Why the demo case would not show in the app (a demo built by an older cctrace,
     whose case belongs to the login name), or None."""
     from cctrace.demo import DEMO_CASE, DEMO_INVESTIGATOR
     from cctrace.errors import NotFoundError
     from cctrace.store.repository import Store
 
-    with Store.open(site_data_dir) as store:
+    with Store.open(site_data_dir, url=url) as store:
         try:
             owner = store.get_case(DEMO_CASE).created_by
         except NotFoundError:
@@ -148,14 +149,15 @@ def serve(
     sock = listen(host, port)
     address = address_of(sock)
     if demo:
-        accounts = ensure_demo_users(site.storage.data_dir, workdir)
+        url = site.storage.database_url
+        accounts = ensure_demo_users(site.storage.data_dir, workdir, url)
         from cctrace.demo import DEMO_CASE
 
         console.print(f"[bold]demo accounts[/bold] (also in {workdir / DEMO_USERS_FILE}):")
         for name, password in accounts.items():
             console.print(f"  {name:13s} {password}")
         console.print(f"open [bold]{address}cases/{DEMO_CASE}[/bold] and sign in as investigator")
-        problem = stale_demo_message(site.storage.data_dir, workdir)
+        problem = stale_demo_message(site.storage.data_dir, workdir, url)
         if problem:
             console.print(f"[yellow]note:[/yellow] {problem}")
     app = None

@@ -137,16 +137,26 @@ def proc_cpu_s(pid: int) -> float:
         return 0.0
 
 
-def group_cpu_s(pgid: int) -> float:
-    """User+system CPU seconds of the live processes in process group ``pgid``."""
-    total = 0.0
+def tree_cpu_s(root: int) -> float:
+    """User+system CPU seconds of the live process ``root`` and all its descendants
+    (PostgreSQL's backends are their own process groups, so groups would miss them)."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            pid = int(stat.parent.name)
+            parent[pid] = int(fields[1])
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
             continue
-        if len(fields) > 12 and fields[2] == str(pgid):
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid, seconds in cpu.items():
+        p = pid
+        while p > 1 and p != root:
+            p = parent.get(p, 0)
+        if p == root:
+            total += seconds
     return total
 
 
@@ -741,7 +751,7 @@ def restart_midway(
         ctl.job_at_kill = (
             f"{job.status} (stage {job.stage!r}, {job.progress:.0%}, attempt {job.attempts})"
         )
-        ctl.old_server_cpu_s = group_cpu_s(old.pid)
+        ctl.old_server_cpu_s = tree_cpu_s(old.pid)
         ctl.kill_s = time.perf_counter() - t_start
         os.killpg(old.pid, signal.SIGKILL)
         old.wait()
@@ -946,8 +956,8 @@ def run(
         audit_before = audit_count(db)
         load0 = os.getloadavg()[0]
         busy0, total0 = cpu_times()
-        server_cpu0 = group_cpu_s(server.pid)
-        pg_cpu0 = group_cpu_s(pg.proc.pid) if pg and pg.proc else 0.0
+        server_cpu0 = tree_cpu_s(server.pid)
+        pg_cpu0 = tree_cpu_s(pg.proc.pid) if pg and pg.proc else 0.0
         client_cpu0 = self_cpu_s()
         ingest_cpu0 = sum(r.cpu_s for r in ingest.runs) if ingest else 0.0
         t_start = time.perf_counter() + 0.5
@@ -977,8 +987,8 @@ def run(
         busy1, total1 = cpu_times()
         server = servers[-1]
         old_cpu = ctl.old_server_cpu_s if ctl is not None else 0.0
-        server_cpu = old_cpu + group_cpu_s(server.pid) - server_cpu0
-        pg_cpu = (group_cpu_s(pg.proc.pid) if pg and pg.proc else 0.0) - pg_cpu0
+        server_cpu = old_cpu + tree_cpu_s(server.pid) - server_cpu0
+        pg_cpu = (tree_cpu_s(pg.proc.pid) if pg and pg.proc else 0.0) - pg_cpu0
         client_cpu = self_cpu_s() - client_cpu0
         ingest_cpu = (sum(r.cpu_s for r in ingest.runs) - ingest_cpu0) if ingest else 0.0
         load1 = os.getloadavg()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -16,9 +17,14 @@ if TYPE_CHECKING:
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
-# A real hash to verify against when the user does not exist, so a wrong user name
-# costs as long as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the user does not exist, so a wrong user name
+    costs as long as a wrong password (no user enumeration by timing). Made on first use,
+    not at import: every web worker process imports this module at start."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class PasswordPolicyError(ValueError):
@@ -42,7 +48,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored_hash``; constant effort when the hash is None."""
     try:
         if stored_hash is None:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
             return False
         return _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -33,6 +33,9 @@ WORKER_SITE_ENV = "CCTRACE_WORKER_SITE"
 WORKER_SETTINGS_ENV = "CCTRACE_WORKER_SETTINGS"
 """The parent's :class:`WebSettings` as JSON (same key and limits in every worker)."""
 MAX_WORKERS = 64
+WORKER_HEALTHCHECK_S = 30
+"""The supervisor replaces a worker that does not answer its ping for this long (uvicorn's
+default, 5 s, can kill a worker that is merely slow on a loaded machine, mid-trace)."""
 
 
 def settings_to_env(settings: WebSettings) -> str:
@@ -142,6 +145,7 @@ def run_server(
         "cctrace.web.serving:worker_app",
         factory=True,
         workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         **options,  # type: ignore[arg-type]
     )
     Multiprocess(config, sockets=[sock]).run()  # stops all workers on SIGINT/SIGTERM

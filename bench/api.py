@@ -138,8 +138,9 @@ def proc_cpu_s(pid: int) -> float:
 
 
 def tree_cpu_s(root: int) -> float:
-    """User+system CPU seconds of the live process ``root`` and all its descendants
-    (PostgreSQL's backends are their own process groups, so groups would miss them)."""
+    """User+system CPU seconds of the live process ``root`` and all its descendants, with
+    the children each has reaped (PostgreSQL's backends are their own process groups, so
+    a process group would miss them)."""
     parent: dict[int, int] = {}
     cpu: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -147,7 +148,9 @@ def tree_cpu_s(root: int) -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             pid = int(stat.parent.name)
             parent[pid] = int(fields[1])
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            # own time + the time of children it has reaped (ended backends, killed workers)
+            ticks = sum(int(x) for x in fields[11:15])
+            cpu[pid] = ticks / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             continue
     total = 0.0

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from . import _convert
@@ -34,6 +34,7 @@ from .records import AuditRecord
 from .schema import AuditRow, StoreMetaRow, utcnow
 
 log = logging.getLogger(__name__)
+_PG_AUDIT_LOCK = 0x63637461  # "ccta": one audit append at a time on PostgreSQL
 
 
 class AuditMixin(StoreBase):
@@ -82,6 +83,11 @@ class AuditMixin(StoreBase):
 
         def append() -> tuple[AuditRecord, int]:
             with self._write() as s:
+                if self.dialect == "postgresql":
+                    # The chain is serial: without this, appends from several processes
+                    # (web workers) race for the next id and run out of retries. SQLite
+                    # writers already hold the database lock (BEGIN IMMEDIATE).
+                    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
                 head = s.execute(
                     select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
                 ).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -102,6 +103,15 @@ def serve(
             "or SQLite in WAL mode on this host).",
         ),
     ] = 1,
+    trace_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=16,
+            help="Trace threads per worker process (each holds the face models; 0: this "
+            "server only queues traces, another runs them).",
+        ),
+    ] = 1,
     demo: Annotated[
         bool,
         typer.Option(
@@ -142,6 +152,7 @@ def serve(
     else:
         site_path = site_file or Path("site.yaml")
         settings = WebSettings.from_env()
+    settings = dataclasses.replace(settings, trace_workers=trace_workers)
     site = load_site(site_path, check_files=False)
     note = check_shared_store(site, workers)
     if note:
@@ -172,7 +183,8 @@ def serve(
         scheduler.start()
     processes = f", {workers} worker processes" if workers > 1 else ""
     console.print(
-        f"cctrace {site.name}: listening on {address}{processes} (Ctrl+C to stop)",
+        f"cctrace {site.name}: listening on {address}{processes} "
+        f"(pid {os.getpid()}; Ctrl+C to stop)",
         soft_wrap=True,
     )
     try:

@@ -137,7 +137,10 @@ def run_server(
     if workers == 1:
         if app is None:
             raise ValueError("one worker serves an app built here")
-        uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])  # type: ignore[arg-type]
+        server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
+        server.run(sockets=[sock])
+        if not server.started:
+            raise SystemExit(3)  # uvicorn logged why (as uvicorn.run does)
         return
     from uvicorn.supervisors import Multiprocess
 

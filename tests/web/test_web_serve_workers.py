@@ -239,10 +239,11 @@ def audit_writes_held(url: str) -> Iterator[Any]:
 
 
 def _waiting_on_audit(conn: Any) -> int:
-    """Sessions waiting for the held audit_log lock."""
+    """Sessions waiting to append to the audit log: on the held table lock, or on the
+    appenders' advisory lock (held by an earlier appender that waits on the table)."""
     row = conn.execute(
-        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-        "WHERE c.relname = 'audit_log' AND NOT l.granted"
+        "SELECT count(*) FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation "
+        "WHERE NOT l.granted AND (c.relname = 'audit_log' OR l.locktype = 'advisory')"
     ).fetchone()
     return int(row[0])
 

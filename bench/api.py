@@ -19,6 +19,20 @@ What it does, all on 127.0.0.1:
   one every ``--trace-every`` s); auditors load ``GET /audit``. Each user waits a random
   0.5x..1.5x ``--think`` seconds between requests (``--think 0``: closed loop, saturation).
 
+Several web workers on PostgreSQL (issue 11): ``--workers 4 --postgres`` starts a
+throwaway PostgreSQL server (initdb + postgres from the machine, a temp dir, a free port),
+builds the demo index into it (a real ingest of the demo cameras, then the demo's traces),
+and runs the app as ``cctrace serve --workers 4`` on it; the extra ingest writes to the
+same database. ``--restart-at 0.5`` (the default with ``--postgres``) makes sure a trace
+job is running at mid-window, then kills the whole server (``kill -9`` of the supervisor
+and its workers) and starts it again on the same port: the users keep their sessions (in
+the database); requests that overlapped the outage are reported apart from the errors;
+after the window every trace job the bench started is followed to its end in the database
+(none may be lost) and the audit log's ``trace`` entries are counted against the jobs
+done (a job finished exactly once adds one). One command for the README figure::
+
+    python bench/api.py --workers 4 --postgres --users 50 --seconds 60 --stem api-workers
+
 Reported: p50/p95/p99/max per route, counts, errors (non-2xx/3xx, timeouts, transport
 errors), requests/s, page-load p95 vs the 300 ms target (PASS only when every page
 route's p95 is under it and nothing failed), how much of the window the ingest covered,
@@ -32,6 +46,7 @@ import json
 import os
 import platform
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -120,6 +135,151 @@ def proc_cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def tree_cpu_s(root: int) -> float:
+    """User+system CPU seconds of the live process ``root`` and all its descendants, with
+    the children each has reaped (PostgreSQL's backends are their own process groups, so
+    a process group would miss them)."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parent[pid] = int(fields[1])
+            # own time + the time of children it has reaped (ended backends, killed workers)
+            ticks = sum(int(x) for x in fields[11:15])
+            cpu[pid] = ticks / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    total = 0.0
+    for pid, seconds in cpu.items():
+        p = pid
+        while p > 1 and p != root:
+            p = parent.get(p, 0)
+        if p == root:
+            total += seconds
+    return total
+
+
+class LocalPostgres:
+    """A throwaway PostgreSQL server: initdb + postgres from this machine (``$PATH`` or
+    Debian's ``/usr/lib/postgresql/*/bin``) in a temp dir on a free port, run as
+    ``nobody`` when this is root (postgres refuses root)."""
+
+    user = "cctrace"
+
+    def __init__(self) -> None:
+        import glob
+        import pwd
+
+        found = shutil.which("initdb")
+        dirs = [Path(found).resolve().parent] if found else []
+        dirs += [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]
+        bindir = next(
+            (d for d in dirs if (d / "initdb").is_file() and (d / "postgres").is_file()), None
+        )
+        if bindir is None:
+            raise SystemExit("--postgres: initdb/postgres not found (apt-get install postgresql)")
+        self.bindir = bindir
+        self.run_as: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("nobody")
+            self.run_as = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+        self.root = Path(tempfile.mkdtemp(prefix="cctrace-bench-pg-", dir="/tmp"))
+        if self.run_as:
+            os.chown(self.root, self.run_as["user"], self.run_as["group"])
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/cctrace"
+
+    def start(self) -> str:
+        """Start the server, create database ``cctrace``; its SQLAlchemy URL."""
+        import psycopg
+
+        env = {"PATH": f"{self.bindir}:/usr/bin:/bin", "LC_ALL": "C", "HOME": str(self.root)}
+        data = self.root / "data"
+        subprocess.run(
+            [str(self.bindir / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust",
+             "-E", "UTF8", "--locale=C", "--no-sync"],
+            cwd=self.root, env=env, capture_output=True, check=True, **self.run_as,
+        )  # fmt: skip
+        log = (self.root / "postgres.log").open("wb")
+        self.proc = subprocess.Popen(
+            [str(self.bindir / "postgres"), "-D", str(data), "-p", str(self.port),
+             "-k", str(self.root), "-c", "listen_addresses=127.0.0.1",
+             "-c", "max_connections=200"],
+            cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, **self.run_as,
+        )  # fmt: skip
+        conninfo = f"host=127.0.0.1 port={self.port} user={self.user} dbname=postgres"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=2) as conn:
+                    conn.execute("CREATE DATABASE cctrace")
+                return self.url
+            except psycopg.OperationalError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(
+                        "postgres did not start: " + (self.root / "postgres.log").read_text()[-800:]
+                    ) from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def build_demo_in(workdir: Path, shared: Path | None, url: str) -> float:
+    """``cctrace demo``'s steps with the store at ``url``: the demo site, a real ingest of
+    its cameras into that database, and the demo case's traces. Seconds spent."""
+    from cctrace.casework import run_trace
+    from cctrace.config import load_site
+    from cctrace.demo import (
+        DEMO_INVESTIGATOR,
+        build_demo_site,
+        confirm_track_continuations,
+        pick_demo_tracklet,
+    )
+    from cctrace.footage.demo import fetch_demo_video
+    from cctrace.ingest.runner import ingest_site
+    from cctrace.tracing.service import TraceRequest
+
+    t = time.perf_counter()
+    console.print(f"building the demo index into PostgreSQL ({url}) (2-3 min)")
+    video = fetch_demo_video(prefer_shared=shared is not None, shared_data=shared)
+    site_path = build_demo_site(workdir, video)
+    text = site_path.read_text()
+    if "  data_dir: data\n" not in text:
+        raise SystemExit(f"unexpected demo site file {site_path}: no 'data_dir: data'")
+    site_path.write_text(
+        text.replace("  data_dir: data\n", f"  data_dir: data\n  database_url: '{url}'\n")
+    )
+    site = load_site(site_path)
+    ingest_site(site, progress=False, allow_expired=True)
+    request = TraceRequest(
+        case_id=DEMO_CASE,
+        actor=DEMO_INVESTIGATOR,
+        tracklet_id=pick_demo_tracklet(site_path),
+        distance_m=site.trace.distance_m,
+        minutes=site.trace.minutes,
+        legal_basis="demo (public research footage)",
+    )
+    with tempfile.TemporaryDirectory(prefix="cctrace-demo-") as first_look:
+        result, _ = run_trace(site, request, out_dir=Path(first_look))
+    confirm_track_continuations(site, result)
+    run_trace(site, request)
+    return time.perf_counter() - t
 
 
 def cctrace_cmd() -> list[str]:
@@ -262,6 +422,7 @@ class Shared:
     trace_in_flight: bool = False
     last_trace: float = 0.0
     jobs: Counter[str] = field(default_factory=Counter)
+    submitted: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -385,6 +546,8 @@ class User(threading.Thread):
                 s.trace_in_flight = False
         else:
             self.job = resp.json()["job_id"]
+            with s.lock:
+                s.submitted.add(str(self.job))
 
     def poll_job(self, resp: httpx.Response | None) -> None:
         if resp is None or not self.job:
@@ -486,12 +649,148 @@ def fill_audit(site: Any, entries: int, snapshots: list[str]) -> float:
     return time.perf_counter() - t
 
 
-def audit_count(db: Path) -> int:
+def audit_count(db: Path | str) -> int:
+    """Entries in the audit log (``db``: the SQLite file, or a database URL)."""
+    if isinstance(db, str):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(db)
+        try:
+            with engine.connect() as conn:
+                return int(conn.execute(text("SELECT count(*) FROM audit_log")).scalar() or 0)
+        finally:
+            engine.dispose()
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as c:
             return int(c.execute("SELECT count(*) FROM audit_log").fetchone()[0])
     except sqlite3.Error:
         return -1
+
+
+# --------------------------------------------------------------------------- server
+
+
+def start_server(
+    site_path: Path, port: int, workers: int, log: Path, *, cli: bool, key: str
+) -> subprocess.Popen[bytes]:
+    """The app in its own process group: ``cctrace serve --workers N`` (``cli``), else
+    ``create_app`` + ``uvicorn.run`` in one process as before."""
+    if cli:
+        cmd = [*cctrace_cmd(), "serve", "--site", str(site_path), "--port", str(port)]
+        cmd += ["--workers", str(workers), "--no-purge"]
+    else:
+        cmd = [sys.executable, "-c", SERVER_CODE, str(site_path), str(port)]
+    env = os.environ | {"CCTRACE_SECRET_KEY": key, "CCTRACE_COOKIE_SECURE": "0"}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+
+def wait_up(server: subprocess.Popen[bytes], base: str, log: Path) -> float:
+    """Seconds until ``/healthz`` answers (SystemExit when the server exits or hangs)."""
+    t = time.perf_counter()
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited ({server.returncode}):\n" + log.read_text()[-3000:])
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return time.perf_counter() - t
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() - t > 120:
+            raise SystemExit("server did not answer /healthz within 120 s")
+        time.sleep(0.1)
+
+
+@dataclass
+class Restart:
+    """The mid-window restart: a trace made sure to be running, then ``kill -9`` of the
+    whole server and a new start on the same port."""
+
+    at_s: float
+    job_id: str | None = None
+    job_at_kill: str = ""
+    kill_s: float = 0.0
+    ready_s: float = 0.0
+    old_server_cpu_s: float = 0.0
+    error: str | None = None
+
+
+def restart_midway(
+    ctl: Restart,
+    servers: list[subprocess.Popen[bytes]],
+    start: Any,
+    base: str,
+    log: Path,
+    store: Any,
+    client: httpx.Client,
+    tracklet: int,
+    t_start: float,
+) -> None:
+    """Run in a thread: at ``t_start + ctl.at_s`` queue a trace, wait until a worker is
+    running it, kill the server (``servers[-1]``) and start a new one (appended)."""
+    time.sleep(max(0.0, t_start + ctl.at_s - time.perf_counter()))
+    try:
+        job = None
+        for _ in range(5):  # a trace that ends before we see it running: queue another
+            resp = client.post(
+                f"/api/cases/{DEMO_CASE}/traces",
+                data={"tracklet_id": str(tracklet), "distance_m": "2.0", "minutes": "0.25"},
+            )
+            if resp.status_code != 202:
+                raise RuntimeError(f"queueing the trace: HTTP {resp.status_code} {resp.text[:200]}")
+            ctl.job_id = str(resp.json()["job_id"])
+            deadline = time.perf_counter() + 60
+            while time.perf_counter() < deadline:
+                job = store.get_trace_job(ctl.job_id)
+                if job is not None and job.status != "queued":
+                    break
+                time.sleep(0.01)
+            if job is not None and job.status == "running":
+                break
+        assert job is not None
+        old = servers[-1]
+        ctl.job_at_kill = (
+            f"{job.status} (stage {job.stage!r}, {job.progress:.0%}, attempt {job.attempts})"
+        )
+        ctl.old_server_cpu_s = tree_cpu_s(old.pid)
+        ctl.kill_s = time.perf_counter() - t_start
+        os.killpg(old.pid, signal.SIGKILL)
+        old.wait()
+        new = start()
+        servers.append(new)
+        wait_up(new, base, log)
+        ctl.ready_s = time.perf_counter() - t_start
+        console.print(
+            f"restart: killed the server at {ctl.kill_s:.1f} s with job {ctl.job_id[:8]} "
+            f"{ctl.job_at_kill}; answering again at {ctl.ready_s:.1f} s"
+        )
+    except Exception as exc:  # reported, and the run goes on
+        ctl.error = f"{type(exc).__name__}: {exc}"
+        console.print(f"[red]restart failed:[/red] {ctl.error}")
+
+
+def follow_jobs(store: Any, ids: set[str], timeout_s: float) -> dict[str, Any]:
+    """Wait until every job in ``ids`` is done or failed (or ``timeout_s``); their fate."""
+    deadline = time.perf_counter() + timeout_s
+    while True:
+        jobs = {i: store.get_trace_job(i) for i in ids}
+        open_ = [i for i, j in jobs.items() if j is None or j.status in ("queued", "running")]
+        if not open_ or time.perf_counter() > deadline:
+            break
+        time.sleep(0.5)
+    statuses = Counter(j.status if j is not None else "missing" for j in jobs.values())
+    return {
+        "submitted": len(ids),
+        "statuses": dict(statuses),
+        "lost": sorted(open_),
+        "failed": {i: j.error for i, j in jobs.items() if j is not None and j.status == "failed"},
+        "rerun_after_a_dead_worker": sorted(
+            i for i, j in jobs.items() if j is not None and j.attempts > 1
+        ),
+        "attempts": dict(Counter(str(j.attempts) for j in jobs.values() if j is not None)),
+    }
 
 
 # --------------------------------------------------------------------------- main
@@ -536,7 +835,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--stem", default="api")
     parser.add_argument("--keep", action="store_true", help="keep the temp demo folder")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="web worker processes (cctrace serve --workers)"
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL server and build the demo into it",
+    )
+    parser.add_argument(
+        "--restart-at",
+        type=float,
+        default=None,
+        help="kill -9 the server at this fraction of the window, with a trace running, and "
+        "start it again (default 0.5 with --postgres or --workers > 1; 0: no restart)",
+    )
     args = parser.parse_args(argv)
+    if args.postgres and args.demo_dir is not None:
+        parser.error("--postgres builds its own demo; leave out --demo-dir")
+    several = args.postgres or args.workers > 1
+    args.command_line = " ".join(argv if argv is not None else sys.argv[1:])
+    restart_at = args.restart_at if args.restart_at is not None else (0.5 if several else 0.0)
+    if not 0.0 <= restart_at < 1.0:
+        parser.error("--restart-at: expected 0 <= x < 1")
     n_inv = args.users - args.supervisors - args.auditors
     if n_inv < 1:
         parser.error("--users must leave at least one investigator")
@@ -545,7 +866,31 @@ def main(argv: list[str] | None = None) -> int:
     temp = args.demo_dir is None
     workdir = (args.demo_dir or Path(tempfile.mkdtemp(prefix="cctrace-bench-api-"))).resolve()
     logs = Path(tempfile.mkdtemp(prefix="cctrace-bench-api-logs-"))
-    build_s = ensure_demo(workdir, shared_dir)
+    pg = LocalPostgres() if args.postgres else None
+    if pg is not None:
+        build_s = build_demo_in(workdir, shared_dir, pg.start())
+    else:
+        build_s = ensure_demo(workdir, shared_dir)
+    try:
+        return run(args, workdir, logs, build_s, shared_dir, n_inv, temp, several, restart_at, pg)
+    finally:
+        if pg is not None:
+            pg.stop()
+
+
+def run(
+    args: argparse.Namespace,
+    workdir: Path,
+    logs: Path,
+    build_s: float,
+    shared_dir: Path | None,
+    n_inv: int,
+    temp: bool,
+    several: bool,
+    restart_at: float,
+    pg: LocalPostgres | None,
+) -> int:
+    """The measured part of :func:`main`, once the demo index exists."""
 
     from cctrace.casework import load_latest_result
     from cctrace.config import load_site
@@ -556,43 +901,38 @@ def main(argv: list[str] | None = None) -> int:
     n_cams = max(4, int(args.seconds / 10) + 4)
     site_path, cams = bench_site(workdir, shared_dir, n_cams, tag)
     site = load_site(site_path, check_files=False)
-    passwords = ensure_demo_users(site.storage.data_dir, workdir)
+    passwords = ensure_demo_users(site.storage.data_dir, workdir, site.storage.database_url)
     result = TraceOut.of(load_latest_result(site, DEMO_CASE))
     snapshots = sorted({s.snapshot_url for s in result.timeline if s.snapshot_url})
     tracklet = load_latest_result(site, DEMO_CASE).query.start_tracklet_id
     if not snapshots or tracklet is None:
         raise SystemExit(f"the demo case {DEMO_CASE} has no snapshots or start tracklet")
-    db = site.storage.data_dir / "cctrace.db"
+    db: Path | str = site.storage.database_url or site.storage.data_dir / "cctrace.db"
     fill_s = fill_audit(site, args.audit_entries, snapshots) if args.audit_entries else 0.0
+
+    from cctrace.store.repository import Store
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server_log = (logs / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER_CODE, str(site_path), str(port)],
-        stdout=server_log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    server_log = logs / "server.log"
+    key = secrets.token_urlsafe(32)
+
+    def start() -> subprocess.Popen[bytes]:
+        return start_server(site_path, port, args.workers, server_log, cli=several, key=key)
+
+    servers = [start()]
+    server = servers[0]
+    store = Store.for_site(site)
     ingest: IngestDriver | None = None
+    ctl = Restart(at_s=restart_at * args.seconds) if restart_at > 0 else None
+    controller: threading.Thread | None = None
+    start_wall = datetime.now(UTC)
     try:
-        t = time.perf_counter()
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(
-                    f"server exited ({server.returncode}):\n"
-                    + (logs / "server.log").read_text()[-3000:]
-                )
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() - t > 120:
-                raise SystemExit("server did not answer /healthz within 120 s")
-            time.sleep(0.2)
-        startup_s = time.perf_counter() - t
-        console.print(f"server up on {base} in {startup_s:.1f} s (pid {server.pid})")
+        startup_s = wait_up(server, base, server_log)
+        console.print(
+            f"server up on {base} in {startup_s:.1f} s (pid {server.pid}, "
+            f"{args.workers} worker process(es), store {site.storage.database_url or 'SQLite'})"
+        )
 
         if not args.no_ingest:
             ingest = IngestDriver(site_path, cams, logs)
@@ -619,7 +959,8 @@ def main(argv: list[str] | None = None) -> int:
         audit_before = audit_count(db)
         load0 = os.getloadavg()[0]
         busy0, total0 = cpu_times()
-        server_cpu0 = proc_cpu_s(server.pid)
+        server_cpu0 = tree_cpu_s(server.pid)
+        pg_cpu0 = tree_cpu_s(pg.proc.pid) if pg and pg.proc else 0.0
         client_cpu0 = self_cpu_s()
         ingest_cpu0 = sum(r.cpu_s for r in ingest.runs) if ingest else 0.0
         t_start = time.perf_counter() + 0.5
@@ -627,38 +968,76 @@ def main(argv: list[str] | None = None) -> int:
         for u in users:
             u.t_start, u.t_end = t_start, t_end
             u.start()
+        if ctl is not None:
+            boss = httpx.Client(base_url=base, timeout=30.0)
+            login = boss.post(
+                "/api/auth/login",
+                json={"username": "investigator", "password": passwords["investigator"]},
+            )
+            boss.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+            controller = threading.Thread(
+                target=restart_midway,
+                args=(ctl, servers, start, base, server_log, store, boss, int(tracklet), t_start),
+                daemon=True,
+            )
+            controller.start()
         console.print(f"{len(users)} users for {args.seconds:g} s (think {args.think:g} s) ...")
         for u in users:
             u.join(args.seconds + 60)
+        if controller is not None:
+            controller.join(180)
         t_done = time.perf_counter()
         busy1, total1 = cpu_times()
-        server_cpu = proc_cpu_s(server.pid) - server_cpu0
+        server = servers[-1]
+        old_cpu = ctl.old_server_cpu_s if ctl is not None else 0.0
+        server_cpu = old_cpu + tree_cpu_s(server.pid) - server_cpu0
+        pg_cpu = (tree_cpu_s(pg.proc.pid) if pg and pg.proc else 0.0) - pg_cpu0
         client_cpu = self_cpu_s() - client_cpu0
         ingest_cpu = (sum(r.cpu_s for r in ingest.runs) - ingest_cpu0) if ingest else 0.0
         load1 = os.getloadavg()[0]
         if ingest:
             ingest.stop.set()
             ingest.join(60)
+        job_ids = set(shared.submitted) | ({ctl.job_id} if ctl and ctl.job_id else set())
+        console.print(f"following {len(job_ids)} trace job(s) to their end ...")
+        jobs = follow_jobs(store, job_ids, timeout_s=180)
+        traces_audited = sum(
+            1
+            for e in store.list_audit()
+            if e.action == "trace" and e.case_id == DEMO_CASE and e.timestamp >= start_wall
+        )
         audit_after = audit_count(db)
     finally:
+        store.close()
         if ingest and ingest.proc and ingest.proc.poll() is None:
             os.killpg(ingest.proc.pid, signal.SIGKILL)
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-        server_log.close()
+        for one in servers:
+            if one.poll() is None:
+                os.killpg(one.pid, signal.SIGTERM)
+                try:
+                    one.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(one.pid, signal.SIGKILL)
 
     window = args.seconds
     tick = os.sysconf("SC_CLK_TCK")
     machine_cpu = (busy1 - busy0) / tick
+    outage: list[Sample] = []
+    if ctl is not None and ctl.kill_s and ctl.ready_s:
+        # Requests in flight at the kill or sent before the new server answered.
+        hit = [s for s in samples if s.t < ctl.ready_s and s.t + s.ms / 1000 > ctl.kill_s]
+        outage = hit
+        samples = [s for s in samples if s not in hit]
     rows = summarise(samples, window)
     pages = rows.get("ALL page loads", {})
     page_misses = [r for r in PAGE_ROUTES if r in rows and rows[r]["p95_ms"] >= TARGET_MS]
     total_errors = rows.get("ALL requests", {}).get("errors", 0)
-    verdict = "PASS" if not page_misses and total_errors == 0 and pages.get("count") else "MISS"
+    jobs_ok = not jobs["lost"] and not (ctl and ctl.error)
+    verdict = (
+        "PASS"
+        if not page_misses and total_errors == 0 and pages.get("count") and jobs_ok
+        else "MISS"
+    )
     ingest_info: dict[str, Any] = {"enabled": ingest is not None}
     if ingest:
         cov = covered(ingest.runs, t_start, t_end)
@@ -682,7 +1061,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "bench": "api",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python bench/api.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python bench/api.py " + args.command_line,
         "machine": {
             "cpus": os.cpu_count(),
             "cpu": cpu_model(),
@@ -691,17 +1070,22 @@ def main(argv: list[str] | None = None) -> int:
             "commit": git_commit(ROOT),
             "machine_cpu_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1),
             "loadavg_1m": [round(load0, 2), round(load1, 2)],
+            "loadavg_1_5_15_at_end": [round(x, 2) for x in os.getloadavg()],
             "cpu_s_in_window": {
                 "machine": round(machine_cpu, 1),
                 "server": round(server_cpu, 1),
                 "ingest": round(ingest_cpu, 1),
                 "bench_client": round(client_cpu, 1),
+                "postgres": round(pg_cpu, 1),
                 "other_processes": round(
-                    max(0.0, machine_cpu - server_cpu - ingest_cpu - client_cpu), 1
+                    max(0.0, machine_cpu - server_cpu - ingest_cpu - client_cpu - pg_cpu), 1
                 ),
             },
         },
         "setup": {
+            "workers": args.workers,
+            "store": "PostgreSQL (throwaway server)" if pg else "SQLite",
+            "server": "cctrace serve --workers" if several else "create_app + uvicorn.run",
             "demo_dir": str(workdir) + (" (temporary)" if temp else ""),
             "demo_build_s": round(build_s, 1),
             "server_startup_s": round(startup_s, 1),
@@ -729,6 +1113,20 @@ def main(argv: list[str] | None = None) -> int:
         "routes": rows,
         "p95_over_time_ms": over_time(samples, window),
         "traces": dict(shared.jobs),
+        "jobs": jobs | {"traces_audited_in_run": traces_audited},
+        "restart": None
+        if ctl is None
+        else {
+            "at_s": round(ctl.kill_s, 1),
+            "answering_again_s": round(ctl.ready_s, 1),
+            "outage_s": round(ctl.ready_s - ctl.kill_s, 1) if ctl.ready_s else None,
+            "job": ctl.job_id,
+            "job_at_kill": ctl.job_at_kill,
+            "error": ctl.error,
+            "requests_overlapping_outage": len(outage),
+            "failed_in_outage": sum(1 for s in outage if s.error),
+            "ok_in_outage": sum(1 for s in outage if not s.error),
+        },
         "ingest": ingest_info,
         "audit_entries": {"before": audit_before, "after": audit_after},
         "server_cpu_s": round(server_cpu, 1),
@@ -788,6 +1186,30 @@ def headline(rep: dict[str, Any]) -> list[str]:
         + f"; traces started {rep['traces']} "
         f"(one at a time, every {s['trace_every_s']:g} s at most).",
     ]
+    if s.get("workers"):
+        lines.append(
+            f"Server: {s['server']}, {s['workers']} worker process(es), store {s['store']}."
+        )
+    jobs, restart = rep.get("jobs"), rep.get("restart")
+    if restart:
+        lines.append(
+            f"Restart: `kill -9` of the server (supervisor and workers) at {restart['at_s']} s "
+            f"with trace job {str(restart['job'])[:8]} {restart['job_at_kill']}; answering "
+            f"again at {restart['answering_again_s']} s ({restart['outage_s']} s outage); "
+            f"{restart['requests_overlapping_outage']} requests overlapped the outage "
+            f"({restart['failed_in_outage']} failed, {restart['ok_in_outage']} answered), "
+            "counted apart from the errors above"
+            + (f"; error: {restart['error']}" if restart["error"] else "")
+            + "."
+        )
+    if jobs:
+        lines.append(
+            f"Trace jobs: {jobs['submitted']} queued in the run, at the end {jobs['statuses']}, "
+            f"lost {len(jobs['lost'])}, re-run after their worker died "
+            f"{len(jobs['rerun_after_a_dead_worker'])} (attempts {jobs['attempts']}); "
+            f"{jobs['traces_audited_in_run']} `trace` audit entries in the run (one per "
+            "finished job when no job ran twice)."
+        )
     if ing.get("enabled"):
         runs = ", ".join(
             f"{r['camera']} {r['seconds']} s"
@@ -805,8 +1227,16 @@ def headline(rep: dict[str, Any]) -> list[str]:
     lines.append(
         f"Machine: {m['cpus']} CPUs ({m['cpu']}), Python {m['python']}, commit {m['commit']}; "
         f"load average {m['loadavg_1m'][0]} -> {m['loadavg_1m'][1]}, CPU busy "
-        f"{m['machine_cpu_busy_pct']}% during the window: CPU s server {c['server']}, ingest "
-        f"{c['ingest']}, bench client {c['bench_client']}, other processes "
+        f"{m['machine_cpu_busy_pct']}% during the window"
+        + (
+            f" (1/5/15-min load at the end {m['loadavg_1_5_15_at_end']})"
+            if "loadavg_1_5_15_at_end" in m
+            else ""
+        )
+        + f": CPU s server {c['server']}, ingest "
+        f"{c['ingest']}, bench client {c['bench_client']}, "
+        + (f"postgres {c['postgres']}, " if "postgres" in c else "")
+        + "other processes "
         f"{c['other_processes']} (of {m['cpus'] * s['seconds']:g} available)."
     )
     lines.append(

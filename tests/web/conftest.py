@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from cctrace.store import Store
 from cctrace.web import WebSettings, create_app
 from cctrace.web.security import hash_password
+from tests.store.conftest import pg_server  # noqa: F401  (a real PostgreSQL server)
 from tests.web.web_support import PASSWORD, USERS, WebEnv, seed_store, write_site
 
 

@@ -4,9 +4,7 @@ one store (uvicorn workers, hosts) share the queue without running a job twice."
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import socket
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,20 +24,6 @@ from cctrace.web.security import hash_password
 from tests.web.web_support import PASSWORD, USERS, seed_store, wait_job, write_site
 
 AppFactory = Callable[[int], FastAPI]
-
-
-def _store_fixtures() -> object:
-    """tests/store/conftest.py (its ``pg_server`` starts a real PostgreSQL)."""
-    path = Path(__file__).parents[1] / "store" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("cctrace_store_fixtures", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-pg_server = _store_fixtures().pg_server  # type: ignore[attr-defined]
 
 
 @pytest.fixture(params=["sqlite"])

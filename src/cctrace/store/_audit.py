@@ -86,7 +86,9 @@ class AuditMixin(StoreBase):
             with self._write() as s:
                 if self.dialect == "postgresql":
                     # Appends queue here for the rest of their transaction, so the head
-                    # read next is the newest committed one (no id conflict to retry).
+                    # read next is the newest committed one: without this, appends from
+                    # several processes (web workers) race for the next id. SQLite
+                    # writers already hold the database lock (BEGIN IMMEDIATE).
                     s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_ID})
                 head = s.execute(
                     select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)

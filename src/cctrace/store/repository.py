@@ -19,6 +19,7 @@ from ._ingest import IngestMixin
 from ._jobs import JobMixin
 from ._queries import QueryMixin
 from ._retention import RetentionMixin
+from ._signin import SigninMixin
 from ._users import UserMixin
 
 if TYPE_CHECKING:
@@ -36,9 +37,10 @@ class Store(
     AuditMixin,
     UserMixin,
     JobMixin,
+    SigninMixin,
 ):
     """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
-    web app's users, sessions, approvals and trace jobs; and the retention purge.
+    web app's users, sessions, approvals, trace jobs and sign-in attempts; and the retention purge.
 
     ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
     ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,

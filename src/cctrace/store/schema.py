@@ -456,3 +456,15 @@ class TraceJobRow(Base):
     finished_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None]
+
+
+class SigninAttemptRow(Base):
+    """One counted sign-in attempt under one limiter key (``pair:``, ``addr:``, ``user:``
+    or ``noted:``), shared by every web process; rows older than the window are pruned."""
+
+    __tablename__ = "signin_attempts"
+    __table_args__ = (Index("ix_signin_attempts_key_at", "key", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300))
+    attempted_at: Mapped[datetime] = mapped_column(index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -29,9 +30,10 @@ DEMO_USERS_FILE = "demo-users.txt"
 PASSWORD_ENV = "CCTRACE_NEW_PASSWORD"
 
 
-def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
-    """Create the demo accounts once; their passwords go to ``workdir/demo-users.txt``
-    (mode 0600). Returns user -> password as saved."""
+def ensure_demo_users(site_data_dir: Path, workdir: Path, url: str | None = None) -> dict[str, str]:
+    """Create the demo accounts once (in the store at ``url``, default the SQLite one in
+    ``site_data_dir``); their passwords go to ``workdir/demo-users.txt`` (mode 0600).
+    Returns user -> password as saved."""
     from cctrace.store.repository import Store
 
     from .security import hash_password
@@ -43,7 +45,7 @@ def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
             name, _, password = line.partition(" ")
             if name and password:
                 saved[name] = password
-    with Store.open(site_data_dir) as store:
+    with Store.open(site_data_dir, url=url) as store:
         existing = {u.username for u in store.list_users()}
         for name, (role, team) in DEMO_USERS.items():
             if name in existing and name in saved:
@@ -59,14 +61,14 @@ def ensure_demo_users(site_data_dir: Path, workdir: Path) -> dict[str, str]:
     return saved
 
 
-def stale_demo_message(site_data_dir: Path, workdir: Path) -> str | None:
+def stale_demo_message(site_data_dir: Path, workdir: Path, url: str | None = None) -> str | None:
     """Why the demo case would not show in the app (a demo built by an older cctrace,
     whose case belongs to the login name), or None."""
     from cctrace.demo import DEMO_CASE, DEMO_INVESTIGATOR
     from cctrace.errors import NotFoundError
     from cctrace.store.repository import Store
 
-    with Store.open(site_data_dir) as store:
+    with Store.open(site_data_dir, url=url) as store:
         try:
             owner = store.get_case(DEMO_CASE).created_by
         except NotFoundError:
@@ -91,7 +93,25 @@ def serve(
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: a free one).")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Web worker processes sharing the store (more than 1: PostgreSQL, "
+            "or SQLite in WAL mode on this host).",
+        ),
+    ] = 1,
+    trace_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=16,
+            help="Trace threads per worker process (each holds the face models; 0: this "
+            "server only queues traces, another runs them).",
+        ),
+    ] = 1,
     demo: Annotated[
         bool,
         typer.Option(
@@ -106,12 +126,19 @@ def serve(
     ] = True,
 ) -> None:
     """Start the web app and API on the site's store (open http://HOST:PORT/)."""
-    import uvicorn
-
     from cctrace.config import load_site
     from cctrace.retention import PurgeScheduler
 
     from .app import create_app
+    from .serving import (
+        WORKER_SETTINGS_ENV,
+        WORKER_SITE_ENV,
+        address_of,
+        check_shared_store,
+        listen,
+        run_server,
+        settings_to_env,
+    )
     from .settings import WebSettings
 
     if demo:
@@ -125,39 +152,45 @@ def serve(
     else:
         site_path = site_file or Path("site.yaml")
         settings = WebSettings.from_env()
+    settings = dataclasses.replace(settings, trace_workers=trace_workers)
     site = load_site(site_path, check_files=False)
+    note = check_shared_store(site, workers)
+    if note:
+        console.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    sock = listen(host, port)
+    address = address_of(sock)
     if demo:
-        accounts = ensure_demo_users(site.storage.data_dir, workdir)
+        url = site.storage.database_url
+        accounts = ensure_demo_users(site.storage.data_dir, workdir, url)
         from cctrace.demo import DEMO_CASE
 
         console.print(f"[bold]demo accounts[/bold] (also in {workdir / DEMO_USERS_FILE}):")
         for name, password in accounts.items():
             console.print(f"  {name:13s} {password}")
-        console.print(
-            f"open [bold]http://{host}:{port}/cases/{DEMO_CASE}[/bold] and sign in as investigator"
-        )
-        problem = stale_demo_message(site.storage.data_dir, workdir)
+        console.print(f"open [bold]{address}cases/{DEMO_CASE}[/bold] and sign in as investigator")
+        problem = stale_demo_message(site.storage.data_dir, workdir, url)
         if problem:
             console.print(f"[yellow]note:[/yellow] {problem}")
+    app = None
+    if workers == 1:
+        app = create_app(site, settings)
+    else:
+        # Every worker process builds the same app from these (one key, one store).
+        os.environ[WORKER_SITE_ENV] = str(site_path.resolve())
+        os.environ[WORKER_SETTINGS_ENV] = settings_to_env(settings)
     scheduler = PurgeScheduler(site) if purge else None
-    app = create_app(site, settings)
     if scheduler:
         scheduler.start()
-    shown = f"[{host}]" if ":" in host else host
+    processes = f", {workers} worker processes" if workers > 1 else ""
     console.print(
-        f"cctrace {site.name}: listening on http://{shown}:{port}/ (Ctrl+C to stop)",
+        f"cctrace {site.name}: listening on {address}{processes} "
+        f"(pid {os.getpid()}; Ctrl+C to stop)",
         soft_wrap=True,
     )
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            **settings.uvicorn_options(),  # type: ignore[arg-type]
-        )
+        run_server(sock, settings, app=app, workers=workers)
     finally:
+        sock.close()
         if scheduler:
             scheduler.stop()
 

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import OrderedDict, deque
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+if TYPE_CHECKING:
+    from cctrace.store.repository import Store
+
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
-# A real hash to verify against when the user does not exist, so a wrong user name
-# costs as long as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the user does not exist, so a wrong user name
+    costs as long as a wrong password (no user enumeration by timing). Made on first use,
+    not at import: every web worker process imports this module at start."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class PasswordPolicyError(ValueError):
@@ -41,7 +48,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored_hash``; constant effort when the hash is None."""
     try:
         if stored_hash is None:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
             return False
         return _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -82,38 +89,27 @@ def unsign(secret_key: str, signed: str | None) -> str | None:
     return value if tokens_equal(sign(secret_key, value), signed) else None
 
 
-MAX_TRACKED_KEYS = 10_000
-"""The limiter forgets the oldest keys beyond this many (memory stays bounded)."""
-
-
 class LoginLimiter:
-    """Counts sign-in attempts per key (user and client address) in a sliding window.
+    """Counts sign-in attempts per key (user and client address) in a sliding window,
+    in the store (``signin_attempts``), so every web process shares the counts.
 
-    :meth:`attempt` checks and records in one step under a lock, so parallel guesses
-    cannot slip through between the check and the (slow) password verification; a
-    successful sign-in clears its keys again.
+    :meth:`attempt` checks and records in one locked transaction
+    (:meth:`cctrace.store.Store.record_signin_attempt`), so parallel guesses, sent to one
+    worker or to several, cannot slip through between the check and the (slow) password
+    verification; a successful sign-in clears its keys again.
     """
 
-    def __init__(self, attempts: int, window_s: float) -> None:
+    def __init__(self, store: Store, attempts: int, window_s: float) -> None:
+        self.store = store
         self.attempts = attempts
         self.window_s = window_s
-        self._tries: OrderedDict[str, deque[float]] = OrderedDict()
-        self._blocked_noted: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> int:
-        q = self._tries.get(key)
-        if q is None:
-            return 0
-        while q and q[0] <= now - self.window_s:
-            q.popleft()
-        return len(q)
 
     def keys_for(self, username: str, address: str) -> dict[str, int]:
         """The keys of one attempt and their limits: the (user, address) pair gets
         ``attempts``; one address 4x that over all users; one user 10x over all
         addresses (a slow distributed guess, or a deliberate lockout, needs many tries)."""
         user = username.lower()[:128]
+        address = address[:64]
         return {
             f"pair:{user}|{address}": self.attempts,
             f"addr:{address}": 4 * self.attempts,
@@ -122,41 +118,14 @@ class LoginLimiter:
 
     def attempt(self, keys: dict[str, int]) -> float:
         """0 and the attempt recorded, or the seconds to wait when a key is over its limit."""
-        now = time.monotonic()
-        with self._lock:
-            wait = 0.0
-            for key, limit in keys.items():
-                if self._recent(key, now) >= limit:
-                    wait = max(wait, self._tries[key][0] + self.window_s - now)
-            if wait > 0:
-                return wait
-            for key in keys:
-                self._tries.setdefault(key, deque()).append(now)
-                self._tries.move_to_end(key)
-            while len(self._tries) > MAX_TRACKED_KEYS:
-                self._tries.popitem(last=False)
-            return 0.0
+        return self.store.record_signin_attempt(keys, self.window_s)
 
     def first_block(self, key: str) -> bool:
         """True once per window for a blocked key (to audit a block, not every retry)."""
-        now = time.monotonic()
-        with self._lock:
-            noted = self._blocked_noted.get(key)
-            if noted is not None and noted > now - self.window_s:
-                return False
-            if len(self._blocked_noted) > MAX_TRACKED_KEYS:
-                self._blocked_noted.clear()
-            self._blocked_noted[key] = now
-            return True
+        return self.store.record_signin_attempt({f"noted:{key}": 1}, self.window_s) == 0
 
     def succeeded(self, keys: dict[str, int]) -> None:
         """A successful sign-in: forget the pair's attempts, and take this attempt back
         from the address and user counters (only failures count against them)."""
-        with self._lock:
-            for key in keys:
-                if key.startswith("pair:"):
-                    self._tries.pop(key, None)
-                else:
-                    q = self._tries.get(key)
-                    if q:
-                        q.pop()
+        pairs = [k for k in keys if k.startswith("pair:")]
+        self.store.forget_signin_attempts(pairs, [k for k in keys if k not in pairs])

@@ -44,7 +44,9 @@ class AppState:
     _audit_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.limiter = LoginLimiter(self.settings.login_attempts, self.settings.login_window_s)
+        self.limiter = LoginLimiter(
+            self.store, self.settings.login_attempts, self.settings.login_window_s
+        )
 
     def verify_audit_incrementally(self) -> AuditCheck:
         """The whole chain and every checkpoint on first use (:meth:`Store.verify_audit`),

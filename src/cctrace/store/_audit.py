@@ -72,41 +72,70 @@ class AuditMixin(StoreBase):
         A checkpoint that cannot be written is logged as an error (the entry stays;
         ``verify`` reports the entries no checkpoint covers).
         """
+        q, r = self._audit_fields(actor, action, case_id, query, result)
+
+        def append() -> tuple[AuditRecord, int]:
+            with self._write() as s:
+                return self._append_audit_in(s, actor, action, case_id, q, r)
+
+        record, keyed_from = _retry_on_conflict(append)
+        self._checkpoint_audit(record, keyed_from)
+        return record
+
+    @staticmethod
+    def _audit_fields(
+        actor: str,
+        action: str,
+        case_id: str | None,
+        query: Mapping[str, Any],
+        result: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check an entry's fields; its ``query`` and ``result`` as plain JSON dicts."""
         _text(actor, "actor", 128)
         _text(action, "action", 64)
         if case_id is not None:
             _text(case_id, "case id", 64)
-        q = _json_dict(query, "query")
-        r = _json_dict(result, "result")
+        return _json_dict(query, "query"), _json_dict(result, "result")
+
+    def _append_audit_in(
+        self,
+        s: Session,
+        actor: str,
+        action: str,
+        case_id: str | None,
+        q: dict[str, Any],
+        r: dict[str, Any],
+    ) -> tuple[AuditRecord, int]:
+        """Append one entry inside the caller's write transaction ``s`` (so a change and
+        its audit entry commit together or not at all); the record and the id of the first
+        keyed entry. Call :meth:`_checkpoint_audit` after the commit."""
         key = self.audit_key
+        head = s.execute(
+            select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+        ).first()
+        new_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        keyed_from = self._ensure_switch(s, key, new_id)
+        now = utcnow()
+        digest = key.entry_hash(prev, audit_entry(new_id, now, actor, action, case_id, q, r))
+        row = AuditRow(
+            id=new_id,
+            timestamp=now,
+            actor=actor,
+            action=action,
+            case_id=case_id,
+            query=q,
+            result=r,
+            prev_hash=prev,
+            hash=digest,
+        )
+        s.add(row)
+        s.flush()
+        return _convert.audit(row), keyed_from
 
-        def append() -> tuple[AuditRecord, int]:
-            with self._write() as s:
-                head = s.execute(
-                    select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-                ).first()
-                new_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-                keyed_from = self._ensure_switch(s, key, new_id)
-                now = utcnow()
-                digest = key.entry_hash(
-                    prev, audit_entry(new_id, now, actor, action, case_id, q, r)
-                )
-                row = AuditRow(
-                    id=new_id,
-                    timestamp=now,
-                    actor=actor,
-                    action=action,
-                    case_id=case_id,
-                    query=q,
-                    result=r,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-                s.add(row)
-                s.flush()
-                return _convert.audit(row), keyed_from
-
-        record, keyed_from = _retry_on_conflict(append)
+    def _checkpoint_audit(self, record: AuditRecord, keyed_from: int) -> None:
+        """Append the signed checkpoint of a committed entry to the anchor file (a failure
+        is logged: the entry stays, ``verify`` reports what no checkpoint covers)."""
+        key = self.audit_key
         checkpoint = Checkpoint(
             count=record.id,
             head=record.hash,
@@ -124,7 +153,6 @@ class AuditMixin(StoreBase):
                 self.audit_anchor_path,
                 exc,
             )
-        return record
 
     def _ensure_switch(self, s: Session, key: AuditKey, new_id: int) -> int:
         """The id of the first keyed entry, recording ``new_id`` as that id (signed) when

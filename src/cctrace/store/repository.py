@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._audit import AuditMixin
 from ._cases import CaseMixin
+from ._contacts import ContactStatusMixin
 from ._footage import FootageMixin
 from ._ingest import IngestMixin
 from ._jobs import JobMixin
@@ -33,12 +34,14 @@ class Store(
     QueryMixin,
     RetentionMixin,
     CaseMixin,
+    ContactStatusMixin,
     AuditMixin,
     UserMixin,
     JobMixin,
 ):
     """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
-    web app's users, sessions, approvals and trace jobs; and the retention purge.
+    web app's users, sessions, approvals and trace jobs, what tracers did about each
+    contact; and the retention purge.
 
     ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
     ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,

@@ -473,9 +473,7 @@ class ContactStatusRow(Base):
     """
 
     __tablename__ = "contact_statuses"
-    __table_args__ = (
-        CheckConstraint(_in("status", CONTACT_STATUSES), name="ck_contact_status"),
-    )
+    __table_args__ = (CheckConstraint(_in("status", CONTACT_STATUSES), name="ck_contact_status"),)
 
     case_id: Mapped[str] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True

@@ -186,7 +186,7 @@ def _csv(resp: Any) -> list[list[str]]:
 
 def test_the_call_list_csv(traced: WebEnv) -> None:
     ivy = traced.client_for("ivy")
-    _put(ivy, {"status": "called", "note": "=HYPERLINK(\"x\")\nsecond line"})
+    _put(ivy, {"status": "called", "note": '=HYPERLINK("x")\nsecond line'})
     resp = ivy.get("/api/cases/C-1/call-list.csv")
     assert 'filename="C-1-call-list.csv"' in resp.headers["content-disposition"]
     header, *rows = _csv(resp)
@@ -199,7 +199,7 @@ def test_the_call_list_csv(traced: WebEnv) -> None:
     assert cells["Time within 2 m (min)"] == "0.01" and cells["Closest distance (m)"] == "0.70"
     assert cells["Mask"] == "Mask worn" and cells["Close contact"] == "yes"
     assert cells["Status"] == "called" and cells["Status set by"] == "ivy"
-    assert cells["Note"] == "'=HYPERLINK(\"x\")\nsecond line"  # defused formula
+    assert cells["Note"] == '\'=HYPERLINK("x")\nsecond line'  # defused formula
     assert cells["Snapshot"].endswith(f"/api/cases/C-1/snapshots/{CONTACT}.jpg")
     assert cells["Tracklets"] == str(CONTACT)
     (entry,) = [a for a in traced.store.list_audit("C-1") if a.action == "export_call_list"]

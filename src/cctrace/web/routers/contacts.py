@@ -51,9 +51,7 @@ class ContactStatusIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: ContactStatus = Field(
-        description="to_call, called, tested, isolated or not_reachable"
-    )
+    status: ContactStatus = Field(description="to_call, called, tested, isolated or not_reachable")
     note: str = Field("", max_length=CONTACT_NOTE_MAX, description="Free text, line breaks ok")
 
 
@@ -139,9 +137,7 @@ def _change(
     )
 
 
-@router.put(
-    "/api/cases/{case_id}/contacts/{tracklet_id}/status", response_model=ContactStatusOut
-)
+@router.put("/api/cases/{case_id}/contacts/{tracklet_id}/status", response_model=ContactStatusOut)
 @needs(Permission.CASE_WRITE)
 def put_contact_status(
     case_id: str, tracklet_id: DbId, body: ContactStatusIn, request: Request, user: User

@@ -18,13 +18,13 @@ from cctrace.store.repository import Store
 from cctrace.store.schema import CONTACT_NOTE_MAX
 from cctrace.types import SightingStatus
 
+from ..contact_work import contacts_of, open_contacts, team_work
 from ..deps import app_state, current_user, get_store, needs
 from ..language import LANG_COOKIE, LANG_COOKIE_MAX_AGE, local_path, request_language
 from ..pages import templates
 from ..roles import Permission
 from ..schemas import ApprovalOut, AuditOut, TraceOut
 from ..security import new_token, sign
-from ..contact_work import contacts_of, open_contacts, team_work
 from ..services import can_see, latest_result, saved_params, visible_case
 from .admin import list_cameras, retention
 from .audit import read_audit

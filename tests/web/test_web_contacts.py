@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -161,7 +163,7 @@ def test_open_work_on_the_case_list_and_the_open_contacts_page(traced: WebEnv) -
     ivy, sue = traced.client_for("ivy"), traced.client_for("sue")
     for client in (ivy, sue):  # the investigator's and the team supervisor's view
         cases = client.get("/cases", headers=HTML).text
-        assert 'aria-label="1 close contact to call in case C-1"' in cases
+        assert 'aria-label="1 close contact to call"' in cases
         assert "1 open contact to call across your cases" in cases
         assert "#contact-2" in client.get("/contacts", headers=HTML).text
         (item,) = client.get("/api/contacts/open").json()
@@ -169,7 +171,7 @@ def test_open_work_on_the_case_list_and_the_open_contacts_page(traced: WebEnv) -
     assert traced.client_for("sam").get("/api/contacts/open").json() == []  # other team
     assert _put(ivy, {"status": "called"}).status_code == 200
     cases = ivy.get("/cases", headers=HTML).text
-    assert 'aria-label="0 close contacts to call in case C-1"' in cases
+    assert 'aria-label="0 close contacts to call"' in cases
     assert "#contact-2" not in ivy.get("/contacts", headers=HTML).text
     assert ivy.get("/api/contacts/open").json() == []
     views = [a for a in traced.store.list_audit() if a.action == "view_open_contacts"]
@@ -225,3 +227,23 @@ def test_no_call_list_before_a_trace(web: WebEnv) -> None:
     _error(ivy.get("/api/cases/C-2/call-list.csv"), 404, "not_found")
     assert ivy.get("/api/cases/C-2/contacts").json() == []
     assert "—" in ivy.get("/cases", headers=HTML).text
+
+
+def test_the_new_pages_have_no_english_left_in_korean(traced: WebEnv) -> None:
+    """The open contacts table, the case list's counts and the case page's status form
+    and saved message, rendered with a close contact to call, then after a change."""
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from i18n_words import untranslated, visible_text
+
+    ivy = traced.client_for("ivy")
+    ivy.cookies.set(LANG_COOKIE, "ko")
+    data = ("Camera cam1", "Act", "north", "—")
+    for path in ("/contacts", "/cases", "/cases/C-1"):
+        page = ivy.get(path, headers=HTML).text
+        assert "연락 예정" in page, path
+        assert not untranslated(visible_text(page), data), path
+    _put(ivy, {"status": "tested", "note": "negative"})
+    page = ivy.get(f"/cases/C-1?saved={CONTACT}", headers=HTML).text
+    assert "저장했습니다." in page and "검사함" in page
+    assert not untranslated(visible_text(page), (*data, "negative"))
+    assert "남은 접촉자가 없습니다" in ivy.get("/contacts", headers=HTML).text

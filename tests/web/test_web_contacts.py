@@ -247,3 +247,17 @@ def test_the_new_pages_have_no_english_left_in_korean(traced: WebEnv) -> None:
     assert "저장했습니다." in page and "검사함" in page
     assert not untranslated(visible_text(page), (*data, "negative"))
     assert "남은 접촉자가 없습니다" in ivy.get("/contacts", headers=HTML).text
+
+
+def test_the_api_schema_documents_the_routes_and_the_error_body(traced: WebEnv) -> None:
+    schema = traced.client_for("ivy").get("/openapi.json").json()
+    put = schema["paths"]["/api/cases/{case_id}/contacts/{tracklet_id}/status"]["put"]
+    assert put["responses"]["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }
+    assert set(put["responses"]) >= {"200", "400", "403", "404", "422"}
+    statuses = schema["components"]["schemas"]["ContactStatus"]["enum"]
+    assert statuses == ["to_call", "called", "tested", "isolated", "not_reachable"]
+    for path in ("/api/cases/{case_id}/contacts", "/api/contacts/open"):
+        assert "get" in schema["paths"][path]
+    assert "/cases/{case_id}/contacts/{tracklet_id}/status" not in schema["paths"]  # the form

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -38,10 +38,21 @@ from ..contact_work import (
 )
 from ..deps import AuthError, app_state, current_user, needs
 from ..roles import Permission
-from ..schemas import DbId, snapshot_url
+from ..schemas import DbId, ErrorOut, snapshot_url
 from .pages import render
 
-router = APIRouter(tags=["contacts"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": what}
+    for status, what in (
+        (400, "Bad input or a closed case"),
+        (401, "Not signed in"),
+        (403, "Not allowed for your role, or a missing CSRF token"),
+        (404, "No such case you can open, or no such contact in its latest trace"),
+        (422, "A malformed body or parameter"),
+    )
+}
+"""The one error body (``{"error": {"status", "code", "message"}}``) in the API schema."""
+router = APIRouter(tags=["contacts"], responses=ERRORS)
 User = Annotated[UserRecord, Depends(current_user)]
 CSV_TYPE = "text/csv; charset=utf-8"
 

@@ -128,6 +128,8 @@ def test_changes_need_the_csrf_header_and_an_open_case(traced: WebEnv) -> None:
     assert "closed" in _error(_put(ivy, {"status": "called"}), 400, "bad_request")
     assert ivy.get("/api/cases/C-1/contacts").json()[0]["status"] == "to_call"  # still readable
     assert _status_audits(traced) == []
+    assert ivy.get("/api/contacts/open").json() == []  # a closed case has no open work
+    assert "close contact to call" not in ivy.get("/cases", headers=HTML).text
 
 
 def test_the_html_form_works_without_javascript(traced: WebEnv) -> None:

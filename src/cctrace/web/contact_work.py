@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cctrace.casework import latest_result_path, load_latest_result
@@ -26,8 +26,9 @@ from cctrace.tracing.result import ContactSummary, TraceResult
 from .services import cases_for, open_case, visible_case
 from .state import AppState
 
-CACHE_SIZE = 256
-"""Trace results kept parsed per process (by file, size and modification time)."""
+CACHE_SIZE = 4096
+"""Cases whose latest contacts are kept parsed per process (by file, size and modification
+time; only the contacts and cameras, see :func:`cached_contacts`)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,11 @@ _cache: OrderedDict[tuple[str, int, int], TraceResult] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def cached_result(state: AppState, case_id: str) -> TraceResult | None:
-    """The case's latest trace (None when none ran), parsed once per file version: the
-    case list reads every visible case's result on each view."""
+def cached_contacts(state: AppState, case_id: str) -> TraceResult | None:
+    """The contacts of the case's latest trace (None when none ran), parsed once per file
+    version: the case list reads every visible open case's result on each view. Only the
+    contacts, cameras and query are kept (sightings and loose faces are dropped), so many
+    cases fit the cache; use :func:`cctrace.casework.load_latest_result` for the whole."""
     path = latest_result_path(state.site, case_id)
     try:
         st = path.stat()
@@ -89,7 +92,9 @@ def cached_result(state: AppState, case_id: str) -> TraceResult | None:
             _cache.move_to_end(key)
             return hit
     try:
-        result = load_latest_result(state.site, case_id)
+        result = replace(
+            load_latest_result(state.site, case_id), sightings=(), loose_faces=(), notes=()
+        )
     except NotFoundError:
         return None
     with _cache_lock:
@@ -125,20 +130,29 @@ def contacts_of(
 def case_work(state: AppState, user: UserRecord, case_id: str) -> CaseWork:
     """A case ``user`` may see, its latest trace and its contacts' statuses."""
     case = visible_case(state.store, user, case_id)
-    result = cached_result(state, case_id)
+    try:
+        result: TraceResult | None = load_latest_result(state.site, case_id)
+    except NotFoundError:
+        result = None
     statuses = state.store.contact_statuses(case_id)
     return CaseWork(case, result, contacts_of(case_id, result, statuses))
 
 
 def team_work(state: AppState, user: UserRecord) -> list[CaseWork]:
-    """Every case ``user`` may see (newest first) with its contacts' statuses; a case
-    whose result file cannot be read shows no contacts rather than failing the list."""
+    """Every case ``user`` may see (newest first); for open cases, their latest contacts
+    (:func:`cached_contacts`) with their statuses. Closed cases carry no open work, so
+    their results are not read (``result`` None). A case whose result file cannot be read
+    shows no contacts rather than failing the list."""
     cases = cases_for(state.store, user)
-    statuses = state.store.contact_statuses_of(c.id for c in cases)
+    live = [c.id for c in cases if c.status == CaseStatus.OPEN]
+    statuses = state.store.contact_statuses_of(live)
     out = []
     for case in cases:
+        if case.status != CaseStatus.OPEN:
+            out.append(CaseWork(case, None, ()))
+            continue
         try:
-            result = cached_result(state, case.id)
+            result = cached_contacts(state, case.id)
         except TraceFormatError:
             result = None
         out.append(CaseWork(case, result, contacts_of(case.id, result, statuses[case.id])))

@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from cctrace.casework import latest_result_path, load_latest_result
 from cctrace.errors import NotFoundError
-from cctrace.report.json_load import TraceFormatError
+from cctrace.report.json_load import TraceFormatError, parse_document, trace_from_dict
 from cctrace.store import ContactStatus, ContactStatusChange, ContactStatusRecord
 from cctrace.store._contacts import status_of
 from cctrace.store.records import CaseRecord, CaseStatus, UserRecord
@@ -92,11 +92,11 @@ def cached_contacts(state: AppState, case_id: str) -> TraceResult | None:
             _cache.move_to_end(key)
             return hit
     try:
-        result = replace(
-            load_latest_result(state.site, case_id), sightings=(), loose_faces=(), notes=()
-        )
-    except NotFoundError:
+        document = parse_document(path.read_bytes())
+    except FileNotFoundError:
         return None
+    # Only what open work shows is built (a result's sightings carry every path point).
+    result = trace_from_dict({**document, "sightings": [], "loose_faces": [], "notes": []})
     with _cache_lock:
         _cache[key] = result
         while len(_cache) > CACHE_SIZE:

@@ -57,7 +57,8 @@ class ContactWork:
 
 @dataclass(frozen=True)
 class CaseWork:
-    """A case's latest trace (None when none ran) and its contacts' statuses."""
+    """A case, its latest trace (None when none ran; in :func:`team_work` only its contacts,
+    cameras and query, and None for a closed case) and its contacts' statuses."""
 
     case: CaseRecord
     result: TraceResult | None

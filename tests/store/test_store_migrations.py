@@ -153,6 +153,7 @@ def test_a_schema_3_database_without_result_digests_gains_them(
         conn.exec_driver_sql("DROP TABLE loose_faces")
         conn.exec_driver_sql("DROP TABLE trace_jobs")  # revision 0005, after schema 3
         conn.exec_driver_sql("DROP TABLE signin_attempts")  # revision 0007_signin_attempts
+        conn.exec_driver_sql("DROP TABLE contact_statuses")  # revision 0006_contact_status
         conn.exec_driver_sql("INSERT INTO store_meta (key, value) VALUES ('schema_version', '3')")
     with Store(tmp_path / "data", url=db_url):
         pass

@@ -36,6 +36,12 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/api/cases/C-1/exports", {"json": {"reason": "hand over"}}),
     ("GET", "/api/cases/C-1/approvals", {}),
     ("GET", "/api/cases/C-1/exports/{export_id}/contacts.csv", {}),
+    ("GET", "/api/cases/C-1/contacts", {}),
+    ("PUT", "/api/cases/C-1/contacts/2/status", {"json": {"status": "called"}}),
+    ("POST", "/cases/C-1/contacts/2/status", {"data": {"status": "called", "csrf_token": "x"}}),
+    ("GET", "/api/contacts/open", {}),
+    ("GET", "/api/cases/C-1/call-list.csv", {}),
+    ("GET", "/contacts", {}),
     ("GET", "/api/approvals", {}),
     ("POST", "/api/approvals/{pending_id}", {"json": {"approve": False}}),
     ("GET", "/api/audit", {}),
@@ -158,7 +164,9 @@ def test_each_role_route_by_route(web: WebEnv, prepared: dict[str, str], usernam
         resp = _call(client, method, path, kwargs, prepared, role.value)
         code = _error_code(resp)
         if allowed(role, permission):
-            refused = ("sign_in_required", "forbidden") + (() if path == "/logout" else ("csrf",))
+            # plain form posts refuse the fixture's made-up token by their own CSRF check
+            own_check = path in ("/logout", "/cases/C-1/contacts/2/status")
+            refused = ("sign_in_required", "forbidden") + (() if own_check else ("csrf",))
             assert code not in refused, (
                 username,
                 method,
@@ -211,6 +219,9 @@ CASE_ROUTES = [
     ("POST", "/api/cases/C-1/exports", {"json": {"reason": "why"}}),
     ("GET", "/api/cases/C-1/approvals", {}),
     ("GET", "/api/cases/C-1/exports/{export_id}/report.pdf", {}),
+    ("GET", "/api/cases/C-1/contacts", {}),
+    ("PUT", "/api/cases/C-1/contacts/2/status", {"json": {"status": "called"}}),
+    ("GET", "/api/cases/C-1/call-list.csv", {}),
     ("GET", "/api/jobs/{job_id}", {}),
     ("POST", "/api/approvals/{pending_id}", {"json": {"approve": True}}),
     ("POST", "/api/cases/C-1/close", {}),

@@ -30,8 +30,8 @@ DATA = (
 PAGES = {
     # user -> the pages their role sees
     "": ["/login"],
-    "ivy": ["/cases", "/cases/C-1"],
-    "sue": ["/cases", "/cases/C-1", "/approvals"],
+    "ivy": ["/cases", "/cases/C-1", "/contacts"],
+    "sue": ["/cases", "/cases/C-1", "/approvals", "/contacts"],
     "aud": ["/audit", "/audit?case_id=C-1", "/audit?case_id=none"],
     "adm": ["/admin"],
 }

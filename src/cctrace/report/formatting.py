@@ -120,6 +120,12 @@ VALUE_LABELS = {
     "partial": N_("partial"),
     "failed": N_("failed"),
     "interrupted": N_("interrupted"),
+    # where tracers stand with a contact (cctrace.store.ContactStatus)
+    "to_call": N_("to call"),
+    "called": N_("called"),
+    "tested": N_("tested"),
+    "isolated": N_("isolated"),
+    "not_reachable": N_("not reachable"),
     # roles
     "investigator": N_("investigator"),
     "supervisor": N_("supervisor"),

@@ -6,6 +6,7 @@ search; both return frozen records from :mod:`cctrace.store.records`.
 
 from __future__ import annotations
 
+from ._contacts import ContactStatus, ContactStatusChange, ContactStatusRecord
 from ._retention import PurgeOutcome
 from .audit_chain import GENESIS_HASH, AuditReport
 from .records import (
@@ -43,6 +44,9 @@ __all__ = [
     "CameraRecord",
     "CaseRecord",
     "CaseStatus",
+    "ContactStatus",
+    "ContactStatusChange",
+    "ContactStatusRecord",
     "EmbeddingBatch",
     "EmbeddingRecord",
     "EncounterRecord",

@@ -74,48 +74,78 @@ class AuditMixin(StoreBase):
         A checkpoint that cannot be written is logged as an error (the entry stays;
         ``verify`` reports the entries no checkpoint covers).
         """
+        q, r = self._audit_fields(actor, action, case_id, query, result)
+
+        def append() -> tuple[AuditRecord, int]:
+            with self._write() as s:
+                return self._append_audit_in(s, actor, action, case_id, q, r)
+
+        # Inside a unit of work a conflict aborts the whole transaction: nothing to retry.
+        record, keyed_from = append() if self.in_unit_of_work else _retry_on_conflict(append)
+        # a checkpoint only of an entry that is committed (after the unit of work, if any)
+        self._after_commit(lambda: self._checkpoint_audit(record, keyed_from))
+        return record
+
+    @staticmethod
+    def _audit_fields(
+        actor: str,
+        action: str,
+        case_id: str | None,
+        query: Mapping[str, Any],
+        result: Mapping[str, Any],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check an entry's fields; its ``query`` and ``result`` as plain JSON dicts."""
         _text(actor, "actor", 128)
         _text(action, "action", 64)
         if case_id is not None:
             _text(case_id, "case id", 64)
-        q = _json_dict(query, "query")
-        r = _json_dict(result, "result")
+        return _json_dict(query, "query"), _json_dict(result, "result")
+
+    def _append_audit_in(
+        self,
+        s: Session,
+        actor: str,
+        action: str,
+        case_id: str | None,
+        q: dict[str, Any],
+        r: dict[str, Any],
+    ) -> tuple[AuditRecord, int]:
+        """Append one entry inside the caller's write transaction ``s`` (so a change and
+        its audit entry commit together or not at all); the record and the id of the first
+        keyed entry. Call :meth:`_checkpoint_audit` after the commit."""
         key = self.audit_key
+        if self.dialect == "postgresql":
+            # Appends queue here for the rest of their transaction, so the head read next
+            # is the newest committed one: without this, appends from several processes
+            # (web workers) race for the next id. SQLite writers already hold the
+            # database lock (BEGIN IMMEDIATE).
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_ID})
+        head = s.execute(
+            select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
+        ).first()
+        new_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        keyed_from = self._ensure_switch(s, key, new_id)
+        now = utcnow()
+        digest = key.entry_hash(prev, audit_entry(new_id, now, actor, action, case_id, q, r))
+        row = AuditRow(
+            id=new_id,
+            timestamp=now,
+            actor=actor,
+            action=action,
+            case_id=case_id,
+            query=q,
+            result=r,
+            prev_hash=prev,
+            hash=digest,
+        )
+        s.add(row)
+        s.flush()
+        return _convert.audit(row), keyed_from
 
-        def append() -> tuple[AuditRecord, int]:
-            with self._write() as s:
-                if self.dialect == "postgresql":
-                    # Appends queue here for the rest of their transaction, so the head
-                    # read next is the newest committed one: without this, appends from
-                    # several processes (web workers) race for the next id. SQLite
-                    # writers already hold the database lock (BEGIN IMMEDIATE).
-                    s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_ID})
-                head = s.execute(
-                    select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)
-                ).first()
-                new_id, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-                keyed_from = self._ensure_switch(s, key, new_id)
-                now = utcnow()
-                digest = key.entry_hash(
-                    prev, audit_entry(new_id, now, actor, action, case_id, q, r)
-                )
-                row = AuditRow(
-                    id=new_id,
-                    timestamp=now,
-                    actor=actor,
-                    action=action,
-                    case_id=case_id,
-                    query=q,
-                    result=r,
-                    prev_hash=prev,
-                    hash=digest,
-                )
-                s.add(row)
-                s.flush()
-                return _convert.audit(row), keyed_from
-
-        # Inside a unit of work a conflict aborts the whole transaction: nothing to retry.
-        record, keyed_from = append() if self.in_unit_of_work else _retry_on_conflict(append)
+    def _checkpoint_audit(self, record: AuditRecord, keyed_from: int) -> None:
+        """Append the signed checkpoint of a committed entry to the anchor file (a failure
+        is logged: the entry stays, ``verify`` reports what no checkpoint covers)."""
+        key = self.audit_key
         checkpoint = Checkpoint(
             count=record.id,
             head=record.hash,
@@ -124,20 +154,15 @@ class AuditMixin(StoreBase):
             instance=self.instance_id,
             key_id=key.key_id,
         )
-
-        def anchor() -> None:
-            try:
-                self.audit_anchors.append(key, checkpoint)
-            except OSError as exc:
-                log.error(
-                    "audit entry %d written, but its checkpoint could not be appended to %s: %s",
-                    record.id,
-                    self.audit_anchor_path,
-                    exc,
-                )
-
-        self._after_commit(anchor)  # a checkpoint only of an entry that is committed
-        return record
+        try:
+            self.audit_anchors.append(key, checkpoint)
+        except OSError as exc:
+            log.error(
+                "audit entry %d written, but its checkpoint could not be appended to %s: %s",
+                record.id,
+                self.audit_anchor_path,
+                exc,
+            )
 
     def _ensure_switch(self, s: Session, key: AuditKey, new_id: int) -> int:
         """The id of the first keyed entry, recording ``new_id`` as that id (signed) when

@@ -24,6 +24,7 @@ from .schema import (
     BodyEmbeddingRow,
     CaseRow,
     CaseSightingRow,
+    ContactStatusRow,
     EncounterRow,
     FaceEmbeddingRow,
     FootageRow,
@@ -69,7 +70,8 @@ class RetentionMixin(StoreBase):
         """Delete what retention no longer allows, in one transaction.
 
         * Closed cases closed before ``evidence_before`` are expired: their sightings
-          approvals and trace jobs are deleted (the case row and the audit log stay).
+          approvals, trace jobs and contact statuses are deleted (the case row and the audit
+          log stay).
         * Tracklets that ended before ``before`` are deleted with their track points,
           face embeddings, encounters and sightings, except the evidence of every other
           case (open, or closed since ``evidence_before``): its sightings and the
@@ -353,6 +355,7 @@ class RetentionMixin(StoreBase):
             s.execute(delete(CaseSightingRow).where(CaseSightingRow.case_id.in_(case_part)))
             s.execute(delete(ApprovalRow).where(ApprovalRow.case_id.in_(case_part)))
             s.execute(delete(TraceJobRow).where(TraceJobRow.case_id.in_(case_part)))
+            s.execute(delete(ContactStatusRow).where(ContactStatusRow.case_id.in_(case_part)))
         for part in chunks(doomed):
             s.execute(
                 delete(EncounterRow).where(

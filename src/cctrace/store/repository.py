@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ._audit import AuditMixin
 from ._cases import CaseMixin
+from ._contacts import ContactStatusMixin
 from ._footage import FootageMixin
 from ._ingest import IngestMixin
 from ._jobs import JobMixin
@@ -34,13 +35,15 @@ class Store(
     QueryMixin,
     RetentionMixin,
     CaseMixin,
+    ContactStatusMixin,
     AuditMixin,
     UserMixin,
     JobMixin,
     SigninMixin,
 ):
     """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
-    web app's users, sessions, approvals, trace jobs and sign-in attempts; and the retention purge.
+    web app's users, sessions, approvals, trace jobs and sign-in attempts, what tracers
+    did about each contact; and the retention purge.
 
     ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
     ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,

@@ -40,6 +40,9 @@ ROLES = ("investigator", "supervisor", "auditor", "admin")
 APPROVAL_KINDS = ("export", "unblur")
 APPROVAL_STATUSES = ("pending", "approved", "denied")
 JOB_STATUSES = ("queued", "running", "done", "failed")
+CONTACT_STATUSES = ("to_call", "called", "tested", "isolated", "not_reachable")
+CONTACT_NOTE_MAX = 500
+"""Longest note a tracer may keep on a contact (characters)."""
 
 # BIGINT ids on PostgreSQL; plain INTEGER on SQLite so the column aliases the rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -468,3 +471,27 @@ class SigninAttemptRow(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(300))
     attempted_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ContactStatusRow(Base):
+    """What a tracer did about one contact of a case: to call, called, tested, isolated or
+    not reachable, with a short note.
+
+    Keyed by the contact's tracklets (a tracked person in one camera; database ids that a
+    re-trace of the case finds again), one row per tracklet, so the status follows the
+    person whatever number the next result gives them (see
+    :mod:`cctrace.store._contacts`). No foreign key to ``tracklets``: the status outlives a
+    purged tracklet until the case itself expires.
+    """
+
+    __tablename__ = "contact_statuses"
+    __table_args__ = (CheckConstraint(_in("status", CONTACT_STATUSES), name="ck_contact_status"),)
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    tracklet_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

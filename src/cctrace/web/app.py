@@ -38,7 +38,7 @@ from .deps import UNSAFE_METHODS, AuthError, authorize, route_permission, sessio
 from .jobs import ProgressFn, TraceJobs
 from .language import request_language
 from .pages import templates
-from .routers import admin, audit, auth, cases, docs, media, pages
+from .routers import admin, audit, auth, cases, contacts, docs, media, pages
 from .services import run_trace_job
 from .settings import WebSettings
 from .state import AppState
@@ -292,6 +292,7 @@ def create_app(
 
     for router in (auth.router, cases.router, media.router, audit.router, admin.router):
         app.include_router(router)
+    app.include_router(contacts.router)  # contact statuses, open work, call list
     app.include_router(pages.router)
     app.include_router(docs.router)
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")

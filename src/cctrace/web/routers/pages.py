@@ -12,17 +12,20 @@ from cctrace.i18n import LANGUAGES, use_language
 from cctrace.localtime import LocalClock
 from cctrace.report.formatting import result_times
 from cctrace.report.siteplan import build_site_plan
+from cctrace.store import ContactStatus
 from cctrace.store.records import Role, UserRecord
 from cctrace.store.repository import Store
+from cctrace.store.schema import CONTACT_NOTE_MAX
 from cctrace.types import SightingStatus
 
+from ..contact_work import contacts_of, open_contacts, team_work
 from ..deps import app_state, current_user, get_store, needs
 from ..language import LANG_COOKIE, LANG_COOKIE_MAX_AGE, local_path, request_language
 from ..pages import templates
 from ..roles import Permission
 from ..schemas import ApprovalOut, AuditOut, TraceOut
 from ..security import new_token, sign
-from ..services import can_see, cases_for, latest_result, saved_params, visible_case
+from ..services import can_see, latest_result, saved_params, visible_case
 from .admin import list_cameras, retention
 from .audit import read_audit
 
@@ -122,14 +125,27 @@ def home(user: User) -> Response:
 @router.get("/cases", response_class=HTMLResponse)
 @needs(Permission.CASE_READ)
 def cases_page(request: Request, user: User, store: StoreDep) -> Response:
-    """Your cases and a form to open one."""
-    return render(request, "cases.html", {"cases": cases_for(store, user)})
+    """Your cases with their open work (close contacts still to call) and a form to open
+    one."""
+    work = team_work(app_state(request), user)
+    return render(
+        request,
+        "cases.html",
+        {
+            "cases": [w.case for w in work],
+            "work": {w.case.id: w for w in work},
+            "open_total": len(open_contacts(work)),
+        },
+    )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 @needs(Permission.CASE_READ)
-def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Response:
-    """A case: trace form, progress, timeline, route map, contacts, review, exports."""
+def case_page(
+    case_id: str, request: Request, user: User, store: StoreDep, saved: int | None = None
+) -> Response:
+    """A case: trace form, progress, timeline, route map, contacts with their statuses,
+    review, exports. ``saved``: the contact whose status was just saved (a message)."""
     state = app_state(request)
     case = visible_case(store, user, case_id)
     result = latest_result(state, case_id)
@@ -160,6 +176,12 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
             "defaults": state.site.trace,
             "children": children,
             "accepted": SightingStatus.ACCEPTED.value,
+            "work": {
+                w.number: w for w in contacts_of(case_id, result, store.contact_statuses(case_id))
+            },
+            "saved": saved,
+            "contact_statuses": list(ContactStatus),
+            "note_max": CONTACT_NOTE_MAX,
         },
     )
 

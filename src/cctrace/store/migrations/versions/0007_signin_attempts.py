@@ -3,7 +3,7 @@ the attempts of the current window under each limiter key, so every web process 
 workers, hosts) counts against the same limits.
 
 Revision ID: 0007_signin_attempts
-Revises: 0005 (to be re-chained onto 0006_contact_status at merge)
+Revises: 0006_contact_status
 Create Date: 2026-12-05
 """
 
@@ -15,8 +15,7 @@ from alembic import op
 from cctrace.store.migrations._helpers import Id, Timestamp
 
 revision = "0007_signin_attempts"
-# The integrator re-chains this onto "0006_contact_status" (built in parallel).
-down_revision = "0005"
+down_revision = "0006_contact_status"
 branch_labels = None
 depends_on = None
 

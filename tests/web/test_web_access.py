@@ -67,6 +67,7 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/openapi.json", {}),
     ("GET", "/login", {}),
     ("GET", "/healthz", {}),
+    ("GET", "/fonts/NanumGothic.ttf", {}),
     ("GET", "/language/ko", {"params": {"next": "/login"}}),
     ("POST", "/login", {"data": {"username": "x", "password": "y"}}),
     ("POST", "/api/auth/login", {"json": {"username": "nobody", "password": "wrong"}}),

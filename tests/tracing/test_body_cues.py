@@ -15,6 +15,7 @@ from cctrace.tracing.body_cues import (
     heading,
     local_scale_height_m,
     nearest_in_region,
+    regions_overlap,
     towards,
     tracklet_height,
     view_region_m,
@@ -177,3 +178,13 @@ def test_view_region_is_the_placed_hull_of_the_calibration_points() -> None:
     assert nearest_in_region(region, 95.0, 5.0) is None  # inside
     assert nearest_in_region(region, 95.0, 20.0) == pytest.approx((95.0, 10.0))
     assert nearest_in_region(region, 80.0, -5.0) == pytest.approx((90.0, 0.0))
+
+
+def test_overlapping_views_are_told_apart_from_neighbouring_ones() -> None:
+    square = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])
+    assert regions_overlap(square, square + np.array([5.0, 5.0]))
+    assert not regions_overlap(square, square + np.array([30.0, 0.0]))
+    assert not regions_overlap(square, square + np.array([10.0, 0.0]))  # touching only
+    triangle = np.array([[11.0, 0.0], [20.0, 0.0], [11.0, 9.0]])
+    assert not regions_overlap(square, triangle)
+    assert regions_overlap(square, triangle - np.array([2.0, 0.0]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -292,6 +293,11 @@ def test_walking_direction_ranks_who_came_from_the_case_side_first(store: Store)
     assert found[right].score > found[wrong].score
     # No optical centre configured: no heights.
     assert found[right].case_height_m is None and found[right].candidate_height_m is None
+    # Cameras whose views share floor on the plan (here: both left at its origin) give
+    # no direction either.
+    same_floor = {k: replace(v, region_m=views["gate"].region_m) for k, v in views.items()}
+    shared = body_candidates(store, graph, [sighting], {case_id}, "part-colour", views=same_floor)
+    assert shared[right].exit_cos is None and shared[wrong].entry_cos is None
     # Without views (no calibration known) direction is unknown and says nothing.
     plain = body_candidates(store, graph, [sighting], {case_id}, "part-colour")
     assert plain[right].exit_cos is None and plain[right].entry_cos is None

@@ -341,6 +341,22 @@ def nearest_in_region(
     return best
 
 
+def regions_overlap(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> bool:
+    """Whether two convex polygons share ground (separating-axis test): two views that
+    see the same floor give no direction to walk towards, and two cameras left at the
+    plan's origin (no placement) would seem to."""
+    if len(a) < 3 or len(b) < 3:
+        return False
+    for poly in (a, b):
+        for i in range(len(poly)):
+            edge = poly[(i + 1) % len(poly)] - poly[i]
+            axis = np.array([-edge[1], edge[0]])
+            pa, pb = a @ axis, b @ axis
+            if pa.max() <= pb.min() or pb.max() <= pa.min():
+                return False
+    return True
+
+
 def _convex_hull(points: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Andrew's monotone chain, counter-clockwise."""
     pts = sorted({(float(x), float(y)) for x, y in points})

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -46,6 +46,7 @@ from cctrace.tracing.body_cues import (
     away_from,
     heading,
     nearest_in_region,
+    regions_overlap,
     towards,
     tracklet_height,
     view_region_m,
@@ -279,6 +280,12 @@ def ranked_candidates(
     geometric = any(v.geometry is not None or v.region_m is not None for v in (here, there))
     points = store.points_for_tracklets([sighting.id, *(r.id for r in nearby)]) if geometric else {}
     own = points.get(sighting.id, ())
+    if (
+        here.region_m is not None
+        and there.region_m is not None
+        and regions_overlap(here.region_m, there.region_m)
+    ):
+        here, there = replace(here, region_m=None), replace(there, region_m=None)
     case_height = tracklet_height(here.geometry, own)
     out = []
     for r in nearby:

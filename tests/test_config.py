@@ -66,6 +66,8 @@ def test_good_site_resolves_paths_and_utc(tmp_path: Path) -> None:
         ("  - id: cam1\n", "  - id: 'cam 1'\n", 3, "pattern"),
         ("    source_fps: 7\n", "    source_fps: 7\n    timezone: Mars/Base\n", 9, "time zone"),
         ("  distance_m: 1.5\n", "  distance_m: far\n", 19, "valid number"),
+        ("      placement:", "      principal_point_px: [320]\n      placement:", 15, "at least 2"),
+        ("      placement:", "      principal_point_px: [.nan, 2]\n      placement:", 15, "finite"),
     ],
 )
 def test_errors_name_the_line(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:

@@ -39,6 +39,8 @@ CROPS = {
     "plaza-east": ("Plaza, east view", 288, 768, (4.0, -18.0)),
 }
 """Two overlapping 480x576 views cut from the 768x576 clip."""
+DEMO_PRINCIPAL_POINT = (324.2, 282.6)
+"""View_001's optical centre in its published (Tsai) calibration, full-frame pixels."""
 
 
 def crop_ground_points(x0: float, x1: float) -> list[tuple[float, float, float, float]]:
@@ -126,6 +128,8 @@ def build_demo_site(
                         else []
                     ),
                     "    calibration:",
+                    f"      principal_point_px: [{DEMO_PRINCIPAL_POINT[0] - x0:.1f}, "
+                    f"{DEMO_PRINCIPAL_POINT[1]:.1f}]",
                     "      points:",
                     *points,
                 ]

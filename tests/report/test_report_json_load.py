@@ -49,7 +49,8 @@ def full_trace(trace: TraceResult) -> TraceResult:
         link=CameraLinkEvidence(
             from_tracklet_id=first.tracklet_id, from_camera_id=first.camera_id,
             direction="after", gap_s=41.25, window_s=(20.0, 95.5), window_source="learned",
-            distance_m=None, body_similarity=0.83,
+            distance_m=None, body_similarity=0.83, case_height_m=1.74,
+            candidate_height_m=1.71, exit_cos=0.93, entry_cos=-0.25, score=1.5,
         ),
     )  # fmt: skip
     contacts = tuple(
@@ -100,6 +101,16 @@ def test_every_field_round_trips(trace: TraceResult) -> None:
     assert back == to_ms(full)
     assert back.route == to_ms(full).route
     assert loads(dumps(back)) == back
+
+
+def test_a_report_from_before_height_and_direction_still_loads(trace: TraceResult) -> None:
+    document = json.loads(dumps(full_trace(trace)))
+    link = document["sightings"][-1]["link"]
+    for key in ("case_height_m", "candidate_height_m", "exit_cos", "entry_cos", "score"):
+        del link[key]
+    back = trace_from_dict(document).sightings[-1].link
+    assert back is not None and back.body_similarity == pytest.approx(0.83)
+    assert (back.case_height_m, back.exit_cos, back.entry_cos, back.score) == (None, None, None, 0)
 
 
 def test_what_json_does_not_keep(trace: TraceResult) -> None:

@@ -64,6 +64,27 @@ def test_windows_follow_from_positions_when_nothing_is_configured() -> None:
     assert graph.window("a", "far") is None  # beyond MAX_NEIGHBOUR_M
 
 
+@pytest.mark.parametrize(("shift_m", "shared"), [(5.0, True), (30.0, False)])
+def test_views_sharing_floor_start_their_window_at_zero(shift_m: float, shared: bool) -> None:
+    """Cameras hung 60 m apart whose calibrated views (10 m squares on the plan) share
+    floor: a person can be in both at once, so the walk starts at 0 s."""
+    square = [[0, 0, 0, 0], [100, 0, 10, 0], [100, 100, 10, 10], [0, 100, 0, 10]]
+    site = _site(
+        [
+            {"id": "a", "location": {"x_m": -25, "y_m": 0}, "calibration": {"points": square}},
+            {
+                "id": "b",
+                "location": {"x_m": 35, "y_m": 0},
+                "calibration": {"points": square, "placement": {"x_m": shift_m}},
+            },
+        ]
+    )
+    window = CameraGraph.from_site(site).window("a", "b")
+    assert window is not None and window.source == "positions"
+    assert window.low_s == (0.0 if shared else 60.0 / FASTEST_WALK_MPS - MARGIN_S)
+    assert window.high_s == pytest.approx(60.0 / SLOWEST_WALK_MPS + MARGIN_S)
+
+
 def test_lat_lon_positions_are_projected_to_metres() -> None:
     # 0.001 degree of latitude is about 111 m anywhere on Earth.
     site = _site(

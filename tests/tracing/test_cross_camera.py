@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -204,3 +205,128 @@ def test_walking_times_are_learned_from_accepted_sightings(store: Store) -> None
     assert window.source == "learned" and window.low_s <= 30.0 and window.high_s >= 40.0
     found = body_candidates(store, graph, store.get_tracklets([gate[3]]), set(), "part-colour")
     assert hall[3] in found and found[hall[3]].window_source == "learned"
+
+
+def _walk(
+    track: int,
+    camera: str,
+    start_s: float,
+    path: list[tuple[float, float]],
+    body: np.ndarray,
+) -> Tracklet:
+    """A tracklet walking ``path`` (site metres), one point every 0.5 s."""
+    points = tuple(
+        TrackPoint(
+            frame_index=int((start_s + 0.5 * i) * 2),
+            timestamp=T0 + timedelta(seconds=start_s + 0.5 * i),
+            xyxy=(10.0, 20.0, 50.0, 120.0),
+            ground_xy=xy,
+            confidence=0.9,
+        )
+        for i, xy in enumerate(path)
+    )
+    return Tracklet(camera, track, points, body=BodyAppearance("part-colour", body))
+
+
+def _calibrated_site() -> SiteConfig:
+    """gate sees x 0-10 m, hall x 30-40 m (the same ground frame shifted 30 m east)."""
+    square = [[0, 0, 0, 0], [100, 0, 10, 0], [100, 100, 10, 10], [0, 100, 0, 10]]
+    return SiteConfig.model_validate(
+        {
+            "cameras": [
+                {
+                    "id": "gate",
+                    "location": {"x_m": 5, "y_m": -5},
+                    "footage": ["g.mp4"],
+                    "links": [{"to": "hall", "walk_s": [10, 60]}],
+                    "calibration": {"points": square},
+                },
+                {
+                    "id": "hall",
+                    "location": {"x_m": 35, "y_m": -5},
+                    "footage": ["h.mp4"],
+                    "calibration": {"points": square, "placement": {"x_m": 30}},
+                },
+            ]
+        }
+    )
+
+
+def test_walking_direction_ranks_who_came_from_the_case_side_first(store: Store) -> None:
+    """Two people look equally like the case in the hall; the one who walked in from the
+    gate's side, as the case left the gate heading there, comes first; without the
+    direction cue the one nearer in time would."""
+    from cctrace.tracing.cross_camera import LinkCues, camera_views, ranked_candidates
+
+    site = _calibrated_site()
+    case = _unit(1)
+    east = [(2.0 + 0.5 * i, 5.0) for i in range(16)]  # leaves the gate at x = 9.5
+    (case_id,) = _save(store, "gate", [_walk(1, "gate", 0.0, east, case)])
+    from_gate = [(30.5 + 0.5 * i, 5.0) for i in range(10)]  # enters at the hall's west edge
+    from_far = [(39.5 - 0.5 * i, 6.0) for i in range(10)]  # enters at its east edge
+    right, wrong = _save(
+        store,
+        "hall",
+        [
+            _walk(1, "hall", 30.0, from_gate, _like(case, 0.8, 2)),
+            _walk(2, "hall", 20.0, from_far, _like(case, 0.8, 3)),
+        ],
+    )
+    graph = CameraGraph.from_site(site)
+    window = graph.window("gate", "hall")
+    assert window is not None
+    views = camera_views(site)
+    (sighting,) = store.get_tracklets([case_id])
+
+    def order(cues: LinkCues) -> list[int]:
+        ranked = ranked_candidates(
+            store, sighting, case, "hall", window, "after", "part-colour", views, cues
+        )
+        return [t for t, _ in ranked]
+
+    assert order(LinkCues()) == [right, wrong]
+    assert order(LinkCues(direction=False)) == [wrong, right]  # equal looks: nearest first
+    found = body_candidates(store, graph, [sighting], {case_id}, "part-colour", views=views)
+    assert found[right].exit_cos == pytest.approx(1.0)
+    assert found[right].entry_cos == pytest.approx(1.0)
+    assert found[wrong].entry_cos is not None and found[wrong].entry_cos < -0.9
+    assert found[right].score > found[wrong].score
+    # No optical centre configured: no heights.
+    assert found[right].case_height_m is None and found[right].candidate_height_m is None
+    # Cameras whose views share floor on the plan (here: both left at its origin) give
+    # no direction either.
+    same_floor = {k: replace(v, region_m=views["gate"].region_m) for k, v in views.items()}
+    shared = body_candidates(store, graph, [sighting], {case_id}, "part-colour", views=same_floor)
+    assert shared[right].exit_cos is None and shared[wrong].entry_cos is None
+    # Without views (no calibration known) direction is unknown and says nothing.
+    plain = body_candidates(store, graph, [sighting], {case_id}, "part-colour")
+    assert plain[right].exit_cos is None and plain[right].entry_cos is None
+
+
+def test_cue_terms_favour_agreement_and_stay_neutral_when_unknown() -> None:
+    from cctrace.tracing.body_cues import TrackletHeight
+    from cctrace.tracing.cross_camera import (
+        HEIGHT_FLOOR,
+        LinkCues,
+        body_term,
+        direction_term,
+        height_term,
+        link_score,
+    )
+
+    assert body_term(0.9) > 0 > body_term(0.6)
+    assert direction_term(None) == 0.0
+    assert direction_term(1.0) > 0 > direction_term(-1.0)
+    tall, same, short = (TrackletHeight(m, 0.02, 5.0) for m in (1.85, 1.84, 1.55))
+    assert height_term(tall, same) > 0 > height_term(tall, short) >= HEIGHT_FLOOR
+    assert height_term(tall, None) == 0.0
+    # A short, noisy tracklet's height says less than a steady one's.
+    noisy = TrackletHeight(1.60, 0.15, 0.5)
+    steady = TrackletHeight(1.60, 0.01, 10.0)
+    assert height_term(tall, steady) < height_term(tall, noisy) < 0
+    heights = (tall, short)
+    assert link_score(0.8, heights, 1.0, 1.0, LinkCues(height=True)) < link_score(
+        0.8, heights, 1.0, 1.0, LinkCues()
+    )
+    assert link_score(0.8, heights, None, None, LinkCues(body=False)) == 0.0
+    assert link_score(None, heights, None, None) == pytest.approx(body_term(-1.0))

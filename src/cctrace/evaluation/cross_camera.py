@@ -17,9 +17,11 @@ the other camera (sightings with a ``link``) are scored:
   suggested; and **after review**, once a reviewer who knows the truth has confirmed the
   right suggestions and rejected the wrong ones (each confirmation searches onwards);
 - **true link in the top 1 / top 3**: every tracklet of the other camera in the seed's
-  walking-time window ranked by body appearance, and the share of people with one of
-  their own among the first 1 / 3; **without the body embedder** the same window is
-  ranked by walking time alone (the nearest in time first).
+  walking-time window ranked as the trace ranks it (body appearance x walking
+  direction, :func:`cctrace.tracing.cross_camera.ranked_candidates`), and the share of
+  people with one of their own among the first 1 / 3; the same with each cue switched
+  (``CUE_SETS``: with height, body only, body and height, direction only) and **without
+  body** (no cue: walking time alone, the nearest in time first).
 
 Nothing here is accepted automatically: body appearance never is.
 """
@@ -28,18 +30,23 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from cctrace.evaluation.metrics import EvalContext, Metric
 from cctrace.evaluation.pets import crop_gt_boxes, load_gt_boxes
 from cctrace.evaluation.trace import build_cut_scene, review_every_suggestion
 from cctrace.store.records import TrackletRecord
 from cctrace.tracing.camera_graph import CameraGraph
-from cctrace.tracing.cross_camera import SLACK_S
+from cctrace.tracing.cross_camera import (
+    SLACK_S,
+    CameraView,
+    LinkCues,
+    camera_views,
+    ranked_candidates,
+)
 
 if TYPE_CHECKING:
     from cctrace.store.repository import Store
@@ -79,8 +86,8 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     graph = CameraGraph.from_site(site)
     suggested = correct = 0
     window_total = window_right = 0
-    ranks_body: list[int | None] = []
-    ranks_time: list[int | None] = []
+    ranks: dict[str, list[int | None]] = {name: [] for name in CUE_SETS}
+    views = camera_views(site)
     truth_s = found_s = reviewed_s = 0.0
     people_scored = 0
     with Store.for_site(site) as store:
@@ -121,18 +128,26 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
             window_total, window_right = _in_window(
                 graph, records, seed, other_camera, own, window_total, window_right
             )
-            by_body, by_time = _true_link_ranks(
-                store, graph, records, seed, other_camera, own, site.models.body_embedder.type
+            person_ranks = _true_link_ranks(
+                store,
+                graph,
+                views,
+                records,
+                seed,
+                other_camera,
+                own,
+                site.models.body_embedder.type,
             )
-            ranks_body.append(by_body)
-            ranks_time.append(by_time)
+            for name, rank in person_ranks.items():
+                ranks[name].append(rank)
             result = review_every_suggestion(site, store, request, models, result, own)
             route = {s.tracklet_id for s in result.route}
             reviewed_s += sum(seconds[t] for t in route & other)
     cond = (
         f"2 non-overlapping cameras cut from PETS S2L1 View_001 (128 px blind strip, walk "
         f"0-30 s), {people_scored} people seen in both, each traced from their longest "
-        "tracklet; faces unusable (about 10 px): body appearance + walking time only"
+        "tracklet; faces unusable (about 10 px): body appearance, walking time, height and "
+        "walking direction only (both cuts calibrated, optical centre known)"
     )
     nan = float("nan")
 
@@ -146,27 +161,27 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
 
     body = site.models.body_embedder.type
     ranked = cond + "; every tracklet of the other camera in the walking-time window ranked"
+    how = {
+        "": f"by {body} x walking direction, as the trace ranks them",
+        " with height": f"by {body} x walking direction x height",
+        " body only": f"by {body} alone",
+        " body and height": f"by {body} x height",
+        " direction only": "by walking direction (no body appearance), then nearest in time",
+        " without body": "by walking time alone (nearest first)",
+    }
+    metrics = [
+        metric(
+            f"true link in top {k}{name}",
+            top(ranks[name], k),
+            len(ranks[name]),
+            f"{ranked} {how[name]}",
+            target=0.90 if k == 3 and not name else None,
+        )
+        for name in CUE_SETS
+        for k in (1, 3)
+    ]
     return [
-        metric("true link in top 1", top(ranks_body, 1), len(ranks_body), f"{ranked} by {body}"),
-        metric(
-            "true link in top 3",
-            top(ranks_body, 3),
-            len(ranks_body),
-            f"{ranked} by {body}",
-            target=0.90,
-        ),
-        metric(
-            "true link in top 1 without body",
-            top(ranks_time, 1),
-            len(ranks_time),
-            f"{ranked} by walking time alone (nearest first)",
-        ),
-        metric(
-            "true link in top 3 without body",
-            top(ranks_time, 3),
-            len(ranks_time),
-            f"{ranked} by walking time alone (nearest first)",
-        ),
+        *metrics,
         metric("suggestion precision", correct / suggested if suggested else nan, suggested, cond),
         metric(
             "chance precision in the window",
@@ -225,30 +240,49 @@ def _window_gaps(
     return gaps
 
 
+CUE_SETS: dict[str, LinkCues] = {
+    "": LinkCues(),
+    " with height": LinkCues(height=True),
+    " body only": LinkCues(direction=False),
+    " body and height": LinkCues(height=True, direction=False),
+    " direction only": LinkCues(body=False),
+    " without body": LinkCues(body=False, direction=False),
+}
+"""Metric name suffix -> the cues ranking the window ("" is what the trace uses);
+``without body`` (no cue at all) is the walking time alone, nearest first."""
+
+
 def _true_link_ranks(
     store: Store,
     graph: CameraGraph,
+    views: Mapping[str, CameraView],
     records: dict[int, TrackletRecord],
     seed: int,
     other_camera: str,
     own: set[int],
     model: str,
-) -> tuple[int | None, int | None]:
+) -> dict[str, int | None]:
     """1-based rank of the person's best-placed own tracklet among the other camera's
-    tracklets in the seed's walking-time window: by body appearance, and by walking time
-    alone (None when none of theirs is in the window)."""
-    gaps = _window_gaps(graph, records, seed, other_camera)
-    if not own & set(gaps):
-        return None, None
-    bodies = store.body_embeddings([seed, *gaps], model=model)
-    query = bodies.get(seed)
-    similarity = {
-        t: float(np.dot(query, bodies[t])) if query is not None and t in bodies else -2.0
-        for t in gaps
-    }
-    by_body = sorted(gaps, key=lambda t: (-similarity[t], gaps[t], t))
-    by_time = sorted(gaps, key=lambda t: (abs(gaps[t]), t))
-    return _first(by_body, own), _first(by_time, own)
+    tracklets in the seed's walking-time window, ranked as the trace ranks them
+    (:func:`cctrace.tracing.cross_camera.ranked_candidates`), for each of ``CUE_SETS``
+    (None when none of theirs is in the window)."""
+    s = records[seed]
+    window = graph.window(s.camera_id, other_camera)
+    if window is None:
+        return dict.fromkeys(CUE_SETS)
+    body = store.body_embeddings([seed], model=model).get(seed)
+    ranks: dict[str, int | None] = {}
+    for name, cues in CUE_SETS.items():
+        both = [
+            item
+            for direction in ("after", "before")
+            for item in ranked_candidates(
+                store, s, body, other_camera, window, direction, model, views, cues
+            )
+        ]
+        both.sort(key=lambda item: (-item[1].score, abs(item[1].gap_s), item[0]))
+        ranks[name] = _first([t for t, _ in both], own)
+    return ranks
 
 
 def _first(order: list[int], own: set[int]) -> int | None:

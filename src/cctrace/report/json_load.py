@@ -210,7 +210,18 @@ def _link(o: _Obj) -> CameraLinkEvidence:
         window_source=o.text("window_source"),
         distance_m=o.opt_number("distance_m"),
         body_similarity=o.number("body_similarity"),
+        # Added later (height and walking direction): absent from older reports.
+        case_height_m=_later(o, "case_height_m"),
+        candidate_height_m=_later(o, "candidate_height_m"),
+        exit_cos=_later(o, "exit_cos"),
+        entry_cos=_later(o, "entry_cos"),
+        score=_later(o, "score") or 0.0,
     )
+
+
+def _later(o: _Obj, key: str) -> float | None:
+    """An optional number a report written before it existed does not have."""
+    return o.opt_number(key) if key in o.value else None
 
 
 def _sighting(o: _Obj) -> SightingResult:

@@ -109,6 +109,11 @@ def _sighting(s: SightingResult, order: int | None) -> dict[str, Any]:
             "window_source": s.link.window_source,
             "distance_m": finite(s.link.distance_m),
             "body_similarity": finite(s.link.body_similarity),
+            "case_height_m": finite(s.link.case_height_m),
+            "candidate_height_m": finite(s.link.candidate_height_m),
+            "exit_cos": finite(s.link.exit_cos),
+            "entry_cos": finite(s.link.entry_cos),
+            "score": finite(s.link.score),
         },
     }
 

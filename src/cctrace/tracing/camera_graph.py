@@ -11,7 +11,8 @@ Where the windows come from, in order of trust:
    whole graph: the site's operator knows its walls and doors.
 2. **positions**: otherwise, every pair of cameras with site-plan positions at most
    ``max_neighbour_m`` apart, with the straight-line distance walked at 0.5-2 m/s (slow
-   stroll to brisk walk) plus a margin for the parts of the route no camera sees.
+   stroll to brisk walk) plus a margin for the parts of the route no camera sees; from
+   0 s when both are calibrated and their views share floor on the plan.
 3. **learned**: :meth:`CameraGraph.learn` widens or sets a window from observed gaps of
    confident cross-camera links: every trace learns from the cases' accepted sightings
    in different cameras (face matches and investigator-confirmed links;
@@ -82,13 +83,15 @@ class CameraGraph:
             return cls(configured)
         windows: dict[tuple[str, str], TravelWindow] = {}
         ids = sorted(positions)
+        sharing = _views_sharing_floor(site)
         for i, a in enumerate(ids):
             for b in ids[i + 1 :]:
                 d = _distance(positions, a, b)
                 if d is None or d > max_neighbour_m:
                     continue
+                low = max(0.0, d / FASTEST_WALK_MPS - MARGIN_S)
                 windows[(a, b)] = TravelWindow(
-                    max(0.0, d / FASTEST_WALK_MPS - MARGIN_S),
+                    0.0 if (a, b) in sharing else low,
                     d / SLOWEST_WALK_MPS + MARGIN_S,
                     "positions",
                     d,
@@ -159,6 +162,27 @@ def camera_positions_m(site: SiteConfig) -> dict[str, tuple[float, float]]:
             EARTH_RADIUS_M * math.radians(lat),
         )
         for cid, (lat, lon) in ll.items()
+    }
+
+
+def _views_sharing_floor(site: SiteConfig) -> set[tuple[str, str]]:
+    """Pairs (sorted) of calibrated cameras whose views share floor on the site plan:
+    someone can step from one view into the other at once, however far apart the
+    cameras themselves hang (:func:`cctrace.tracing.body_cues.regions_overlap`)."""
+    from cctrace.tracing.body_cues import regions_overlap, view_region_m
+
+    regions = {
+        c.id: region
+        for c in site.cameras
+        if c.calibration is not None
+        and (region := view_region_m(c.model_dump(mode="json"))) is not None
+    }
+    ids = sorted(regions)
+    return {
+        (a, b)
+        for i, a in enumerate(ids)
+        for b in ids[i + 1 :]
+        if regions_overlap(regions[a], regions[b])
     }
 
 

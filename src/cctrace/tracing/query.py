@@ -69,9 +69,7 @@ def _header_size(path: Path, raw: bytes) -> tuple[int, int]:
         raise PhotoError(f"{path}: not a readable image (JPEG, PNG, BMP or WebP expected)") from exc
 
 
-def embed_photo(
-    path: str | Path, models: ModelSet, cipher: DataCipher | None = None
-) -> FloatArray:
+def embed_photo(path: str | Path, models: ModelSet, cipher: DataCipher | None = None) -> FloatArray:
     """The (1, D) embedding of the one face in a query photo (``cipher``: see
     :func:`read_photo`).
 

@@ -55,6 +55,19 @@ class CameraLinkEvidence:
     """Straight-line distance between the cameras, when their positions are known."""
     body_similarity: float
     """Cosine of the two tracklets' body appearance embeddings."""
+    case_height_m: float | None = None
+    """Median height of the person in the sighting it continues (calibrated camera)."""
+    candidate_height_m: float | None = None
+    """Median height of the candidate (calibrated camera)."""
+    exit_cos: float | None = None
+    """How straight the one who left was heading towards the other camera's view:
+    cosine, +1 straight there, -1 straight away (None: unknown or standing)."""
+    entry_cos: float | None = None
+    """How straight the one who appeared walked in from the other camera's side: cosine."""
+    score: float = 0.0
+    """The ranking score: the sum of the cues' log-likelihood ratios
+    (:func:`cctrace.tracing.cross_camera.link_score`); above 0 the cues favour the
+    same person."""
 
 
 @dataclass(frozen=True)

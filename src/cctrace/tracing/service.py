@@ -43,7 +43,7 @@ from cctrace.tracing.contacts import (
     link_same_person,
     seconds_at_distance,
 )
-from cctrace.tracing.cross_camera import body_candidates
+from cctrace.tracing.cross_camera import body_candidates, camera_views
 from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import (
     CameraInfo,
@@ -566,6 +566,7 @@ def _camera_links(
         store.get_tracklets(accepted),
         exclude=set(statuses) | rejected,
         model=site.models.body_embedder.type,
+        views=camera_views(site),
     )
 
 

@@ -3,6 +3,7 @@ face crop: images are served only by the snapshot routes, redacted and audited."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated
@@ -167,6 +168,18 @@ class LinkOut(BaseModel):
     window_source: str
     distance_m: float | None
     body_similarity: float
+    case_height_m: float | None = None
+    candidate_height_m: float | None = None
+    exit_cos: float | None = None
+    """How straight the one who left was heading towards the other camera (+1 straight)."""
+    entry_cos: float | None = None
+    """How straight the one who appeared walked in from the other camera's side."""
+    score: float = 0.0
+    """The cues' log-likelihood ratios summed (above 0: they favour the same person)."""
+
+
+def _round2(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(value, 2)
 
 
 class SightingOut(BaseModel):
@@ -212,6 +225,11 @@ class SightingOut(BaseModel):
                 window_source=s.link.window_source,
                 distance_m=None if s.link.distance_m is None else round(s.link.distance_m, 1),
                 body_similarity=round(s.link.body_similarity, 3),
+                case_height_m=_round2(s.link.case_height_m),
+                candidate_height_m=_round2(s.link.candidate_height_m),
+                exit_cos=_round2(s.link.exit_cos),
+                entry_cos=_round2(s.link.entry_cos),
+                score=round(s.link.score, 2),
             )
         return cls(
             number=number,

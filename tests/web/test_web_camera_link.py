@@ -134,7 +134,7 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient, Store, dict[str, int]]]:
 def test_the_investigator_sees_height_and_direction_and_confirms_the_link(
     env: tuple[TestClient, Store, dict[str, int]],
 ) -> None:
-    from web_support import open_and_trace, wait_job
+    from tests.web.web_support import open_and_trace, wait_job
 
     client, _, ids = env
     open_and_trace(client, "LINK-1", ids["case"])

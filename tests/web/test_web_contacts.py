@@ -235,7 +235,7 @@ def test_the_new_pages_have_no_english_left_in_korean(traced: WebEnv) -> None:
     """The open contacts table, the case list's counts and the case page's status form
     and saved message, rendered with a close contact to call, then after a change."""
     sys.path.insert(0, str(Path(__file__).parents[1]))
-    from i18n_words import untranslated, visible_text
+    from tests.i18n_words import untranslated, visible_text
 
     ivy = traced.client_for("ivy")
     ivy.cookies.set(LANG_COOKIE, "ko")

@@ -175,6 +175,8 @@ class Plane:
     cameras: dict[str, XY] = field(default_factory=dict)
     unplaced: tuple[str, ...] = ()
     """Camera ids that could not be placed."""
+    projection: LocalProjection | None = None
+    """With ``source`` ``"latlon"``: the projection from lat/lon to this plane."""
 
     @property
     def paths_usable(self) -> bool:
@@ -185,6 +187,7 @@ class Plane:
 def plane_for(cameras: Sequence[CameraInfo]) -> Plane:
     """Place the cameras on one plane (see :class:`Plane`)."""
     placed: dict[str, XY] = {}
+    projection: LocalProjection | None = None
     if any(has_site(c) for c in cameras):
         to_site = lonlat_to_site(cameras)
         for c in cameras:
@@ -199,10 +202,16 @@ def plane_for(cameras: Sequence[CameraInfo]) -> Plane:
         proj = LocalProjection.around([lat_lon(c) for c in geo])
         placed = {c.camera_id: proj.to_metres(*lat_lon(c)) for c in geo}
         source = "latlon"
+        projection = proj
     else:
         source = "none"
     unplaced = tuple(c.camera_id for c in cameras if c.camera_id not in placed)
-    return Plane(source=source, cameras=placed, unplaced=unplaced)
+    return Plane(
+        source=source,
+        cameras=placed,
+        unplaced=unplaced,
+        projection=projection,
+    )
 
 
 def path_points(sighting: SightingResult) -> list[PathPoint]:

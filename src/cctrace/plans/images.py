@@ -7,8 +7,7 @@ decoded (a decompression bomb is refused, not decoded). An SVG is parsed with
 defusedxml (no DTD, no entities), must not run scripts or reach anything outside
 itself (no external or embedded images, no ``url()`` but ``#id``, no nested ``<use>``),
 and is rasterised by CairoSVG in its safe mode (no external files, no entities), its
-longest side
-:data:`SVG_LONG_SIDE` pixels.
+longest side :data:`SVG_LONG_SIDE` pixels.
 """
 
 from __future__ import annotations

@@ -237,7 +237,11 @@ def _extent(points: Sequence[XY]) -> tuple[float, float]:
 
 
 def _contact_markers(
-    result: TraceResult, plane: Plane, frame: _Frame, clock: LocalClock
+    result: TraceResult,
+    plane: Plane,
+    frame: _Frame,
+    clock: LocalClock,
+    stops: Sequence[PlanMarker] = (),
 ) -> tuple[PlanMarker, ...]:
     """Each contact's closest approach: the case's path point nearest that moment (the
     case's camera when the path cannot be drawn)."""
@@ -261,9 +265,12 @@ def _contact_markers(
         if xy is None:
             continue
         x, y = frame.px(xy)
-        for m in out:
-            if math.hypot(m.x - x, m.y - y) < 14:
-                x += 14
+        # Beside the route's numbered stops and earlier contacts, never hidden by them.
+        for _ in range(20):
+            hit = [m for m in (*stops, *out) if math.hypot(m.x - x, m.y - y) < MARKER_R + 9]
+            if not hit:
+                break
+            x = max(m.x for m in hit) + MARKER_R + 9
         out.append(
             PlanMarker(
                 x=x,
@@ -417,6 +424,6 @@ def build_site_plan(
         scale_label=f"{scale_m:g} m",
         note=note,
         arrows=tuple(arrows.items()),
-        contacts=_contact_markers(result, plane, frame, clock),
+        contacts=_contact_markers(result, plane, frame, clock, markers),
         background=background,
     )

@@ -34,7 +34,7 @@ from cctrace.errors import ConfigError
 from cctrace.footage.urls import StreamUrl, is_stream_url
 from cctrace.geometry import GroundCalibration
 from cctrace.localtime import check_zone_name, site_zone_name, zone
-from cctrace.plans.model import SitePlanConfig
+from cctrace.plans.model import MapTilesConfig, SitePlanConfig
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -553,6 +553,11 @@ class SiteConfig(Strict):
         description="The site's own plan image (floor plan or map export) placed by 2-6 "
         "reference points; reports and the case page draw the route on it. An admin's "
         "upload on the admin page takes its place",
+    )
+    map_tiles: MapTilesConfig | None = Field(
+        None,
+        description="The site's own map tile server, drawn under the route when no plan "
+        "image is in force and the cameras have lat/lon; unset: no tile is ever fetched",
     )
     source_file: Path | None = Field(None, exclude=True, description="Set by load_site")
 

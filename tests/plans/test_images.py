@@ -75,7 +75,10 @@ def test_a_tiny_picture_is_refused() -> None:
         read_plan_image(_png(Image.new("RGB", (10, 400))))
 
 
-SVG = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="200" height="100">{}</svg>'
+SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+    'width="200" height="100">{}</svg>'
+)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +98,8 @@ SVG = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/19
             "foreignObject",
         ),
         (
-            '<g id="a"><rect width="1" height="1"/></g><g id="b"><use href="#a"/><use href="#a"/></g>'
+            '<g id="a"><rect width="1" height="1"/></g>'
+            '<g id="b"><use href="#a"/><use href="#a"/></g>'
             '<g id="c"><use href="#b"/><use href="#b"/></g>',
             "nests",
         ),
@@ -124,7 +128,10 @@ def test_svg_entities_and_dtds_are_refused() -> None:
 
 def test_a_plain_svg_is_rasterised() -> None:
     pytest.importorskip("cairosvg", reason="CairoSVG is not installed")
-    body = '<rect width="100" height="100" fill="#0000ff"/><rect x="100" width="100" height="100" fill="#ff0000"/>'
+    body = (
+        '<rect width="100" height="100" fill="#0000ff"/>'
+        '<rect x="100" width="100" height="100" fill="#ff0000"/>'
+    )
     plan = read_plan_image(SVG.format(body).encode())
     assert plan.source_format == "svg"
     assert (plan.width, plan.height) == (2000, 1000)

@@ -45,8 +45,12 @@ def draw_mall() -> Image.Image:
     d.rectangle((*_px(-8, 22), *_px(72, -16)), fill=FLOOR, outline=WALL, width=8)
     for i, name in enumerate(["Pharmacy", "Books", "Phones", "Bakery", "Shoes", "Toys"]):
         x0 = -8 + i * 11
-        d.rectangle((*_px(x0, 22), *_px(x0 + 11, 17 if 25 < x0 + 5 < 45 else 12)),
-                    fill=SHOP, outline=WALL, width=5)
+        d.rectangle(
+            (*_px(x0, 22), *_px(x0 + 11, 17 if 25 < x0 + 5 < 45 else 12)),
+            fill=SHOP,
+            outline=WALL,
+            width=5,
+        )
         d.text(_px(x0 + 1, 21), name, fill=WALL, font=font)
     d.ellipse((*_px(27, 21), *_px(41, 7)), outline=(150, 140, 120), width=4)
     d.text(_px(30, 15), "Atrium", fill=WALL, font=font)

@@ -26,13 +26,23 @@ from web_support import PASSWORD, WebEnv, open_and_trace
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",  # tests may run as root, where Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # pixel -> metres: x = -10 + 0.05 u, y = 10 - 0.05 v (the seeded people walk near (1.7, -2.3))
 POINTS = [("100", "100", "-5", "5"), ("400", "100", "10", "5"), ("100", "300", "-5", "-5")]
 SIZES = [(1366, 768), (390, 844)]
-WIDEST = """sel => Math.max(...[document.querySelector(sel), ...document.querySelectorAll(sel + ' *')]
-    .map(e => e.getBoundingClientRect().right))"""
+WIDEST = """sel => Math.max(...[document.querySelector(sel),
+    ...document.querySelectorAll(sel + ' *')].map(e => e.getBoundingClientRect().right))"""
+OVERFLOWING = """() => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8)
+    .map(e => e.tagName + '.' + e.className + '#' + e.id)"""
 
 
 @pytest.fixture
@@ -165,7 +175,7 @@ def test_admin_places_a_plan_and_the_route_is_drawn_on_it(
                 floor = np.all(np.abs(pixels - faded) <= 10, axis=2).mean()
                 assert floor > 0.1, f"the plan's floor colour covers {floor:.0%} of the map"
                 scroll, inner = _overflow(page)
-                wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))""")
+                wide = page.evaluate(OVERFLOWING)
                 assert scroll <= inner, f"case {lang} {width}: {scroll} > {inner} {wide}"
         ivy.close()
         browser.close()

@@ -10,10 +10,12 @@ is refused where it is written (the site file's line, or the admin's form).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cctrace.plans.georef import MAX_POINTS, Placement, PlacementError, fit_placement
 
@@ -100,3 +102,40 @@ class SitePlanConfig(_Strict):
     def placement(self) -> Placement:
         """The fit in :meth:`ground`'s metres (its residuals and check in metres)."""
         return fit_placement([p.uv for p in self.points], self.ground())
+
+
+class MapTilesConfig(_Strict):
+    """The site's own map tile server (XYZ, Web Mercator, 256-pixel tiles), used only
+    when set and only when no plan image is in force. Tiles are fetched by the server
+    when a page or report is drawn, from this URL only, and embedded in the drawing."""
+
+    url: str = Field(
+        ...,
+        max_length=500,
+        description="http(s) URL template with {z}, {x} and {y}, e.g. "
+        "https://tiles.city.internal/osm/{z}/{x}/{y}.png",
+    )
+    max_zoom: int = Field(19, ge=0, le=22, description="Highest zoom level the server has")
+    attribution: str = Field(
+        "", max_length=200, description="Shown under the map (the tiles' licence)"
+    )
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Per-tile request timeout")
+
+    @field_validator("url")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("url must be an http:// or https:// URL")
+        missing = [k for k in ("{z}", "{x}", "{y}") if k not in value]
+        if missing:
+            raise ValueError(f"url must contain {', '.join(missing)}")
+        if re.search(r"\{(?!z\}|x\}|y\})", value):
+            raise ValueError("url may contain only the placeholders {z}, {x} and {y}")
+        return value
+
+    @property
+    def origin(self) -> str:
+        """``scheme://host[:port]`` of the tile server (for the page's CSP)."""
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"

@@ -6,7 +6,8 @@ reference points once placed). Both are written atomically (a temporary file in 
 same folder, fsynced, then renamed), so a reader sees the old plan or the new one.
 
 The plan in force is the uploaded one once it is placed, else the site file's
-``site_plan``, else none (reports then draw the metric grid).
+``site_plan``, else none: then the site's own tile server where ``map_tiles`` is set
+(:func:`map_background`), else the metric grid.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cctrace.i18n import gettext
 from cctrace.plans.georef import PlacementError
 from cctrace.plans.images import PlanImage, read_plan_image
 from cctrace.plans.model import PlanPoint, SitePlanConfig
+from cctrace.plans.tiles import TileSource
 
 PLAN_FOLDER = "site-plan"
 PLAN_PNG = "plan.png"
@@ -214,6 +216,19 @@ def active_plan(site: SiteConfig) -> ActivePlan | None:
         return None
     size = declared_size(declared.image)
     return ActivePlan(declared, "site file", *size)
+
+
+Background = ActivePlan | TileSource
+"""What is drawn under the route: the plan image in force, or the site's tile server."""
+
+
+def map_background(site: SiteConfig) -> Background | None:
+    """The plan in force (:func:`active_plan`), else the site's tile server when
+    ``map_tiles`` is set, else None (the metric grid)."""
+    plan = active_plan(site)
+    if plan is not None:
+        return plan
+    return TileSource(site.map_tiles) if site.map_tiles is not None else None
 
 
 def declared_size(path: Path) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
-from cctrace.plans.storage import ActivePlan
+from cctrace.plans.storage import Background
 from cctrace.report.csv_export import (
     write_contact_persons_csv,
     write_contacts_csv,
@@ -50,7 +50,7 @@ def write_report(
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
     lang: str | None = None,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> ReportPaths:
     """Write JSON, GeoJSON, HTML and the CSVs into ``out_dir`` (created if needed).
 

@@ -26,7 +26,7 @@ from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError
 from cctrace.i18n import gettext, use_language
 from cctrace.localtime import LocalClock
-from cctrace.plans.storage import active_plan
+from cctrace.plans.storage import map_background
 from cctrace.report.bundle import safe_stem
 from cctrace.report.csv_export import write_contacts_csv, write_sightings_csv
 from cctrace.report.evidence import (
@@ -258,7 +258,7 @@ def _export_case(
         route_items,
         contact_items,
         tz,
-        site_plan=active_plan(site),
+        site_plan=map_background(site),
     )
     export = CaseExport(
         pdf=pdf,

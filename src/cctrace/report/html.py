@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from cctrace import __version__
 from cctrace.i18n import current_language, gettext, ngettext, use_language
 from cctrace.localtime import LocalClock
-from cctrace.plans.storage import ActivePlan
+from cctrace.plans.storage import Background
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
@@ -312,7 +312,7 @@ def build_context(
     result: TraceResult,
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> dict[str, Any]:
     """The template's variables (exposed for tests and other front ends); times are local
     to ``tz`` (the site's zone; default UTC), labels in the current language
@@ -373,7 +373,7 @@ def render_html(
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
     lang: str | None = None,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> str:
     """The report as an HTML string, times local to ``tz`` (the site's zone; default UTC),
     in ``lang`` (``en``/``ko``; default the current language, see :mod:`cctrace.i18n`),
@@ -392,7 +392,7 @@ def write_html(
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
     lang: str | None = None,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> Path:
     """Write the HTML report to ``path`` (times local to ``tz``, in ``lang``, on
     ``site_plan`` when given); returns the path."""

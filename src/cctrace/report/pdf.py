@@ -44,7 +44,7 @@ from reportlab.platypus import (
 
 from cctrace.i18n import N_, current_language, gettext, use_language
 from cctrace.localtime import LocalClock
-from cctrace.plans.storage import ActivePlan
+from cctrace.plans.storage import Background
 from cctrace.report.evidence import Evidence
 from cctrace.report.formatting import (
     camera_index,
@@ -228,7 +228,7 @@ def _route(
     st: dict[str, ParagraphStyle],
     clock: LocalClock,
     fonts: Fonts,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> list[Flowable]:
     cams = camera_index(result)
     out: list[Flowable] = [_p(gettext("Route of the case"), st["h2"])]
@@ -383,7 +383,7 @@ def render_pdf(
     contact_evidence: Sequence[EvidenceItem] = (),
     tz: tzinfo | None = None,
     lang: str | None = None,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> bytes:
     """The report as PDF bytes (see the module docstring for its contents); times are
     local to ``tz`` (the site's zone; default UTC), text in ``lang`` (``en``/``ko``;
@@ -407,7 +407,7 @@ def _render(
     route_evidence: Sequence[EvidenceItem],
     contact_evidence: Sequence[EvidenceItem],
     tz: tzinfo | None,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> bytes:
     fonts = _fonts(_data_texts(result, header, [*route_evidence, *contact_evidence]))
     st = _styles(fonts)
@@ -456,7 +456,7 @@ def write_pdf(
     contact_evidence: Sequence[EvidenceItem] = (),
     tz: tzinfo | None = None,
     lang: str | None = None,
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> Path:
     """Write :func:`render_pdf` to ``path`` atomically; returns the path."""
     data = render_pdf(result, header, route_evidence, contact_evidence, tz, lang, site_plan)

@@ -20,7 +20,8 @@ from PIL import Image
 from cctrace.i18n import gettext
 from cctrace.plans.georef import Matrix, PlacementError, compose, fit_placement, invert
 from cctrace.plans.storage import ActivePlan
-from cctrace.report.geo import XY, Plane, lonlat_to_site
+from cctrace.plans.tiles import TileSource, fetch_mosaic, lonlat_to_pixel
+from cctrace.report.geo import XY, Plane, Transform, lonlat_to_site, site_to_lonlat
 from cctrace.tracing.result import CameraInfo
 
 FADE = 0.2
@@ -123,3 +124,54 @@ def warp_background(
     faded = Image.blend(warped, Image.new("RGB", warped.size, (255, 255, 255)), FADE)
     data, mime = _encode(faded)
     return PlanBackground(data, mime, out_w, out_h, note)
+
+
+def _to_lonlat(plane: Plane, cameras: Sequence[CameraInfo]) -> Transform | None:
+    """Plane metres -> ``(lon, lat)``, where the plane has a link to lat/lon."""
+    if plane.source == "latlon" and plane.projection is not None:
+        return plane.projection.to_lonlat
+    if plane.source == "site":
+        return site_to_lonlat(cameras)
+    return None
+
+
+def tiles_background(
+    source: TileSource,
+    plane: Plane,
+    cameras: Sequence[CameraInfo],
+    corners_m: Sequence[XY],
+    metres_to_drawing: Matrix,
+    width: int,
+    height: int,
+) -> tuple[PlanBackground | None, str]:
+    """The site's map tiles under a drawing whose corners are ``corners_m`` (plane
+    metres), or None and why not."""
+    to_lonlat = _to_lonlat(plane, cameras)
+    if to_lonlat is None:
+        return None, gettext(
+            "The site's map tiles need cameras with lat/lon (and, with site metres, two "
+            "cameras with both): the grid is drawn instead."
+        )
+    lonlat = [to_lonlat(x, y) for x, y in corners_m]
+    lons = [p[0] for p in lonlat]
+    lats = [p[1] for p in lonlat]
+    mosaic = fetch_mosaic(
+        source.config, min(lons), min(lats), max(lons), max(lats), width * OVERSAMPLE
+    )
+    if mosaic is None:
+        return None, gettext(
+            "The site's map tile server gave no tiles for this area: the grid is drawn instead."
+        )
+    pixels = []
+    for lon, lat in lonlat:
+        gx, gy = lonlat_to_pixel(lon, lat, mosaic.zoom)
+        pixels.append((gx - mosaic.x0, gy - mosaic.y0))
+    try:
+        to_plane = fit_placement(pixels, list(corners_m)).matrix
+    except PlacementError as exc:
+        return None, gettext("The site plan could not be placed: {error}").format(error=exc)
+    note = gettext("Map tiles from the site's tile server.")
+    if source.config.attribution:
+        note += " " + source.config.attribution
+    background = warp_background(mosaic.image, compose(metres_to_drawing, to_plane), width, height)
+    return background, note

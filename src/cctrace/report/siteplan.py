@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from cctrace.i18n import gettext
 from cctrace.localtime import UTC_CLOCK, LocalClock
 from cctrace.plans.georef import Matrix, compose
-from cctrace.plans.storage import ActivePlan
+from cctrace.plans.storage import ActivePlan, Background
+from cctrace.plans.tiles import TileSource
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
@@ -34,6 +35,7 @@ from cctrace.report.plan_background import (
     PlanBackground,
     plan_corners,
     plan_on_plane,
+    tiles_background,
     warp_background,
 )
 from cctrace.tracing.result import TraceResult
@@ -289,7 +291,7 @@ def _contact_markers(
 
 
 def build_site_plan(
-    result: TraceResult, clock: LocalClock = UTC_CLOCK, plan: ActivePlan | None = None
+    result: TraceResult, clock: LocalClock = UTC_CLOCK, plan: Background | None = None
 ) -> SitePlan | None:
     """The site plan for ``result`` (tooltips in ``clock``'s local time), drawn on the
     site's own ``plan`` when given and placeable; None when nothing has a position."""
@@ -310,10 +312,12 @@ def build_site_plan(
         return None
     placed: Matrix | None = None
     plan_note = ""
-    if plan is not None:
-        placed, plan_note = plan_on_plane(plan, plane, result.cameras)
-    if placed is not None and plan is not None:
-        corners = plan_corners(placed, plan.width, plan.height)
+    tiles = plan if isinstance(plan, TileSource) else None
+    image = plan if isinstance(plan, ActivePlan) else None
+    if image is not None:
+        placed, plan_note = plan_on_plane(image, plane, result.cameras)
+    if placed is not None and image is not None:
+        corners = plan_corners(placed, image.width, image.height)
         cw, ch = _extent(everything)
         pw, ph = _extent(corners)
         if pw <= PLAN_FIT_LIMIT * cw and ph <= PLAN_FIT_LIMIT * ch:
@@ -391,19 +395,26 @@ def build_site_plan(
 
     background: PlanBackground | None = None
     note = _note(plane)
-    if placed is not None and plan is not None:
+    if placed is not None and image is not None:
         background = warp_background(
-            plan.picture(), compose(frame.matrix, placed), WIDTH, frame.height
+            image.picture(), compose(frame.matrix, placed), WIDTH, frame.height
         )
         note = (
             gettext("Drawn on the site's own plan ({source}).").format(
                 source=gettext("uploaded by an admin")
-                if plan.source == "upload"
+                if image.source == "upload"
                 else gettext("from the site file")
             )
             + " "
             + note
         )
+    elif tiles is not None:
+        corners_m = [frame.metres_at(x, y) for x, y in ((0, 0), (WIDTH, 0), (0, frame.height))]
+        corners_m.append(frame.metres_at(WIDTH, frame.height))
+        background, plan_note = tiles_background(
+            tiles, plane, result.cameras, corners_m, frame.matrix, WIDTH, frame.height
+        )
+        note = plan_note + " " + note
     elif plan_note:
         note = plan_note + " " + note
 

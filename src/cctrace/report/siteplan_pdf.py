@@ -26,7 +26,7 @@ from reportlab.graphics.shapes import (
 from reportlab.lib import colors
 
 from cctrace.localtime import UTC_CLOCK, LocalClock
-from cctrace.plans.storage import ActivePlan
+from cctrace.plans.storage import Background
 from cctrace.report.siteplan import SitePlan, build_site_plan
 from cctrace.tracing.result import TraceResult
 
@@ -156,7 +156,7 @@ def route_drawing(
     clock: LocalClock = UTC_CLOCK,
     font: str = "Helvetica",
     bold: str = "Helvetica-Bold",
-    site_plan: ActivePlan | None = None,
+    site_plan: Background | None = None,
 ) -> tuple[Drawing, str] | None:
     """The route's site plan (on the site's own ``site_plan`` when given) and its
     caption note; None when nothing has a position."""

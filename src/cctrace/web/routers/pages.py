@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from cctrace.i18n import LANGUAGES, use_language
 from cctrace.localtime import LocalClock
-from cctrace.plans.storage import active_plan
+from cctrace.plans.storage import map_background
 from cctrace.report.formatting import result_times
 from cctrace.report.siteplan import build_site_plan
 from cctrace.store.records import Role, UserRecord
@@ -140,7 +140,7 @@ def case_page(case_id: str, request: Request, user: User, store: StoreDep) -> Re
         state.site.zone(),
         [case.window_from, case.window_to, *(result_times(result) if result else ())],
     )
-    plan = build_site_plan(result, clock, active_plan(state.site)) if result else None
+    plan = build_site_plan(result, clock, map_background(state.site)) if result else None
     job = state.jobs.latest_for_case(case_id)
     approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}

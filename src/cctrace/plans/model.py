@@ -93,7 +93,7 @@ class SitePlanConfig(_Strict):
         the points' mean (east/north)."""
         if self.kind == "site":
             return [(float(p.x_m or 0.0), float(p.y_m or 0.0)) for p in self.points]
-        from cctrace.report.geo import LocalProjection
+        from cctrace.plans.projection import LocalProjection
 
         latlon = [(float(p.lat or 0.0), float(p.lon or 0.0)) for p in self.points]
         proj = LocalProjection.around(latlon)

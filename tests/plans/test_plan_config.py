@@ -68,3 +68,11 @@ def test_a_declared_file_that_is_not_a_picture_is_refused(tmp_path: Path) -> Non
     (tmp_path / "plan.png").write_bytes(b"<html>not a plan</html>")
     with pytest.raises(ConfigError, match=r"site\.yaml:8: site_plan\.image: .*PNG, JPEG or SVG"):
         load_site(path, check_files=False)
+
+
+def test_a_plan_file_gone_since_loading_falls_back_to_the_grid(tmp_path: Path) -> None:
+    from cctrace.plans.storage import map_background
+
+    site = load_site(_site(tmp_path, GOOD), check_files=False)
+    (tmp_path / "plan.png").unlink()
+    assert map_background(site) is None  # logged; pages and reports draw the grid

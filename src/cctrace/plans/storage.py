@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ from typing import Any, Literal
 from PIL import Image
 
 from cctrace.config import SiteConfig
-from cctrace.errors import ConfigError
+from cctrace.errors import CctraceError, ConfigError
 from cctrace.i18n import gettext
 from cctrace.plans.georef import PlacementError
 from cctrace.plans.images import PlanImage, read_plan_image
 from cctrace.plans.model import PlanPoint, SitePlanConfig
 from cctrace.plans.tiles import TileSource
+
+log = logging.getLogger(__name__)
 
 PLAN_FOLDER = "site-plan"
 PLAN_PNG = "plan.png"
@@ -224,8 +227,14 @@ Background = ActivePlan | TileSource
 
 def map_background(site: SiteConfig) -> Background | None:
     """The plan in force (:func:`active_plan`), else the site's tile server when
-    ``map_tiles`` is set, else None (the metric grid)."""
-    plan = active_plan(site)
+    ``map_tiles`` is set, else None (the metric grid). A plan that cannot be read (its
+    file gone or damaged since it was checked) is logged and skipped: a tracer's page
+    or report is drawn on the grid rather than not at all."""
+    try:
+        plan = active_plan(site)
+    except (OSError, ValueError, CctraceError) as exc:
+        log.warning("site plan skipped: %s", exc)
+        plan = None
     if plan is not None:
         return plan
     return TileSource(site.map_tiles) if site.map_tiles is not None else None

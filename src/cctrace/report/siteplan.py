@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cctrace.errors import CctraceError
 from cctrace.i18n import gettext
 from cctrace.localtime import UTC_CLOCK, LocalClock
 from cctrace.plans.georef import Matrix, compose
@@ -290,6 +291,16 @@ def _contact_markers(
     return tuple(out)
 
 
+def _plan_background(
+    image: ActivePlan, to_drawing: Matrix, frame: _Frame
+) -> tuple[PlanBackground | None, str]:
+    """The plan picture warped onto the drawing; None and why when it cannot be read."""
+    try:
+        return warp_background(image.picture(), to_drawing, WIDTH, frame.height), ""
+    except (OSError, ValueError, CctraceError) as exc:
+        return None, gettext("The site plan could not be placed: {error}").format(error=exc)
+
+
 def build_site_plan(
     result: TraceResult, clock: LocalClock = UTC_CLOCK, plan: Background | None = None
 ) -> SitePlan | None:
@@ -396,9 +407,8 @@ def build_site_plan(
     background: PlanBackground | None = None
     note = _note(plane)
     if placed is not None and image is not None:
-        background = warp_background(
-            image.picture(), compose(frame.matrix, placed), WIDTH, frame.height
-        )
+        background, plan_note = _plan_background(image, compose(frame.matrix, placed), frame)
+    if background is not None and image is not None:
         note = (
             gettext("Drawn on the site's own plan ({source}).").format(
                 source=gettext("uploaded by an admin")

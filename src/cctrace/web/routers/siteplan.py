@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cctrace.errors import CctraceError
 from cctrace.i18n import gettext
 from cctrace.plans.georef import Placement, PlacementError
 from cctrace.plans.images import MAX_PLAN_BYTES, PlanImageError, read_plan_image
@@ -130,11 +131,10 @@ class PointsIn(BaseModel):
 def plan_status(request: Request) -> SitePlanOut:
     """What the admin page shows about the site plan."""
     site = app_state(request).site
-    problem = ""
     try:
         up = uploaded_plan(site)
         active = active_plan(site)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, CctraceError) as exc:
         return SitePlanOut(in_force="none", uploaded=False, placed=False, problem=str(exc))
     placement = None
     points: list[PlanPoint] = []
@@ -147,7 +147,6 @@ def plan_status(request: Request) -> SitePlanOut:
         placed=bool(up and up.placed),
         points=points,
         placement=placement,
-        problem=problem,
     )
     if up is not None:
         return base.model_copy(

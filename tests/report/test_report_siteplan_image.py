@@ -24,23 +24,24 @@ SAND = (214, 170, 90)
 FADED = tuple(round(c * (1 - FADE) + 255 * FADE) for c in SAND)
 
 
-def _plan(tmp_path: Path) -> ActivePlan:
-    """An 800 x 400 px sand-coloured plan, 10 px a metre, pixel (100, 250) at (0, 0)."""
-    img = Image.new("RGB", (800, 400), SAND)
+def _plan(tmp_path: Path, k: int = 1) -> ActivePlan:
+    """An 800 x 400 px sand-coloured plan (times ``k``), 10 px a metre (times ``k``),
+    pixel (100, 250) (times ``k``) at (0, 0), a wall line every 10 m."""
+    img = Image.new("RGB", (800 * k, 400 * k), SAND)
     draw = ImageDraw.Draw(img)
-    for x in range(0, 800, 100):
-        draw.line([(x, 0), (x, 400)], fill=(90, 60, 20), width=3)
-    path = tmp_path / "plan.png"
+    for x in range(0, 800 * k, 100 * k):
+        draw.line([(x, 0), (x, 400 * k)], fill=(90, 60, 20), width=3 * k)
+    path = tmp_path / f"plan-{k}.png"
     img.save(path)
     cfg = SitePlanConfig(
         image=path,
         points=[
-            {"pixel": [100, 250], "x_m": 0.0, "y_m": 0.0},  # type: ignore[list-item]
-            {"pixel": [700, 250], "x_m": 60.0, "y_m": 0.0},  # type: ignore[list-item]
-            {"pixel": [100, 50], "x_m": 0.0, "y_m": 20.0},  # type: ignore[list-item]
+            {"pixel": [100 * k, 250 * k], "x_m": 0.0, "y_m": 0.0},  # type: ignore[list-item]
+            {"pixel": [700 * k, 250 * k], "x_m": 60.0, "y_m": 0.0},  # type: ignore[list-item]
+            {"pixel": [100 * k, 50 * k], "x_m": 0.0, "y_m": 20.0},  # type: ignore[list-item]
         ],
     )
-    return ActivePlan(cfg, "site file", 800, 400)
+    return ActivePlan(cfg, "site file", 800 * k, 400 * k)
 
 
 def _decode(href: str) -> Image.Image:
@@ -53,8 +54,11 @@ def _near(pixel: tuple[int, ...], colour: tuple[int, ...], tol: int = 12) -> boo
     return all(abs(a - b) <= tol for a, b in zip(pixel, colour, strict=False))
 
 
-def test_the_plan_is_placed_where_its_points_say(trace: TraceResult, tmp_path: Path) -> None:
-    plan = build_site_plan(trace, plan=_plan(tmp_path))
+@pytest.mark.parametrize("k", [1, 7])  # 7: 5600 px wide, kept reduced in memory
+def test_the_plan_is_placed_where_its_points_say(
+    trace: TraceResult, tmp_path: Path, k: int
+) -> None:
+    plan = build_site_plan(trace, plan=_plan(tmp_path, k))
     assert plan is not None and plan.background is not None
     assert plan.grid == ()  # the plan replaces the metric grid
     picture = _decode(plan.background.href)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 PLAN_FOLDER = "site-plan"
 PLAN_PNG = "plan.png"
 PLAN_JSON = "plan.json"
+WORKING_SIDE = 4096
+"""Plans longer than this are reduced in memory before drawing."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,10 @@ class ActivePlan:
     width: int
     height: int
 
-    def picture(self) -> Image.Image:
-        """The plan's pixels (RGB), read once per file version."""
+    def picture(self) -> tuple[Image.Image, int]:
+        """The plan's pixels (RGB) and how many of the plan's pixels each of them
+        stands for: a plan longer than :data:`WORKING_SIDE` is kept reduced in memory
+        (drawings are at most a few thousand pixels wide). Read once per file version."""
         path = self.config.image
         stat = path.stat()
         return _picture(str(path), stat.st_mtime_ns, stat.st_size)
@@ -243,18 +247,20 @@ def map_background(site: SiteConfig) -> Background | None:
 def declared_size(path: Path) -> tuple[int, int]:
     """Width and height of a plan file as it is drawn (an SVG once rasterised)."""
     stat = path.stat()
-    img = _picture(str(path), stat.st_mtime_ns, stat.st_size)
-    return img.width, img.height
+    img, factor = _picture(str(path), stat.st_mtime_ns, stat.st_size)
+    if factor == 1:
+        return img.width, img.height
+    with Image.open(path) as full:  # header only
+        return full.size
 
 
 @functools.lru_cache(maxsize=2)
-def _picture(path: str, mtime_ns: int, size: int) -> Image.Image:
+def _picture(path: str, mtime_ns: int, size: int) -> tuple[Image.Image, int]:
     data = Path(path).read_bytes()
-    if Path(path).name == PLAN_PNG and Path(path).parent.name == PLAN_FOLDER:
-        img = Image.open(io.BytesIO(data))
+    if Path(path).name != PLAN_PNG or Path(path).parent.name != PLAN_FOLDER:
+        data = read_plan_image(data).png  # a site file's plan: checked like an upload
+    with Image.open(io.BytesIO(data)) as img:
         img.load()
-        return img.convert("RGB")
-    checked = read_plan_image(data)
-    with Image.open(io.BytesIO(checked.png)) as img:
-        img.load()
-        return img.convert("RGB")
+        rgb = img.convert("RGB")
+    factor = max(1, -(-max(rgb.size) // WORKING_SIDE))
+    return (rgb.reduce(factor) if factor > 1 else rgb), factor

@@ -296,7 +296,10 @@ def _plan_background(
 ) -> tuple[PlanBackground | None, str]:
     """The plan picture warped onto the drawing; None and why when it cannot be read."""
     try:
-        return warp_background(image.picture(), to_drawing, WIDTH, frame.height), ""
+        picture, factor = image.picture()
+        reduced_to_full = ((float(factor), 0.0, 0.0), (0.0, float(factor), 0.0))
+        to_drawing = compose(to_drawing, reduced_to_full)
+        return warp_background(picture, to_drawing, WIDTH, frame.height), ""
     except (OSError, ValueError, CctraceError) as exc:
         return None, gettext("The site plan could not be placed: {error}").format(error=exc)
 

@@ -135,6 +135,15 @@ def test_admin_places_a_plan_and_the_route_is_drawn_on_it(
         check = page.locator("#plan-check")
         assert "within 0.00 m" in check.inner_text(), check.inner_text()
         assert page.locator("#plan-in-force").inner_text() == "the uploaded plan"
+        pin = page.locator(".plan-pin").nth(1).bounding_box()  # point 2: pixel (400, 100)
+        img = page.locator("#plan-preview").bounding_box()
+        assert pin and img
+        assert abs(pin["x"] + pin["width"] / 2 - (img["x"] + img["width"] * 0.8)) < 3
+        assert abs(pin["y"] + pin["height"] / 2 - (img["y"] + img["height"] * 0.25)) < 3
+        if os.environ.get("CCTRACE_SCREENSHOT_DIR"):
+            section = tmp_path / "admin-site-plan-en-1366.png"
+            page.locator("section.site-plan").screenshot(path=str(section))
+            _keep(section)
         for lang in ("en", "ko"):
             page.goto(f"/language/{lang}?next=/admin")
             for width, height in SIZES:

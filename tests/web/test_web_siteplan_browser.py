@@ -148,9 +148,10 @@ def test_admin_places_a_plan_and_the_route_is_drawn_on_it(
             page.goto(f"/language/{lang}?next=/admin")
             for width, height in SIZES:
                 page.set_viewport_size({"width": width, "height": height})
-                # this section's own width (the users table above it is not this test's)
                 right = page.evaluate(WIDEST, "section.site-plan")
                 assert right <= width, f"admin {lang} {width}: the plan section ends at {right}"
+                scroll, inner = _overflow(page)
+                assert scroll <= inner, f"admin {lang} {width}: {page.evaluate(OVERFLOWING)}"
         admin.close()
 
         ivy = browser.new_context(base_url=served, viewport={"width": 1366, "height": 768})

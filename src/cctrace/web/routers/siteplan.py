@@ -220,8 +220,6 @@ def place_site_plan(body: PointsIn, request: Request, user: User, store: StoreDe
         raise AuthError(400, "bad_placement", str(exc)) from None
     except ValueError as exc:  # a degenerate set, reported by the declaration's check
         raise AuthError(400, "bad_placement", _first_error(exc)) from None
-    if not placed.png_path.is_file():  # pragma: no cover - save_points checked it
-        raise AuthError(409, "no_plan", gettext("upload a site plan first"))
     placement = placed.config().placement()
     store.append_audit(
         user.username,

@@ -19,6 +19,7 @@ from pathlib import Path
 from cctrace.config import SiteConfig
 from cctrace.errors import NotFoundError
 from cctrace.ingest.models import ModelSet
+from cctrace.plans.storage import map_background
 from cctrace.report.bundle import ReportPaths, write_report
 from cctrace.report.json_load import canonical_digest, parse_document, trace_from_dict
 from cctrace.report.json_report import atomic_write_text, dumps
@@ -46,7 +47,7 @@ def run_trace(
     target = out_dir or case_dir(site, request.case_id) / result.created_at.strftime(
         "%Y%m%dT%H%M%SZ"
     )
-    paths = write_report(result, target, tz=site.zone())
+    paths = write_report(result, target, tz=site.zone(), site_plan=map_background(site))
     save_latest_result(site, result)
     return result, paths
 

@@ -34,6 +34,7 @@ from cctrace.errors import ConfigError
 from cctrace.footage.urls import StreamUrl, is_stream_url
 from cctrace.geometry import GroundCalibration
 from cctrace.localtime import check_zone_name, site_zone_name, zone
+from cctrace.plans.model import MapTilesConfig, SitePlanConfig
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -588,6 +589,17 @@ class SiteConfig(Strict):
     storage: StorageConfig = StorageConfig()
     audit: AuditConfig = AuditConfig()
     retention: RetentionConfig = RetentionConfig()
+    site_plan: SitePlanConfig | None = Field(
+        None,
+        description="The site's own plan image (floor plan or map export) placed by 2-6 "
+        "reference points; reports and the case page draw the route on it. An admin's "
+        "upload on the admin page takes its place",
+    )
+    map_tiles: MapTilesConfig | None = Field(
+        None,
+        description="The site's own map tile server, drawn under the route when no plan "
+        "image is in force and the cameras have lat/lon; unset: no tile is ever fetched",
+    )
     source_file: Path | None = Field(None, exclude=True, description="Set by load_site")
 
     @field_validator("timezone")
@@ -685,7 +697,32 @@ def load_site(path: str | Path, check_files: bool = True) -> SiteConfig:
     site = _resolve_paths(site, base, source.resolve())
     if check_files:
         _check_footage(site, raw, source)
+    _check_site_plan(site, raw, source)
     return site
+
+
+def _check_site_plan(site: SiteConfig, raw: dict[str, Any], source: Path) -> None:
+    """The declared plan image exists, is a plan picture, and its points fall on it."""
+    plan = site.site_plan
+    if plan is None:
+        return
+    from cctrace.plans.images import PlanImageError, read_plan_image
+
+    line = _line_of(raw, ("site_plan", "image"))
+    if not plan.image.is_file():
+        raise ConfigError(f"{source}:{line}: site_plan.image: file not found: {plan.image}")
+    try:
+        picture = read_plan_image(plan.image.read_bytes())
+    except PlanImageError as exc:
+        raise ConfigError(f"{source}:{line}: site_plan.image: {exc}") from exc
+    for i, point in enumerate(plan.points):
+        u, v = point.uv
+        if u > picture.width or v > picture.height:
+            where = _line_of(raw, ("site_plan", "points", i, "pixel"))
+            raise ConfigError(
+                f"{source}:{where}: site_plan.points.{i}.pixel: [{u:g}, {v:g}] is outside "
+                f"the image ({picture.width} x {picture.height} pixels)"
+            )
 
 
 def _resolve_paths(site: SiteConfig, base: Path, source: Path) -> SiteConfig:
@@ -697,8 +734,17 @@ def _resolve_paths(site: SiteConfig, base: Path, source: Path) -> SiteConfig:
     audit = site.audit
     if audit.anchor_path is not None:
         audit = audit.model_copy(update={"anchor_path": _abs(base, audit.anchor_path)})
+    plan = site.site_plan
+    if plan is not None:
+        plan = plan.model_copy(update={"image": _abs(base, plan.image)})
     return site.model_copy(
-        update={"cameras": cameras, "storage": storage, "audit": audit, "source_file": source}
+        update={
+            "cameras": cameras,
+            "storage": storage,
+            "audit": audit,
+            "site_plan": plan,
+            "source_file": source,
+        }
     )
 
 

@@ -135,6 +135,11 @@ def build_demo_site(
                 ]
             )
         )
+    plan_yaml = ""
+    if crops is None:  # the demo's own views: the plaza from above is their site plan
+        from cctrace.plans.demo_plan import write_demo_plan
+
+        plan_yaml = write_demo_plan(workdir, video, DEMO_GROUND_POINTS)
     site = workdir / "site.yaml"
     site.write_text(
         "# Demo site: PETS2009 S2L1 View_001 cut into two overlapping camera views.\n"
@@ -150,7 +155,7 @@ def build_demo_site(
         "  distance_m: 2.0\n"
         "  minutes: 0.08   # 4.8 s: the clip lasts under two minutes\n"
         "storage:\n"
-        "  data_dir: data\n"
+        "  data_dir: data\n" + plan_yaml
     )
     return site
 

@@ -233,7 +233,8 @@ def test_pdf_names_the_case_basis_and_contacts(demo: Demo) -> None:
     close = sum(len(c.encounters) for c in demo.result.contacts if c.is_close_contact)
     assert export.pictures == len(demo.result.route) + close
     assert export.from_snapshots == 0 and export.missing_pictures == 0
-    assert sum(len(page.images) for page in reader.pages) == export.pictures
+    site_plan = 1 if demo.site.site_plan is not None else 0  # the demo's plaza from above
+    assert sum(len(page.images) for page in reader.pages) == export.pictures + site_plan
     assert f"Page 1 of {len(reader.pages)}" in text
 
 

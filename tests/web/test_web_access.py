@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from cctrace.store.records import Role
 from cctrace.web.app import api_routes
@@ -17,6 +19,16 @@ from tests.web.web_support import PASSWORD, USERS, WebEnv, open_and_trace
 
 # (method, path, request kwargs). Every API and page route of the app must be listed
 # (test_every_route_is_listed); sign-out goes last, it ends the session.
+
+
+def _plan_png() -> bytes:
+    """A 64 x 64 grey PNG (a site plan upload)."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(out, format="PNG")
+    return out.getvalue()
+
+
+PLAN_PNG = _plan_png()
 ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/auth/me", {}),
     ("GET", "/api/cases", {}),
@@ -56,6 +68,11 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/admin/cameras", {}),
     ("GET", "/api/admin/retention", {}),
     ("POST", "/api/admin/purge", {}),
+    ("GET", "/api/admin/site-plan", {}),
+    ("POST", "/api/admin/site-plan/image", {"files": {"image": ("plan.png", PLAN_PNG)}}),
+    ("POST", "/api/admin/site-plan/points", {"json": {"p1_u": 1, "p1_v": 1}}),
+    ("GET", "/api/admin/site-plan/image", {}),
+    ("DELETE", "/api/admin/site-plan", {}),
     ("POST", "/api/cases/C-1/close", {}),
     ("GET", "/", {}),
     ("GET", "/cases", {}),

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -234,7 +232,6 @@ def test_no_call_list_before_a_trace(web: WebEnv) -> None:
 def test_the_new_pages_have_no_english_left_in_korean(traced: WebEnv) -> None:
     """The open contacts table, the case list's counts and the case page's status form
     and saved message, rendered with a close contact to call, then after a change."""
-    sys.path.insert(0, str(Path(__file__).parents[1]))
     from tests.i18n_words import untranslated, visible_text
 
     ivy = traced.client_for("ivy")

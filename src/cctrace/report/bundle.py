@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
+from cctrace.plans.storage import Background
 from cctrace.report.csv_export import (
     write_contact_persons_csv,
     write_contacts_csv,
@@ -49,6 +50,7 @@ def write_report(
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
     lang: str | None = None,
+    site_plan: Background | None = None,
 ) -> ReportPaths:
     """Write JSON, GeoJSON, HTML and the CSVs into ``out_dir`` (created if needed).
 
@@ -58,7 +60,8 @@ def write_report(
     ``snapshot_dir`` resolves relative snapshot paths for the HTML. ``tz`` is the site's
     time zone: the HTML and the CSVs' ``*_local`` columns show local time in it (default
     UTC); JSON and GeoJSON stay UTC. ``lang`` is the HTML's language (default the
-    current one, :mod:`cctrace.i18n`; the CLI's ``--lang``).
+    current one, :mod:`cctrace.i18n`; the CLI's ``--lang``). ``site_plan``: the site's
+    own plan to draw the route on (:func:`cctrace.plans.storage.active_plan`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,7 @@ def write_report(
     paths = ReportPaths(
         json=write_json(result, out / f"{stem}.json"),
         geojson=write_geojson(result, out / f"{stem}.geojson"),
-        html=write_html(result, out / f"{stem}.html", snapshot_dir, tz, lang),
+        html=write_html(result, out / f"{stem}.html", snapshot_dir, tz, lang, site_plan),
         sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv", tz),
         contacts_csv=write_contacts_csv(result, out / f"{stem}-contacts.csv", tz),
         contact_persons_csv=write_contact_persons_csv(

@@ -26,6 +26,7 @@ from cctrace.config import SiteConfig
 from cctrace.errors import CctraceError
 from cctrace.i18n import gettext, use_language
 from cctrace.localtime import LocalClock
+from cctrace.plans.storage import map_background
 from cctrace.report.bundle import safe_stem
 from cctrace.report.csv_export import write_contacts_csv, write_sightings_csv
 from cctrace.report.evidence import (
@@ -250,7 +251,15 @@ def _export_case(
         status=str(case.status.value),
         parent_case_id=case.parent_case_id,
     )
-    pdf = write_pdf(out / f"{stem}.pdf", result, header, route_items, contact_items, tz)
+    pdf = write_pdf(
+        out / f"{stem}.pdf",
+        result,
+        header,
+        route_items,
+        contact_items,
+        tz,
+        site_plan=map_background(site),
+    )
     export = CaseExport(
         pdf=pdf,
         sightings_csv=write_sightings_csv(result, out / f"{stem}-sightings.csv", tz),

@@ -14,13 +14,12 @@ from typing import Literal
 
 import numpy as np
 
+from cctrace.plans.projection import EARTH_RADIUS_M as EARTH_RADIUS_M
+from cctrace.plans.projection import LocalProjection as LocalProjection
 from cctrace.tracing.result import CameraInfo, PathPoint, SightingResult
 
 XY = tuple[float, float]
 Transform = Callable[[float, float], XY]
-
-EARTH_RADIUS_M = 6_371_008.8
-"""Mean Earth radius (IUGG)."""
 
 
 def _ok(*values: float | None) -> bool:
@@ -41,34 +40,6 @@ def has_latlon(c: CameraInfo) -> bool:
         and -90 <= c.lat <= 90
         and -180 <= c.lon <= 180
     )
-
-
-@dataclass(frozen=True)
-class LocalProjection:
-    """Equirectangular projection around a reference point: metres east/north.
-
-    Accurate to well under a metre across a site a few kilometres wide.
-    """
-
-    lat0: float
-    lon0: float
-
-    @classmethod
-    def around(cls, points: Sequence[tuple[float, float]]) -> LocalProjection:
-        """Centred on the mean of ``(lat, lon)`` points."""
-        lats = [p[0] for p in points]
-        lons = [p[1] for p in points]
-        return cls(sum(lats) / len(lats), sum(lons) / len(lons))
-
-    def to_metres(self, lat: float, lon: float) -> XY:
-        """``(east, north)`` metres from the reference point."""
-        k = math.pi / 180 * EARTH_RADIUS_M
-        return ((lon - self.lon0) * k * math.cos(math.radians(self.lat0)), (lat - self.lat0) * k)
-
-    def to_lonlat(self, x: float, y: float) -> XY:
-        """``(lon, lat)`` degrees of a point ``(east, north)`` metres away."""
-        k = math.pi / 180 * EARTH_RADIUS_M
-        return (self.lon0 + x / (k * math.cos(math.radians(self.lat0))), self.lat0 + y / k)
 
 
 def fit_plane_transform(src: Sequence[XY], dst: Sequence[XY]) -> Transform | None:
@@ -175,6 +146,8 @@ class Plane:
     cameras: dict[str, XY] = field(default_factory=dict)
     unplaced: tuple[str, ...] = ()
     """Camera ids that could not be placed."""
+    projection: LocalProjection | None = None
+    """With ``source`` ``"latlon"``: the projection from lat/lon to this plane."""
 
     @property
     def paths_usable(self) -> bool:
@@ -185,6 +158,7 @@ class Plane:
 def plane_for(cameras: Sequence[CameraInfo]) -> Plane:
     """Place the cameras on one plane (see :class:`Plane`)."""
     placed: dict[str, XY] = {}
+    projection: LocalProjection | None = None
     if any(has_site(c) for c in cameras):
         to_site = lonlat_to_site(cameras)
         for c in cameras:
@@ -199,10 +173,16 @@ def plane_for(cameras: Sequence[CameraInfo]) -> Plane:
         proj = LocalProjection.around([lat_lon(c) for c in geo])
         placed = {c.camera_id: proj.to_metres(*lat_lon(c)) for c in geo}
         source = "latlon"
+        projection = proj
     else:
         source = "none"
     unplaced = tuple(c.camera_id for c in cameras if c.camera_id not in placed)
-    return Plane(source=source, cameras=placed, unplaced=unplaced)
+    return Plane(
+        source=source,
+        cameras=placed,
+        unplaced=unplaced,
+        projection=projection,
+    )
 
 
 def path_points(sighting: SightingResult) -> list[PathPoint]:

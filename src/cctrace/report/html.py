@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from cctrace import __version__
 from cctrace.i18n import current_language, gettext, ngettext, use_language
 from cctrace.localtime import LocalClock
+from cctrace.plans.storage import Background
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
@@ -311,6 +312,7 @@ def build_context(
     result: TraceResult,
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
+    site_plan: Background | None = None,
 ) -> dict[str, Any]:
     """The template's variables (exposed for tests and other front ends); times are local
     to ``tz`` (the site's zone; default UTC), labels in the current language
@@ -320,7 +322,7 @@ def build_context(
     q = result.query
     sightings = _sighting_rows(result, snaps, clock)
     contacts = [_contact_row(i, c, result, snaps, clock) for i, c in enumerate(result.contacts, 1)]
-    plan = build_site_plan(result, clock)
+    plan = build_site_plan(result, clock, site_plan)
     route = result.route
     window = (
         gettext("{start} to {end}").format(
@@ -371,15 +373,17 @@ def render_html(
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
     lang: str | None = None,
+    site_plan: Background | None = None,
 ) -> str:
     """The report as an HTML string, times local to ``tz`` (the site's zone; default UTC),
-    in ``lang`` (``en``/``ko``; default the current language, see :mod:`cctrace.i18n`).
+    in ``lang`` (``en``/``ko``; default the current language, see :mod:`cctrace.i18n`),
+    the route drawn on ``site_plan`` when given.
 
     ``snapshot_dir`` resolves relative snapshot paths (default: working directory).
     """
     with use_language(lang):
         template = _environment().get_template(TEMPLATE)
-        return template.render(**build_context(result, snapshot_dir, tz))
+        return template.render(**build_context(result, snapshot_dir, tz, site_plan))
 
 
 def write_html(
@@ -388,9 +392,10 @@ def write_html(
     snapshot_dir: str | os.PathLike[str] | None = None,
     tz: tzinfo | None = None,
     lang: str | None = None,
+    site_plan: Background | None = None,
 ) -> Path:
-    """Write the HTML report to ``path`` (times local to ``tz``, in ``lang``); returns
-    the path."""
-    out = atomic_write_text(Path(path), render_html(result, snapshot_dir, tz, lang))
+    """Write the HTML report to ``path`` (times local to ``tz``, in ``lang``, on
+    ``site_plan`` when given); returns the path."""
+    out = atomic_write_text(Path(path), render_html(result, snapshot_dir, tz, lang, site_plan))
     logger.info("wrote HTML report %s", out)
     return out

@@ -44,6 +44,7 @@ from reportlab.platypus import (
 
 from cctrace.i18n import N_, current_language, gettext, use_language
 from cctrace.localtime import LocalClock
+from cctrace.plans.storage import Background
 from cctrace.report.evidence import Evidence
 from cctrace.report.formatting import (
     camera_index,
@@ -223,7 +224,11 @@ def _summary(
 
 
 def _route(
-    result: TraceResult, st: dict[str, ParagraphStyle], clock: LocalClock, fonts: Fonts
+    result: TraceResult,
+    st: dict[str, ParagraphStyle],
+    clock: LocalClock,
+    fonts: Fonts,
+    site_plan: Background | None = None,
 ) -> list[Flowable]:
     cams = camera_index(result)
     out: list[Flowable] = [_p(gettext("Route of the case"), st["h2"])]
@@ -251,7 +256,7 @@ def _route(
             ]
         )
     out.append(_table(rows, [8 * mm, 52 * mm, 50 * mm, 22 * mm, 14 * mm, 32 * mm], fonts))
-    plan = route_drawing(result, CONTENT_W, clock, fonts.regular, fonts.bold)
+    plan = route_drawing(result, CONTENT_W, clock, fonts.regular, fonts.bold, site_plan)
     if plan is not None:
         drawing, note = plan
         out.append(Spacer(1, 4 * mm))
@@ -378,12 +383,13 @@ def render_pdf(
     contact_evidence: Sequence[EvidenceItem] = (),
     tz: tzinfo | None = None,
     lang: str | None = None,
+    site_plan: Background | None = None,
 ) -> bytes:
     """The report as PDF bytes (see the module docstring for its contents); times are
     local to ``tz`` (the site's zone; default UTC), text in ``lang`` (``en``/``ko``;
-    default the current language)."""
+    default the current language); the route drawn on ``site_plan`` when given."""
     with use_language(lang):
-        return _render(result, header, route_evidence, contact_evidence, tz)
+        return _render(result, header, route_evidence, contact_evidence, tz, site_plan)
 
 
 def _data_texts(result: TraceResult, header: PdfHeader, items: Sequence[EvidenceItem]) -> list[str]:
@@ -401,6 +407,7 @@ def _render(
     route_evidence: Sequence[EvidenceItem],
     contact_evidence: Sequence[EvidenceItem],
     tz: tzinfo | None,
+    site_plan: Background | None = None,
 ) -> bytes:
     fonts = _fonts(_data_texts(result, header, [*route_evidence, *contact_evidence]))
     st = _styles(fonts)
@@ -408,7 +415,7 @@ def _render(
     story: list[Flowable] = [
         *_header(header, st, clock),
         *_summary(result, st, clock),
-        *_route(result, st, clock, fonts),
+        *_route(result, st, clock, fonts, site_plan),
         *_contacts(result, st, clock, fonts),
         *_evidence(gettext("Evidence: route of the case"), route_evidence, st),
         *_evidence(gettext("Evidence: close contacts"), contact_evidence, st),
@@ -449,9 +456,10 @@ def write_pdf(
     contact_evidence: Sequence[EvidenceItem] = (),
     tz: tzinfo | None = None,
     lang: str | None = None,
+    site_plan: Background | None = None,
 ) -> Path:
     """Write :func:`render_pdf` to ``path`` atomically; returns the path."""
-    data = render_pdf(result, header, route_evidence, contact_evidence, tz, lang)
+    data = render_pdf(result, header, route_evidence, contact_evidence, tz, lang, site_plan)
     out = Path(path)
     write_file_atomic(out, data)
     return out

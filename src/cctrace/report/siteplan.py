@@ -3,7 +3,10 @@
 The plan is in metres with y pointing up (north when the site plan is
 north-up). Observed movement (a sighting's ground path) is a solid line;
 movement between sightings was not observed and is a dashed straight line. Each
-route sighting gets its order number at the point where it starts.
+route sighting gets its order number at the point where it starts; each contact is a
+diamond with its number in the contact list, where the case was when they came
+closest. With the site's own plan (:mod:`cctrace.plans`) the plan picture is drawn
+under everything instead of the metric grid.
 """
 
 from __future__ import annotations
@@ -12,16 +15,30 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cctrace.errors import CctraceError
 from cctrace.i18n import gettext
 from cctrace.localtime import UTC_CLOCK, LocalClock
+from cctrace.plans.georef import Matrix, compose
+from cctrace.plans.storage import ActivePlan, Background
+from cctrace.plans.tiles import TileSource
 from cctrace.report.formatting import (
     camera_index,
     camera_name,
+    contact_label,
+    metres,
     route_order,
     score,
     sighting_key,
+    to_utc,
 )
-from cctrace.report.geo import XY, Plane, plane_for, sighting_xy
+from cctrace.report.geo import XY, Plane, path_points, plane_for, sighting_xy
+from cctrace.report.plan_background import (
+    PlanBackground,
+    plan_corners,
+    plan_on_plane,
+    tiles_background,
+    warp_background,
+)
 from cctrace.tracing.result import TraceResult
 from cctrace.types import SightingStatus
 
@@ -35,6 +52,11 @@ SCALE_STEPS_M = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1000
 ROUTE_COLOURS = ("#0b7285", "#1971c2", "#5f3dc4", "#9c36b5", "#c2255c")
 """Route colours run along this ramp from the first stop to the last."""
 MARKER_R = 10.0
+PLAN_FIT_LIMIT = 3.0
+"""The drawing takes in the whole plan picture unless it is this many times wider or
+taller than the route and cameras (then it shows the part around them)."""
+CLOSE_CONTACT = "#c92a2a"
+OTHER_CONTACT = "#868e96"
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,11 @@ class SitePlan:
     note: str
     arrows: tuple[tuple[str, str], ...] = ()
     """``(marker id, colour)`` of each arrowhead the legs use."""
+    contacts: tuple[PlanMarker, ...] = ()
+    """A diamond per contact (number as in the contact list), where the case was when
+    they came closest."""
+    background: PlanBackground | None = None
+    """The site's own plan, warped to this drawing; None: the metric grid is drawn."""
 
 
 def _nice_step(target_m: float) -> float:
@@ -129,6 +156,14 @@ class _Frame:
         return (
             WIDTH / 2 + (p[0] - self.cx) * self.scale,
             self.height / 2 - (p[1] - self.cy) * self.scale,
+        )
+
+    @property
+    def matrix(self) -> Matrix:
+        """Metres -> drawing pixels as a 2x3 affine map."""
+        return (
+            (self.scale, 0.0, WIDTH / 2 - self.cx * self.scale),
+            (0.0, -self.scale, self.height / 2 + self.cy * self.scale),
         )
 
     def metres_at(self, x_px: float, y_px: float) -> XY:
@@ -180,9 +215,100 @@ def _zone(clock: LocalClock) -> str:
     return "" if clock.mixed else f" ({clock.caption})"
 
 
-def build_site_plan(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> SitePlan | None:
-    """The site plan for ``result`` (tooltips in ``clock``'s local time); None when
-    nothing has a position."""
+def _grid(frame: _Frame, step: float) -> tuple[tuple[float, float, float, float], ...]:
+    """Grid lines every ``step`` metres across the drawing."""
+    grid: list[tuple[float, float, float, float]] = []
+    (mx0, my1) = frame.metres_at(0, 0)
+    (mx1, my0) = frame.metres_at(WIDTH, frame.height)
+    gx = math.floor(mx0 / step) * step
+    while gx <= mx1:
+        x, _ = frame.px((gx, 0.0))
+        grid.append((x, 0.0, x, float(frame.height)))
+        gx += step
+    gy = math.floor(my0 / step) * step
+    while gy <= my1:
+        _, y = frame.px((0.0, gy))
+        grid.append((0.0, y, float(WIDTH), y))
+        gy += step
+    return tuple(grid)
+
+
+def _extent(points: Sequence[XY]) -> tuple[float, float]:
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    return max(max(xs) - min(xs), MIN_EXTENT_M), max(max(ys) - min(ys), MIN_EXTENT_M)
+
+
+def _contact_markers(
+    result: TraceResult,
+    plane: Plane,
+    frame: _Frame,
+    clock: LocalClock,
+    stops: Sequence[PlanMarker] = (),
+) -> tuple[PlanMarker, ...]:
+    """Each contact's closest approach: the case's path point nearest that moment (the
+    case's camera when the path cannot be drawn)."""
+    cams = camera_index(result)
+    case_tracks = {(s.camera_id, s.tracklet_id): s for s in result.sightings}
+    out: list[PlanMarker] = []
+    for number, contact in enumerate(result.contacts, 1):
+        if not contact.encounters:
+            continue
+        closest = min(contact.encounters, key=lambda e: e.min_distance_m)
+        sighting = case_tracks.get((closest.camera_id, closest.case_tracklet_id))
+        xy: XY | None = None
+        if sighting is not None and plane.paths_usable:
+            pts = path_points(sighting)
+            if pts:
+                at = to_utc(closest.min_distance_at)
+                p = min(pts, key=lambda q: abs((to_utc(q.timestamp) - at).total_seconds()))
+                xy = (p.x_m, p.y_m)
+        if xy is None:
+            xy = plane.cameras.get(closest.camera_id)
+        if xy is None:
+            continue
+        x, y = frame.px(xy)
+        # Beside the route's numbered stops and earlier contacts, never hidden by them.
+        for _ in range(20):
+            hit = [m for m in (*stops, *out) if math.hypot(m.x - x, m.y - y) < MARKER_R + 9]
+            if not hit:
+                break
+            x = max(m.x for m in hit) + MARKER_R + 9
+        out.append(
+            PlanMarker(
+                x=x,
+                y=y,
+                number=str(number),
+                title=gettext("{person}: closest {distance} at {time}{zone}").format(
+                    person=contact_label(number, contact, cams, clock),
+                    distance=metres(closest.min_distance_m),
+                    time=clock.clock(closest.min_distance_at),
+                    zone=_zone(clock),
+                ),
+                colour=CLOSE_CONTACT if contact.is_close_contact else OTHER_CONTACT,
+            )
+        )
+    return tuple(out)
+
+
+def _plan_background(
+    image: ActivePlan, to_drawing: Matrix, frame: _Frame
+) -> tuple[PlanBackground | None, str]:
+    """The plan picture warped onto the drawing; None and why when it cannot be read."""
+    try:
+        picture, factor = image.picture()
+        reduced_to_full = ((float(factor), 0.0, 0.0), (0.0, float(factor), 0.0))
+        to_drawing = compose(to_drawing, reduced_to_full)
+        return warp_background(picture, to_drawing, WIDTH, frame.height), ""
+    except (OSError, ValueError, CctraceError) as exc:
+        return None, gettext("The site plan could not be placed: {error}").format(error=exc)
+
+
+def build_site_plan(
+    result: TraceResult, clock: LocalClock = UTC_CLOCK, plan: Background | None = None
+) -> SitePlan | None:
+    """The site plan for ``result`` (tooltips in ``clock``'s local time), drawn on the
+    site's own ``plan`` when given and placeable; None when nothing has a position."""
     plane = plane_for(result.cameras)
     route = result.route
     stops = [sighting_xy(s, plane) for s in route]
@@ -198,6 +324,18 @@ def build_site_plan(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> SiteP
         everything.extend(pts)
     if not everything:
         return None
+    placed: Matrix | None = None
+    plan_note = ""
+    tiles = plan if isinstance(plan, TileSource) else None
+    image = plan if isinstance(plan, ActivePlan) else None
+    if image is not None:
+        placed, plan_note = plan_on_plane(image, plane, result.cameras)
+    if placed is not None and image is not None:
+        corners = plan_corners(placed, image.width, image.height)
+        cw, ch = _extent(everything)
+        pw, ph = _extent(corners)
+        if pw <= PLAN_FIT_LIMIT * cw and ph <= PLAN_FIT_LIMIT * ch:
+            everything = everything + corners
     frame = _Frame(everything)
     cams = camera_index(result)
     on_route = {s.camera_id for s in route}
@@ -269,22 +407,33 @@ def build_site_plan(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> SiteP
         for cam_id, xy in plane.cameras.items()
     )
 
+    background: PlanBackground | None = None
+    note = _note(plane)
+    if placed is not None and image is not None:
+        background, plan_note = _plan_background(image, compose(frame.matrix, placed), frame)
+    if background is not None and image is not None:
+        note = (
+            gettext("Drawn on the site's own plan ({source}).").format(
+                source=gettext("uploaded by an admin")
+                if image.source == "upload"
+                else gettext("from the site file")
+            )
+            + " "
+            + note
+        )
+    elif tiles is not None:
+        corners_m = [frame.metres_at(x, y) for x, y in ((0, 0), (WIDTH, 0), (0, frame.height))]
+        corners_m.append(frame.metres_at(WIDTH, frame.height))
+        background, plan_note = tiles_background(
+            tiles, plane, result.cameras, corners_m, frame.matrix, WIDTH, frame.height
+        )
+        note = plan_note + " " + note
+    elif plan_note:
+        note = plan_note + " " + note
+
     step = _nice_step((WIDTH - 2 * MARGIN) / frame.scale / 5)
     scale_m = _nice_step(180 / frame.scale)
-    grid: list[tuple[float, float, float, float]] = []
-    (mx0, my1) = frame.metres_at(0, 0)
-    (mx1, my0) = frame.metres_at(WIDTH, frame.height)
-    gx = math.floor(mx0 / step) * step
-    while gx <= mx1:
-        x, _ = frame.px((gx, 0.0))
-        grid.append((x, 0.0, x, float(frame.height)))
-        gx += step
-    gy = math.floor(my0 / step) * step
-    while gy <= my1:
-        _, y = frame.px((0.0, gy))
-        grid.append((0.0, y, float(WIDTH), y))
-        gy += step
-
+    grid = _grid(frame, step) if background is None else ()  # the plan replaces the grid
     return SitePlan(
         width=WIDTH,
         height=frame.height,
@@ -292,11 +441,13 @@ def build_site_plan(result: TraceResult, clock: LocalClock = UTC_CLOCK) -> SiteP
         legs=tuple(legs),
         markers=tuple(markers),
         review_markers=review_markers,
-        grid=tuple(grid),
+        grid=grid,
         scale_x=24.0,
         scale_y=frame.height - 22.0,
         scale_px=scale_m * frame.scale,
         scale_label=f"{scale_m:g} m",
-        note=_note(plane),
+        note=note,
         arrows=tuple(arrows.items()),
+        contacts=_contact_markers(result, plane, frame, clock, markers),
+        background=background,
     )

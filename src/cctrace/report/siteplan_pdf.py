@@ -1,18 +1,32 @@
 """The site plan (:mod:`cctrace.report.siteplan`) as a reportlab vector drawing.
 
-Same picture as the HTML report's SVG: grid, cameras (filled when on the route),
+Same picture as the HTML report's SVG: the site's own plan (the same warped raster) or
+the grid, cameras (filled when on the route),
 observed paths solid, unobserved moves dashed, numbered route stops, review dots
 and a scale bar. SVG y grows downwards; reportlab's upwards, so y is flipped here.
 """
 
 from __future__ import annotations
 
+import io
 import math
 
-from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Polygon, PolyLine, Rect, String
+from PIL import Image as PILImage
+from reportlab.graphics.shapes import (
+    Circle,
+    Drawing,
+    Group,
+    Image,
+    Line,
+    Polygon,
+    PolyLine,
+    Rect,
+    String,
+)
 from reportlab.lib import colors
 
 from cctrace.localtime import UTC_CLOCK, LocalClock
+from cctrace.plans.storage import Background
 from cctrace.report.siteplan import SitePlan, build_site_plan
 from cctrace.tracing.result import TraceResult
 
@@ -54,6 +68,10 @@ def plan_drawing(
 
     g = Group()
     g.add(Rect(0, 0, plan.width, h, fillColor=colors.white, strokeColor=colors.grey))
+    if plan.background is not None:
+        picture = PILImage.open(io.BytesIO(plan.background.data))
+        g.add(Image(0, 0, plan.width, h, picture))
+        g.add(Rect(0, 0, plan.width, h, fillColor=None, strokeColor=colors.grey))
     for x1, y1, x2, y2 in plan.grid:
         g.add(Line(x1, h - y1, x2, h - y2, strokeColor=GRID, strokeWidth=1))
     for leg in plan.legs:
@@ -76,6 +94,27 @@ def plan_drawing(
     for m in plan.review_markers:
         x, y = flip((m.x, m.y))
         g.add(Circle(x, y, 6, fillColor=REVIEW, strokeColor=colors.white))
+    for m in plan.contacts:
+        x, y = flip((m.x, m.y))
+        colour = colors.HexColor(m.colour)
+        g.add(
+            Polygon(
+                [x, y + 9.5, x + 9.5, y, x, y - 9.5, x - 9.5, y],
+                fillColor=colour,
+                strokeColor=colors.white,
+            )
+        )
+        g.add(
+            String(
+                x,
+                y - 3.5,
+                m.number,
+                fontName=bold,
+                fontSize=10,
+                fillColor=colors.white,
+                textAnchor="middle",
+            )
+        )
     for m in plan.markers:
         x, y = flip((m.x, m.y))
         colour = colors.HexColor(m.colour) if m.colour else colors.black
@@ -117,9 +156,11 @@ def route_drawing(
     clock: LocalClock = UTC_CLOCK,
     font: str = "Helvetica",
     bold: str = "Helvetica-Bold",
+    site_plan: Background | None = None,
 ) -> tuple[Drawing, str] | None:
-    """The route's site plan and its caption note; None when nothing has a position."""
-    plan = build_site_plan(result, clock)
+    """The route's site plan (on the site's own ``site_plan`` when given) and its
+    caption note; None when nothing has a position."""
+    plan = build_site_plan(result, clock, site_plan)
     if plan is None:
         return None
     return plan_drawing(plan, width_pt, font, bold), plan.note

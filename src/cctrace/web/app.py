@@ -38,7 +38,7 @@ from .deps import UNSAFE_METHODS, AuthError, authorize, route_permission, sessio
 from .jobs import ProgressFn, TraceJobs
 from .language import request_language
 from .pages import templates
-from .routers import admin, audit, auth, cases, contacts, docs, media, pages
+from .routers import admin, audit, auth, cases, contacts, docs, media, pages, siteplan
 from .services import run_trace_job
 from .settings import WebSettings
 from .state import AppState
@@ -290,7 +290,14 @@ def create_app(
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for router in (auth.router, cases.router, media.router, audit.router, admin.router):
+    for router in (
+        auth.router,
+        cases.router,
+        media.router,
+        audit.router,
+        admin.router,
+        siteplan.router,
+    ):
         app.include_router(router)
     app.include_router(contacts.router)  # contact statuses, open work, call list
     app.include_router(pages.router)

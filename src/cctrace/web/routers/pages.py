@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from cctrace.i18n import LANGUAGES, use_language
 from cctrace.localtime import LocalClock
+from cctrace.plans.storage import map_background
 from cctrace.report.formatting import result_times
 from cctrace.report.siteplan import build_site_plan
 from cctrace.store import ContactStatus
@@ -28,6 +29,7 @@ from ..security import new_token, sign
 from ..services import can_see, latest_result, saved_params, visible_case
 from .admin import list_cameras, retention
 from .audit import read_audit
+from .siteplan import plan_status
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[UserRecord, Depends(current_user)]
@@ -154,7 +156,7 @@ def case_page(
         state.site.zone(),
         [case.window_from, case.window_to, *(result_times(result) if result else ())],
     )
-    plan = build_site_plan(result, clock) if result else None
+    plan = build_site_plan(result, clock, map_background(state.site)) if result else None
     job = state.jobs.latest_for_case(case_id)
     approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}
@@ -221,7 +223,7 @@ def audit_page(
 @router.get("/admin", response_class=HTMLResponse)
 @needs(Permission.ADMIN)
 def admin_page(request: Request, store: StoreDep) -> Response:
-    """Users, cameras and retention."""
+    """Users, cameras, retention and the site plan."""
     return render(
         request,
         "admin.html",
@@ -230,5 +232,6 @@ def admin_page(request: Request, store: StoreDep) -> Response:
             "cameras": list_cameras(store),
             "retention": retention(request, store),
             "roles": [r.value for r in Role],
+            "site_plan": plan_status(request),
         },
     )

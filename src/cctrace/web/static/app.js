@@ -217,6 +217,21 @@
   markScrollable();
   window.addEventListener("resize", markScrollable);
 
+  // Admin: a click on the site plan fills in the pixel of the point being edited.
+  const planImg = document.getElementById("plan-preview");
+  if (planImg) {
+    let row = document.querySelector(".plan-point");
+    document.querySelectorAll(".plan-point").forEach((fs) => fs.addEventListener("focusin", () => { row = fs; }));
+    planImg.addEventListener("click", (ev) => {
+      if (!row) return;
+      const box = planImg.getBoundingClientRect();
+      const n = row.dataset.point;
+      document.getElementById("p" + n + "_u").value = Math.round((ev.clientX - box.left) * planImg.naturalWidth / box.width);
+      document.getElementById("p" + n + "_v").value = Math.round((ev.clientY - box.top) * planImg.naturalHeight / box.height);
+      document.getElementById("p" + n + "_a").focus();
+    });
+  }
+
   const running = document.getElementById("job");
   if (running && running.dataset.jobId && !running.querySelector(".error")) { pollJob(running.dataset.jobId); }
 })();

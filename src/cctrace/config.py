@@ -398,20 +398,16 @@ class IngestConfig(Strict):
 
     @field_validator("ray_address")
     @classmethod
-    def _ray_address(cls, value: str | None) -> str | None:
+    def _ray_address(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
+        if info.data.get("engine") != "ray":
+            raise ValueError("ray_address is set but engine is not 'ray' (add engine: ray)")
         if not RAY_ADDRESS.fullmatch(value):
             raise ValueError(
                 f"expected 'auto', 'local', host:port or ray://host:port, got {value[:80]!r}"
             )
         return value
-
-    @model_validator(mode="after")
-    def _ray_keys_need_ray(self) -> IngestConfig:
-        if self.ray_address is not None and self.engine != "ray":
-            raise ValueError("ray_address is set but engine is not 'ray' (add engine: ray)")
-        return self
 
     @field_validator("distance_bands_m")
     @classmethod

@@ -37,15 +37,17 @@ Footage paths must be the same on every node (a shared mount).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from cctrace.config import SiteConfig
+from cctrace.config import CameraConfig, SiteConfig
 from cctrace.errors import CctraceError
 from cctrace.ingest.models import ModelSet
 from cctrace.ingest.owner import HEARTBEAT_S, STALE_AFTER_S, is_interrupted, process_owner
@@ -200,6 +202,27 @@ def ingest_site_ray(
     with Store.for_site(site) as store:  # create the schema once, before tasks race to
         key_id = store.cipher.key_id
     retries = site.ingest.ray_max_retries if max_retries is None else max_retries
+    # Ray prints cluster events (a node that died) on stdout from a thread of its own;
+    # they go to stderr so stdout holds only this command's table or --json output.
+    with contextlib.redirect_stdout(sys.stderr):
+        _run_on_ray(ray, site, cameras, summary, address, key_id, retries, progress, allow_expired)
+    order = {c.id: i for i, c in enumerate(cameras)}
+    summary.files.sort(key=lambda f: order.get(f.camera_id, len(order)))
+    return summary
+
+
+def _run_on_ray(
+    ray: ModuleType,
+    site: SiteConfig,
+    cameras: list[CameraConfig],
+    summary: IngestSummary,
+    address: str | None,
+    key_id: str,
+    retries: int,
+    progress: bool,
+    allow_expired: bool,
+) -> None:
+    """Register every camera's files, then ingest each file as its own task."""
     started = _connect(ray, address or site.ingest.ray_address or "auto")
     try:
         register = ray.remote(num_cpus=1, max_retries=retries)(register_job)
@@ -229,9 +252,6 @@ def ingest_site_ray(
     finally:
         if started:
             ray.shutdown()
-    order = {c.id: i for i, c in enumerate(cameras)}
-    summary.files.sort(key=lambda f: order.get(f.camera_id, len(order)))
-    return summary
 
 
 def _connect(ray: ModuleType, address: str) -> bool:
@@ -239,10 +259,12 @@ def _connect(ray: ModuleType, address: str) -> bool:
     if ray.is_initialized():
         return False
     try:
+        # Worker logs stay in the cluster's session logs (/tmp/ray/session_latest/logs):
+        # forwarded, they would mix into this command's table or --json output.
         if address == "local":
-            ray.init(include_dashboard=False, configure_logging=False)
+            ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
         else:
-            ray.init(address=address, configure_logging=False)
+            ray.init(address=address, configure_logging=False, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(
             f"cannot join the Ray cluster at {address!r}: {exc}; start it with "

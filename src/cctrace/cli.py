@@ -356,6 +356,8 @@ def status(
         for f in store.list_footage():
             state = run_state(f)
             note = f.error or ""
+            if state == "running" and f.run_owner:  # a local worker or a Ray task
+                note = f"ingesting in process {f.run_owner.rsplit(':', 1)[0]} (host:pid)"
             if state == "interrupted":
                 note = f"ingest stopped (process gone); resumes at {f.progress_offset_s:.0f} s"
             table.add_row(
@@ -422,6 +424,7 @@ def _status_json(site_name: str, store: Any) -> dict[str, Any]:
                 "frames_failed": f.frames_failed,
                 "tracklets": store.count_tracklets(f.id),
                 "error": f.error,
+                "run_owner": f.run_owner if state == "running" else None,
             }
         )
     failures = [

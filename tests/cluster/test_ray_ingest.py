@@ -268,6 +268,14 @@ def two_nodes(data_key: Path) -> Iterator[Cluster]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _status_shows_running(site_path: Path, footage_id: int) -> bool:
+    """``cctrace status --json`` lists the file running, with its progress and owner."""
+    shown = CliRunner().invoke(app, ["status", str(site_path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    (row,) = [r for r in json.loads(shown.output)["footage"] if r["footage_id"] == footage_id]
+    return bool(row["status"] == "running" and row["progress_offset_s"] > 0 and row["run_owner"])
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
@@ -290,6 +298,7 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
             text=True,
         )
     killed = None
+    shown_running = False
     kept: set[int] = set()
     try:
         while driver.poll() is None and killed is None:
@@ -303,6 +312,9 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
                         continue
                     owner_pid = int(f.run_owner.rsplit(":", 2)[1])
                     if f.progress_offset_s > 0 and _descends(owner_pid, raylet, procs):
+                        if not shown_running:  # first: `cctrace status` shows the Ray task
+                            shown_running = _status_shows_running(site_path, f.id)
+                            break
                         os.kill(raylet, signal.SIGKILL)  # the worker node dies mid-file
                         killed = f
                         kept = {t.id for t in store.tracklets_in_window(None, None)}
@@ -311,6 +323,7 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
     finally:
         if driver.poll() is None:
             driver.kill()
+    assert shown_running, "cctrace status never showed a Ray task's file running"
     assert killed is not None, "no file was seen mid-way on the worker node: nothing was killed"
     assert driver.returncode == 0, out
     result = json.loads(out)

@@ -227,7 +227,10 @@ def _run_on_ray(
     try:
         register = ray.remote(num_cpus=1, max_retries=retries)(register_job)
         ingest = ray.remote(num_cpus=1, max_retries=retries, retry_exceptions=False)(file_job)
-        registered = {register.remote(site, cam.id, allow_expired): cam.id for cam in cameras}
+        shared_site = ray.put(site)  # one copy in the object store, not one per task
+        registered = {
+            register.remote(shared_site, cam.id, allow_expired): cam.id for cam in cameras
+        }
         pending: dict[Any, tuple[str, str]] = {}
         with _RayProgress(progress) as view:
             for ref, result in _as_completed(ray, registered):
@@ -239,7 +242,7 @@ def _run_on_ray(
                 summary.files.extend(failed)
                 for f in files:
                     task = ingest.options(scheduling_strategy="SPREAD").remote(
-                        site, f.camera_id, f.footage_id, key_id
+                        shared_site, f.camera_id, f.footage_id, key_id
                     )
                     pending[task] = (f.camera_id, f.path)
                     view.add(f.duration_s)

@@ -15,14 +15,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cctrace.cli import app
-from cctrace.config import load_site
+from cctrace.cluster.ray_ingest import ClusterError, _await_previous_owner, file_job
+from cctrace.config import SiteConfig, load_site
 from cctrace.errors import ConfigError
+from cctrace.ingest.owner import process_owner
 from cctrace.ingest.runner import ingest_site
 from cctrace.store.repository import Store
 from tests.cluster.ray_sites import (
@@ -96,6 +99,62 @@ def test_ray_options_that_cannot_apply_are_refused(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["ingest", str(site), *args])
         assert result.exit_code == 2, result.output
         assert message in result.output
+
+
+def _registered(tmp_path: Path, owner_pid: int) -> tuple[SiteConfig, int]:
+    """A site and one footage row, ``running`` under process ``owner_pid``."""
+    site_path = tmp_path / "site.yaml"
+    site_path.write_text(_site_text(""))
+    site = load_site(site_path, check_files=False)
+    with Store.for_site(site) as store:
+        store.upsert_camera("cam1")
+        start = datetime(2026, 3, 15, 8, tzinfo=UTC)
+        record = store.get_or_create_footage(
+            "cam1", str(tmp_path / "clip.mp4"), "b" * 64, 1, start, 2.0, 7.0
+        )
+        store.claim_footage(record.id, process_owner(owner_pid))
+    return site, record.id
+
+
+def test_a_retried_task_takes_over_from_a_dead_owner_at_once(tmp_path: Path) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    site, footage_id = _registered(tmp_path, int(gone.stdout))
+    with Store.for_site(site) as store:
+        record = store.get_footage(footage_id)
+        t0 = time.monotonic()
+        got = _await_previous_owner(store, record, process_owner(), wait_s=30)
+    assert time.monotonic() - t0 < 5 and got.run_owner == record.run_owner
+
+
+def test_a_file_a_live_process_holds_is_waited_for_then_left_to_it(tmp_path: Path) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        site, footage_id = _registered(tmp_path, other.pid)
+        with Store.for_site(site) as store:
+            record = store.get_footage(footage_id)
+            t0 = time.monotonic()
+            got = _await_previous_owner(store, record, process_owner(), wait_s=2)
+            waited = time.monotonic() - t0
+    finally:
+        other.kill()
+        other.wait()
+    assert waited >= 2 and got.status.value == "running"  # still its: not taken over
+
+
+def test_a_node_with_another_data_key_refuses_to_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CCTRACE_DATA_KEY", base64.urlsafe_b64encode(os.urandom(32)).decode())
+    site, footage_id = _registered(tmp_path, os.getpid())
+    with pytest.raises(ClusterError, match="data key differs"):
+        file_job(site, "cam1", footage_id, key_id="0" * 16)
+    with Store.for_site(site) as store:
+        assert store.get_footage(footage_id).frames_decoded == 0  # nothing was written
 
 
 # ---- real footage on real Ray (slow) -------------------------------------------------

@@ -88,6 +88,16 @@ def test_ray_without_the_extra_says_to_install_it(
     assert not (tmp_path / "cctrace-data").exists()  # refused before touching the store
 
 
+def test_an_unreachable_head_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="cctrace[cluster] (ray) is not installed")
+    site = tmp_path / "site.yaml"
+    site.write_text(_site_text(""))
+    address = f"127.0.0.1:{free_port()}"  # nobody listens there
+    result = CliRunner().invoke(app, ["ingest", str(site), "--ray", address])
+    assert isinstance(result.exception, ClusterError)
+    assert f"cannot reach the Ray head at {address}" in str(result.exception)
+
+
 def test_ray_options_that_cannot_apply_are_refused(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text(_site_text(""))

@@ -261,6 +261,8 @@ def _connect(ray: ModuleType, address: str) -> bool:
     """Join (or, for ``local``, start) a Ray cluster; True when this call started Ray."""
     if ray.is_initialized():
         return False
+    if address not in ("auto", "local"):
+        _check_reachable(address)
     try:
         # Worker logs stay in the cluster's session logs (/tmp/ray/session_latest/logs):
         # forwarded, they would mix into this command's table or --json output.
@@ -275,6 +277,20 @@ def _connect(ray: ModuleType, address: str) -> bool:
             "host:port"
         ) from exc
     return True
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """:class:`ClusterError` unless the head at ``host:port`` accepts a connection (Ray
+    itself would retry for minutes)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ClusterError(
+            f"cannot reach the Ray head at {address}: {exc}; is `ray start --head` running "
+            "there, and is the port open from this machine?"
+        ) from exc
 
 
 def _as_completed(

@@ -199,7 +199,7 @@ def ingest_site_ray(
     summary = IngestSummary()
     if not cameras:
         return summary
-    with Store.for_site(site) as store:  # create the schema once, before tasks race to
+    with Store.for_site(site) as store:  # the schema, made once before the tasks start
         key_id = store.cipher.key_id
     retries = site.ingest.ray_max_retries if max_retries is None else max_retries
     # Ray prints cluster events (a node that died) on stdout from a thread of its own;

@@ -17,9 +17,11 @@ the project's ``write_video`` and ingests the same site, each time into a fresh 
 "x real time" is footage seconds of all cameras over wall time (model loading included:
 each worker loads the models once). "camera-s per CPU-s" is footage seconds over the CPU
 time (user + system) of every process of the run: this process and its children (the
-local path's workers; Ray's GCS, raylets and workers, read from /proc before Ray stops).
-Every run checks that it stored the local path's tracklets exactly. The machine is shared:
-the load average before and after each run is reported with it.
+local path's workers; Ray's GCS, raylets and workers, read from /proc: before Ray stops
+for ``ray.init``, every 0.5 s while the driver runs for the two nodes, whose job's
+workers Ray stops with the driver). Every run checks that it stored the local path's
+tracklets exactly. The machine is shared: the load average before and after each run is
+reported with it; wall times compare only between runs under similar load.
 """
 
 from __future__ import annotations
@@ -183,16 +185,28 @@ def run_two_nodes(site_path: Path, key: Path) -> tuple[float, float]:
         subprocess.run([*node, *common, *ports()], env=env, check=True, capture_output=True)
         # The driver is `cctrace ingest` itself, joining with the head's address.
         cli = [sys.executable, "-m", "cctrace.cli", "ingest", str(site_path), "--json"]
-        done = subprocess.run(
+        driver = subprocess.Popen(
             [*cli, "--ray", f"127.0.0.1:{port}", "--allow-expired"],
             env=env,
-            capture_output=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
         )
+        # Ray stops a job's workers when its driver ends, and their CPU time is not
+        # added to any parent: sample the nodes' processes while the job runs.
+        seen: dict[int, float] = {}
+        while True:
+            running = driver.poll() is None
+            procs = _procs()
+            roots = {p for p, (_, cmd, _) in procs.items() if any(d in cmd for d in dirs)}
+            for pid in _tree(roots, procs):
+                seen[pid] = max(seen.get(pid, 0.0), procs[pid][2])
+            if not running:
+                break
+            time.sleep(0.5)
         wall = time.perf_counter() - t0
-        procs = _procs()
-        roots = {p for p, (_, cmd, _) in procs.items() if any(d in cmd for d in dirs)}
-        cluster_cpu = sum(procs[p][2] for p in _tree(roots, procs))
+        _, err = driver.communicate()
+        cluster_cpu = sum(seen.values())
     finally:
         procs = _procs()
         roots = {p for p, (_, cmd, _) in procs.items() if any(d in cmd for d in dirs)}
@@ -201,8 +215,8 @@ def run_two_nodes(site_path: Path, key: Path) -> tuple[float, float]:
                 os.kill(pid, 9)
         for d in dirs:
             shutil.rmtree(d, ignore_errors=True)
-    if done.returncode != 0:
-        raise SystemExit(f"two-node ingest failed ({done.returncode}): {done.stderr[-2000:]}")
+    if driver.returncode != 0:
+        raise SystemExit(f"two-node ingest failed ({driver.returncode}): {err[-2000:]}")
     # `ray start` nodes are not our children: their CPU is read from /proc; the
     # driver's and the `ray start` commands' come from RUSAGE_CHILDREN (waited for).
     return wall, _children_cpu() - k0 + cluster_cpu

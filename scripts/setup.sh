@@ -25,7 +25,7 @@ for arg in "$@"; do
   esac
 done
 extras=""
-[ "$DEV" = 1 ] && extras="dev,city"  # the tests of the city-scale index need FAISS
+[ "$DEV" = 1 ] && extras="dev,city,cluster"  # city-scale index tests need FAISS, Ray ingest tests Ray
 [ "$AGPL" = 1 ] && extras="${extras:+$extras,}agpl-detector"
 [ -n "$extras" ] && extras="[$extras]"
 echo "==> installing cctrace${extras} and its dependencies"

@@ -233,6 +233,16 @@ def ingest(
             "ago) too; refused by default, as the next purge would delete it.",
         ),
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="auto|local|ADDRESS",
+            help="Run one Ray task per footage file on a Ray cluster: auto (the cluster "
+            "started here with `ray start`), local (a private one-machine Ray) or the head's "
+            "host:port. Needs cctrace[cluster]. Default: ingest.engine in the site file.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Analyse every camera's footage into the index (idempotent and resumable).
@@ -251,6 +261,8 @@ def ingest(
     # Footage is checked per camera: one camera's missing folder must not stop the others
     # (each failure is a row of the table below and makes the exit status 1).
     site = load_site(_site_path(site_file, site_opt), check_files=False)
+    if ray is not None or (site.ingest.engine == "ray" and not live):
+        _check_ray_options(ray, live=live, workers=workers)
     if live:
         from cctrace.ingest.live import ingest_live
 
@@ -265,7 +277,12 @@ def ingest(
     show = progress and not as_json and not os.environ.get("CCTRACE_NO_PROGRESS")
     if not live:
         summary = ingest_site(
-            site, camera_ids=camera, workers=workers, progress=show, allow_expired=allow_expired
+            site,
+            camera_ids=camera,
+            workers=workers,
+            progress=show,
+            allow_expired=allow_expired,
+            ray_address=ray,
         )
     if as_json:
         print_json({"files": summary.files, "failed": summary.failed})
@@ -287,6 +304,26 @@ def ingest(
     console.print(table)
     if summary.failed:
         raise typer.Exit(code=1)
+
+
+def _check_ray_options(address: str | None, *, live: bool, workers: int | None) -> None:
+    """Refuse options the Ray path cannot honour, and a missing or bad Ray, up front."""
+    from cctrace.cluster.ray_ingest import import_ray
+    from cctrace.config import RAY_ADDRESS
+
+    if live:
+        raise typer.BadParameter("--live cameras run locally; leave out --ray", param_hint="--ray")
+    if workers is not None:
+        raise typer.BadParameter(
+            "--workers has no effect with Ray (one task per file on the cluster's CPUs)",
+            param_hint="--workers",
+        )
+    if address is not None and not RAY_ADDRESS.fullmatch(address):
+        raise typer.BadParameter(
+            f"expected auto, local, host:port or ray://host:port, got {address!r}",
+            param_hint="--ray",
+        )
+    import_ray()
 
 
 @app.command()
@@ -319,6 +356,8 @@ def status(
         for f in store.list_footage():
             state = run_state(f)
             note = f.error or ""
+            if state == "running" and f.run_owner:  # a local worker or a Ray task
+                note = f"ingesting in process {f.run_owner.rsplit(':', 1)[0]} (host:pid)"
             if state == "interrupted":
                 note = f"ingest stopped (process gone); resumes at {f.progress_offset_s:.0f} s"
             table.add_row(
@@ -385,6 +424,7 @@ def _status_json(site_name: str, store: Any) -> dict[str, Any]:
                 "frames_failed": f.frames_failed,
                 "tracklets": store.count_tracklets(f.id),
                 "error": f.error,
+                "run_owner": f.run_owner if state == "running" else None,
             }
         )
     failures = [

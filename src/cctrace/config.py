@@ -37,6 +37,8 @@ from cctrace.localtime import check_zone_name, site_zone_name, zone
 from cctrace.plans.model import MapTilesConfig, SitePlanConfig
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+RAY_ADDRESS = re.compile(r"auto|local|(ray://)?[A-Za-z0-9_.\[\]:-]{1,253}:[0-9]{1,5}")
+"""A Ray cluster address: ``auto``, ``local``, ``host:port`` or ``ray://host:port``."""
 
 EARLIEST_FOOTAGE = datetime(1990, 1, 1, tzinfo=UTC)
 """Footage start times before this (or after tomorrow) are typing errors."""
@@ -365,6 +367,24 @@ class IngestConfig(Strict):
         30.0, gt=0, description="Footage seconds between crash-safe checkpoints"
     )
     workers: int = Field(0, ge=0, le=256, description="Worker processes; 0 = one per core")
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="Where files are analysed: local worker processes, or one Ray task per "
+        "footage file on a Ray cluster (needs cctrace[cluster]; see cctrace.cluster)",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="engine ray: the cluster to join: 'auto' (the cluster started on this "
+        "machine with `ray start`), 'local' (start a private one-machine Ray), or the head's "
+        "host:port or ray://host:port",
+    )
+    ray_max_retries: int = Field(
+        3,
+        ge=0,
+        le=100,
+        description="engine ray: times Ray runs a file's task again when its worker or node "
+        "dies (it resumes from the file's last checkpoint)",
+    )
     live_segment_s: float = Field(
         60.0,
         ge=1,
@@ -390,6 +410,19 @@ class IngestConfig(Strict):
         (1.0, 2.0, 3.0),
         description="Distance bands (metres, increasing) whose seconds are measured at ingest",
     )
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if info.data.get("engine") != "ray":
+            raise ValueError("ray_address is set but engine is not 'ray' (add engine: ray)")
+        if not RAY_ADDRESS.fullmatch(value):
+            raise ValueError(
+                f"expected 'auto', 'local', host:port or ray://host:port, got {value[:80]!r}"
+            )
+        return value
 
     @field_validator("distance_bands_m")
     @classmethod

@@ -91,7 +91,6 @@ def run_camera(
     """
     import cv2
 
-    from cctrace.footage.sources import expand_footage
     from cctrace.store.repository import Store
 
     cv2.setNumThreads(max(1, threads))
@@ -99,17 +98,7 @@ def run_camera(
     reporter = _Reporter(camera_id, events)
     summaries: list[FileSummary] = []
     with Store.for_site(site) as store:
-        _register_camera(store, camera)
-        for stale in store.list_footage_failures(camera_id):
-            store.clear_footage_failure(camera_id, stale.path)  # each run records its own
-        try:
-            paths = expand_footage(camera.footage)
-        except FootageError as exc:
-            spec = str(camera.footage[0])
-            store.record_footage_failure(camera_id, spec, str(exc))
-            return [FileSummary(camera_id, spec, "failed", note=str(exc))]
-        expiry = None if allow_expired else site.retention.days
-        records, failed = _register_files(store, camera, paths, expiry)
+        records, failed = register_camera_files(store, site, camera, allow_expired=allow_expired)
         summaries.extend(failed)
         reporter.total(sum(r.duration_s for r in records))
         models = models or ModelSet(site.models, threads=threads)
@@ -118,6 +107,34 @@ def run_camera(
             summaries.append(_ingest_one(store, site, camera, record, models, reporter, owner))
             reporter.file_done(record.duration_s)
     return summaries
+
+
+def register_camera_files(
+    store: Any, site: SiteConfig, camera: CameraConfig, *, allow_expired: bool = False
+) -> tuple[list[FootageRecord], list[FileSummary]]:
+    """Register one camera and its footage files, in their time order.
+
+    Returns the files' records (new ones ``pending``; one already ingested keeps its
+    state) and a ``failed`` summary for each file that could not be registered. This is
+    the only step of a camera's ingest whose files depend on each other (a file's start
+    time may be the end of the one before it); analysing a registered file needs only
+    its own record, so the Ray engine (``cctrace.cluster``) runs this once per camera and
+    then one task per file.
+    """
+    from cctrace.footage.sources import expand_footage
+
+    camera_id = camera.id
+    _register_camera(store, camera)
+    for stale in store.list_footage_failures(camera_id):
+        store.clear_footage_failure(camera_id, stale.path)  # each run records its own
+    try:
+        paths = expand_footage(camera.footage)
+    except FootageError as exc:
+        spec = str(camera.footage[0])
+        store.record_footage_failure(camera_id, spec, str(exc))
+        return [], [FileSummary(camera_id, spec, "failed", note=str(exc))]
+    expiry = None if allow_expired else site.retention.days
+    return _register_files(store, camera, paths, expiry)
 
 
 def _register_files(
@@ -305,6 +322,21 @@ def _ingest_one(
         return FileSummary(camera_id, record.path, "failed", note=note)
 
 
+def ingest_registered_file(
+    store: Any,
+    site: SiteConfig,
+    camera: CameraConfig,
+    record: FootageRecord,
+    models: ModelSet,
+    owner: str,
+) -> FileSummary:
+    """Ingest one file :func:`register_camera_files` registered, exactly as ``run_camera``
+    does for each of its files (claim it as ``owner``, heartbeat, resume from its last
+    checkpoint, a file another live process holds is left to it). The Ray engine's
+    per-file task (``cctrace.cluster.ray_ingest``) is this call."""
+    return _ingest_one(store, site, camera, record, models, _Reporter(camera.id, None), owner)
+
+
 def _register_camera(store: Any, camera: CameraConfig) -> None:
     homography = None
     if camera.calibration is not None:
@@ -329,14 +361,23 @@ def ingest_site(
     models: ModelSet | None = None,
     *,
     allow_expired: bool = False,
+    ray_address: str | None = None,
 ) -> IngestSummary:
     """Ingest the chosen cameras (all by default) in parallel; return every file's outcome.
+
+    With ``ray_address`` (or ``ingest.engine: ray`` in the site file) the files run as
+    Ray tasks on a cluster instead (:mod:`cctrace.cluster.ray_ingest`; ``workers`` and
+    ``models`` do not apply there).
 
     ``models`` (for benchmarks and tests) runs every camera in this process with them.
     A new file that starts before the retention cut-off (``retention.days`` ago) is
     refused (a ``failed`` row naming its start, where that came from, and the cut-off)
     unless ``allow_expired``: the next purge would delete everything found in it.
     """
+    if ray_address is not None or site.ingest.engine == "ray":
+        from cctrace.cluster.ray_ingest import ingest_site_ray
+
+        return ingest_site_ray(site, ray_address, camera_ids, progress, allow_expired=allow_expired)
     cameras = [site.camera(c) for c in camera_ids] if camera_ids else list(site.cameras)
     live_only = [c.id for c in cameras if not c.footage]
     if live_only:  # streams run with `cctrace ingest --live` (cctrace.ingest.live)

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from plan_support import FLOOR, floor_plan
 
+from tests.web.plan_support import FLOOR, floor_plan
 from tests.web.web_support import PASSWORD, WebEnv, open_and_trace
 
 pytestmark = pytest.mark.slow

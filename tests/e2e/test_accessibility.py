@@ -23,6 +23,7 @@ PAGES = [
     ("sign-in", None, "/login"),
     ("case list", "investigator", "/cases"),
     ("case", "investigator", f"/cases/{CASE}"),
+    ("open contacts", "investigator", "/contacts"),
     ("approvals", "supervisor", "/approvals"),
     ("audit log", "auditor", "/audit"),
     ("admin", "admin", "/admin"),

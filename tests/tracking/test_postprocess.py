@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from cctrace.tracking import postprocess
 from cctrace.tracking.postprocess import (
     PostSettings,
     clean_path,
@@ -100,6 +101,32 @@ def test_link_cost_prefers_the_continuation() -> None:
     assert link_cost(before, late, SETTINGS) == float("inf")
     assert link_cost(after, before, SETTINGS) == float("inf")  # not backwards in time
     assert link_cost([], after, SETTINGS) == float("inf")
+
+
+def _legs_hidden(point: TrackPoint, hidden: float = 50.0) -> TrackPoint:
+    """``point`` with the lower ``hidden`` pixels of the box behind something."""
+    x1, y1, x2, y2 = point.xyxy
+    return TrackPoint(
+        point.frame_index, point.timestamp, (x1, y1, x2, y2 - hidden), point.ground_xy, 0.9
+    )
+
+
+def test_link_cost_follows_the_head_when_the_legs_were_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lost behind a sign: the last boxes show only the upper half, so the foot point
+    jumps and the heights disagree, but the head walked on; the join is accepted."""
+    before = [_walker(f) for f in range(0, 7)] + [_legs_hidden(_walker(f)) for f in range(7, 10)]
+    after = [_walker(f) for f in range(16, 26)]
+    cut_only = [_legs_hidden(_walker(f)) for f in range(0, 10)]
+    assert link_cost(before, after, SETTINGS) < 0.05
+    assert link_cost(cut_only, after, SETTINGS) < 0.05
+    # Someone else whose head is 2.5 heights away is still refused.
+    elsewhere = [_walker(f, x0=400) for f in range(16, 26)]
+    assert link_cost(before, elsewhere, SETTINGS) > SETTINGS.link_max_cost
+    # The foot alone refused it (the reason for the head cost).
+    monkeypatch.setattr(postprocess, "_head_cost", lambda *args: float("inf"))
+    assert link_cost(before, after, SETTINGS) > 2 * SETTINGS.link_max_cost
 
 
 def _face(quality: float) -> FaceSample:

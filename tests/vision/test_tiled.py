@@ -166,9 +166,9 @@ def test_fuse_passes_averages_one_person_and_keeps_two_apart() -> None:
     np.testing.assert_allclose(xyxy[0], [102.5, 0, 202.5, 405], atol=1e-4)
     assert conf.tolist() == pytest.approx([0.9, 0.8, 0.6])
     np.testing.assert_allclose(xyxy[1:], [[400, 0, 480, 300], [600, 0, 650, 200]])
-    # one pass: a weighted NMS (the two overlapping boxes become one, averaged)
+    # one pass: plain NMS (the weaker of the two overlapping boxes goes)
     one, _ = fuse_passes([first])
-    assert len(one) == 2
+    np.testing.assert_allclose(one, [[100, 0, 200, 400], [400, 0, 480, 300]])
     empty, empty_conf = fuse_passes([(np.zeros((0, 4), F), np.zeros(0, F))])
     assert empty.shape == (0, 4) and empty_conf.shape == (0,)
 

@@ -6,7 +6,8 @@ tracklet is stored, :class:`~cctrace.tracking.tracklets.TrackletBuilder` uses th
 functions to
 
 * join a lost track to a track that started shortly after where the lost one was heading
-  (:func:`link_cost`: both ends' motion, fitted over about a second, must meet);
+  (:func:`link_cost`: both ends' motion, fitted over about a second, must meet, at the
+  feet or, when something hid the legs at one end, at the head);
 * join a track lost while another person's box hid it (the *occluder*) to a track that
   re-appears next to that occluder within ``occlusion_gap_s`` (:func:`occlusion_cost`:
   position and size relative to the occluder, and motion, must agree), filling the hidden

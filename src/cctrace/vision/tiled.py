@@ -199,15 +199,16 @@ def fuse_passes(passes: list[BoxesScores], iou: float = FUSE_IOU) -> BoxesScores
 
     Greedily by score: the best remaining box and every remaining box overlapping it by
     ``iou`` or more form a group; the group's box is the score-weighted mean of each
-    pass's best box in it, its score the best score. A single pass comes back as one
-    (averaged) box per group, i.e. a weighted NMS.
+    pass's best box in it, its score the best score. A single pass comes back as plain
+    NMS at ``iou``.
     """
     boxes = [np.asarray(b, np.float32).reshape(-1, 4) for b, _ in passes]
     scores = [np.asarray(c, np.float32).reshape(-1) for _, c in passes]
     xyxy = np.concatenate(boxes) if boxes else np.zeros((0, 4), np.float32)
     conf = np.concatenate(scores) if scores else np.zeros(0, np.float32)
-    source = np.concatenate([np.full(len(b), k) for k, b in enumerate(boxes)]) if boxes else []
-    source = np.asarray(source, np.int64)
+    source = np.concatenate(
+        [np.zeros(0, np.int64), *(np.full(len(b), k, np.int64) for k, b in enumerate(boxes))]
+    )
     used = np.zeros(len(xyxy), bool)
     out_boxes: list[np.ndarray] = []
     out_scores: list[float] = []

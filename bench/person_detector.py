@@ -23,7 +23,9 @@ turn, is about 300 / 450 px tall in a 768x576 frame; ground truth transformed th
 way; people less than 60 % inside the crop ignored), plus the median ms per
 :meth:`detect` on the S2L1 frames and on every 2nd frame of the ~450 px zoom clip (near
 people: the whole-frame passes run on every frame) (``rounds`` passes; clean-round rule
-as below).
+as below). ``--cpu-cost`` adds the CPU milliseconds this process spends per
+:meth:`detect` (1 thread, the configurations interleaved frame by frame, two passes),
+which other processes on a shared machine disturb far less than wall time.
 
 ``--calibrate OUT`` instead writes the activation ranges of the int8 model (registry
 ``yolov3-tiny-onnx-int8``) as a Python module: min / max of every quantised activation
@@ -167,6 +169,33 @@ def _time_detector(
     return 1000 * float(np.median([t for r in clean for t in r])), others_all
 
 
+def _cpu_cost(
+    configs: dict[str, tuple[str, dict[str, Any]]], timing_sets: dict[str, list[np.ndarray]]
+) -> dict[str, dict[str, float]]:
+    """Mean CPU ms of this process per :meth:`detect` (1 thread), configurations
+    interleaved frame by frame over two passes so they share the same machine load:
+    {timing set: {config: ms}}. Less sensitive to other processes than wall time."""
+    from cctrace.vision import build_person_detector
+
+    dets = {
+        name: build_person_detector(type_, **{**params, "threads": 1})
+        for name, (type_, params) in configs.items()
+    }
+    out: dict[str, dict[str, float]] = {}
+    for set_name, frames in timing_sets.items():
+        spent: dict[str, list[float]] = {name: [] for name in dets}
+        for det in dets.values():
+            det.detect(frames[0])
+        for _ in range(2):
+            for frame in frames:
+                for name, det in dets.items():
+                    t0 = time.process_time()
+                    det.detect(frame)
+                    spent[name].append(time.process_time() - t0)
+        out[set_name] = {name: 1000 * float(np.mean(v)) for name, v in spent.items()}
+    return out
+
+
 def bands(args: argparse.Namespace) -> int:
     """The ``--bands`` report (module docstring)."""
     import tempfile
@@ -263,6 +292,13 @@ def bands(args: argparse.Namespace) -> int:
                 f"   {set_name:<22} {'all':>7} recall {recall:.3f} precision {precision:.3f}{tail}"
             )
         report[name] = entry
+    if args.cpu_cost:
+        cost = _cpu_cost(configs, timing_sets)
+        print("\nCPU ms per detect (this process, 1 thread, configs interleaved frame by frame):")
+        for set_name, by_config in cost.items():
+            for name, ms in by_config.items():
+                print(f"   {set_name:<5} {ms:7.1f}  {name}")
+        report["cpu_ms_per_frame"] = cost
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
         print(f"\nwritten {args.json}")
@@ -303,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
         "type yolov8n-agpl is the opt-in detector with AGPL-3.0 weights",
     )
     parser.add_argument("--json", type=Path, help="with --bands: also write the figures here")
+    parser.add_argument(
+        "--cpu-cost",
+        action="store_true",
+        help="with --bands: also the CPU ms per frame of each config (1 thread, interleaved; "
+        "usable on a loaded machine)",
+    )
     args = parser.parse_args(argv)
     if args.calibrate:
         calibrate(args.data, args.calibrate)

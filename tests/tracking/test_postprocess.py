@@ -118,12 +118,25 @@ def test_link_cost_follows_the_head_when_the_legs_were_hidden(
     jumps and the heights disagree, but the head walked on; the join is accepted."""
     before = [_walker(f) for f in range(0, 7)] + [_legs_hidden(_walker(f)) for f in range(7, 10)]
     after = [_walker(f) for f in range(16, 26)]
-    cut_only = [_legs_hidden(_walker(f)) for f in range(0, 10)]
     assert link_cost(before, after, SETTINGS) < 0.05
-    assert link_cost(cut_only, after, SETTINGS) < 0.05
     # Someone else whose head is 2.5 heights away is still refused.
     elsewhere = [_walker(f, x0=400) for f in range(16, 26)]
     assert link_cost(before, elsewhere, SETTINGS) > SETTINGS.link_max_cost
+    # A track seen short throughout (a shorter person, not hidden legs) gets no head cost.
+    short = [_legs_hidden(_walker(f)) for f in range(0, 10)]
+    assert link_cost(short, after, SETTINGS) > SETTINGS.link_max_cost
+    # A person twice as tall starting where the head went pays for the usual heights.
+    tall = [
+        TrackPoint(
+            q.frame_index,
+            q.timestamp,
+            (q.xyxy[0], q.xyxy[1], q.xyxy[2], q.xyxy[3] + 100),
+            q.ground_xy,
+            0.9,
+        )
+        for q in after
+    ]
+    assert link_cost(before, tall, SETTINGS) == pytest.approx(np.log(2), abs=0.01)
     # The foot alone refused it (the reason for the head cost).
     monkeypatch.setattr(postprocess, "_head_cost", lambda *args: float("inf"))
     assert link_cost(before, after, SETTINGS) > 2 * SETTINGS.link_max_cost

@@ -113,9 +113,10 @@ def link_cost(
     A person is often lost because something hides their legs (a sign, a bench, a car,
     someone in front): the last boxes before the loss (or the first after) are then
     short, the foot point jumps up and the heights disagree although the head went on
-    as it was. So the same mismatch is also measured on the head (top centre of the box,
-    in the taller end's heights) with ``|log(w1 / w2)|`` in place of the height ratio,
-    and the lower of the two costs counts (:func:`_head_cost`). PETS S2L1: two such
+    as it was. So when one end's box is clearly shorter than that track's usual height
+    (:func:`_legs_hidden`), the same mismatch is also measured on the head (top centre of
+    the box) with the two tracks' usual heights in place of the end boxes' heights, and
+    the lower of the two costs counts (:func:`_head_cost`). PETS S2L1: two such
     losses behind the sign post (foot cost 2.4-2.6, head cost 0.7-1.0) are joined, IDF1
     0.843 -> 0.883, with no wrong join (``cctrace eval``, stage ``mot``).
     """
@@ -138,22 +139,57 @@ def link_cost(
     turn = float(np.hypot(va[0] - vb[0], va[1] - vb[1])) / height  # heights per second
     size = abs(float(np.log(max(pa[2], 1.0) / max(pb[2], 1.0))))
     foot = dist + size + settings.velocity_weight * turn
-    return min(foot, _head_cost(tail, head, origin, settings))
+    if not (_legs_hidden(earlier, at_end=True) or _legs_hidden(later, at_end=False)):
+        return foot
+    return min(foot, _head_cost(tail, head, origin, settings, earlier, later))
+
+
+HIDDEN_LEGS_RATIO = 0.8
+"""A track's box at its loss (or first sighting) this much shorter than the track's own usual
+height (:func:`_usual_height`) had its legs hidden there."""
+USUAL_HEIGHT_S = 3.0
+"""How much of a track, from the end that is compared, gives its usual height."""
+
+
+def _usual_height(points: Sequence[TrackPoint], at_end: bool) -> float:
+    """The 80th percentile of the box heights within ``USUAL_HEIGHT_S`` of the track's end
+    (``at_end``) or start: its height when seen whole, robust to a few cut boxes."""
+    if at_end:
+        limit = points[-1].timestamp - timedelta(seconds=USUAL_HEIGHT_S)
+        near = [p for p in points if p.timestamp >= limit]
+    else:
+        limit = points[0].timestamp + timedelta(seconds=USUAL_HEIGHT_S)
+        near = [p for p in points if p.timestamp <= limit]
+    return float(np.percentile([p.xyxy[3] - p.xyxy[1] for p in near], 80))
+
+
+def _legs_hidden(points: Sequence[TrackPoint], at_end: bool) -> bool:
+    """Whether the track's last (``at_end``) or first box is clearly shorter than the
+    track's usual height: something hid the legs there."""
+    box = points[-1].xyxy if at_end else points[0].xyxy
+    return box[3] - box[1] <= HIDDEN_LEGS_RATIO * _usual_height(points, at_end)
 
 
 def _head_cost(
-    tail: Sequence[TrackPoint], head: Sequence[TrackPoint], origin: float, settings: PostSettings
+    tail: Sequence[TrackPoint],
+    head: Sequence[TrackPoint],
+    origin: float,
+    settings: PostSettings,
+    earlier: Sequence[TrackPoint],
+    later: Sequence[TrackPoint],
 ) -> float:
     """:func:`link_cost` measured on the head: the top centres of the two ends' boxes
-    extrapolated to ``origin``, their distance in heights of the taller end (the one
-    seen whole), plus ``|log(w1 / w2)|``, plus ``velocity_weight`` times the change of
-    the head's velocity in heights per second."""
+    extrapolated to ``origin``, their distance in the larger usual height, plus
+    ``|log(h1 / h2)|`` of the two tracks' usual heights (:func:`_usual_height`, the
+    person seen whole), plus ``velocity_weight`` times the change of the head's velocity
+    in heights per second."""
     pa, va = _fit(tail, origin, head=True)
     pb, vb = _fit(head, origin, head=True)
-    height = max(pa[3], pb[3], 1.0)
+    ha, hb = _usual_height(earlier, at_end=True), _usual_height(later, at_end=False)
+    height = max(ha, hb, 1.0)
     dist = float(np.hypot(pa[0] - pb[0], pa[1] - pb[1])) / height
     turn = float(np.hypot(va[0] - vb[0], va[1] - vb[1])) / height
-    size = abs(float(np.log(max(pa[2], 1.0) / max(pb[2], 1.0))))
+    size = abs(float(np.log(max(ha, 1.0) / max(hb, 1.0))))
     return dist + size + settings.velocity_weight * turn
 
 

@@ -118,8 +118,8 @@ def test_load_mot_table_reads_commas_and_spaces(tmp_path: Path) -> None:
 
 
 # Measured with the defaults (YOLOv3-tiny int8, 2 tiles; ByteTrack; linking by foot or
-# head, occlusion joins, gap filling, box smoothing): MOTA 0.877, IDF1 0.883, HOTA 0.657,
-# track boxes recall 0.936 / precision 0.943, 23 tracklets, 11 switches (before the head
+# head, occlusion joins, gap filling, box smoothing): MOTA 0.876, IDF1 0.886, HOTA 0.659,
+# track boxes recall 0.935 / precision 0.942, 22 tracklets, 10 switches (before the head
 # was compared when linking: IDF1 0.843, 25 tracklets, 13 switches); detector alone (every
 # 4th frame) below. Floors leave room for int8 kernels that round differently on other
 # CPUs (IDF1 hangs on a few crossings); SORT without post-processing scored MOTA 0.750,

@@ -137,6 +137,9 @@ def test_link_cost_follows_the_head_when_the_legs_were_hidden(
         for q in after
     ]
     assert link_cost(before, tall, SETTINGS) == pytest.approx(np.log(2), abs=0.01)
+    # Turned off: feet only, and the join is refused.
+    feet_only = PostSettings(step_s=1 / FPS, link_by_head=False)
+    assert link_cost(before, after, feet_only) > 2 * SETTINGS.link_max_cost
     # The foot alone refused it (the reason for the head cost).
     monkeypatch.setattr(postprocess, "_head_cost", lambda *args: float("inf"))
     assert link_cost(before, after, SETTINGS) > 2 * SETTINGS.link_max_cost

@@ -34,7 +34,7 @@ ByteTrack (first-round score 0.5), lost after 2 s        0.776  0.665  0.495  44
 + lost tracks joined to their continuation (<= 2 s)      0.875  0.765  0.591  24    33
 + ByteTrack first-round score 0.8                        0.875  0.838  0.641  14    26
 + occlusion joins (a person lost behind another)         0.874  0.843  0.645  13    25
-+ links compare the head too (legs hidden by the sign)   0.877  0.883  0.657  11    23
++ links compare the head too (legs hidden by the sign)   0.876  0.886  0.659  10    22
 ======================================================  =====  =====  =====  ====  ====
 
 Without filling and smoothing, the last row scores MOTA 0.777 / IDF1 0.768; smoothing alone

@@ -122,8 +122,9 @@ def link_cost(
     the lower of the two costs counts (:func:`_head_cost`). PETS S2L1: two such
     losses behind the sign post and one at the end of person 4's walk (foot cost 2.4-3.4,
     head cost 0.3) are joined, all three right: IDF1 0.843 -> 0.886 (``cctrace eval``,
-    stage ``mot``). The two-camera trace scene (``cctrace eval --stage trace``) loses
-    sighting recall after review, 0.852 -> 0.823, for reasons not yet looked into.
+    stage ``mot``). On the two-camera trace scene (``cctrace eval --stage trace``) it
+    makes one join, also right (PETS person 3, frames 696-706), yet sighting recall after
+    review there falls 0.852 -> 0.823 (not explained; ``link_by_head`` turns it off).
     """
     if not earlier or not later:
         return float("inf")

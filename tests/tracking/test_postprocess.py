@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from cctrace.tracking import postprocess
 from cctrace.tracking.postprocess import (
     PostSettings,
     clean_path,
@@ -100,6 +101,48 @@ def test_link_cost_prefers_the_continuation() -> None:
     assert link_cost(before, late, SETTINGS) == float("inf")
     assert link_cost(after, before, SETTINGS) == float("inf")  # not backwards in time
     assert link_cost([], after, SETTINGS) == float("inf")
+
+
+def _legs_hidden(point: TrackPoint, hidden: float = 50.0) -> TrackPoint:
+    """``point`` with the lower ``hidden`` pixels of the box behind something."""
+    x1, y1, x2, y2 = point.xyxy
+    return TrackPoint(
+        point.frame_index, point.timestamp, (x1, y1, x2, y2 - hidden), point.ground_xy, 0.9
+    )
+
+
+def test_link_cost_follows_the_head_when_the_legs_were_hidden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lost behind a sign: the last boxes show only the upper half, so the foot point
+    jumps and the heights disagree, but the head walked on; the join is accepted."""
+    before = [_walker(f) for f in range(0, 7)] + [_legs_hidden(_walker(f)) for f in range(7, 10)]
+    after = [_walker(f) for f in range(16, 26)]
+    assert link_cost(before, after, SETTINGS) < 0.05
+    # Someone else whose head is 2.5 heights away is still refused.
+    elsewhere = [_walker(f, x0=400) for f in range(16, 26)]
+    assert link_cost(before, elsewhere, SETTINGS) > SETTINGS.link_max_cost
+    # A track seen short throughout (a shorter person, not hidden legs) gets no head cost.
+    short = [_legs_hidden(_walker(f)) for f in range(0, 10)]
+    assert link_cost(short, after, SETTINGS) > SETTINGS.link_max_cost
+    # A person twice as tall starting where the head went pays for the usual heights.
+    tall = [
+        TrackPoint(
+            q.frame_index,
+            q.timestamp,
+            (q.xyxy[0], q.xyxy[1], q.xyxy[2], q.xyxy[3] + 100),
+            q.ground_xy,
+            0.9,
+        )
+        for q in after
+    ]
+    assert link_cost(before, tall, SETTINGS) == pytest.approx(np.log(2), abs=0.01)
+    # Turned off: feet only, and the join is refused.
+    feet_only = PostSettings(step_s=1 / FPS, link_by_head=False)
+    assert link_cost(before, after, feet_only) > 2 * SETTINGS.link_max_cost
+    # The foot alone refused it (the reason for the head cost).
+    monkeypatch.setattr(postprocess, "_head_cost", lambda *args: float("inf"))
+    assert link_cost(before, after, SETTINGS) > 2 * SETTINGS.link_max_cost
 
 
 def _face(quality: float) -> FaceSample:

@@ -17,8 +17,8 @@ import pytest
 from cctrace.boxes import count_greedy_matches, iou_matrix
 from cctrace.config import ModelsConfig
 from cctrace.evaluation.detection import ZoomClip, ZoomCrop, make_zoom_clip, read_clip, read_frames
-from cctrace.vision import build_person_detector
-from cctrace.vision.tiled import suppress_parts, tile_windows
+from cctrace.vision import build_person_detector, tiled
+from cctrace.vision.tiled import fuse_passes, suppress_parts, tile_windows
 
 F = np.float32
 
@@ -83,6 +83,43 @@ BIG = [100, 0, 300, 500]
             [0.9],
             [[655, 223, 688, 320], [639, 304, 669, 411]],
         ),
+        # one person behind another, both seen whole and surely by the tiles (they overlap
+        # too much to be side by side, too little to be one): both stay, big box goes
+        (
+            [[150, 0, 260, 420], [120, 60, 220, 500]],
+            [False, False],
+            [0.9, 0.8],
+            [BIG],
+            [0.95],
+            [[150, 0, 260, 420], [120, 60, 220, 500]],
+        ),
+        # ... not when the second box is unsure: the more confident single box stays
+        (
+            [[150, 0, 260, 420], [120, 60, 220, 500]],
+            [False, False],
+            [0.9, 0.4],
+            [BIG],
+            [0.95],
+            [BIG],
+        ),
+        # ... nor when both end at the same feet (one person near the seam: arm, legs)
+        (
+            [[150, 20, 260, 480], [120, 60, 220, 490]],
+            [False, False],
+            [0.9, 0.8],
+            [BIG],
+            [0.95],
+            [BIG],
+        ),
+        # ... nor when the two boxes are one person seen twice (IoU >= 0.5)
+        (
+            [[110, 5, 290, 495], [120, 10, 290, 500]],
+            [False, False],
+            [0.9, 0.8],
+            [BIG],
+            [0.95],
+            [BIG],
+        ),
         # a whole person next to (not inside) the big box is untouched
         ([[320, 0, 400, 300]], [False], [0.5], [BIG], [0.9], [[320, 0, 400, 300], BIG]),
         # no whole-frame boxes, no tile boxes
@@ -98,6 +135,10 @@ BIG = [100, 0, 300, 500]
         "small-keeps-tile",
         "stacked-parts",
         "stacked-people",
+        "behind",
+        "behind-unsure",
+        "behind-same-feet",
+        "behind-same-person",
         "beside",
         "no-full",
         "no-tiles",
@@ -114,6 +155,24 @@ def test_suppress_parts(
     assert _run(tiles, cut, full, tconf, fconf) == expected
 
 
+def test_fuse_passes_averages_one_person_and_keeps_two_apart() -> None:
+    first = (
+        np.array([[100, 0, 200, 400], [100, 10, 196, 398], [400, 0, 480, 300]], F),
+        np.array([0.9, 0.5, 0.8], F),
+    )
+    second = (np.array([[110, 0, 210, 420], [600, 0, 650, 200]], F), np.array([0.3, 0.6], F))
+    xyxy, conf = fuse_passes([first, second])
+    # the person both passes saw: each pass's best box, weighted 0.9 and 0.3
+    np.testing.assert_allclose(xyxy[0], [102.5, 0, 202.5, 405], atol=1e-4)
+    assert conf.tolist() == pytest.approx([0.9, 0.8, 0.6])
+    np.testing.assert_allclose(xyxy[1:], [[400, 0, 480, 300], [600, 0, 650, 200]])
+    # one pass: plain NMS (the weaker of the two overlapping boxes goes)
+    one, _ = fuse_passes([first])
+    np.testing.assert_allclose(one, [[100, 0, 200, 400], [400, 0, 480, 300]])
+    empty, empty_conf = fuse_passes([(np.zeros((0, 4), F), np.zeros(0, F))])
+    assert empty.shape == (0, 4) and empty_conf.shape == (0,)
+
+
 def test_two_side_by_side_tiles_overlap() -> None:
     assert tile_windows(576, 768, (2, 1), 0.2) == [(0, 0, 427, 576), (341, 0, 768, 576)]
 
@@ -126,6 +185,7 @@ def test_two_side_by_side_tiles_overlap() -> None:
         {"full_frame_min_height": 1.0},
         {"full_frame_min_height": -0.1},
         {"full_frame_trigger": 1.0},
+        {"full_frame_fuse_size": 300},
     ],
 )
 def test_bad_full_frame_params_raise(params: dict[str, Any]) -> None:
@@ -212,6 +272,45 @@ def test_people_side_by_side_stay_two_boxes(
         assert len(pair) == 2, (k, gt.round())
         boxes = default_detector.detect(frame).xyxy
         assert count_greedy_matches(boxes, pair) == 2, (k, boxes.round(), pair.round())
+
+
+# Two people one behind the other (their true boxes overlap by IoU 0.3-0.6), each 300-450
+# px tall, that the whole-frame pass merges into one box.
+BEHIND_CROPS = [
+    ZoomCrop(505, (505, 230, 755, 418), (768, 576)),
+    ZoomCrop(725, (446, 160, 632, 299), (768, 576)),
+    ZoomCrop(505, (547, 261, 714, 386), (768, 576)),
+]
+
+
+def test_people_one_behind_the_other_are_found(
+    tmp_path: Path,
+    pets_gt: dict[int, np.ndarray],
+    data_path: Callable[..., Path],
+    default_detector: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    video = data_path("pets2009-s2l1", "view001.mp4")
+    clip = _clip(BEHIND_CROPS, pets_gt, video, tmp_path / "behind.mp4")
+    frames = read_clip(clip.path)
+    people = {}
+    for k in frames:
+        gt = clip.gt[k][~clip.ignore[k]]
+        people[k] = gt = gt[gt[:, 3] - gt[:, 1] >= 150]
+        overlap = iou_matrix(gt, gt) - np.eye(len(gt))
+        assert overlap.max() >= 0.3, (k, gt.round())  # someone is behind someone here
+
+    def found() -> list[int]:
+        return [
+            count_greedy_matches(default_detector.detect(frame).xyxy, people[k])
+            for k, frame in frames.items()
+        ]
+
+    with_rule = found()
+    monkeypatch.setattr(tiled, "BEHIND_SCORE", 2.0)  # the rule off: one box for the pair
+    without = found()
+    assert all(a >= b for a, b in zip(with_rule, without, strict=True)), (with_rule, without)
+    assert sum(with_rule) > sum(without), (with_rule, without)
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,8 @@ class YoloV3TinyPersonDetector(_YoloV3TinyDetector):
         full_frame_size: input side of the whole-frame pass (None: ``input_size``).
         full_frame_min_height: keep whole-frame boxes at least this fraction of the
             frame height tall (0: all); smaller people come from the tiles.
+        full_frame_fuse_size: a second whole-frame pass at this size, its boxes fused
+            with the first's (:func:`cctrace.vision.tiled.fuse_passes`); None: none.
         min_box_height: drop boxes shorter than this many pixels.
         threads: OpenCV threads for inference (``cv2.setNumThreads``); None leaves it.
 
@@ -195,6 +197,7 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
         threads: int | None = None,
         allow_spinning: bool = False,
         full_frame_trigger: float = 0.0,
+        full_frame_fuse_size: int | None = None,
     ) -> None:
         super().__init__(
             input_size=input_size,
@@ -208,6 +211,7 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
             min_box_height=min_box_height,
             threads=threads,
             full_frame_trigger=full_frame_trigger,
+            full_frame_fuse_size=full_frame_fuse_size,
         )
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {threads}")

@@ -196,16 +196,17 @@
     });
   }
 
-  // A card wider than the screen (a table on a phone) scrolls inside itself: make such a
-  // card reachable and scrollable by keyboard, named after its heading.
+  // A card or table wider than the screen (on a phone) scrolls inside itself: make it
+  // reachable and scrollable by keyboard, named after its heading.
   const markScrollable = () => {
-    for (const card of document.querySelectorAll(".card")) {
+    for (const card of document.querySelectorAll(".card, table.data")) {
       const wide = card.scrollWidth > card.clientWidth + 1;
       if (wide && !card.hasAttribute("tabindex")) {
         card.setAttribute("tabindex", "0");
         card.dataset.scrollable = "1";
         if (!card.getAttribute("aria-labelledby") && !card.getAttribute("aria-label")) {
-          const heading = card.querySelector("h1, h2, h3");
+          const box = card.matches(".card") ? card : card.closest(".card") || card;
+          const heading = box.querySelector("h1, h2, h3");
           if (heading) { card.setAttribute("aria-label", heading.textContent.trim()); }
         }
       } else if (!wide && card.dataset.scrollable) {

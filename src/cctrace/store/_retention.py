@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, update
@@ -59,6 +59,16 @@ class PurgeOutcome:
     """Tracklets past retention kept because a case still holds them as evidence."""
     loose_faces: int = 0
     """Faces no tracked person held (``loose_faces``) seen before the cut-off."""
+
+
+@dataclass
+class _Derived:
+    """Rows and files that hang off a set of tracklets (see ``RetentionMixin._derived``)."""
+
+    embedding_ids: list[int] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    points: int = 0
+    encounter_ids: set[int] = field(default_factory=set)
 
 
 class RetentionMixin(StoreBase):
@@ -133,32 +143,12 @@ class RetentionMixin(StoreBase):
                     approvals += 1
                     purged_cases.add(str(case_id))
             purged_cases.update(case_id for case_id, _ in sightings)
+            derived = self._derived(s, doomed)
+            embedding_ids.extend(derived.embedding_ids)
+            files.extend(derived.files)
+            points += derived.points
+            encounters.update(derived.encounter_ids)
             for part in chunks(doomed):
-                for eid, crop in s.execute(
-                    select(FaceEmbeddingRow.id, FaceEmbeddingRow.crop_path).where(
-                        FaceEmbeddingRow.tracklet_id.in_(part)
-                    )
-                ):
-                    embedding_ids.append(int(eid))
-                    if crop:
-                        files.append(str(crop))
-                points += int(
-                    s.execute(
-                        select(func.count())
-                        .select_from(TrackPointRow)
-                        .where(TrackPointRow.tracklet_id.in_(part))
-                    ).scalar_one()
-                )
-                encounters.update(
-                    s.scalars(
-                        select(EncounterRow.id).where(
-                            or_(
-                                EncounterRow.tracklet_a_id.in_(part),
-                                EncounterRow.tracklet_b_id.in_(part),
-                            )
-                        )
-                    )
-                )
                 sightings.update(
                     (str(c), int(t))
                     for c, t in s.execute(
@@ -245,39 +235,10 @@ class RetentionMixin(StoreBase):
                     + "; it cannot be analysed again until those cases are closed and "
                     "their evidence period is over"
                 )
-            files = [str(p) for _, p in tracklets if p]
-            embedding_ids: list[int] = []
-            points = encounters = 0
-            for part in chunks(ids):
-                for eid, crop in s.execute(
-                    select(FaceEmbeddingRow.id, FaceEmbeddingRow.crop_path).where(
-                        FaceEmbeddingRow.tracklet_id.in_(part)
-                    )
-                ):
-                    embedding_ids.append(int(eid))
-                    if crop:
-                        files.append(str(crop))
-                points += int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(TrackPointRow)
-                        .where(TrackPointRow.tracklet_id.in_(part))
-                    )
-                    or 0
-                )
-                encounters += int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(EncounterRow)
-                        .where(
-                            or_(
-                                EncounterRow.tracklet_a_id.in_(part),
-                                EncounterRow.tracklet_b_id.in_(part),
-                            )
-                        )
-                    )
-                    or 0
-                )
+            derived = self._derived(s, ids)
+            files = [str(p) for _, p in tracklets if p] + derived.files
+            embedding_ids = derived.embedding_ids
+            points, encounters = derived.points, len(derived.encounter_ids)
             loose = int(
                 s.scalar(
                     select(func.count())
@@ -319,6 +280,41 @@ class RetentionMixin(StoreBase):
             kept_as_evidence=0,
             loose_faces=loose,
         )
+
+    @staticmethod
+    def _derived(s: Session, tracklet_ids: list[int]) -> _Derived:
+        """What hangs off these tracklets: face embeddings (ids, crop files), track
+        points, encounters (on either side)."""
+        out = _Derived()
+        for part in chunks(tracklet_ids):
+            for eid, crop in s.execute(
+                select(FaceEmbeddingRow.id, FaceEmbeddingRow.crop_path).where(
+                    FaceEmbeddingRow.tracklet_id.in_(part)
+                )
+            ):
+                out.embedding_ids.append(int(eid))
+                if crop:
+                    out.files.append(str(crop))
+            out.points += int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(TrackPointRow)
+                    .where(TrackPointRow.tracklet_id.in_(part))
+                )
+                or 0
+            )
+            out.encounter_ids.update(
+                int(e)
+                for e in s.scalars(
+                    select(EncounterRow.id).where(
+                        or_(
+                            EncounterRow.tracklet_a_id.in_(part),
+                            EncounterRow.tracklet_b_id.in_(part),
+                        )
+                    )
+                )
+            )
+        return out
 
     @staticmethod
     def _evidence(s: Session, evidence_before: datetime) -> set[int]:

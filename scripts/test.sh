@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up (with dev tools) and run the whole test suite: lint, types, tests.
-# Slow end-to-end tests run too; set CCTRACE_FAST=1 to skip them.
+# Set up (with dev tools) and run the test suite: lint, types, tests.
+# The default run skips the slow end-to-end tests (real footage, browsers, clusters:
+# about 15 minutes more); CCTRACE_SLOW=1 runs them too, and CI (.ci/run) sets it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
@@ -12,8 +13,8 @@ mypy
 echo "==> import layers (lint-imports, contracts in pyproject.toml)"
 lint-imports
 echo "==> pytest"
-marker=()
-[ "${CCTRACE_FAST:-0}" = "1" ] && marker=(-m "not slow")
+marker=(-m "not slow")
+[ "${CCTRACE_SLOW:-0}" = "1" ] && marker=()
 set +e
 python -m pytest "${marker[@]}" "$@"
 rc=$?

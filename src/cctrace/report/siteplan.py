@@ -12,6 +12,8 @@ under everything instead of the metric grid.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -296,12 +298,45 @@ def _plan_background(
 ) -> tuple[PlanBackground | None, str]:
     """The plan picture warped onto the drawing; None and why when it cannot be read."""
     try:
-        picture, factor = image.picture()
-        reduced_to_full = ((float(factor), 0.0, 0.0), (0.0, float(factor), 0.0))
-        to_drawing = compose(to_drawing, reduced_to_full)
-        return warp_background(picture, to_drawing, WIDTH, frame.height), ""
+        path = image.config.image
+        stat = path.stat()
+        key = (
+            str(path),
+            stat.st_mtime_ns,
+            stat.st_size,
+            tuple(round(v, 9) for row in to_drawing for v in row),
+            frame.height,
+        )
+        return _warped(image, key, to_drawing, frame.height), ""
     except (OSError, ValueError, CctraceError) as exc:
         return None, gettext("The site plan could not be placed: {error}").format(error=exc)
+
+
+_WARPED: OrderedDict[tuple[object, ...], PlanBackground] = OrderedDict()
+_WARPED_MAX = 32
+"""Warped plans kept per process (a case page is viewed again and again; warping and
+encoding the picture is most of its cost: ~0.2 s of a 0.25 s page)."""
+_WARPED_LOCK = threading.Lock()
+
+
+def _warped(
+    image: ActivePlan, key: tuple[object, ...], to_drawing: Matrix, height: int
+) -> PlanBackground:
+    """:func:`warp_background` of the plan for one drawing, from a small LRU cache keyed
+    by the plan file's version and the drawing's placement."""
+    with _WARPED_LOCK:
+        hit = _WARPED.get(key)
+        if hit is not None:
+            _WARPED.move_to_end(key)
+            return hit
+    picture, factor = image.picture()
+    reduced_to_full = ((float(factor), 0.0, 0.0), (0.0, float(factor), 0.0))
+    warped = warp_background(picture, compose(to_drawing, reduced_to_full), WIDTH, height)
+    with _WARPED_LOCK:
+        _WARPED[key] = warped
+        while len(_WARPED) > _WARPED_MAX:
+            _WARPED.popitem(last=False)
+    return warped
 
 
 def build_site_plan(

@@ -21,21 +21,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.e2e.browser_support import CHROMIUM, CHROMIUM_ARGS
 from tests.web.plan_support import FLOOR, floor_plan
 from tests.web.web_support import PASSWORD, WebEnv, open_and_trace
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",  # tests may run as root, where Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # pixel -> metres: x = -10 + 0.05 u, y = 10 - 0.05 v (the seeded people walk near (1.7, -2.3))
 POINTS = [("100", "100", "-5", "5"), ("400", "100", "10", "5"), ("100", "300", "-5", "-5")]
 SIZES = [(1366, 768), (390, 844)]
@@ -100,7 +91,7 @@ def test_admin_places_a_plan_and_the_route_is_drawn_on_it(
     floor_plan().save(plan_file)
     open_and_trace(web.client_for("ivy"), "C-1", web.tracklet_ids[0])
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         admin = browser.new_context(base_url=served, viewport={"width": 1366, "height": 768})
         page = admin.new_page()
         page.set_default_timeout(20_000)

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +81,7 @@ def main() -> None:
         shutil.copytree(demo_dir(args.demo_dir.resolve()), work, symlinks=True)
         site = load_site(work / "site.yaml", check_files=False)
         passwords = ensure_demo_users(site.storage.data_dir, work)
-        app = create_app(site, replace(WebSettings.for_demo(), trace_workers=0))
+        app = create_app(site, WebSettings.for_demo().model_copy(update={"trace_workers": 0}))
         state = app.state.cctrace
         source = latest_result_path(site, DEMO_CASE).read_bytes()
         for k in range(args.cases):

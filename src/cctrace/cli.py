@@ -18,6 +18,7 @@ from cctrace.cli_json import JsonOption, print_json
 from cctrace.cli_lang import LangOption
 from cctrace.config import CameraConfig, SiteConfig
 from cctrace.console import make_console
+from cctrace.env import CliSettings
 from cctrace.errors import CctraceError
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def _site_path(argument: Path | None, option: Path | None) -> Path:
 
 
 def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("CCTRACE_ACTOR") or getpass.getuser()
+    return actor or CliSettings.load().actor or getpass.getuser()
 
 
 def _parse_time(value: str | None, name: str) -> datetime | None:
@@ -274,7 +275,7 @@ def ingest(
             expand_footage(cam.footage)
         except CctraceError as exc:
             err_console.print(f"[yellow]warning:[/yellow] camera {cam.id}: {escape(str(exc))}")
-    show = progress and not as_json and not os.environ.get("CCTRACE_NO_PROGRESS")
+    show = progress and not as_json and not CliSettings.load().no_progress
     if not live:
         summary = ingest_site(
             site,

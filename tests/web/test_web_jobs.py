@@ -3,7 +3,6 @@ one store (uvicorn workers, hosts) share the queue without running a job twice."
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import threading
 import time
@@ -52,7 +51,7 @@ def make_app(site_store: tuple[SiteConfig, Store]) -> Iterator[AppFactory]:
     apps: list[FastAPI] = []
 
     def make(workers: int) -> FastAPI:
-        settings = dataclasses.replace(WebSettings.for_demo(), trace_workers=workers)
+        settings = WebSettings.for_demo().model_copy(update={"trace_workers": workers})
         app = create_app(site, settings, store=store)
         apps.append(app)
         return app

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cctrace.errors import StoreError
+from cctrace.errors import ConfigError, StoreError
 from cctrace.privacy.crypto import DataCipher
 
 from .files import write_file_atomic
@@ -77,6 +77,14 @@ THREADS_ENV = "CCTRACE_FAISS_THREADS"
 _threads_set = False
 
 
+def faiss_threads() -> int:
+    """``$CCTRACE_FAISS_THREADS`` (1..256, default 1); ``ConfigError`` naming a bad value."""
+    raw = (os.environ.get(THREADS_ENV) or "1").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise ConfigError(f"${THREADS_ENV}: expected a whole number 1..256 (got {raw!r})")
+    return int(raw)
+
+
 def _faiss() -> Any:
     global _threads_set
     try:
@@ -90,7 +98,7 @@ def _faiss() -> Any:
         # top of them (or beside other work on the machine) spin and wait for each other:
         # training a small shard took 6.5 s with 2 threads on a busy 2-core host, 0.75 s
         # with 1.
-        faiss.omp_set_num_threads(int(os.environ.get(THREADS_ENV, "1")))
+        faiss.omp_set_num_threads(faiss_threads())
         _threads_set = True
     return faiss
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import secrets
@@ -152,7 +151,7 @@ def serve(
     else:
         site_path = site_file or Path("site.yaml")
         settings = WebSettings.from_env()
-    settings = dataclasses.replace(settings, trace_workers=trace_workers)
+    settings = settings.model_copy(update={"trace_workers": trace_workers})
     site = load_site(site_path, check_files=False)
     note = check_shared_store(site, workers)
     if note:

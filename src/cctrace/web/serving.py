@@ -12,8 +12,6 @@ The retention purge runs once, in the parent.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import socket
 from pathlib import Path
@@ -40,7 +38,7 @@ default, 5 s, can kill a worker that is merely slow on a loaded machine, mid-tra
 
 def settings_to_env(settings: WebSettings) -> str:
     """``settings`` as the JSON :func:`settings_from_env` reads."""
-    return json.dumps(dataclasses.asdict(settings))
+    return settings.model_dump_json()
 
 
 def settings_from_env() -> WebSettings:
@@ -48,9 +46,8 @@ def settings_from_env() -> WebSettings:
     raw = os.environ.get(WORKER_SETTINGS_ENV)
     if not raw:
         raise ConfigError(f"${WORKER_SETTINGS_ENV} is not set (start workers with cctrace serve)")
-    values = json.loads(raw)
-    values["trusted_proxies"] = tuple(values.get("trusted_proxies", ()))
-    return WebSettings(**values)
+    # model_validate_json reads no environment: every worker gets the parent's values.
+    return WebSettings.model_validate_json(raw)
 
 
 def worker_app() -> FastAPI:

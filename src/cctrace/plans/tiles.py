@@ -13,12 +13,11 @@ from __future__ import annotations
 import io
 import logging
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from PIL import Image
 
+from cctrace.lru import LruCache
 from cctrace.plans.model import MapTilesConfig
 
 log = logging.getLogger(__name__)
@@ -61,19 +60,19 @@ def lonlat_to_pixel(lon: float, lat: float, zoom: int) -> tuple[float, float]:
     return x, y
 
 
-_cache: OrderedDict[str, Image.Image | None] = OrderedDict()
-_lock = threading.Lock()
+_cache: LruCache[str, Image.Image | None] = LruCache(CACHE_TILES)
+"""Tiles by URL, failed ones (None) included, so a dead server is asked once per tile."""
 
 
 def _fetch_tile(cfg: MapTilesConfig, z: int, x: int, y: int) -> Image.Image | None:
+    url = cfg.url.format(z=z, x=x, y=y)
+    return _cache.get_or_compute(url, lambda: _download_tile(cfg, url))
+
+
+def _download_tile(cfg: MapTilesConfig, url: str) -> Image.Image | None:
+    """The tile at ``url`` as a 256x256 RGB picture, or None (logged) when it cannot be had."""
     import requests
 
-    url = cfg.url.format(z=z, x=x, y=y)
-    with _lock:
-        if url in _cache:
-            _cache.move_to_end(url)
-            return _cache[url]
-    tile: Image.Image | None = None
     try:
         with requests.get(url, timeout=cfg.timeout_s, stream=True, allow_redirects=False) as r:
             if r.status_code == 200:
@@ -82,16 +81,12 @@ def _fetch_tile(cfg: MapTilesConfig, z: int, x: int, y: int) -> Image.Image | No
                     img = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
                     if max(img.size) <= 1024:
                         img.load()
-                        tile = img.convert("RGB").resize((TILE, TILE))
+                        return img.convert("RGB").resize((TILE, TILE))
             else:
                 log.warning("tile %s: HTTP %s", url, r.status_code)
     except (requests.RequestException, OSError, ValueError) as exc:
         log.warning("tile %s: %s", url, exc)
-    with _lock:
-        _cache[url] = tile
-        while len(_cache) > CACHE_TILES:
-            _cache.popitem(last=False)
-    return tile
+    return None
 
 
 def fetch_mosaic(

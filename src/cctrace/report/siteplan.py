@@ -12,14 +12,13 @@ under everything instead of the metric grid.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cctrace.errors import CctraceError
 from cctrace.i18n import gettext
 from cctrace.localtime import UTC_CLOCK, LocalClock
+from cctrace.lru import LruCache
 from cctrace.plans.georef import Matrix, compose
 from cctrace.plans.storage import ActivePlan, Background
 from cctrace.plans.tiles import TileSource
@@ -312,11 +311,10 @@ def _plan_background(
         return None, gettext("The site plan could not be placed: {error}").format(error=exc)
 
 
-_WARPED: OrderedDict[tuple[object, ...], PlanBackground] = OrderedDict()
 _WARPED_MAX = 32
 """Warped plans kept per process (a case page is viewed again and again; warping and
 encoding the picture is most of its cost: ~0.2 s of a 0.25 s page)."""
-_WARPED_LOCK = threading.Lock()
+_WARPED: LruCache[tuple[object, ...], PlanBackground] = LruCache(_WARPED_MAX)
 
 
 def _warped(
@@ -324,19 +322,13 @@ def _warped(
 ) -> PlanBackground:
     """:func:`warp_background` of the plan for one drawing, from a small LRU cache keyed
     by the plan file's version and the drawing's placement."""
-    with _WARPED_LOCK:
-        hit = _WARPED.get(key)
-        if hit is not None:
-            _WARPED.move_to_end(key)
-            return hit
-    picture, factor = image.picture()
-    reduced_to_full = ((float(factor), 0.0, 0.0), (0.0, float(factor), 0.0))
-    warped = warp_background(picture, compose(to_drawing, reduced_to_full), WIDTH, height)
-    with _WARPED_LOCK:
-        _WARPED[key] = warped
-        while len(_WARPED) > _WARPED_MAX:
-            _WARPED.popitem(last=False)
-    return warped
+
+    def warp() -> PlanBackground:
+        picture, factor = image.picture()
+        reduced_to_full = ((float(factor), 0.0, 0.0), (0.0, float(factor), 0.0))
+        return warp_background(picture, compose(to_drawing, reduced_to_full), WIDTH, height)
+
+    return _WARPED.get_or_compute(key, warp)
 
 
 def build_site_plan(

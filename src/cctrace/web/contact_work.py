@@ -9,14 +9,14 @@ and time thresholds) of **open** cases whose status is still ``to call``.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from cctrace.casework import latest_result_path, load_latest_result
 from cctrace.errors import NotFoundError
+from cctrace.lru import LruCache
 from cctrace.report.json_load import TraceFormatError, parse_document, trace_from_dict
 from cctrace.store import ContactStatus, ContactStatusChange, ContactStatusRecord
 from cctrace.store._contacts import status_of
@@ -72,8 +72,7 @@ class CaseWork:
         return [c for c in self.contacts if c.is_open]
 
 
-_cache: OrderedDict[tuple[str, int, int], TraceResult] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: LruCache[tuple[str, int, int], TraceResult] = LruCache(CACHE_SIZE)
 
 
 def cached_contacts(state: AppState, case_id: str) -> TraceResult | None:
@@ -84,25 +83,17 @@ def cached_contacts(state: AppState, case_id: str) -> TraceResult | None:
     path = latest_result_path(state.site, case_id)
     try:
         st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        return _cache.get_or_compute(key, lambda: _contacts_only(path))
     except FileNotFoundError:
         return None
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    try:
-        document = parse_document(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    # Only what open work shows is built (a result's sightings carry every path point).
-    result = trace_from_dict({**document, "sightings": [], "loose_faces": [], "notes": []})
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+
+
+def _contacts_only(path: Path) -> TraceResult:
+    """The result file at ``path`` with only what open work shows (a result's sightings
+    carry every path point)."""
+    document = parse_document(path.read_bytes())
+    return trace_from_dict({**document, "sightings": [], "loose_faces": [], "notes": []})
 
 
 def contacts_of(

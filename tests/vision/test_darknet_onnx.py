@@ -14,7 +14,13 @@ import pytest
 from cctrace.boxes import count_greedy_matches
 from cctrace.errors import ModelError
 from cctrace.vision import registry
-from cctrace.vision.darknet_onnx import calibrate_ranges, convert_darknet, parse_cfg, read_weights
+from cctrace.vision.darknet_onnx import (
+    calibrate_ranges,
+    convert_darknet,
+    parse_cfg,
+    quantize_darknet,
+    read_weights,
+)
 from cctrace.vision.person import (
     YOLO_SCORE_FLOOR,
     YoloV3TinyInt8PersonDetector,
@@ -235,15 +241,33 @@ def test_small_net_int8_follows_float(tmp_path: Path) -> None:
     }, "heads (l004, l009) stay float; pools, upsample and one-layer routes reuse ranges"
     assert all(lo <= hi for lo, hi in ranges.values())
     convert_darknet(cfg, weights, tmp_path / "f.onnx")
-    convert_darknet(cfg, weights, tmp_path / "q.onnx", int8_ranges=ranges)
+    quantize_darknet(cfg, weights, tmp_path / "q.onnx", ranges)
     ref, got = _onnx_rows(tmp_path / "f.onnx", blobs[0]), _onnx_rows(tmp_path / "q.onnx", blobs[0])
-    ops = {n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    graph = onnx.load(str(tmp_path / "q.onnx")).graph
+    int8_weights = {
+        i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8 and i.dims
+    }
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    producer = {o: n for n in graph.node for o in n.output}
+    quantised = [
+        n.name
+        for n in convs
+        if n.input[1] in producer  # a float weight is an initialiser
+        and producer[n.input[1]].op_type == "DequantizeLinear"
+        and producer[n.input[1]].input[0] in int8_weights
+    ]
+    assert sorted(q.split("__")[0] for q in quantised) == [
+        "l000_convolutional",
+        "l002_convolutional",
+    ], "the backbone's convolutions are int8, the two heads (l004, l009) stay float"
+    assert len(convs) == 4
     assert np.abs(ref[..., :2] - got[..., :2]).max() < 0.02  # centres, fractions of the input
     assert np.abs(ref[..., 4:] - got[..., 4:]).max() < 0.05  # objectness and scores
+    quantize_darknet(cfg, weights, tmp_path / "q2.onnx", ranges)
+    assert (tmp_path / "q2.onnx").read_bytes() == (tmp_path / "q.onnx").read_bytes()
     with pytest.raises(ModelError, match="no int8 range"):
         del ranges["l008_route.out"]
-        convert_darknet(cfg, weights, tmp_path / "x.onnx", int8_ranges=ranges)
+        quantize_darknet(cfg, weights, tmp_path / "x.onnx", ranges)
 
 
 def test_bad_input_size_raises(tmp_path: Path) -> None:

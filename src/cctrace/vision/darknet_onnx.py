@@ -22,10 +22,14 @@ class scores of 0.2 or less are not zeroed (the detectors drop them). On a PETS 
 rows match cv2.dnn's to ~5e-5 at 320, 416 and 608 px (``tests/vision/test_darknet_onnx.py``).
 
 int8: :func:`calibrate_ranges` measures every activation's range over sample images and
-``convert_darknet(..., int8_ranges=...)`` emits the backbone in QDQ form (per-channel
-symmetric int8 weights, int32 biases, uint8 activations; max pooling and upsampling keep
-their input's quantisation), which onnxruntime runs as QLinearConv / QLinearLeakyRelu /
-QLinearConcat. The two head convolutions and the decoding stay float.
+:func:`quantize_darknet` quantises the backbone of the converted model with onnxruntime's
+``quantize_static`` (QDQ form: per-channel symmetric int8 weights, int32 biases, uint8
+activations with those ranges; max pooling and upsampling keep their input's
+quantisation), which onnxruntime runs as QLinearConv / QLinearLeakyRelu / QLinearConcat.
+The two head convolutions and the decoding stay float. Until 2026-12 the QDQ nodes were
+emitted here by hand; ``quantize_static`` with the same ranges gives the same detections
+on PETS S2L1 (``python bench/int8_compare.py``; README, Person detection), so that code
+is gone.
 
 Darknet weights file: int32 major, minor, revision, then ``seen`` as int64 when
 ``major * 10 + minor >= 2`` and ``major < 1000`` (else int32), then per convolution either
@@ -35,6 +39,7 @@ Darknet weights file: int32 major, minor, revision, then ``seen`` as int64 when
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -144,29 +149,20 @@ class _WeightReader:
         return out
 
 
-def _uint8_qparams(lo: float, hi: float) -> tuple[float, int]:
-    """Asymmetric uint8 (scale, zero point) for a range (widened to include 0)."""
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    scale = (hi - lo) / 255.0 if hi > lo else 1.0
-    return scale, int(np.clip(round(-lo / scale), 0, 255))
-
-
 class _Converter:
-    def __init__(
-        self, sections: list[Section], weights: _WeightReader, ranges: Ranges | None = None
-    ) -> None:
+    def __init__(self, sections: list[Section], weights: _WeightReader) -> None:
         self.net = sections[0]
         self.layers = sections[1:]
         self.weights = weights
-        self.ranges = ranges
         self.g = GraphBuilder("darknet")
         self.outputs: list[str] = []  # per layer
         self.channels: list[int] = []  # per layer
         self.heads: list[str] = []
         self.row_width = 0
         self.input_hw = ""
-        self.taps: dict[str, str] = {}  # range key -> float tensor (for calibration)
-        self.qparams: dict[str, tuple[float, int]] = {}  # dequantised tensor -> (scale, zp)
+        self.doc = ""
+        self.taps: dict[str, str] = {}  # range key -> tensor (calibration, quantisation)
+        self.backbone_nodes: list[str] = []  # nodes an int8 model quantises
 
     # -- helpers -----------------------------------------------------------------
     def _i64(self, base: str, values: list[int]) -> str:
@@ -175,84 +171,10 @@ class _Converter:
     def _f32(self, base: str, values: np.ndarray | list[float] | float) -> str:
         return self.g.const(base, np.asarray(values, np.float32))
 
-    def _qdq(self, x: str, scale: float, zero_point: int, base: str) -> str:
-        """QuantizeLinear + DequantizeLinear (uint8): onnxruntime fuses the float ops
-        between such pairs into their integer forms (QLinearConv, ...)."""
-        s = self._f32(base + "_qs", np.array(scale, np.float32))
-        z = self.g.const(base + "_qz", np.array(zero_point, np.uint8))
-        q = self.g.op("QuantizeLinear", [x, s, z], base + "_q")
-        y = self.g.op("DequantizeLinear", [q, s, z], base + "_dq")
-        self.qparams[y] = (scale, zero_point)
-        return y
-
     def _tap(self, x: str, key: str) -> str:
-        """A calibration point: with int8 ranges, quantise ``x`` to its range there."""
+        """A calibration point: the activation ``x`` gets its own int8 range under ``key``."""
         self.taps[key] = x
-        if self.ranges is None:
-            return x
-        if key not in self.ranges:
-            raise ModelError(f"darknet->onnx: no int8 range for {key!r}")
-        lo, hi = self.ranges[key]
-        return self._qdq(x, *_uint8_qparams(lo, hi), base=key.replace(".", "_"))
-
-    def _same_qparams(self, x: str, y: str, base: str) -> str:
-        """Requantise ``y`` as ``x`` (max pooling and resizing run on uint8 then)."""
-        if x not in self.qparams:
-            return y
-        return self._qdq(y, *self.qparams[x], base=base + "_rq")
-
-    def _int8_conv(
-        self,
-        x: str,
-        kernel: np.ndarray,
-        bias: np.ndarray,
-        *,
-        base: str,
-        stride: int,
-        pad: int,
-        groups: int,
-    ) -> str:
-        """Conv with per-channel symmetric int8 weights and int32 bias (QDQ form)."""
-        if x not in self.qparams:
-            raise ModelError(f"darknet->onnx: {base}: int8 conv on an unquantised input")
-        x_scale = self.qparams[x][0]
-        w_scale = np.abs(kernel).reshape(len(kernel), -1).max(axis=1) / 127.0
-        w_scale = np.where(w_scale > 0, w_scale, 1.0).astype(np.float32)
-        w_q = np.clip(np.round(kernel / w_scale[:, None, None, None]), -127, 127)
-        b_scale = (np.float64(x_scale) * w_scale).astype(np.float32)
-        b_q = np.round(bias / b_scale.astype(np.float64))
-        b_q = np.clip(b_q, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
-        g = self.g
-        w = g.op(
-            "DequantizeLinear",
-            [
-                g.const(base + "_wq", w_q.astype(np.int8)),
-                g.const(base + "_ws", w_scale),
-                g.const(base + "_wz", np.zeros(len(w_scale), np.int8)),
-            ],
-            base + "_w",
-            axis=0,
-        )
-        b = g.op(
-            "DequantizeLinear",
-            [
-                g.const(base + "_bq", b_q),
-                g.const(base + "_bs", b_scale),
-                g.const(base + "_bz", np.zeros(len(b_scale), np.int32)),
-            ],
-            base + "_b",
-            axis=0,
-        )
-        size = int(kernel.shape[2])
-        return g.op(
-            "Conv",
-            [x, w, b],
-            base,
-            kernel_shape=[size, size],
-            strides=[stride, stride],
-            pads=[pad, pad, pad, pad],
-            group=groups,
-        )
+        return x
 
     def _ref(self, index: int, at: int) -> int:
         absolute = at + index if index < 0 else index
@@ -295,26 +217,15 @@ class _Converter:
             kernel = kernel * scale[:, None, None, None]
             bias = beta - mean.astype(np.float64) * scale
         activation = s.options.get("activation", "logistic")
-        if self.ranges is not None and not head:
-            y = self._int8_conv(
-                x,
-                kernel,
-                np.asarray(bias, np.float64),
-                base=base,
-                stride=stride,
-                pad=pad,
-                groups=groups,
-            )
-        else:  # float (also the [yolo] heads of an int8 model: their logits need precision)
-            y = self.g.conv(
-                x,
-                kernel.astype(np.float32),
-                np.asarray(bias, np.float32),
-                base=base,
-                strides=(stride, stride),
-                pads=(pad, pad, pad, pad),
-                group=groups,
-            )
+        y = self.g.conv(
+            x,
+            kernel.astype(np.float32),
+            np.asarray(bias, np.float32),
+            base=base,
+            strides=(stride, stride),
+            pads=(pad, pad, pad, pad),
+            group=groups,
+        )
         if head:
             return self._activation(y, activation, base + "_act"), filters
         if activation != "linear":
@@ -336,7 +247,7 @@ class _Converter:
             strides=[stride, stride],
             pads=[lo, lo, hi, hi],
         )
-        return self._same_qparams(x, y, base)
+        return y
 
     def _route(self, s: Section, at: int, base: str) -> tuple[str, int]:
         if s.get_int("groups", 1) != 1:
@@ -377,7 +288,7 @@ class _Converter:
         if scale != 1.0:
             y = self.g.op("Mul", [y, self._f32(base + "_k", scale)], base)
             return self._tap(y, base + ".out")
-        return self._same_qparams(x, y, base)
+        return y
 
     def _yolo(self, s: Section, x: str, cin: int, base: str) -> None:
         """Decode one head to (N, H*W*A, 5 + classes) rows, cv2.dnn's layout."""
@@ -451,6 +362,7 @@ class _Converter:
 
     # -- driver ------------------------------------------------------------------
     def run(self, out: Path, input_size: int | None, doc: str) -> None:
+        self.doc = doc
         channels = self.net.get_int("channels", 3)
         if channels != 3:
             raise ModelError(f"darknet->onnx: {channels}-channel input unsupported")
@@ -458,13 +370,12 @@ class _Converter:
         in_wh = self.g.op("Gather", [shape, self._i64("wh_idx", [3, 2])], "input_wh", axis=0)
         self.input_hw = self.g.op("Cast", [in_wh], "input_whf", to=1)
         x, cin = "input", channels
-        if self.ranges is not None:  # blobs of uint8 images: k / 255 is exact in uint8
-            x = self._qdq(x, 1.0 / 255.0, 0, "input")
         kinds = [s.type for s in self.layers]
         for at, s in enumerate(self.layers):
             base = f"l{at:03d}_{s.type}"
+            first_node = len(self.g.nodes)
+            head = at + 1 < len(kinds) and kinds[at + 1] == "yolo"
             if s.type in ("convolutional", "conv"):
-                head = at + 1 < len(kinds) and kinds[at + 1] == "yolo"
                 x, cin = self._convolutional(s, x, cin, base, head=head)
             elif s.type in ("maxpool", "max"):
                 x = self._maxpool(s, x, base)
@@ -478,6 +389,8 @@ class _Converter:
                 self._yolo(s, x, cin, base)
             else:
                 raise ModelError(f"darknet->onnx: unsupported section [{s.type}] (layer {at})")
+            if not head and s.type != "yolo":  # heads and decoding stay float in int8
+                self.backbone_nodes += [n.name for n in self.g.nodes[first_node:]]
             self.outputs.append(x)
             self.channels.append(cin)
         left = len(self.weights.values) - self.weights.offset
@@ -504,57 +417,145 @@ class _Converter:
         )
 
 
-def _convert(
-    cfg_path: Path,
-    weights_path: Path,
-    out: Path,
-    input_size: int | None,
-    ranges: Ranges | None,
-) -> _Converter:
+def _convert(cfg_path: Path, weights_path: Path, out: Path, input_size: int | None) -> _Converter:
     if input_size is not None and (input_size <= 0 or input_size % 32):
         raise ValueError(f"input_size must be a positive multiple of 32, got {input_size}")
     sections = parse_cfg(cfg_path)
     header, values = read_weights(weights_path)
-    converter = _Converter(sections, _WeightReader(values, Path(weights_path)), ranges)
+    converter = _Converter(sections, _WeightReader(values, Path(weights_path)))
     doc = (
         f"converted from {Path(cfg_path).name} + {Path(weights_path).name} "
-        f"(darknet {header[0]}.{header[1]}.{header[2]}"
-        f"{', int8 QDQ' if ranges is not None else ''}) by cctrace.vision.darknet_onnx"
+        f"(darknet {header[0]}.{header[1]}.{header[2]}) by cctrace.vision.darknet_onnx"
     )
     converter.run(out, input_size, doc)
     return converter
 
 
 def convert_darknet(
-    cfg_path: Path,
-    weights_path: Path,
-    out: Path,
-    *,
-    input_size: int | None = None,
-    int8_ranges: Ranges | None = None,
+    cfg_path: Path, weights_path: Path, out: Path, *, input_size: int | None = None
 ) -> None:
     """Write an ONNX equivalent of a Darknet YOLO cfg + weights to ``out``.
 
     ``input_size`` fixes the input to (N, 3, S, S) (a multiple of 32); None leaves H and W
-    dynamic. With ``int8_ranges`` (from :func:`calibrate_ranges`) the backbone is
-    quantised in QDQ form: per-channel symmetric int8 weights, uint8 activations with
-    those ranges; the [yolo] head convolutions and the decoding stay float. The output
-    is deterministic: the same inputs give the same bytes.
+    dynamic. The output is deterministic: the same inputs give the same bytes.
     """
-    _convert(cfg_path, weights_path, out, input_size, int8_ranges)
+    _convert(cfg_path, weights_path, out, input_size)
+
+
+QUANTISED_OPS = frozenset({"Conv", "LeakyRelu", "MaxPool", "Concat", "Resize"})
+"""Backbone operators the int8 model runs in integer form (the rest stay float)."""
+SHARED_RANGE_OPS = frozenset({"MaxPool", "Resize"})
+"""Their output keeps their input's quantisation (no range of its own)."""
+
+
+class _OneBlob:
+    """A calibration reader (onnxruntime's ``CalibrationDataReader`` protocol) of one grey
+    blob: every range comes from the overrides, so what onnxruntime's own calibration
+    measures on it is never used."""
+
+    def __init__(self) -> None:
+        self._done = False
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        if self._done:
+            return None
+        self._done = True
+        return {"input": np.full((1, 3, 64, 64), 0.5, np.float32)}
+
+    def __len__(self) -> int:
+        return 1
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        """Part of onnxruntime's reader protocol; one blob has no ranges to pick from."""
+
+
+class _NoPreprocessHint(logging.Filter):
+    """Drops quantize_static's root-logger advice to run its shape pre-processing (the
+    converter's graph needs none: every quantised tensor's range is given)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing" not in record.getMessage()
+
+
+def quantize_darknet(cfg_path: Path, weights_path: Path, out: Path, ranges: Ranges) -> None:
+    """Write the int8 form of :func:`convert_darknet`'s model (dynamic input) to ``out``,
+    built by ``onnxruntime.quantization.quantize_static`` in QDQ form.
+
+    The backbone is quantised: per-channel symmetric int8 weights, int32 biases, uint8
+    activations with the ``ranges`` from :func:`calibrate_ranges` (given to
+    ``quantize_static`` as tensor overrides; max pooling and upsampling keep their input's
+    quantisation) and the input at 1/255 steps (blobs of uint8 images are exact). The
+    [yolo] head convolutions and the decoding stay float. onnxruntime runs the result as
+    QLinearConv / QLinearLeakyRelu / QLinearConcat. A missing range raises ``ModelError``.
+    """
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="cctrace-int8-") as tmp:
+        float_path, int8_path = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        converter = _convert(cfg_path, weights_path, float_path, None)
+        missing = sorted(set(converter.taps) - set(ranges))
+        if missing:
+            raise ModelError(f"darknet->onnx: no int8 range for {missing[0]!r}")
+        overrides = {"input": [{"rmin": np.float32(0.0), "rmax": np.float32(1.0)}]}
+        for key, tensor in converter.taps.items():
+            lo, hi = ranges[key]
+            overrides[tensor] = [{"rmin": np.float32(lo), "rmax": np.float32(hi)}]
+        op_types = {n.name: n.op_type for n in converter.g.nodes}
+        nodes = [n for n in converter.backbone_nodes if op_types[n] in QUANTISED_OPS]
+        hint = _NoPreprocessHint()
+        logging.getLogger().addFilter(hint)
+        try:
+            quantize_static(
+                str(float_path),
+                str(int8_path),
+                _OneBlob(),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                nodes_to_quantize=nodes,
+                calibrate_method=CalibrationMethod.MinMax,
+                extra_options={
+                    "TensorQuantOverrides": overrides,
+                    "ActivationSymmetric": False,
+                    "WeightSymmetric": True,
+                },
+            )
+        finally:
+            logging.getLogger().removeFilter(hint)
+        model = onnx.load(str(int8_path))
+    produced_by = {o: n.op_type for n in model.graph.node for o in n.output}
+    for node in model.graph.node:
+        tensor = node.input[0]
+        if (
+            node.op_type == "QuantizeLinear"
+            and tensor not in overrides
+            and produced_by.get(tensor) not in SHARED_RANGE_OPS
+        ):
+            raise ModelError(f"darknet->onnx: int8 tensor {tensor!r} has no calibrated range")
+    model.doc_string = (
+        converter.doc + ", int8 QDQ backbone by onnxruntime.quantization.quantize_static"
+    )
+    Path(out).write_bytes(model.SerializeToString(deterministic=True))
 
 
 def calibrate_ranges(
     cfg_path: Path, weights_path: Path, blobs: Iterable[np.ndarray]
 ) -> dict[str, tuple[float, float]]:
     """Min and max of every quantised activation of the float model over ``blobs``
-    ((N, 3, H, W) float32 RGB in [0, 1]), by calibration key, for ``int8_ranges``."""
+    ((N, 3, H, W) float32 RGB in [0, 1]), by calibration key, for :func:`quantize_darknet`."""
     import onnx
     import onnxruntime as ort
 
     with tempfile.TemporaryDirectory(prefix="cctrace-calib-") as tmp:
         path = Path(tmp) / "float.onnx"
-        converter = _convert(cfg_path, weights_path, path, None, None)
+        converter = _convert(cfg_path, weights_path, path, None)
         model = onnx.load(str(path))
     keys = sorted(converter.taps)
     for key in keys:

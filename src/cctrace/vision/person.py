@@ -254,10 +254,11 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
 
 class YoloV3TinyInt8PersonDetector(YoloV3TinyOnnxPersonDetector):
     """:class:`YoloV3TinyOnnxPersonDetector` on the int8 model (registry
-    ``yolov3-tiny-onnx-int8``): backbone convolutions in int8 (per-channel weights,
-    uint8 activations calibrated on CCTV frames and photos), heads and decoding in
-    float. About twice as fast on CPUs with AVX512-VNNI / AVX-VNNI; boxes differ slightly
-    from cv2.dnn's, recall and precision on PETS within half a point."""
+    ``yolov3-tiny-onnx-int8``, built by onnxruntime's ``quantize_static``): backbone
+    convolutions in int8 (per-channel weights, uint8 activations calibrated on CCTV
+    frames and photos), heads and decoding in float. About twice as fast on CPUs with
+    AVX512-VNNI / AVX-VNNI; boxes differ slightly from cv2.dnn's, recall and precision on
+    PETS within half a point."""
 
     model_name = "yolov3-tiny-onnx-int8"
 

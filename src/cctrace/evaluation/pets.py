@@ -82,26 +82,47 @@ def map_tracklets_to_gt(
 ) -> dict[int, int]:
     """Tracklet id -> the ground-truth person it follows.
 
-    A box follows a person when it overlaps their box with IoU >= 0.5; a tracklet is
-    given the person most of its boxes follow, provided at least ``min_share`` of all its
+    In each frame, boxes and ground-truth boxes are matched one to one (most overlap
+    first, as the CLEAR MOT metrics do), and a box follows the person it is matched to
+    with IoU >= 0.5: two boxes in one frame never follow the same person (two people side
+    by side, one box each, overlap their neighbour too). A tracklet is given the person most of its boxes follow, provided at least ``min_share`` of all its
     boxes do (a tracklet mostly on nobody, e.g. a ghost or an unannotated person, gets
     no identity). ``gt`` is the PETS folder or boxes as :func:`load_gt_boxes` returns.
     """
     boxes = load_gt_boxes(gt) if isinstance(gt, Path) else gt
     votes: dict[int, Counter[int]] = defaultdict(Counter)
     totals: Counter[int] = Counter()
+    by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
     for row in store.mot_rows(camera_id):
         totals[row.track_id] += 1
         box = np.array([row.x, row.y, row.x + row.w, row.y + row.h])
-        best = max(boxes.get(row.frame_index, []), key=lambda g: box_iou(box, g[1]), default=None)
-        if best is not None and box_iou(box, best[1]) >= 0.5:
-            votes[row.track_id][best[0]] += 1
+        by_frame[row.frame_index].append((row.track_id, box))
+    for frame, tracked in by_frame.items():
+        for tid, gid in match_boxes(tracked, boxes.get(frame, [])):
+            votes[tid][gid] += 1
     out = {}
     for tid, counts in votes.items():
         gid, n = counts.most_common(1)[0]
         if n >= min_share * totals[tid]:
             out[tid] = gid
     return out
+
+
+def match_boxes(
+    tracked: list[tuple[int, np.ndarray]], truth: list[tuple[int, np.ndarray]]
+) -> list[tuple[int, int]]:
+    """(track id, gt id) pairs of one frame: a one-to-one assignment maximising the total
+    IoU over pairs with IoU >= 0.5."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not tracked or not truth:
+        return []
+    iou = np.array([[box_iou(b, g) for _, g in truth] for _, b in tracked])
+    cost = np.where(iou >= 0.5, -iou, 1.0)
+    rows, cols = linear_sum_assignment(cost)
+    return [
+        (tracked[r][0], truth[c][0]) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= 0.5
+    ]
 
 
 def crop_gt_boxes(

@@ -83,7 +83,7 @@ class CameraGraph:
             return cls(configured)
         windows: dict[tuple[str, str], TravelWindow] = {}
         ids = sorted(positions)
-        sharing = _views_sharing_floor(site)
+        sharing = views_sharing_floor(site)
         for i, a in enumerate(ids):
             for b in ids[i + 1 :]:
                 d = _distance(positions, a, b)
@@ -165,7 +165,7 @@ def camera_positions_m(site: SiteConfig) -> dict[str, tuple[float, float]]:
     }
 
 
-def _views_sharing_floor(site: SiteConfig) -> set[tuple[str, str]]:
+def views_sharing_floor(site: SiteConfig) -> set[tuple[str, str]]:
     """Pairs (sorted) of calibrated cameras whose views share floor on the site plan:
     someone can step from one view into the other at once, however far apart the
     cameras themselves hang (:func:`cctrace.tracing.body_cues.regions_overlap`)."""

@@ -31,7 +31,7 @@ from cctrace.store.records import (
     TrackletRecord,
 )
 from cctrace.store.repository import Store
-from cctrace.tracing.camera_graph import CameraGraph
+from cctrace.tracing.camera_graph import CameraGraph, views_sharing_floor
 from cctrace.tracing.contacts import (
     BY_FACE,
     BY_MOTION,
@@ -44,6 +44,7 @@ from cctrace.tracing.contacts import (
     seconds_at_distance,
 )
 from cctrace.tracing.cross_camera import body_candidates, camera_views
+from cctrace.tracing.overlap_encounters import cross_view_encounters
 from cctrace.tracing.query import embed_photo
 from cctrace.tracing.result import (
     CameraInfo,
@@ -268,7 +269,7 @@ def trace_in_store(
     sightings = _sightings(site, store, request, scores, statuses, links)
     report("measuring close contacts", 0.8)
     route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
-    contacts, notes = _contacts(store, route_ids, request, accept)
+    contacts, notes = _contacts(site, store, route_ids, request)
     cameras = store.list_cameras()
     notes += _notes(cameras, request, len(linked), len(links))
     return TraceResult(
@@ -596,8 +597,10 @@ def _neighbour_cameras(cameras: list[CameraRecord], around: set[str]) -> list[st
 
 
 def _contacts(
-    store: Store, route_ids: set[int], request: TraceRequest, accept: float
+    site: SiteConfig, store: Store, route_ids: set[int], request: TraceRequest
 ) -> tuple[list[EncounterResult], list[str]]:
+    """The route's encounters: those ingest stored (one camera), and those measured now
+    with people seen by another camera whose view shares floor with the route's."""
     notes: list[str] = []
     if not route_ids:
         return [], notes
@@ -606,6 +609,13 @@ def _contacts(
         for e in store.encounters_for(sorted(route_ids), request.window_from, request.window_to)
         if e.other_tracklet_id not in route_ids
     ]
+    across = _cross_view_encounters(site, store, route_ids, request)
+    if across:
+        notes.append(
+            f"{len(across)} encounters were measured across overlapping cameras (the case in "
+            "one view, the other person in another view of the same floor)"
+        )
+    encounters += across
     tracklets = {
         r.id: r
         for r in store.get_tracklets(
@@ -627,6 +637,42 @@ def _contacts(
             f"bands computed at ingest ({bands} m)"
         )
     return results, notes
+
+
+def _cross_view_encounters(
+    site: SiteConfig, store: Store, route_ids: set[int], request: TraceRequest
+) -> list[EncounterRecord]:
+    """Encounters of the route with tracklets of cameras sharing floor with its cameras
+    (:mod:`cctrace.tracing.overlap_encounters`), within the request's window."""
+    sharing = views_sharing_floor(site)
+    if not sharing:
+        return []
+    route = store.get_tracklets(sorted(route_ids))
+    cameras = {c for pair in sharing for c in pair}
+    partners = sorted(
+        {b for a, b in sharing if a in {r.camera_id for r in route}}
+        | {a for a, b in sharing if b in {r.camera_id for r in route}}
+    )
+    route = [r for r in route if r.camera_id in cameras]
+    if not route or not partners:
+        return []
+    others = store.tracklets_in_window(
+        min(r.start for r in route), max(r.end for r in route), camera_ids=partners
+    )
+    others = [o for o in others if o.id not in route_ids]
+    if not others:
+        return []
+    points = store.points_for_tracklets([r.id for r in route] + [o.id for o in others])
+    ingest = site.ingest
+    settings = EncounterSettings(
+        bands_m=ingest.distance_bands_m,
+        step_s=1.0 / ingest.analysis_fps,
+        max_gap_s=ingest.max_gap_s,
+        smooth_s=ingest.smoothing_s,
+    )
+    found = cross_view_encounters(route, others, points, sharing, settings, exclude=route_ids)
+    lo, hi = request.window_from, request.window_to
+    return [e for e in found if (lo is None or e.end >= lo) and (hi is None or e.start <= hi)]
 
 
 def _contact(

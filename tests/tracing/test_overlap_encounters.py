@@ -26,16 +26,19 @@ def _walk(
     y: float,
     phase_s: float = 0.0,
     skip: tuple[float, float] | None = None,
+    y_after: tuple[float, float] | None = None,
 ) -> tuple[TrackletRecord, tuple[TrackPoint, ...]]:
     """A person walking along x at 1 m/s on line ``y``, sampled at 7 fps from
-    ``start_s + phase_s``; samples inside ``skip`` (seconds from start) are missing."""
+    ``start_s + phase_s``; samples inside ``skip`` (seconds from start) are missing;
+    ``y_after`` = (s, y2): from ``s`` seconds on the tracklet follows line ``y2`` (it
+    switched to another person)."""
     times = np.arange(0.0, seconds, STEP) + phase_s
     points = tuple(
         TrackPoint(
             frame_index=i,
             timestamp=T0 + timedelta(seconds=start_s + t),
             xyxy=(0.0, 0.0, 10.0, 30.0),
-            ground_xy=(start_s + t, y),
+            ground_xy=(start_s + t, y if y_after is None or t < y_after[0] else y_after[1]),
             confidence=0.9,
         )
         for i, t in enumerate(times)
@@ -118,3 +121,31 @@ def test_resample_keeps_only_times_the_path_covers() -> None:
     assert on is not None
     assert np.all((on.times < 0.5) | (on.times > 9.9))
     assert resample(path, np.array([50.0]), SETTINGS) is None
+
+
+def test_instants_where_the_other_camera_sees_the_case_itself_do_not_count() -> None:
+    case, case_pts = _walk(1, "west", 0, 10, y=0.0)
+    # the other camera's tracklet is the case for 4 s, then switches to someone 1.5 m away
+    switched, sw_pts = _walk(2, "east", 0, 10, y=0.2, y_after=(4.0, 1.5))
+    found = cross_view_encounters(
+        [case], [switched], {1: case_pts, 2: sw_pts}, SHARING, SETTINGS, exclude={1}
+    )
+    assert len(found) == 1
+    assert found[0].seconds_within[2.0] == pytest.approx(6.0, abs=3 * STEP)
+    assert found[0].min_distance_m > 0.7  # smoothing blends the switch
+
+
+def test_when_the_other_camera_has_the_case_on_the_route_a_close_companion_counts() -> None:
+    case, case_pts = _walk(1, "west", 0, 10, y=0.0)
+    twin, twin_pts = _walk(2, "east", 0, 10, y=0.1)  # the case, accepted in east too
+    companion, comp_pts = _walk(3, "east", 0, 10, y=0.5)
+    found = cross_view_encounters(
+        [case, twin],
+        [companion],
+        {1: case_pts, 2: twin_pts, 3: comp_pts},
+        SHARING,
+        SETTINGS,
+        exclude={1, 2},
+    )
+    assert [(e.tracklet_id, e.other_tracklet_id) for e in found] == [(1, 3)]
+    assert found[0].seconds_within[1.0] == pytest.approx(10.0, abs=3 * STEP)

@@ -9,9 +9,10 @@ same site plan, so their distance is known all the same.
 For each tracklet on the case's route, the tracklets of the other cameras whose views
 share floor with its camera, and whose times overlap it, are compared with it on the
 route tracklet's own time grid, with the same gap filling, smoothing and distance bands
-as ingest (:mod:`cctrace.tracking.encounters`). A tracklet of the other camera that walks
-the case's own path (the stitcher's same-person rule: median distance at most
-``SAME_PATH_M`` while both are seen) is the case seen twice, never a contact.
+as ingest (:mod:`cctrace.tracking.encounters`). The other camera sees the floor the case
+stands on, so at each instant one of its boxes near the case (within ``SAME_PATH_M``,
+the stitcher's same-person distance) is the case seen twice: those instants never count
+as a contact (:func:`_doubles`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 import numpy as np
 
 from cctrace.store.records import EncounterRecord, TrackletRecord
-from cctrace.tracing.stitching import SAME_PATH_M, Fragment, make_fragment, path_distance
+from cctrace.tracing.stitching import SAME_PATH_M
 from cctrace.tracking.encounters import (
     EncounterSettings,
     GroundPath,
@@ -56,50 +57,105 @@ def cross_view_encounters(
         partners.setdefault(a, set()).add(b)
         partners.setdefault(b, set()).add(a)
     origin = min(r.start for r in route)
+    on_route = {r.id for r in route}
     out: list[EncounterRecord] = []
     for case in route:
         case_points = points.get(case.id, ())
         if len(case_points) < 2 or case.camera_id not in partners:
             continue
         case_path = _path(case.id, case_points, origin, settings)
-        case_fragment = _fragment(case, case_points)
-        for other in others:
-            if (
-                other.id in exclude
-                or other.camera_id not in partners[case.camera_id]
-                or other.end < case.start
-                or case.end < other.start
-            ):
+        for camera in sorted(partners[case.camera_id]):
+            seen = [
+                t
+                for t in (*route, *others)
+                if t.camera_id == camera
+                and t.start <= case.end
+                and case.start <= t.end
+                and len(points.get(t.id, ())) >= 2
+            ]
+            ids, dist, on_grid = _distances_on_grid(case_path, seen, points, origin, settings)
+            if not ids:
                 continue
-            other_points = points.get(other.id, ())
-            if len(other_points) < 2:
-                continue
-            distance = path_distance(case_fragment, _fragment(other, other_points))
-            if distance is not None and distance <= SAME_PATH_M:
-                continue  # the case seen by the other camera
-            other_path = _path(other.id, other_points, origin, settings)
-            on_grid = resample(other_path, case_path.times, settings)
-            if on_grid is None:
-                continue
-            enc = encounter_between(case_path, on_grid, other.camera_id, settings)
-            if enc is None:
-                continue
-            out.append(
-                EncounterRecord(
-                    id=CROSS_VIEW_ENCOUNTER_ID,
-                    camera_id=other.camera_id,
-                    footage_id=other.footage_id,
-                    tracklet_id=case.id,
-                    other_tracklet_id=other.id,
-                    start=enc.start,
-                    end=enc.end,
-                    seconds_within=dict(enc.seconds_within),
-                    min_distance_m=enc.min_distance_m,
-                    min_distance_at=enc.min_distance_at,
+            double = _doubles(dist, np.array([i in on_route for i in ids]))
+            by_id = {t.id: t for t in seen}
+            for k, tid in enumerate(ids):
+                other = by_id[tid]
+                if tid in exclude or tid in on_route:
+                    continue
+                keep = np.isfinite(dist[k]) & ~double[k]
+                if not keep.any():
+                    continue
+                path = GroundPath(tid, origin, case_path.times[keep], on_grid[k][keep])
+                enc = encounter_between(case_path, path, camera, settings)
+                if enc is None:
+                    continue
+                out.append(
+                    EncounterRecord(
+                        id=CROSS_VIEW_ENCOUNTER_ID,
+                        camera_id=camera,
+                        footage_id=other.footage_id,
+                        tracklet_id=case.id,
+                        other_tracklet_id=tid,
+                        start=enc.start,
+                        end=enc.end,
+                        seconds_within=dict(enc.seconds_within),
+                        min_distance_m=enc.min_distance_m,
+                        min_distance_at=enc.min_distance_at,
+                    )
                 )
-            )
     out.sort(key=lambda e: (e.start, e.tracklet_id, e.other_tracklet_id))
     return out
+
+
+def _distances_on_grid(
+    case_path: GroundPath,
+    seen: Sequence[TrackletRecord],
+    points: dict[int, tuple[TrackPoint, ...]],
+    origin: datetime,
+    settings: EncounterSettings,
+) -> tuple[list[int], np.ndarray, list[np.ndarray]]:
+    """Tracklet ids seen on the case's grid, their distance to the case at each instant
+    (inf where unseen) and their positions there."""
+    grid = case_path.times
+    ids: list[int] = []
+    rows: list[np.ndarray] = []
+    positions: list[np.ndarray] = []
+    for t in seen:
+        on = resample(_path(t.id, points[t.id], origin, settings), grid, settings)
+        if on is None:
+            continue
+        at = np.searchsorted(grid, on.times)
+        row = np.full(len(grid), np.inf)
+        row[at] = np.linalg.norm(on.xy - case_path.xy[at], axis=1)
+        xy = np.zeros((len(grid), 2))
+        xy[at] = on.xy
+        ids.append(t.id)
+        rows.append(row)
+        positions.append(xy)
+    dist = np.vstack(rows) if rows else np.zeros((0, len(grid)))
+    return ids, dist, positions
+
+
+def _doubles(dist: np.ndarray, on_route: np.ndarray) -> np.ndarray:
+    """Which of the other camera's boxes is the case, per instant.
+
+    That camera sees the floor the case stands on, so at each instant one of its boxes
+    within ``SAME_PATH_M`` of the case is the case: a tracklet on the route if there is
+    one there, else the tracklet that stays that near the case for the most instants
+    (it follows the case), the nearest on a tie. A companion walking closer than that
+    while only this camera sees them is lost for those instants; the case counted as
+    their own contact is worse.
+    """
+    double = np.zeros(dist.shape, dtype=bool)
+    if dist.size == 0:
+        return double
+    near = dist <= SAME_PATH_M
+    follows = near.sum(axis=1) + np.where(on_route, dist.shape[1] + 1, 0)
+    for instant in np.flatnonzero(near.any(axis=0)):
+        rows = np.flatnonzero(near[:, instant])
+        best = max(rows, key=lambda r: (follows[r], -dist[r, instant]))
+        double[best, instant] = True
+    return double
 
 
 def resample(path: GroundPath, times: np.ndarray, settings: EncounterSettings) -> GroundPath | None:
@@ -135,7 +191,3 @@ def _path(
     times = np.array([(p.timestamp - origin).total_seconds() for p in points])
     xy = np.array([p.ground_xy for p in points], dtype=np.float64)
     return make_path(tracklet_id, origin, times, xy, settings)
-
-
-def _fragment(record: TrackletRecord, points: tuple[TrackPoint, ...]) -> Fragment:
-    return make_fragment(record.id, record.camera_id, [(p.timestamp, *p.ground_xy) for p in points])

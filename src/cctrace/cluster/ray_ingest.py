@@ -200,6 +200,7 @@ def ingest_site_ray(
     if not cameras:
         return summary
     with Store.for_site(site) as store:  # the schema, made once before the tasks start
+        store.check_data_key()
         key_id = store.cipher.key_id
     retries = site.ingest.ray_max_retries if max_retries is None else max_retries
     # Ray prints cluster events (a node that died) on stdout from a thread of its own;

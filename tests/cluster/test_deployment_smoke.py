@@ -10,13 +10,14 @@ on real hosts. Everything is torn down at the end, even on failure.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pytest
 
 from cctrace.config import load_site
 from cctrace.store.repository import Store
-from tests.cluster.ray_nodes import Cluster, two_node_cluster
+from tests.cluster.ray_nodes import Cluster, processes, two_node_cluster
 from tests.cluster.ray_sites import child_env, cut_clips, write_site
 from tests.store.conftest import PgServer, pg_server  # noqa: F401  (a real PostgreSQL server)
 from tests.web.serve_support import serve, sign_in
@@ -39,6 +40,7 @@ pytestmark = [
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "smoke test password 4711"
 CASE = "SMOKE-1"
+TRACER_ADDRESS = "203.0.113.7"
 COMMAND_TIMEOUT_S = 300
 TRACE_TIMEOUT_S = 180
 
@@ -107,6 +109,30 @@ def _nodes_that_ran(owners: list[str], cluster: Cluster) -> set[str | None]:
     return {cluster.node_of(int(owner.rsplit(":", 2)[1])) for owner in owners}
 
 
+def _started_by(cluster: Cluster) -> list[int]:
+    """The processes left that name one of the cluster's temp dirs."""
+    dirs = (cluster.head_dir, cluster.worker_dir)
+    return [p for p, (_, cmd) in processes().items() if any(d in cmd for d in dirs)]
+
+
+def _process_group(pgid: int) -> list[int]:
+    """The processes left in process group ``pgid``."""
+    left = []
+    for pid in processes():
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(pid) == pgid:
+                left.append(pid)
+    return left
+
+
+def _gone(what: str, left: Callable[[], list[int]], timeout_s: float = 15.0) -> None:
+    """Wait until ``left()`` is empty; AssertionError naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while left():
+        assert time.monotonic() < deadline, f"{what} outlived the test: {left()}"
+        time.sleep(0.2)
+
+
 def _job_finished(client: httpx.Client, job_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + TRACE_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -165,16 +191,26 @@ def test_the_production_layout_ingests_on_ray_into_postgresql_and_traces_over_ht
             extra_env={"CCTRACE_NEW_PASSWORD": PASSWORD},
         )
         assert added.returncode == 0, added.stderr
-        with serve(layout.site, secrets.token_urlsafe(32), workers=2, env=layout.env) as server:
-            client = sign_in(server.url, "ivy", PASSWORD)
+        # The test plays the reverse proxy on 127.0.0.1, trusted to name the client.
+        web_env = {**layout.env, "CCTRACE_TRUSTED_PROXIES": "127.0.0.1"}
+        with serve(layout.site, secrets.token_urlsafe(32), workers=2, env=web_env) as server:
+            assert len(server.workers()) == 2
+            client = sign_in(server.url, "ivy", PASSWORD, {"X-Forwarded-For": TRACER_ADDRESS})
             try:
                 _trace_a_picked_person(client, with_contacts)
             finally:
                 client.close()
+        assert server.proc.poll() is not None
+        _gone("the web server's processes", lambda: _process_group(server.proc.pid))
+    # Torn down: nothing the two Ray nodes started is left running.
+    _gone("the Ray nodes' processes", lambda: _started_by(cluster))
 
     # 3. The audit log holds what happened and verifies against key and anchors.
     with Store.for_site(load_site(layout.site, check_files=False)) as store:
-        actions = [(e.actor, e.action, e.case_id) for e in store.list_audit()]
+        entries = store.list_audit()
+    actions = [(e.actor, e.action, e.case_id) for e in entries]
+    (signed_in,) = [e for e in entries if e.action == "sign_in"]
+    assert signed_in.query["client"] == TRACER_ADDRESS  # X-Forwarded-For from the proxy
     for entry in [
         ("cli", "user_create", None),
         ("ivy", "case_open", CASE),

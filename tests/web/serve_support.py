@@ -113,9 +113,15 @@ def answers(url: str) -> bool:
         return False
 
 
-def sign_in(url: str, username: str = "ivy", password: str = PASSWORD) -> httpx.Client:
-    """An API client signed in as ``username``, its CSRF header set."""
-    client = httpx.Client(base_url=url, timeout=30)
+def sign_in(
+    url: str,
+    username: str = "ivy",
+    password: str = PASSWORD,
+    headers: dict[str, str] | None = None,
+) -> httpx.Client:
+    """An API client signed in as ``username``, its CSRF header set (and ``headers`` on
+    every request, such as a proxy's ``X-Forwarded-For``)."""
+    client = httpx.Client(base_url=url, timeout=30, headers=headers)
     resp = client.post("/api/auth/login", json={"username": username, "password": password})
     assert resp.status_code == 200, resp.text
     client.headers["X-CSRF-Token"] = resp.json()["csrf_token"]

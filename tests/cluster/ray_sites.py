@@ -42,8 +42,11 @@ def cut_clips(view: Path, out: Path, spans: list[tuple[int, int]]) -> list[Path]
     return clips
 
 
-def write_site(workdir: Path, cameras: dict[str, list[Path]], pets: Path, ingest: str = "") -> Path:
-    """A site with these cameras (files in order), PETS calibration, data in workdir/data."""
+def write_site(
+    workdir: Path, cameras: dict[str, list[Path]], pets: Path, ingest: str = "", extra: str = ""
+) -> Path:
+    """A site with these cameras (files in order), PETS calibration, data in workdir/data
+    (unless ``extra``, top-level YAML appended at the end, sets ``storage``)."""
     rows = (pets / "ground_points.csv").read_text().splitlines()
     header = rows[0].split(",")
     points = []
@@ -61,7 +64,7 @@ def write_site(workdir: Path, cameras: dict[str, list[Path]], pets: Path, ingest
             "    calibration:\n"
             "      points:\n" + "\n".join(points) + "\n"
         )
-    text += f"ingest:\n  analysis_fps: 7\n{ingest}"
+    text += f"ingest:\n  analysis_fps: 7\n{ingest}{extra}"
     workdir.mkdir(parents=True, exist_ok=True)
     site = workdir / "site.yaml"
     site.write_text(text)

@@ -4,7 +4,6 @@ killed with ``kill -9`` mid-file loses and duplicates nothing (real footage, rea
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from cctrace.errors import ConfigError
 from cctrace.ingest.owner import process_owner
 from cctrace.ingest.runner import ingest_site
 from cctrace.store.repository import Store
+from tests.cluster.ray_nodes import Cluster, descends, processes, two_node_cluster
 from tests.cluster.ray_sites import (
     Snapshot,
     child_env,
@@ -257,84 +257,12 @@ def test_local_ray_gives_the_local_paths_tracklets_and_is_idempotent(
 # ---- a two-node cluster on this machine, a node killed mid-file ----------------------
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, command line) of every process."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        out[int(entry.name)] = (int(stat[stat.rfind(")") + 2 :].split()[1]), cmd)
-    return out
-
-
-def _descends(pid: int, root: int, procs: dict[int, tuple[int, str]]) -> bool:
-    while pid > 1 and pid in procs:
-        if pid == root:
-            return True
-        pid = procs[pid][0]
-    return False
-
-
-def _kill_ray_started_in(dirs: list[str]) -> None:
-    """SIGKILL every process whose command line names one of our Ray temp dirs, and
-    their children (never `ray stop`: it would stop other users' Ray on this machine)."""
-    procs = _processes()
-    roots = {p for p, (_, cmd) in procs.items() if p != os.getpid() and any(d in cmd for d in dirs)}
-    doomed = {p for p in procs if any(_descends(p, r, procs) for r in roots)}
-    for pid in doomed:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class Cluster:
-    address: str
-    env: dict[str, str]
-    worker_dir: str
-
-
 @pytest.fixture
 def two_nodes(data_key: Path) -> Iterator[Cluster]:
     """A Ray head and a second node on this machine, one CPU each, own temp dirs/ports."""
     pytest.importorskip("ray", reason="cctrace[cluster] (ray) is not installed")
-    ray_bin = Path(sys.executable).with_name("ray")
-    env = child_env(REPO, data_key)
-    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=os.urandom(32).hex())
-    head_dir = tempfile.mkdtemp(prefix="cctr-rh-", dir="/tmp")
-    worker_dir = tempfile.mkdtemp(prefix="cctr-rw-", dir="/tmp")
-    port = free_port()
-    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
-
-    def ports() -> list[str]:
-        return [
-            f"--dashboard-agent-listen-port={free_port()}",
-            f"--runtime-env-agent-port={free_port()}",
-            f"--metrics-export-port={free_port()}",
-        ]
-
-    try:
-        head = [
-            str(ray_bin),
-            "start",
-            "--head",
-            f"--port={port}",
-            f"--temp-dir={head_dir}",
-            "--include-dashboard=false",
-            f"--dashboard-port={free_port()}",
-        ]
-        subprocess.run([*head, *common, *ports()], env=env, check=True, capture_output=True)
-        worker = [str(ray_bin), "start", f"--address=127.0.0.1:{port}", f"--temp-dir={worker_dir}"]
-        subprocess.run([*worker, *common, *ports()], env=env, check=True, capture_output=True)
-        yield Cluster(f"127.0.0.1:{port}", env, worker_dir)
-    finally:
-        _kill_ray_started_in([head_dir, worker_dir])
-        for folder in (head_dir, worker_dir):
-            shutil.rmtree(folder, ignore_errors=True)
+    with two_node_cluster(child_env(REPO, data_key)) as cluster:
+        yield cluster
 
 
 def _status_shows_running(site_path: Path, footage_id: int) -> bool:
@@ -354,7 +282,7 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
     site = load_site(site_path)
     (raylet,) = [
         p
-        for p, (_, cmd) in _processes().items()
+        for p, (_, cmd) in processes().items()
         if "/raylet/raylet " in cmd and two_nodes.worker_dir in cmd
     ]
     cmd = [sys.executable, "-m", "cctrace.cli", "ingest", str(site_path), "--json"]
@@ -375,12 +303,12 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
             if not (site.storage.data_dir / "cctrace.db").exists():
                 continue
             with Store.for_site(site) as store:
-                procs = _processes()
+                procs = processes()
                 for f in store.list_footage():
                     if f.status.value != "running" or not f.run_owner:
                         continue
                     owner_pid = int(f.run_owner.rsplit(":", 2)[1])
-                    if f.progress_offset_s > 0 and _descends(owner_pid, raylet, procs):
+                    if f.progress_offset_s > 0 and descends(owner_pid, raylet, procs):
                         if not shown_running:  # first: `cctrace status` shows the Ray task
                             shown_running = _status_shows_running(site_path, f.id)
                             break

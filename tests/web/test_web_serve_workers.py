@@ -14,55 +14,21 @@ import os
 import re
 import secrets
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-import cctrace
 from cctrace.store import Store
 from cctrace.web.security import hash_password
+from tests.web.serve_support import Server, serve, sign_in
 from tests.web.web_support import PASSWORD, USERS, seed_store
 
 pytestmark = pytest.mark.slow
-
-START_TIMEOUT_S = 90.0
-LISTENING = re.compile(r"listening on (http://\S+/)")
-
-
-@dataclass
-class Server:
-    """One ``cctrace serve`` process (a uvicorn supervisor and its workers)."""
-
-    proc: subprocess.Popen[str]
-    url: str
-
-    def workers(self) -> list[int]:
-        """Pids of the worker processes (children of the supervisor, no helpers)."""
-        out = []
-        for status in Path("/proc").glob("[0-9]*/status"):
-            try:
-                text = status.read_text()
-                cmdline = (status.parent / "cmdline").read_bytes()
-            except OSError:
-                continue
-            ppid = re.search(r"^PPid:\s+(\d+)", text, re.M)
-            if ppid and int(ppid.group(1)) == self.proc.pid and b"resource_tracker" not in cmdline:
-                out.append(int(status.parent.name))
-        return sorted(out)
-
-    def kill(self) -> None:
-        """SIGKILL the supervisor and every worker at once (a crash, no clean-up)."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
 
 
 def _site(tmp_path: Path, url: str) -> Path:
@@ -80,61 +46,6 @@ def _site(tmp_path: Path, url: str) -> Path:
     return path
 
 
-@contextmanager
-def serve(site: Path, key: str, workers: int = 2) -> Iterator[Server]:
-    """Start ``cctrace serve --workers N --port 0`` (secret key ``key``) and wait until
-    it answers."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(Path(cctrace.__file__).parents[1]),
-        "CCTRACE_SECRET_KEY": key,
-        "CCTRACE_COOKIE_SECURE": "0",
-    }
-    cmd = [sys.executable, "-m", "cctrace.cli", "serve", "--site", str(site)]
-    cmd += ["--port", "0", "--workers", str(workers), "--no-purge"]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=site.parent,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: the test can kill it whole
-    )
-    server = None
-    try:
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:
-            seen.append(line)
-            found = LISTENING.search(line)
-            if found:
-                server = Server(proc, found.group(1))
-                break
-        assert server is not None, "".join(seen)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while len(server.workers()) < workers or not _answers(server.url):
-            assert proc.poll() is None, f"cctrace serve exited ({proc.returncode})"
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.2)
-        yield server
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url + "healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
 def deployment(tmp_path: Path, pg_server: Any) -> Iterator[tuple[Path, Store, str]]:
     """A seeded PostgreSQL store, its site file and its database URL."""
@@ -147,14 +58,6 @@ def deployment(tmp_path: Path, pg_server: Any) -> Iterator[tuple[Path, Store, st
         store.create_user(name, digest, role, team)
     yield site, store, url
     store.close()
-
-
-def _sign_in(url: str, username: str = "ivy") -> httpx.Client:
-    client = httpx.Client(base_url=url, timeout=30)
-    resp = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
-    assert resp.status_code == 200, resp.text
-    client.headers["X-CSRF-Token"] = resp.json()["csrf_token"]
-    return client
 
 
 def _login(url: str, password: str) -> int:
@@ -186,7 +89,7 @@ def test_sessions_and_csrf_cookies_work_across_workers(
             form = httpx.get(server.url + "login", timeout=30)
             token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
             assert form.status_code == 200 and token is not None
-            api = _sign_in(server.url)
+            api = sign_in(server.url)
         with only(server, second):
             # The form's signed cookie came from the other process: same key here.
             signed_in = httpx.post(
@@ -299,7 +202,7 @@ def test_a_trace_survives_a_killed_worker_and_a_server_restart_and_runs_once(
     site, store, url = deployment
     key = secrets.token_urlsafe(32)
     with serve(site, key) as server:
-        ivy = _sign_in(server.url)
+        ivy = sign_in(server.url)
         for case_id in ("C-1", "C-2"):
             body = {"case_id": case_id, "legal_basis": "Public Health Act"}
             assert ivy.post("/api/cases", json=body).status_code == 201

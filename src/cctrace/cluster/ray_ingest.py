@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import sys
 import time
@@ -95,14 +96,20 @@ class RegisteredFile:
 
 
 def register_job(
-    site: SiteConfig, camera_id: str, allow_expired: bool
+    site: SiteConfig, camera_id: str, allow_expired: bool, key_id: str | None = None
 ) -> tuple[list[RegisteredFile], list[FileSummary]]:
-    """Ray task body: register one camera's files in time order (see module docs)."""
+    """Ray task body: register one camera's files in time order (see module docs).
+
+    ``key_id`` is the driver's data-key id; a node with another key refuses the camera.
+    """
     from cctrace.ingest.runner import register_camera_files
     from cctrace.store.repository import Store
 
+    _check_node_has_a_key(site)
     camera = site.camera(camera_id)
     with Store.for_site(site) as store:
+        if key_id is not None:
+            _check_same_key(store.cipher.key_id, key_id)
         records, failed = register_camera_files(store, site, camera, allow_expired=allow_expired)
     seen: set[int] = set()
     files = []
@@ -131,17 +138,39 @@ def file_job(
     from cctrace.store.repository import Store
 
     cv2.setNumThreads(1)
+    _check_node_has_a_key(site)
     camera = site.camera(camera_id)
     owner = process_owner()
     with Store.for_site(site) as store:
-        if store.cipher.key_id != key_id:
-            raise ClusterError(
-                f"node {socket.gethostname()}: its data key differs from the one the ingest "
-                "was started with; set CCTRACE_DATA_KEY_FILE (or CCTRACE_DATA_KEY) to the "
-                "same key in the environment of `ray start` on every node"
-            )
+        _check_same_key(store.cipher.key_id, key_id)
         record = _await_previous_owner(store, store.get_footage(footage_id), owner, takeover_wait_s)
         return ingest_registered_file(store, site, camera, record, _worker_models(site), owner)
+
+
+def _check_node_has_a_key(site: SiteConfig) -> None:
+    """:class:`ClusterError` when this node has no data key at all: neither variable in
+    the environment of its ``ray start`` and no key file in the data folder. Opening the
+    store would otherwise make a new key file in the (shared) data folder."""
+    from cctrace.privacy.crypto import KEY_ENV, KEY_FILE, KEY_FILE_ENV
+
+    if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
+        return
+    if (site.storage.data_dir / KEY_FILE).exists():
+        return  # the default key beside the data, which the driver uses too
+    raise ClusterError(
+        f"node {socket.gethostname()}: no data key: set CCTRACE_DATA_KEY_FILE (or "
+        "CCTRACE_DATA_KEY) to the ingest's key in the environment of `ray start` on "
+        "every node; nothing was written"
+    )
+
+
+def _check_same_key(node_key_id: str, driver_key_id: str) -> None:
+    if node_key_id != driver_key_id:
+        raise ClusterError(
+            f"node {socket.gethostname()}: its data key differs from the one the ingest "
+            "was started with; set CCTRACE_DATA_KEY_FILE (or CCTRACE_DATA_KEY) to the "
+            "same key in the environment of `ray start` on every node"
+        )
 
 
 def _await_previous_owner(
@@ -200,6 +229,7 @@ def ingest_site_ray(
     if not cameras:
         return summary
     with Store.for_site(site) as store:  # the schema, made once before the tasks start
+        store.check_data_key()
         key_id = store.cipher.key_id
     retries = site.ingest.ray_max_retries if max_retries is None else max_retries
     # Ray prints cluster events (a node that died) on stdout from a thread of its own;
@@ -229,7 +259,7 @@ def _run_on_ray(
         ingest = ray.remote(num_cpus=1, max_retries=retries, retry_exceptions=False)(file_job)
         shared_site = ray.put(site)  # one copy in the object store, not one per task
         registered = {
-            register.remote(shared_site, cam.id, allow_expired): cam.id for cam in cameras
+            register.remote(shared_site, cam.id, allow_expired, key_id): cam.id for cam in cameras
         }
         pending: dict[Any, tuple[str, str]] = {}
         with _RayProgress(progress) as view:

@@ -393,8 +393,8 @@ def ingest_site(
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     from cctrace.store.repository import Store
 
-    with Store.for_site(site):
-        pass  # create the schema once, before workers race to do it
+    with Store.for_site(site) as store:  # the schema, once, before workers race to make it
+        store.check_data_key()
     if n_workers == 1 or models is not None:
         with _ProgressView(progress, [c.id for c in cameras]) as view:
             for cam in cameras:

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from cctrace.errors import StoreError
+
 from . import _convert
 from ._base import StoreBase, require_aware
 from ._cases import _json_dict, _retry_on_conflict, _text
@@ -58,6 +60,35 @@ class AuditMixin(StoreBase):
         return AnchorLog(self.audit_anchor_path, syslog=self.audit_syslog)
 
     # ---- writing ---------------------------------------------------------------------
+
+    def check_data_key(self) -> None:
+        """:class:`StoreError` unless this process's data key is the one the database's
+        audit chain was started with (nothing to compare on a database without one).
+
+        Every process on a shared database (web workers, ingest, Ray nodes, the CLI on any
+        host) must hold the same key: one started without it would make a new key beside
+        the data, key its audit entries with it (breaking the chain for good) and encrypt
+        faces nobody else can read. Called before every audit append and every ingest."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(StoreMetaRow.value).where(StoreMetaRow.key == SWITCH_KEY)
+            ).first()
+        if row is not None:
+            self._check_switch_key(row[0], self.audit_key)
+
+    def _check_switch_key(self, value: str, key: AuditKey) -> None:
+        try:
+            started_with = json.loads(value).get("key_id")
+        except (ValueError, AttributeError):
+            return  # unreadable: `cctrace audit verify` reports it
+        if started_with is not None and started_with != key.key_id:
+            raise StoreError(
+                f"the data key of this process ({self.cipher.source}) is not the key this "
+                f"database was started with (audit key id {started_with}, this key "
+                f"{key.key_id}); nothing was written. Give every process and host the same "
+                "key: set CCTRACE_DATA_KEY_FILE (or CCTRACE_DATA_KEY) in the environment of "
+                "cctrace serve, cctrace ingest, `ray start` on every node, and the CLI"
+            )
 
     def append_audit(
         self,
@@ -169,6 +200,7 @@ class AuditMixin(StoreBase):
         no record exists yet: a new database, or one written by an unkeyed cctrace."""
         row = s.get(StoreMetaRow, SWITCH_KEY)
         if row is not None:
+            self._check_switch_key(row.value, key)
             try:
                 return int(json.loads(row.value)["keyed_from"])
             except (ValueError, KeyError, TypeError):

@@ -76,6 +76,10 @@ def check_shared_store(site: SiteConfig, workers: int) -> str | None:
     except StoreError as exc:
         raise ConfigError(f"cannot open the store for the web workers: {exc}") from exc
     with store:
+        try:
+            store.check_data_key()  # a worker with another key would break the audit chain
+        except StoreError as exc:
+            raise ConfigError(str(exc)) from exc
         if workers == 1 or store.dialect == "postgresql":
             return None
         if store.dialect != "sqlite":

@@ -140,7 +140,7 @@ def file_job(
                 "was started with; set CCTRACE_DATA_KEY_FILE (or CCTRACE_DATA_KEY) to the "
                 "same key in the environment of `ray start` on every node"
             )
-        record = _await_previous_owner(store, store.get_footage(footage_id), owner, takeover_wait_s)
+        record = _await_previous_owner(store, store.footage.get(footage_id), owner, takeover_wait_s)
         return ingest_registered_file(store, site, camera, record, _worker_models(site), owner)
 
 
@@ -160,7 +160,7 @@ def _await_previous_owner(
         and time.monotonic() < deadline
     ):
         time.sleep(_POLL_S)
-        record = store.get_footage(record.id)
+        record = store.footage.get(record.id)
     return record
 
 

@@ -90,7 +90,7 @@ def map_tracklets_to_gt(
     boxes = load_gt_boxes(gt) if isinstance(gt, Path) else gt
     votes: dict[int, Counter[int]] = defaultdict(Counter)
     totals: Counter[int] = Counter()
-    for row in store.mot_rows(camera_id):
+    for row in store.tracklets.mot_rows(camera_id):
         totals[row.track_id] += 1
         box = np.array([row.x, row.y, row.x + row.w, row.y + row.h])
         best = max(boxes.get(row.frame_index, []), key=lambda g: box_iou(box, g[1]), default=None)

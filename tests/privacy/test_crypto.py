@@ -298,8 +298,7 @@ class _PlainSource:
 
     def __init__(self, store: Store) -> None:
         self.instance_id = store.instance_id
-        self.embedding_stats = store.faces.embedding_stats
-        self.iter_embedding_batches = store.faces.iter_embedding_batches
+        self.faces = store.faces
 
 
 def test_checkpoint_state_is_encrypted(store: Store) -> None:

@@ -638,12 +638,12 @@ def fill_audit(site: Any, entries: int, snapshots: list[str]) -> float:
 
     t = time.perf_counter()
     with Store.for_site(site) as store:
-        n = len(store.list_audit())
+        n = len(store.audit.entries())
         if n < entries:
             console.print(f"filling the audit log: {n} -> {entries} entries")
         ids = [int(u.rsplit("/", 1)[1].split(".")[0]) for u in snapshots]
         for i in range(n, entries):
-            store.append_audit(
+            store.audit.append(
                 "investigator", "view_snapshot", DEMO_CASE, {"tracklet_id": ids[i % len(ids)]}, {}
             )
     return time.perf_counter() - t
@@ -743,7 +743,7 @@ def restart_midway(
             ctl.job_id = str(resp.json()["job_id"])
             deadline = time.perf_counter() + 60
             while time.perf_counter() < deadline:
-                job = store.get_trace_job(ctl.job_id)
+                job = store.trace_jobs.get(ctl.job_id)
                 if job is not None and job.status != "queued":
                     break
                 time.sleep(0.01)
@@ -775,7 +775,7 @@ def follow_jobs(store: Any, ids: set[str], timeout_s: float) -> dict[str, Any]:
     """Wait until every job in ``ids`` is done or failed (or ``timeout_s``); their fate."""
     deadline = time.perf_counter() + timeout_s
     while True:
-        jobs = {i: store.get_trace_job(i) for i in ids}
+        jobs = {i: store.trace_jobs.get(i) for i in ids}
         open_ = [i for i, j in jobs.items() if j is None or j.status in ("queued", "running")]
         if not open_ or time.perf_counter() > deadline:
             break
@@ -1003,7 +1003,7 @@ def run(
         jobs = follow_jobs(store, job_ids, timeout_s=180)
         traces_audited = sum(
             1
-            for e in store.list_audit()
+            for e in store.audit.entries()
             if e.action == "trace" and e.case_id == DEMO_CASE and e.timestamp >= start_wall
         )
         audit_after = audit_count(db)

@@ -23,7 +23,7 @@ file. Kinds:
   new ones (a fork the chain alone cannot see);
 - **none (control)**: no tampering; counted as detected if verify *fails* (false alarm).
 
-Then ``Store.verify_audit()`` (what ``cctrace audit verify`` runs) judges each copy.
+Then ``Store.audit.verify()`` (what ``cctrace audit verify`` runs) judges each copy.
 Exit status 1 unless every tamper is detected and no control is flagged.
 """
 
@@ -91,7 +91,7 @@ def build(data: Path, cipher: DataCipher, n: int, rng: random.Random) -> None:
     for session in range(2):
         with _store(data, cipher) as store:
             for i in range(n // 2 if session == 0 else n - n // 2):
-                store.append_audit(
+                store.audit.append(
                     rng.choice(["ivy", "sue", "aud", "adm"]),
                     rng.choice(actions),
                     rng.choice([None, "C-2026-0193", "C-2026-0201"]),
@@ -230,13 +230,13 @@ def delete_tail_then_append(a: Attack) -> None:
         c.execute("DELETE FROM audit_log WHERE id > ?", (a.n - k,))
     with _store(a.data, a.cipher) as store:
         for _ in range(a.rng.randint(1, k)):
-            store.append_audit("ivy", "view_case", "C-2026-0193", {"via": "page"}, {})
+            store.audit.append("ivy", "view_case", "C-2026-0193", {"via": "page"}, {})
 
 
 def control(a: Attack) -> None:
     """No tampering (a normal reopen and one more entry)."""
     with _store(a.data, a.cipher) as store:
-        store.append_audit("aud", "audit_read", None, {}, {})
+        store.audit.append("aud", "audit_read", None, {}, {})
 
 
 KINDS: list[tuple[str, Tamper]] = [
@@ -272,10 +272,10 @@ def run(instances: int, entries: int, seed: int, work: Path) -> tuple[list[Row],
     base = work / "base"
     build(base, cipher, entries, rng)
     with _store(base, cipher) as store:
-        baseline = store.verify_audit()
-        records = store.list_audit()
+        baseline = store.audit.verify()
+        records = store.audit.entries()
         t0 = time.perf_counter()
-        store.verify_audit()
+        store.audit.verify()
         verify_s = time.perf_counter() - t0
     if not baseline.ok:
         raise SystemExit(f"the untampered site does not verify: {baseline.problems}")
@@ -288,7 +288,7 @@ def run(instances: int, entries: int, seed: int, work: Path) -> tuple[list[Row],
             shutil.copytree(base, data)
             tamper(Attack(data, cipher, random.Random(rng.random()), records))
             with _store(data, cipher) as store:
-                report = store.verify_audit()
+                report = store.audit.verify()
             row.tried += 1
             if not report.ok:
                 row.detected += 1
@@ -312,7 +312,7 @@ def markdown(rows: list[Row], control_row: Row, args: argparse.Namespace, verify
         f"{args.entries} --seed {args.seed}`: a real SQLite store with a {args.entries}-entry "
         "keyed audit log and its anchor file; each instance tampers with a fresh copy of "
         "the database file through raw SQL (no data key, no write access to the anchor "
-        "file), then `Store.verify_audit()` (= `cctrace audit verify`) judges it.",
+        "file), then `Store.audit.verify()` (= `cctrace audit verify`) judges it.",
         "",
         "| tamper kind | tried | detected | first problem reported (one example) |",
         "|---|---:|---:|---|",

@@ -86,7 +86,7 @@ def main() -> None:
         source = latest_result_path(site, DEMO_CASE).read_bytes()
         for k in range(args.cases):
             case_id = f"BENCH-{k:04d}"
-            state.store.create_case(case_id, "investigator", "bench", team="default")
+            state.store.cases.create(case_id, "investigator", "bench", team="default")
             path = latest_result_path(site, case_id)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(source)

@@ -103,12 +103,12 @@ def write_site(workdir: Path, clips: list[Path], pets: Path) -> Path:
 
 def snapshot(site_path: Path) -> Snapshot:
     with Store.for_site(load_site(site_path, check_files=False)) as store:
-        records = store.tracklets_in_window(None, None)
+        records = store.tracklets.in_window(None, None)
         by_id = {r.id: (r.camera_id, r.track_id) for r in records}
         tracklets = Counter((r.camera_id, r.track_id, r.start, r.end, r.n_points) for r in records)
         encounters = Counter(
             (*sorted((by_id[e.tracklet_id], by_id[e.other_tracklet_id])), e.start)
-            for e in store.encounters_for(list(by_id))
+            for e in store.tracklets.encounters_for(list(by_id))
         )
     # encounters_for lists each encounter once from each side.
     return tracklets, encounters
@@ -166,7 +166,7 @@ def orphans_after(sid: int, wait_s: float = 5.0) -> list[int]:
 
 def states(site_path: Path) -> Counter[str]:
     with Store.for_site(load_site(site_path, check_files=False)) as store:
-        return Counter(run_state(f) for f in store.list_footage())
+        return Counter(run_state(f) for f in store.footage.files())
 
 
 @dataclass

@@ -488,9 +488,9 @@ def web_outcomes(work: Path, photos: dict[str, tuple[str, bytes, str]]) -> list[
     store = Store.for_site(site)
     password = "correct horse battery staple"
     digest = hash_password(password)
-    store.create_user("ivy", digest, "investigator", "north")
-    store.create_user("sue", digest, "supervisor", "north")
-    store.create_user("aud", digest, "auditor", "north")
+    store.users.create("ivy", digest, "investigator", "north")
+    store.users.create("sue", digest, "supervisor", "north")
+    store.users.create("aud", digest, "auditor", "north")
     settings = WebSettings.for_demo()
     app = create_app(site, settings, store=store)
 

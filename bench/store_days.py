@@ -7,7 +7,7 @@ Starts its own PostgreSQL server (initdb + postgres from the machine, a temp dir
 free port), opens a :class:`~cctrace.store.Store` on it, and fills ``tracklets`` day by
 day (rows written directly in bulk: the tracklet table is what a window query reads).
 After each step it times the store's window query for the last day
-(``Store.tracklets_in_window``, rows converted to records) and the same SQL count
+(``Store.tracklets.in_window``, rows converted to records) and the same SQL count
 with and without the lower bound on ``start_time`` that :mod:`cctrace.store.time_bounds`
 adds, and reads the index pages each touched (``EXPLAIN (ANALYZE, BUFFERS)``).
 Writes ``bench/results/store_days.md`` (``--out``).
@@ -151,7 +151,7 @@ def measure(store: Store, days: int, rounds: int) -> dict[str, Any]:
     n = 0
     for _ in range(rounds):
         t = time.perf_counter()
-        n = len(store.tracklets_in_window(day_from, day_to))
+        n = len(store.tracklets.in_window(day_from, day_to))
         query_s.append(time.perf_counter() - t)
     bounded = [_plan(store, True, day_from, day_to) for _ in range(rounds)]
     unbounded = [_plan(store, False, day_from, day_to) for _ in range(rounds)]
@@ -219,7 +219,7 @@ def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
         "times are noisy; index pages read are not).",
         "",
         f"{args.per_day} tracklets a day (5-120 s long) over {CAMERAS} cameras; the query asks "
-        "for the last stored day. `store` is `Store.tracklets_in_window` (SQL + records); "
+        "for the last stored day. `store` is `Store.tracklets.in_window` (SQL + records); "
         "the count columns are the same WHERE as a count, with and without the lower "
         "bound `start_time >= from - longest tracklet` that the store adds.",
         "",

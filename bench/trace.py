@@ -40,8 +40,8 @@ def main() -> None:
     site = load_site(args.site)
     models = ModelSet(site.models)
     with Store.for_site(site) as store:
-        ids = [r.id for r in store.tracklets_in_window(None, None)]
-        n_emb = store.embedding_stats()[0]
+        ids = [r.id for r in store.tracklets.in_window(None, None)]
+        n_emb = store.faces.embedding_stats()[0]
         rng = random.Random(0)
         times, report_times = [], []
         for i in range(args.runs):
@@ -52,7 +52,7 @@ def main() -> None:
                 distance_m=2.0,
                 minutes=0.25,
             )
-            store.create_case(request.case_id, "bench", "benchmark")
+            store.cases.create(request.case_id, "bench", "benchmark")
             t = time.perf_counter()
             result = trace_in_store(site, store, request, models)
             times.append(time.perf_counter() - t)

@@ -63,7 +63,7 @@ def seeded(tmp_path: Path) -> Path:
     with Store.for_site(load_site(tmp_path / "site.yaml", check_files=False)) as store:
         footage = setup_footage(store, "cam1")
         save(store, footage.id, [tracklet(1), tracklet(2, seed=8)], [encounter(1, 2, seconds=30)])
-        store.create_user("ana", "$argon2id$not-a-real-hash", "investigator", "north")
+        store.users.create("ana", "$argon2id$not-a-real-hash", "investigator", "north")
     return tmp_path
 
 

@@ -104,5 +104,5 @@ def export_case_csv(site: SiteConfig, case_id: str, what: str, out: Path, actor:
     else:
         raise ValueError(f"unknown export {what!r}; expected sightings or contacts")
     with Store.for_site(site) as store:
-        store.append_audit(actor, f"export_{what}", case_id, {"file": out.name}, {"rows": rows})
+        store.audit.append(actor, f"export_{what}", case_id, {"file": out.name}, {"rows": rows})
     return rows

@@ -354,7 +354,7 @@ def status(
             "note",
         ):
             table.add_column(col)
-        for f in store.list_footage():
+        for f in store.footage.files():
             state = run_state(f)
             note = f.error or ""
             if state == "running" and f.run_owner:  # a local worker or a Ray task
@@ -369,10 +369,10 @@ def status(
                 f"{f.start_time:%Y-%m-%d %H:%M:%S}, {f.start_source or '?'}",
                 f"{f.progress_offset_s:.0f}/{f.duration_s:.0f} s",
                 f"{f.frames_decoded} ({f.frames_failed} lost)",
-                str(store.count_tracklets(f.id)),
+                str(store.tracklets.count(f.id)),
                 escape(note),
             )
-        for failure in store.list_footage_failures():
+        for failure in store.footage.failures():
             table.add_row(
                 failure.camera_id,
                 "-",
@@ -408,7 +408,7 @@ def _status_json(site_name: str, store: Any) -> dict[str, Any]:
     from cctrace.ingest.owner import run_state
 
     files = []
-    for f in store.list_footage():
+    for f in store.footage.files():
         state = run_state(f)
         files.append(
             {
@@ -423,7 +423,7 @@ def _status_json(site_name: str, store: Any) -> dict[str, Any]:
                 "fps": f.fps,
                 "frames_decoded": f.frames_decoded,
                 "frames_failed": f.frames_failed,
-                "tracklets": store.count_tracklets(f.id),
+                "tracklets": store.tracklets.count(f.id),
                 "error": f.error,
                 "run_owner": f.run_owner if state == "running" else None,
             }
@@ -436,7 +436,7 @@ def _status_json(site_name: str, store: Any) -> dict[str, Any]:
             "error": x.error,
             "failed_at": x.failed_at,
         }
-        for x in store.list_footage_failures()
+        for x in store.footage.failures()
     ]
     return {"site": site_name, "footage": files, "failures": failures}
 
@@ -587,15 +587,15 @@ def export_tracks(
     cfg = load_site(site, check_files=False)
     cfg.camera(camera)
     with Store.for_site(cfg) as store:
-        files = store.list_footage(camera_id=camera)
+        files = store.footage.files(camera_id=camera)
         if footage is None and len(files) > 1:
             listing = ", ".join(f"{f.id} ({Path(f.path).name})" for f in files)
             raise typer.BadParameter(
                 f"camera {camera} has {len(files)} footage files; pick one with --footage: "
                 f"{listing}"
             )
-        rows = store.mot_rows(camera, footage_id=footage)
-        store.append_audit(
+        rows = store.tracklets.mot_rows(camera, footage_id=footage)
+        store.audit.append(
             _actor(actor),
             "export_tracks",
             None,
@@ -676,9 +676,9 @@ def tracklets_list(
     cfg.camera(camera)  # an unknown camera id is an error naming the known ones
     when = _parse_time(at, "--at")
     with Store.for_site(cfg) as store:
-        found = store.tracklets_in_window(when, when, [camera])
-        faces = store.face_counts(t.id for t in found)
-        store.append_audit(
+        found = store.tracklets.in_window(when, when, [camera])
+        faces = store.faces.counts(t.id for t in found)
+        store.audit.append(
             _actor(actor),
             "list_tracklets",
             None,
@@ -747,7 +747,7 @@ def audit_list(
 
     cfg = load_site(site, check_files=False)
     with Store.for_site(cfg) as store:
-        entries = [e for e in store.list_audit() if not case or e.case_id == case]
+        entries = [e for e in store.audit.entries() if not case or e.case_id == case]
         if as_json:
             print_json({"entries": entries})
             return
@@ -788,7 +788,7 @@ def audit_verify(
 
     cfg = load_site(site, check_files=False)
     with Store.for_site(cfg) as store:
-        report = store.verify_audit(anchor_path=anchors)
+        report = store.audit.verify(anchor_path=anchors)
     if as_json:
         print_json(
             {
@@ -1048,7 +1048,7 @@ def footage_reset(
 
     cfg = load_site(_site_path(site_file, site), check_files=False)
     with Store.for_site(cfg) as store:
-        files = store.list_footage()
+        files = store.footage.files()
         wanted = [f for f in files if str(f.id) == file or f.path == file]
         if not wanted:
             resolved = str(Path(file).expanduser().resolve())

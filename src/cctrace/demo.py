@@ -192,12 +192,12 @@ def pick_demo_tracklet(site_path: Path) -> int:
 
     site = load_site(site_path, check_files=False)
     with Store.for_site(site) as store:
-        records = store.tracklets_in_window(None, None)
-        calibrated = {c.id for c in store.list_cameras() if c.homography is not None}
+        records = store.tracklets.in_window(None, None)
+        calibrated = {c.id for c in store.cameras.all() if c.homography is not None}
         fragments = fragments_of(store, records, calibrated)
         both = {f.tracklet_id for f in fragments if overlap_links(f, fragments)}
         encounter_s: dict[int, float] = {}
-        for enc in store.encounters_for([r.id for r in records]):
+        for enc in store.tracklets.encounters_for([r.id for r in records]):
             secs = enc.seconds_within.get(2.0, 0.0)
             encounter_s[enc.tracklet_id] = max(encounter_s.get(enc.tracklet_id, 0.0), secs)
     if not encounter_s:
@@ -229,10 +229,10 @@ def confirm_track_continuations(site: SiteConfig, result: TraceResult) -> list[i
     ]
     with Store.for_site(site) as store:
         for tid in chosen:
-            store.decide_sighting(
+            store.sightings.decide(
                 result.query.case_id, tid, SightingStatus.ACCEPTED, DEMO_INVESTIGATOR
             )
-            store.append_audit(
+            store.audit.append(
                 DEMO_INVESTIGATOR,
                 "sighting_decision",
                 result.query.case_id,

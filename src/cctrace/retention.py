@@ -110,7 +110,7 @@ def purge_store(
     now = now.astimezone(UTC)
     before = now - timedelta(days=retention.days)
     evidence_before = now - timedelta(days=retention.case_evidence_days)
-    outcome = store.purge_expired(before, evidence_before, dry_run=dry_run)
+    outcome = store.retention.purge_expired(before, evidence_before, dry_run=dry_run)
     errors: list[str] = []
     files = index_vectors = 0
     with_reports = _with_reports(store, outcome.expired_cases)
@@ -145,7 +145,7 @@ def purge_store(
     result: dict[str, Any] = {**report.counts(), "expired_case_ids": list(cases)}
     if errors:
         result["errors"] = list(errors)
-    store.append_audit(
+    store.audit.append(
         actor,
         "purge",
         None,
@@ -354,12 +354,12 @@ def reset_footage(
     now: datetime | None = None,
 ) -> ResetReport:
     """Forget what was analysed from ``footage`` so the next ingest starts it over:
-    database rows in one transaction (:meth:`Store.reset_footage`, refused while a case
+    database rows in one transaction (``store.retention.reset_footage``, refused while a case
     holds any of it as evidence), then its crop and snapshot files and its vectors in the
     face index. Audited (``footage_reset``)."""
     now = now or datetime.now(UTC)
     evidence_before = now - timedelta(days=retention.case_evidence_days)
-    outcome = store.reset_footage(footage.id, evidence_before, dry_run=dry_run)
+    outcome = store.retention.reset_footage(footage.id, evidence_before, dry_run=dry_run)
     errors: list[str] = []
     if dry_run:
         files = sum((store.data_dir / rel).exists() for rel in outcome.files)
@@ -384,7 +384,7 @@ def reset_footage(
         for k, v in asdict(report).items()
         if k not in ("footage_id", "path", "dry_run", "errors")
     }
-    store.append_audit(
+    store.audit.append(
         actor,
         "footage_reset",
         None,

@@ -74,12 +74,12 @@ def write_site(
 def snapshot(site_path: Path) -> Snapshot:
     """Tracklets (camera, track, start, end, points) and encounters, with multiplicity."""
     with Store.for_site(load_site(site_path, check_files=False)) as store:
-        records = store.tracklets_in_window(None, None)
+        records = store.tracklets.in_window(None, None)
         by_id = {r.id: (r.camera_id, r.track_id) for r in records}
         tracklets = Counter((r.camera_id, r.track_id, r.start, r.end, r.n_points) for r in records)
         encounters = Counter(
             (*sorted((by_id[e.tracklet_id], by_id[e.other_tracklet_id])), e.start)
-            for e in store.encounters_for(list(by_id))
+            for e in store.tracklets.encounters_for(list(by_id))
         )
     return tracklets, encounters
 
@@ -94,7 +94,7 @@ def footage_rows(site_path: Path) -> dict[tuple[str, str], tuple[object, ...]]:
                 f.start_source,
                 round(f.duration_s, 3),
             )
-            for f in store.list_footage()
+            for f in store.footage.files()
         }
 
 

@@ -167,9 +167,9 @@ def test_the_production_layout_ingests_on_ray_into_postgresql_and_traces_over_ht
         assert all(f["tracklets"] > 0 for f in files), files
         with Store.for_site(load_site(layout.site, check_files=False)) as store:
             assert store.url.startswith("postgresql")
-            stored = store.tracklets_in_window(None, None)
-            encounters = store.encounters_for([t.id for t in stored])
-            owners = [f.run_owner or "" for f in store.list_footage()]
+            stored = store.tracklets.in_window(None, None)
+            encounters = store.tracklets.encounters_for([t.id for t in stored])
+            owners = [f.run_owner or "" for f in store.footage.files()]
         assert _nodes_that_ran(owners, cluster) == {"head", "worker"}, owners
         assert {t.camera_id for t in stored} == {"cam1", "cam2"}
         assert sum(f["tracklets"] for f in files) == len(stored)
@@ -207,7 +207,7 @@ def test_the_production_layout_ingests_on_ray_into_postgresql_and_traces_over_ht
 
     # 3. The audit log holds what happened and verifies against key and anchors.
     with Store.for_site(load_site(layout.site, check_files=False)) as store:
-        entries = store.list_audit()
+        entries = store.audit.entries()
     actions = [(e.actor, e.action, e.case_id) for e in entries]
     (signed_in,) = [e for e in entries if e.action == "sign_in"]
     assert signed_in.query["client"] == TRACER_ADDRESS  # X-Forwarded-For from the proxy

@@ -117,12 +117,12 @@ def _registered(tmp_path: Path, owner_pid: int) -> tuple[SiteConfig, int]:
     site_path.write_text(_site_text(""))
     site = load_site(site_path, check_files=False)
     with Store.for_site(site) as store:
-        store.upsert_camera("cam1")
+        store.cameras.upsert("cam1")
         start = datetime(2026, 3, 15, 8, tzinfo=UTC)
-        record = store.get_or_create_footage(
+        record = store.footage.get_or_create(
             "cam1", str(tmp_path / "clip.mp4"), "b" * 64, 1, start, 2.0, 7.0
         )
-        store.claim_footage(record.id, process_owner(owner_pid))
+        store.footage.claim(record.id, process_owner(owner_pid))
     return site, record.id
 
 
@@ -135,7 +135,7 @@ def test_a_retried_task_takes_over_from_a_dead_owner_at_once(tmp_path: Path) -> 
     )
     site, footage_id = _registered(tmp_path, int(gone.stdout))
     with Store.for_site(site) as store:
-        record = store.get_footage(footage_id)
+        record = store.footage.get(footage_id)
         t0 = time.monotonic()
         got = _await_previous_owner(store, record, process_owner(), wait_s=30)
     assert time.monotonic() - t0 < 5 and got.run_owner == record.run_owner
@@ -146,7 +146,7 @@ def test_a_file_a_live_process_holds_is_waited_for_then_left_to_it(tmp_path: Pat
     try:
         site, footage_id = _registered(tmp_path, other.pid)
         with Store.for_site(site) as store:
-            record = store.get_footage(footage_id)
+            record = store.footage.get(footage_id)
             t0 = time.monotonic()
             got = _await_previous_owner(store, record, process_owner(), wait_s=2)
             waited = time.monotonic() - t0
@@ -164,7 +164,7 @@ def test_a_node_with_another_data_key_refuses_to_write(
     with pytest.raises(ClusterError, match="data key differs"):
         file_job(site, "cam1", footage_id, key_id="0" * 16)
     with Store.for_site(site) as store:
-        assert store.get_footage(footage_id).frames_decoded == 0  # nothing was written
+        assert store.footage.get(footage_id).frames_decoded == 0  # nothing was written
 
 
 # ---- real footage on real Ray (slow) -------------------------------------------------
@@ -304,7 +304,7 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
                 continue
             with Store.for_site(site) as store:
                 procs = processes()
-                for f in store.list_footage():
+                for f in store.footage.files():
                     if f.status.value != "running" or not f.run_owner:
                         continue
                     owner_pid = int(f.run_owner.rsplit(":", 2)[1])
@@ -314,7 +314,7 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
                             break
                         os.kill(raylet, signal.SIGKILL)  # the worker node dies mid-file
                         killed = f
-                        kept = {t.id for t in store.tracklets_in_window(None, None)}
+                        kept = {t.id for t in store.tracklets.in_window(None, None)}
                         break
         out, _ = driver.communicate(timeout=600)
     finally:
@@ -327,5 +327,5 @@ def test_a_worker_node_killed_mid_file_loses_and_duplicates_nothing(
     assert [f["status"] for f in result["files"]] == ["done"] * 3
     assert snapshot(site_path) == clips.reference  # nothing lost, nothing twice
     with Store.for_site(site) as store:
-        ids = {t.id for t in store.tracklets_in_window(None, None)}
+        ids = {t.id for t in store.tracklets.in_window(None, None)}
     assert kept <= ids  # what was committed before the kill was kept (resumed, not redone)

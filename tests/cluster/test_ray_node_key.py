@@ -35,9 +35,9 @@ def _site_with_a_file(
     monkeypatch.delenv("CCTRACE_DATA_KEY", raising=False)
     monkeypatch.setenv("CCTRACE_DATA_KEY_FILE", str(_key_file(tmp_path / "driver.key")))
     with Store.for_site(site) as store:
-        store.upsert_camera("cam1")
+        store.cameras.upsert("cam1")
         start = datetime(2026, 3, 15, 8, tzinfo=UTC)
-        record = store.get_or_create_footage(
+        record = store.footage.get_or_create(
             "cam1", str(tmp_path / "clip.mp4"), "b" * 64, 1, start, 2.0, 7.0
         )
         key_id = store.cipher.key_id

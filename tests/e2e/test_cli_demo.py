@@ -191,23 +191,23 @@ def test_a_contact_seen_by_both_cameras_is_one_person(demo: Path, tmp_path: Path
     models = ModelSet(site.models)
     joined = []
     with Store.for_site(site) as store:
-        records = sorted(store.tracklets_in_window(None, None), key=lambda r: r.start - r.end)
+        records = sorted(store.tracklets.in_window(None, None), key=lambda r: r.start - r.end)
         for n, seed in enumerate(records[:20]):
             case = f"JOIN-{n}"
-            store.create_case(case, legal_basis="test", created_by="tester")
+            store.cases.create(case, legal_basis="test", created_by="tester")
             request = TraceRequest(case_id=case, actor="tester", tracklet_id=seed.id, distance_m=3)
             result = trace_in_store(site, store, request, models)
             # The tracer confirms the case's own continuation in the other camera.
             for s in result.sightings:
                 if s.status == SightingStatus.NEEDS_REVIEW and s.link is None:
-                    store.decide_sighting(case, s.tracklet_id, SightingStatus.ACCEPTED, "tester")
+                    store.sightings.decide(case, s.tracklet_id, SightingStatus.ACCEPTED, "tester")
             result = trace_in_store(site, store, request, models)
             joined += [c for c in result.contacts if BY_SHARED_PATH in c.linked_by]
             if joined:
                 break
         assert joined, "no contact of the 20 longest tracklets was joined across cameras"
         contact = joined[0]
-        parts = store.get_tracklets(list(contact.contact_tracklet_ids))
+        parts = store.tracklets.get_many(list(contact.contact_tracklet_ids))
     assert len({p.camera_id for p in parts}) == 2
     for a in parts:
         for b in parts:

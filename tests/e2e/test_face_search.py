@@ -107,8 +107,8 @@ def scene(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Scene:
     summary = ingest_site(site, workers=1, progress=False, allow_expired=True)
     assert [f.status for f in summary.files] == ["done"], summary.files
     with Store.for_site(site) as store:
-        records = store.tracklets_in_window(START, START + timedelta(seconds=DURATION_S + 5))
-        with_faces = {e.tracklet_id for e in store.embeddings_for_tracklets(r.id for r in records)}
+        records = store.tracklets.in_window(START, START + timedelta(seconds=DURATION_S + 5))
+        with_faces = {e.tracklet_id for e in store.faces.embeddings_of(r.id for r in records)}
     faced = [r for r in records if r.id in with_faces]
     a = tuple(r for r in faced if _within(r, A_SPAN))
     b = tuple(r for r in faced if _within(r, B_SPAN))
@@ -130,7 +130,7 @@ def _best_scores(scene: Scene, photo: Path) -> dict[int, float]:
     query = embed_photo(photo, scene.models)[0]
     best: dict[int, float] = {}
     with Store.for_site(scene.site) as store:
-        for emb in store.embeddings_for_tracklets(scene.all_ids):
+        for emb in store.faces.embeddings_of(scene.all_ids):
             score = float(np.dot(emb.vector, query))
             best[emb.tracklet_id] = max(best.get(emb.tracklet_id, -1.0), score)
     return best
@@ -221,7 +221,7 @@ def test_every_trace_is_audited_and_the_chain_verifies(scene: Scene, tmp_path: P
     with pytest.raises(PhotoError):
         _trace(scene, "audit-bad", bad, tmp_path / "bad")
     with Store.for_site(scene.site) as store:
-        entries = store.list_audit()
+        entries = store.audit.entries()
         # One entry per trace, failed ones included, in order: this test's and the others'.
         assert [e.case_id for e in entries] == TRACES
         new = entries[before:]
@@ -232,12 +232,12 @@ def test_every_trace_is_audited_and_the_chain_verifies(scene: Scene, tmp_path: P
         assert new[1].result["sightings_accepted"] == 0
         assert "PhotoError" in new[2].result["error"]
         assert all(e.action == "trace" for e in entries)
-        assert store.verify_audit_chain() is None
+        assert store.audit.verify_chain() is None
 
 
 def test_one_person_on_screen_gives_one_track_and_no_contacts(scene: Scene, tmp_path: Path) -> None:
     with Store.for_site(scene.site) as store:
-        records = store.get_tracklets(scene.all_ids)
+        records = store.tracklets.get_many(scene.all_ids)
     overlapping = [
         (a.id, b.id)
         for a, b in itertools.combinations(records, 2)

@@ -48,8 +48,8 @@ def _snapshot(site_path: Path) -> tuple[list[tuple[object, ...]], list[tuple[obj
     """Everything ingest stored, in a comparable form (no database ids)."""
     site = load_site(site_path, check_files=False)
     with Store.for_site(site) as store:
-        assert len(store.list_footage()) == 1
-        records = store.tracklets_in_window(None, None)
+        assert len(store.footage.files()) == 1
+        records = store.tracklets.in_window(None, None)
         by_id = {r.id: r.track_id for r in records}
         tracklets = sorted(
             (r.camera_id, r.track_id, r.start, r.end, r.n_points, r.mask_status) for r in records
@@ -63,7 +63,7 @@ def _snapshot(site_path: Path) -> tuple[list[tuple[object, ...]], list[tuple[obj
                     round(e.seconds_within[2.0], 6),
                     round(e.min_distance_m, 6),
                 )
-                for e in store.encounters_for(list(by_id))
+                for e in store.tracklets.encounters_for(list(by_id))
             }
         )
     return tracklets, encounters
@@ -164,10 +164,10 @@ def test_truncated_and_garbage_files(pets_dir: Path, short_clip: Path, tmp_path:
     assert "garbage.mp4" in by_camera["broken"].note
     site = load_site(site_path)
     with Store.for_site(site) as store:
-        footage = {f.camera_id: f for f in store.list_footage()}
+        footage = {f.camera_id: f for f in store.footage.files()}
         assert footage["view001"].status.value == "partial"
         assert footage["view001"].frames_decoded > 0
-        assert store.count_tracklets(footage["view001"].id) == by_camera["view001"].tracklets
+        assert store.tracklets.count(footage["view001"].id) == by_camera["view001"].tracklets
 
 
 def test_a_camera_with_missing_footage_does_not_stop_the_others(
@@ -215,7 +215,7 @@ def test_a_camera_with_missing_footage_does_not_stop_the_others(
     assert "done" in rows["view001"], done.stdout
     assert "failed" in rows["gone"] and "failed" in rows["looped"], done.stdout
     with Store.for_site(load_site(site, check_files=False)) as store:
-        assert store.tracklets_in_window(None, None, camera_ids=["view001"])
+        assert store.tracklets.in_window(None, None, camera_ids=["view001"])
 
 
 def test_a_checkpoint_it_cannot_read_fails_then_reset_starts_the_file_over(
@@ -235,9 +235,9 @@ def test_a_checkpoint_it_cannot_read_fails_then_reset_starts_the_file_over(
     reference = _snapshot(site_path)
     site = load_site(site_path, check_files=False)
     with Store.for_site(site) as store:
-        (footage,) = store.list_footage()
+        (footage,) = store.footage.files()
         # as a cctrace with the older, bare-pickle checkpoints left it: running, resumable
-        store.mark_footage(footage.id, FootageStatus.RUNNING, checkpoint_state=b"\x80\x04old")
+        store.footage.mark(footage.id, FootageStatus.RUNNING, checkpoint_state=b"\x80\x04old")
         stored_files = [
             p for p in store.data_dir.rglob("*") if p.is_file() and p.suffix in (".jpg", ".enc")
         ]
@@ -255,10 +255,10 @@ def test_a_checkpoint_it_cannot_read_fails_then_reset_starts_the_file_over(
     assert done.exit_code == 0, done.output
     assert f'"tracklets": {len(reference[0])}' in done.output
     with Store.for_site(site) as store:
-        assert store.tracklets_in_window(None, None) == []
-        assert store.get_footage(footage.id).status is FootageStatus.PENDING
+        assert store.tracklets.in_window(None, None) == []
+        assert store.footage.get(footage.id).status is FootageStatus.PENDING
         assert not any(p.exists() for p in stored_files)
-        assert [e.action for e in store.list_audit()][-1] == "footage_reset"
+        assert [e.action for e in store.audit.entries()][-1] == "footage_reset"
     summary = ingest_site(site, workers=1, progress=False, allow_expired=True)
     assert [f.status for f in summary.files] == ["done"]
     assert _snapshot(site_path) == reference
@@ -271,11 +271,11 @@ def test_reset_refuses_a_file_a_case_holds_as_evidence(reference: Path, tmp_path
 
     site = load_site(reference, check_files=False)
     with Store.for_site(site) as store:
-        (footage,) = store.list_footage()
-        first = store.tracklets_in_window(None, None)[0]
-        store.create_case("C-EVID", "ana", "Public Health Act")
-        store.decide_sighting("C-EVID", first.id, SightingStatus.ACCEPTED, "ana")
-        before = len(store.tracklets_in_window(None, None))
+        (footage,) = store.footage.files()
+        first = store.tracklets.in_window(None, None)[0]
+        store.cases.create("C-EVID", "ana", "Public Health Act")
+        store.sightings.decide("C-EVID", first.id, SightingStatus.ACCEPTED, "ana")
+        before = len(store.tracklets.in_window(None, None))
         with pytest.raises(CctraceError, match=r"case evidence.*C-EVID"):
             reset_footage(store, footage, site.retention, actor="ana")
-        assert len(store.tracklets_in_window(None, None)) == before
+        assert len(store.tracklets.in_window(None, None)) == before

@@ -30,7 +30,7 @@ def _pair_seconds(site_path: Path, pets_dir: Path, band: float) -> dict[tuple[in
         ids = sorted(to_gt)
         totals: dict[tuple[int, int], float] = {}
         seen: set[int] = set()
-        for enc in store.encounters_for(ids):
+        for enc in store.tracklets.encounters_for(ids):
             if enc.id in seen:
                 continue
             seen.add(enc.id)
@@ -100,8 +100,8 @@ def test_fragment_links_join_the_same_person(pets_ingest: Path, pets_dir: Path) 
     site = load_site(pets_ingest)
     with Store.for_site(site) as store:
         to_gt = map_tracklets_to_gt(store, pets_dir, "view001")
-        records = store.tracklets_in_window(None, None)
-        points = store.points_for_tracklets([r.id for r in records])
+        records = store.tracklets.in_window(None, None)
+        points = store.tracklets.points_of([r.id for r in records])
     fragments = [
         make_fragment(r.id, r.camera_id, [(p.timestamp, *p.ground_xy) for p in points[r.id]])
         for r in records

@@ -126,7 +126,7 @@ def test_set_a_contact_status_with_the_keyboard(
     assert saved.is_visible() and LABELS[lang][status] in saved.inner_text()
     _no_sideways_scroll(page, f"the saved case page ({lang}, {width}x{height})")
     store = server.app.state.cctrace.store
-    entry = [a for a in store.list_audit(CASE) if a.action == "contact_status"][-1]
+    entry = [a for a in store.audit.entries(CASE) if a.action == "contact_status"][-1]
     assert entry.actor == "investigator" and entry.query["to"] == status
     assert entry.query["from"] == before and key in entry.query["tracklet_ids"]
 
@@ -152,7 +152,7 @@ def test_set_a_contact_status_with_the_keyboard(
     assert mine[0][header.index(note_h)] == note
     first_seen = mine[0][3]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (UTC|[+-]\d\d:\d\d)", first_seen)
-    exports = [a for a in store.list_audit(CASE) if a.action == "export_call_list"]
+    exports = [a for a in store.audit.entries(CASE) if a.action == "export_call_list"]
     assert exports and exports[-1].actor == "investigator"
     page.context.close()
 

@@ -140,8 +140,8 @@ def test_ingest_stores_body_appearance_that_tells_real_people_apart(
     site = load_site(write_pets_site(pets_dir, tmp_path, footage=clip))
     ingest_site(site, workers=1, progress=False, allow_expired=True)
     with Store.for_site(site) as store:
-        records = store.tracklets_in_window(None, None)
-        bodies = store.body_embeddings([r.id for r in records], model="part-colour")
+        records = store.tracklets.in_window(None, None)
+        bodies = store.tracklets.body_embeddings([r.id for r in records], model="part-colour")
         person = map_tracklets_to_gt(store, load_gt_boxes(pets_dir), "view001")
     assert len(bodies) >= 0.5 * len(records) > 0
     ids = [t for t in bodies if t in person]

@@ -209,13 +209,13 @@ def test_live_hls_ingest_gap_and_reconnect(
         started = time.monotonic()
         # Generous limits: the source runs in real time, and a loaded machine may fall
         # behind it (a live reader then reconnects, which is itself correct behaviour).
-        _wait_for("tracklets while streaming", lambda: store.count_tracklets() > 0, 90)
+        _wait_for("tracklets while streaming", lambda: store.tracklets.count() > 0, 90)
         assert time.monotonic() - started < 90
         _wait_for("the camera connected", lambda: _state(status_file) == "connected", 30)
         hls.go_away()
         _wait_for(
             "a partial segment at the gap",
-            lambda: any(f.status is FootageStatus.PARTIAL for f in store.list_footage("gate")),
+            lambda: any(f.status is FootageStatus.PARTIAL for f in store.footage.files("gate")),
             40,
         )
         _wait_for(
@@ -225,17 +225,17 @@ def test_live_hls_ingest_gap_and_reconnect(
         )
         time.sleep(1.0)
         hls.come_back()
-        gap = next(f for f in store.list_footage("gate") if f.status is FootageStatus.PARTIAL)
+        gap = next(f for f in store.footage.files("gate") if f.status is FootageStatus.PARTIAL)
         _wait_for(
             "a segment after the source came back",
-            lambda: any(f.start_time > gap.start_time for f in store.list_footage("gate")),
+            lambda: any(f.start_time > gap.start_time for f in store.footage.files("gate")),
             60,
         )
     finally:
         stop.set()
         worker.join(timeout=30)
     assert not worker.is_alive()
-    segments = store.list_footage("gate")
+    segments = store.footage.files("gate")
     assert [f.start_source for f in segments] == ["stream"] * len(segments)
     starts = [f.start_time for f in segments]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
@@ -245,7 +245,7 @@ def test_live_hls_ingest_gap_and_reconnect(
     after = next(f for f in segments if f.start_time > gap.start_time)
     assert after.start_time.timestamp() - gap_end >= 1.0  # the hole is in the record
     assert gap.error and "stream lost" in gap.error
-    for t in store.tracklets_in_window(None, None, ["gate"]):
+    for t in store.tracklets.in_window(None, None, ["gate"]):
         # no track spans the hole
         assert not (t.start.timestamp() < gap_end < t.end.timestamp())
     status = CliRunner().invoke(app, ["status", str(site_path)])

@@ -72,7 +72,7 @@ def ingested(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def fake(store: Store, site: Any, camera: Any, record: Any, *_: Any) -> FileResult:
         seen.append(record.path)
-        store.mark_footage(record.id, FootageStatus.DONE)
+        store.footage.mark(record.id, FootageStatus.DONE)
         return FileResult(record.id, FootageStatus.DONE, 0, 0, N_FRAMES, 0, "")
 
     monkeypatch.setattr("cctrace.ingest.file_job.ingest_file", fake)
@@ -87,12 +87,12 @@ def _run(site: SiteConfig) -> dict[str, FileSummary]:
 
 def _footage(site: SiteConfig) -> dict[str, Any]:
     with Store.for_site(site) as store:
-        return {Path(f.path).name: f for f in store.list_footage()}
+        return {Path(f.path).name: f for f in store.footage.files()}
 
 
 def _failures(site: SiteConfig) -> dict[str, str]:
     with Store.for_site(site) as store:
-        return {Path(f.path).name: f.error for f in store.list_footage_failures()}
+        return {Path(f.path).name: f.error for f in store.footage.failures()}
 
 
 def test_an_unreadable_middle_file_does_not_shift_the_next_one(
@@ -215,13 +215,13 @@ def test_a_killed_run_shows_interrupted_and_resumes(
     site = _site(tmp_path)
     _clip(tmp_path / "footage" / "1.mkv")
     with Store.for_site(site) as store:
-        store.upsert_camera("cam")
-        record = store.get_or_create_footage(
+        store.cameras.upsert("cam")
+        record = store.footage.get_or_create(
             "cam", str(tmp_path / "footage" / "1.mkv"), "a" * 64, 1, T0, 2.0, 10.0
         )
-        claimed = store.claim_footage(record.id, process_owner())
+        claimed = store.footage.claim(record.id, process_owner())
         assert run_state(claimed) == "running"  # this process is alive
-        killed = store.claim_footage(record.id, process_owner(_dead_pid()))
+        killed = store.footage.claim(record.id, process_owner(_dead_pid()))
         assert run_state(killed) == INTERRUPTED
     monkeypatch.setenv("COLUMNS", "300")
     done = CliRunner().invoke(app, ["status", str(tmp_path / "site.yaml")])
@@ -237,9 +237,9 @@ def test_a_file_another_live_process_ingests_is_left_to_it(
     try:
         out = _run(site)  # registers the file (and ingests it with the stub)
         with Store.for_site(site) as store:
-            (record,) = store.list_footage()
-            store.mark_footage(record.id, FootageStatus.PENDING)
-            store.claim_footage(record.id, process_owner(other.pid))
+            (record,) = store.footage.files()
+            store.footage.mark(record.id, FootageStatus.PENDING)
+            store.footage.claim(record.id, process_owner(other.pid))
         ingested.clear()
         os.utime(clip)
         out = _run(site)

@@ -175,29 +175,29 @@ def test_embeddings_are_encrypted_in_the_database(store: Store) -> None:
             assert v.tobytes() not in blob and v[:4].tobytes() not in blob
     db_bytes = b"".join(p.read_bytes() for p in store.data_dir.glob("cctrace.db*"))
     assert not any(v[:8].tobytes() in db_bytes for v in vectors)
-    got = sorted(store.embeddings_for_tracklets(ids), key=lambda e: e.id)
+    got = sorted(store.faces.embeddings_of(ids), key=lambda e: e.id)
     for record, v in zip(got, vectors, strict=True):
         np.testing.assert_array_equal(record.vector, v)
-    (batch,) = store.iter_embedding_batches()
+    (batch,) = store.faces.iter_embedding_batches()
     np.testing.assert_array_equal(batch.vectors, np.stack(vectors))
 
 
 def test_crop_files_are_encrypted_and_read_back(store: Store) -> None:
     ids, _, crops = ingest_one(store)
-    records = sorted(store.embeddings_for_tracklets(ids), key=lambda e: e.id)
+    records = sorted(store.faces.embeddings_of(ids), key=lambda e: e.id)
     for record, crop in zip(records, crops, strict=True):
         assert record.crop_path is not None
         raw = Path(record.crop_path).read_bytes()
         assert raw.startswith(MAGIC) and not raw.startswith(b"\xff\xd8")
         assert b"\xff\xd8\xff" not in raw[:64]
         assert cv2.imread(record.crop_path) is None  # not an image without the key
-        jpeg = store.read_crop(record.crop_path)
+        jpeg = store.faces.read_crop(record.crop_path)
         assert jpeg.startswith(b"\xff\xd8")
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         assert image.shape == crop.shape
         assert np.abs(image.astype(int) - crop.astype(int)).mean() < 8  # JPEG loss only
     # snapshots are redacted at ingest and stay plain JPEG
-    snap = store.get_tracklet(ids[0]).snapshot_path
+    snap = store.tracklets.get(ids[0]).snapshot_path
     assert snap is not None and Path(snap).read_bytes().startswith(b"\xff\xd8")
 
 
@@ -205,7 +205,7 @@ def test_read_crop_stays_inside_the_data_dir(store: Store, tmp_path: Path) -> No
     outside = tmp_path / "outside.jpg"
     outside.write_bytes(b"\xff\xd8 not ours")
     with pytest.raises(NotFoundError, match="inside"):
-        store.read_crop(outside)
+        store.faces.read_crop(outside)
 
 
 def test_index_files_hold_no_plaintext(store: Store, tmp_path: Path) -> None:
@@ -255,34 +255,34 @@ def test_wrong_key_is_a_clear_store_error(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv(KEY_ENV, new_key())
     with Store(tmp_path / "data") as s:
         ids, _, _ = ingest_one(s)
-        crop = s.embeddings_for_tracklets(ids)[0].crop_path
+        crop = s.faces.embeddings_of(ids)[0].crop_path
     monkeypatch.setenv(KEY_ENV, new_key())
     with Store(tmp_path / "data") as s:
         with pytest.raises(StoreError, match=r"data key does not match.*CCTRACE_DATA_KEY"):
-            s.embeddings_for_tracklets(ids)
+            s.faces.embeddings_of(ids)
         with pytest.raises(StoreError, match="data key does not match"):
-            list(s.iter_embedding_batches())
+            list(s.faces.iter_embedding_batches())
         assert crop is not None
         with pytest.raises(StoreError, match="data key does not match"):
-            s.read_crop(crop)
+            s.faces.read_crop(crop)
 
 
 def test_legacy_plaintext_rows_files_and_index_still_read(store: Store, tmp_path: Path) -> None:
     ids, vectors, crops = ingest_one(store)
     # rewrite the first row and its crop as a pre-encryption version wrote them
-    first = min(e.id for e in store.embeddings_for_tracklets(ids))
+    first = min(e.id for e in store.faces.embeddings_of(ids))
     with store.engine.begin() as c:
         c.execute(
             update(FaceEmbeddingRow)
             .where(FaceEmbeddingRow.id == first)
             .values(vector=vectors[0].tobytes())
         )
-    record = next(e for e in store.embeddings_for_tracklets(ids) if e.id == first)
+    record = next(e for e in store.faces.embeddings_of(ids) if e.id == first)
     np.testing.assert_array_equal(record.vector, vectors[0])
     assert record.crop_path is not None
     plain_jpeg = cv2.imencode(".jpg", crops[0])[1].tobytes()
     Path(record.crop_path).write_bytes(plain_jpeg)
-    assert store.read_crop(record.crop_path) == plain_jpeg
+    assert store.faces.read_crop(record.crop_path) == plain_jpeg
     # an index saved before encryption loads, and is re-saved encrypted at the next sync
     plain = FaceIndex(tmp_path / "index")
     plain.sync(_PlainSource(store))
@@ -298,21 +298,20 @@ class _PlainSource:
 
     def __init__(self, store: Store) -> None:
         self.instance_id = store.instance_id
-        self.embedding_stats = store.embedding_stats
-        self.iter_embedding_batches = store.iter_embedding_batches
+        self.faces = store.faces
 
 
 def test_checkpoint_state_is_encrypted(store: Store) -> None:
     f = setup_footage(store)
     state = b"pickled tracker state with face vectors" * 4
     save(store, f.id, [tracklet(1)])
-    store.save_batch(f.id, [], [], 20.0, state, "running", 200, 1)
+    store.tracklets.save_batch(f.id, [], [], 20.0, state, "running", 200, 1)
     with store.engine.connect() as c:
         (raw,) = c.execute(select(FootageRow.checkpoint_state)).scalars()
     assert bytes(raw).startswith(MAGIC) and state not in bytes(raw)
-    assert store.get_footage(f.id).checkpoint_state == state
-    store.mark_footage(f.id, "running", checkpoint_state=b"other state")
-    assert store.list_footage()[0].checkpoint_state == b"other state"
+    assert store.footage.get(f.id).checkpoint_state == state
+    store.footage.mark(f.id, "running", checkpoint_state=b"other state")
+    assert store.footage.files()[0].checkpoint_state == b"other state"
 
 
 def test_child_processes_of_the_command_do_not_warn_again(tmp_path: Path) -> None:

@@ -98,13 +98,13 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         n: np.asarray(t.faces[0].embedding, np.float32) for n, t in zip(names, tracks, strict=True)
     }
     for case, tid in (("OPEN-1", "open_case"), ("OLD-1", "old_case"), ("RECENT-1", "recent_case")):
-        store.create_case(case, "alice", "IDCPA Art. 76-2")
-        store.record_sightings(case, [(ids[tid], 0.9, SightingStatus.ACCEPTED)])
-        store.request_approval(case, "export", "alice", "send to the health office", ids[tid])
+        store.cases.create(case, "alice", "IDCPA Art. 76-2")
+        store.sightings.record(case, [(ids[tid], 0.9, SightingStatus.ACCEPTED)])
+        store.approvals.request(case, "export", "alice", "send to the health office", ids[tid])
         (site.storage.data_dir / "reports" / case / "20240301T090000Z").mkdir(parents=True)
         (site.storage.data_dir / "reports" / case / "latest-trace.json").write_bytes(b"x")
     for case, days in (("OLD-1", 400), ("RECENT-1", 100)):
-        store.set_case_status(case, "closed")
+        store.cases.set_status(case, "closed")
         with store.engine.begin() as c:
             c.execute(
                 update(CaseRow)
@@ -140,8 +140,10 @@ def rows_of(store: Store, tracklet_ids: set[int]) -> dict[str, int]:
 
 def files_of(store: Store, tracklet_ids: set[int]) -> set[Path]:
     """Crop and snapshot files of the tracklets (read before they are purged)."""
-    paths = {Path(e.crop_path) for e in store.embeddings_for_tracklets(tracklet_ids) if e.crop_path}
-    paths |= {Path(t.snapshot_path) for t in store.get_tracklets(tracklet_ids) if t.snapshot_path}
+    paths = {Path(e.crop_path) for e in store.faces.embeddings_of(tracklet_ids) if e.crop_path}
+    paths |= {
+        Path(t.snapshot_path) for t in store.tracklets.get_many(tracklet_ids) if t.snapshot_path
+    }
     return paths
 
 
@@ -188,9 +190,9 @@ def test_nothing_past_retention_can_be_found(world: World) -> None:
     assert rows_of(store, gone) == dict.fromkeys(rows_of(store, gone), 0)
     assert rows_of(store, kept)["tracklets"] == 5
     with pytest.raises(NotFoundError):
-        store.get_tracklet(world.ids["lone"])
-    assert store.embeddings_for_tracklets(gone) == []
-    assert store.encounters_for(gone) == []
+        store.tracklets.get(world.ids["lone"])
+    assert store.faces.embeddings_of(gone) == []
+    assert store.tracklets.encounters_for(gone) == []
     # their files are gone, everyone else's are there
     assert not any(p.exists() for p in gone_files)
     assert all(p.exists() for p in kept_files)
@@ -202,18 +204,18 @@ def test_nothing_past_retention_can_be_found(world: World) -> None:
         assert not {h.tracklet_id for h in hits} & gone
     assert index.sync(store) == 0 and len(index) == 10  # in step with the database
     # the expired case keeps its row and audit trail but loses its evidence
-    assert store.get_case("OLD-1").status.value == "closed"
-    assert store.list_sightings("OLD-1") == []
-    assert not store.approved("OLD-1", "export")
+    assert store.cases.get("OLD-1").status.value == "closed"
+    assert store.sightings.of_case("OLD-1") == []
+    assert not store.approvals.is_approved("OLD-1", "export")
     assert not (site.storage.data_dir / "reports" / "OLD-1").exists()
     assert (site.storage.data_dir / "reports" / "RECENT-1").is_dir()
     with store.engine.connect() as c:
         assert int(c.execute(select(func.count()).select_from(ApprovalRow)).scalar_one()) == 2
     # one audit entry, with the counts; the chain is intact
-    (entry,) = [e for e in store.list_audit() if e.action == "purge"]
+    (entry,) = [e for e in store.audit.entries() if e.action == "purge"]
     assert entry.actor == "dpo" and entry.result["tracklets"] == 3
     assert entry.result["expired_case_ids"] == ["OLD-1"] and entry.query["dry_run"] is False
-    assert store.verify_audit_chain() is None
+    assert store.audit.verify_chain() is None
 
 
 def test_trace_does_not_find_purged_people(world: World) -> None:
@@ -223,7 +225,7 @@ def test_trace_does_not_find_purged_people(world: World) -> None:
     (hits,) = index.search(world.vectors["new_a"], k=10, min_score=0.99)
     assert world.ids["lone"] in {h.tracklet_id for h in hits}  # same face, six weeks earlier
     # (a trace before the purge would make "lone" a sighting, i.e. evidence, of its case)
-    store.create_case("NEW-1", "alice", "IDCPA Art. 76-2")
+    store.cases.create("NEW-1", "alice", "IDCPA Art. 76-2")
     request = TraceRequest(case_id="NEW-1", actor="alice", tracklet_id=world.ids["new_a"])
 
     purge(site, now=NOW)
@@ -250,19 +252,19 @@ def test_open_and_recent_cases_keep_their_evidence(world: World) -> None:
     after = rows_of(store, evidence)
     # (1,3) went with "lone"; everything else of the evidence stays
     assert after == {**before, "encounters": before["encounters"] - 1}
-    assert [s.tracklet_id for s in store.list_sightings("OPEN-1")] == [world.ids["open_case"]]
+    assert [s.tracklet_id for s in store.sightings.of_case("OPEN-1")] == [world.ids["open_case"]]
     assert (
-        store.encounters_for([world.ids["open_case"]])[0].other_tracklet_id
+        store.tracklets.encounters_for([world.ids["open_case"]])[0].other_tracklet_id
         == (world.ids["open_contact"])
     )
     # once the open case closes and its evidence period ends, its evidence goes too
-    store.set_case_status("OPEN-1", "closed")
+    store.cases.set_status("OPEN-1", "closed")
     later = datetime.now(tz=NOW.tzinfo) + timedelta(days=366)
     report = purge_store(store, RETENTION, now=later)
     assert set(report.expired_cases) == {"OPEN-1", "RECENT-1"}
     assert rows_of(store, evidence)["tracklets"] == 0
     assert rows_of(store, world.tid("new_a", "new_b"))["tracklets"] == 0  # past 28 days too
-    assert store.list_sightings("OPEN-1") == [] and store.get_case("OPEN-1")
+    assert store.sightings.of_case("OPEN-1") == [] and store.cases.get("OPEN-1")
 
 
 def test_closed_case_without_closing_time_starts_its_evidence_clock(world: World) -> None:
@@ -271,7 +273,7 @@ def test_closed_case_without_closing_time_starts_its_evidence_clock(world: World
         c.execute(update(CaseRow).where(CaseRow.id == "OLD-1").values(closed_at=None))
     report = purge_store(store, RETENTION, now=NOW)
     assert report.expired_cases == ()
-    assert store.get_case("OLD-1").closed_at is not None
+    assert store.cases.get("OLD-1").closed_at is not None
     assert rows_of(store, world.tid("old_case", "old_contact"))["tracklets"] == 2
 
 
@@ -288,7 +290,7 @@ def test_dry_run_changes_nothing(world: World) -> None:
     )
     real = purge_store(store, RETENTION, now=NOW)
     assert dry.counts() == real.counts()
-    actions = [(e.action, e.query["dry_run"]) for e in store.list_audit()]
+    actions = [(e.action, e.query["dry_run"]) for e in store.audit.entries()]
     assert actions == [("purge", True), ("purge", False)]
 
 
@@ -314,7 +316,7 @@ def test_now_must_be_aware(world: World) -> None:
 
 
 def test_audit_rows_are_never_purged(world: World) -> None:
-    world.store.append_audit("alice", "trace", "OLD-1", {"q": 1}, {"n": 1})
+    world.store.audit.append("alice", "trace", "OLD-1", {"q": 1}, {"n": 1})
     purge_store(world.store, RETENTION, now=NOW)
     with world.store.engine.connect() as c:
         assert int(c.execute(select(func.count()).select_from(AuditRow)).scalar_one()) == 2
@@ -364,7 +366,7 @@ def test_scheduler_first_run_is_at_start(world: World) -> None:
         time.sleep(0.05)
     scheduler.stop()
     assert scheduler.runs == 1 and scheduler.last_report is not None
-    assert [e.actor for e in world.store.list_audit() if e.action == "purge"] == ["cron"]
+    assert [e.actor for e in world.store.audit.entries() if e.action == "purge"] == ["cron"]
 
 
 # ---- the command -----------------------------------------------------------------------
@@ -401,7 +403,7 @@ def test_cli_purge(world: World, tmp_path: Path) -> None:
     assert "tracklets 3" in lines and "face embeddings 6" in lines and "files 9" in lines
     assert "OLD-1" in result.output
     assert rows_of(world.store, world.tid("lone"))["tracklets"] == 0
-    audit = [(e.actor, e.query["dry_run"]) for e in world.store.list_audit()]
+    audit = [(e.actor, e.query["dry_run"]) for e in world.store.audit.entries()]
     assert audit[-1] == ("dpo", False) and len(audit) == 2
 
 

@@ -56,7 +56,7 @@ def demo(
     result = load_latest_result(site, DEMO_CASE)
     store = Store.for_site(site)
     detectors = ExtraDetectors.from_models(ModelSet(site.models))
-    case = store.get_case(DEMO_CASE)
+    case = store.cases.get(DEMO_CASE)
     export = export_case(
         site, store, case, result, work / "export", "supervisor-x", detectors=detectors
     )
@@ -111,12 +111,12 @@ def _check_pixels(demo: Demo, ev: Evidence, allowed: set[int]) -> tuple[int, int
     """Allowed faces identical to the original, all others strongly changed.
     Returns (allowed faces checked, other faces checked)."""
     assert ev.source == "footage" and ev.plan is not None and ev.frame_index is not None
-    footage = demo.store.get_footage(demo.store.get_tracklet(ev.tracklet_id).footage_id)
+    footage = demo.store.footage.get(demo.store.tracklets.get(ev.tracklet_id).footage_id)
     original = _as_shown(ev, _original_frame(footage.path, ev.frame_index))
     shown = ev.image.astype(np.int16)
     assert original.shape == ev.image.shape
     point = next(
-        p for p in demo.store.tracklet_points(ev.tracklet_id) if p.frame_index == ev.frame_index
+        p for p in demo.store.tracklets.points(ev.tracklet_id) if p.frame_index == ev.frame_index
     )
     boxes = people_at(demo.store, ev.camera_id, footage.id, point)
     kept = sharp = 0
@@ -151,7 +151,7 @@ def test_route_picture_blurs_everyone_but_case_and_contacts(demo: Demo) -> None:
         # Several moments of each route sighting: in a crowd a bystander's blurred head
         # may cover the case's face in any one frame (privacy wins), so one frame alone
         # may leave nothing to compare. The demo's ingest varies from run to run.
-        points = demo.store.tracklet_points(tid)
+        points = demo.store.tracklets.points(tid)
         for point in points[:: max(1, len(points) // 8)]:
             ev = render_evidence(
                 demo.store,
@@ -198,7 +198,7 @@ def test_supervisor_unblurred_view_shows_one_more_person(demo: Demo) -> None:
     for encounter in others:
         target = encounter.contact_tracklet_id
         approved = {t: "Case" for t in route} | {target: "Approved"}
-        points = demo.store.tracklet_points(target)
+        points = demo.store.tracklets.points(target)
         moments = [encounter.min_distance_at] + [
             p.timestamp for p in points[:: max(1, len(points) // 6)]
         ]
@@ -256,7 +256,7 @@ def test_csvs_have_one_row_per_sighting_and_encounter(demo: Demo) -> None:
 
 def test_missing_footage_falls_back_to_the_stored_snapshot(demo: Demo) -> None:
     tid = demo.result.route[0].tracklet_id
-    footage = demo.store.get_footage(demo.store.get_tracklet(tid).footage_id)
+    footage = demo.store.footage.get(demo.store.tracklets.get(tid).footage_id)
     path = Path(footage.path)
     hidden = path.with_name(path.name + ".away")
     path.rename(hidden)

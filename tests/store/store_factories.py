@@ -100,8 +100,8 @@ def encounter(
 
 def setup_footage(store: Store, camera_id: str = "cam1", sha: str = SHA) -> FootageRecord:
     """A camera and one pending footage file."""
-    store.upsert_camera(camera_id, f"Camera {camera_id}", x_m=1.0, y_m=2.0)
-    return store.get_or_create_footage(
+    store.cameras.upsert(camera_id, f"Camera {camera_id}", x_m=1.0, y_m=2.0)
+    return store.footage.get_or_create(
         camera_id, f"/videos/{camera_id}.mp4", sha, 1000, T0, 60.0, 25.0
     )
 
@@ -114,6 +114,6 @@ def save(
     offset: float = 10.0,
 ) -> list[int]:
     """``save_batch`` with plausible progress values."""
-    return store.save_batch(
+    return store.tracklets.save_batch(
         footage_id, tracklets, encounters or [], offset, b"ckpt", "running", 100, 1
     )

@@ -28,7 +28,7 @@ N = 8
 
 def _fill(store: Store, n: int = N, actor: str = "alice") -> None:
     for i in range(n):
-        store.append_audit(
+        store.audit.append(
             actor,
             "search",
             "C1" if i % 2 else None,
@@ -61,7 +61,7 @@ def _rewrite_from(
 ) -> None:
     """Change entry ``first`` and recompute every later hash with ``hasher`` (what an
     attacker with database access can do)."""
-    entries = store.list_audit()
+    entries = store.audit.entries()
     prev = entries[first - 2].hash if first > 1 else GENESIS_HASH
     with store.engine.begin() as c:
         for e in entries[first - 1 :]:
@@ -91,8 +91,8 @@ def _swap(store: Store, a: int, b: int) -> None:
 
 def _replay(store: Store, source: int) -> None:
     """Append a copy of entry ``source`` at the end of the chain, linked to the head."""
-    e = next(x for x in store.list_audit() if x.id == source)
-    head_id, head_hash = store.audit_head()
+    e = next(x for x in store.audit.entries() if x.id == source)
+    head_id, head_hash = store.audit.head()
     _sql(
         store,
         AuditRow.__table__.insert().values(
@@ -188,13 +188,13 @@ def test_every_tamper_kind_is_detected(
     store: Store, tamper: Callable[[Store], Any], first_bad: int, says: str
 ) -> None:
     _fill(store)
-    assert store.verify_audit().ok
+    assert store.audit.verify().ok
     tamper(store)
-    report = store.verify_audit()
+    report = store.audit.verify()
     assert not report.ok
     assert report.first_bad == first_bad, report.problems
     assert any(says in p for p in report.problems), report.problems
-    assert store.verify_audit_chain() == first_bad
+    assert store.audit.verify_chain() == first_bad
 
 
 def test_a_normal_site_verifies_clean_after_reopening(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_a_normal_site_verifies_clean_after_reopening(tmp_path: Path) -> None:
         _fill(store, 5)
     with Store(data) as store:
         _fill(store, 3, "bob")
-        report = store.verify_audit()
+        report = store.audit.verify()
     assert report.ok, report.problems
     assert (report.entries, report.verified, report.keyed_from) == (8, 8, 1)
     assert (report.checkpoints, report.last_anchored) == (8, 8)
@@ -218,7 +218,7 @@ def test_the_audit_key_is_not_in_the_database(tmp_path: Path) -> None:
     cipher = DataCipher(os.urandom(32), source="test key")
     with Store(tmp_path / "data", cipher=cipher) as store:
         _fill(store, 2)
-        key = store.audit_key
+        key = store.audit.key
         assert key.source == "test key"
         with store.engine.connect() as c:
             dump = "".join(
@@ -234,7 +234,7 @@ def test_another_data_key_is_reported_as_such(tmp_path: Path) -> None:
     with Store(data, cipher=DataCipher(os.urandom(32))) as store:
         _fill(store, 3)
     with Store(data, cipher=DataCipher(os.urandom(32))) as store:
-        report = store.verify_audit()
+        report = store.audit.verify()
     assert not report.ok
     assert any("another audit key" in p for p in report.problems), report.problems
 
@@ -245,7 +245,7 @@ def test_checkpoints_cannot_be_forged_or_edited(sqlite_store: Store) -> None:
     lines = path.read_text().splitlines()
     forged = json.loads(lines[-1]) | {"count": 3}
     path.write_text("\n".join([*lines[:-1], json.dumps(forged)]) + "\n")
-    report = sqlite_store.verify_audit()
+    report = sqlite_store.audit.verify()
     assert not report.ok and any("bad signature" in p for p in report.problems)
 
 
@@ -253,7 +253,7 @@ def test_a_torn_last_checkpoint_line_is_only_a_note(sqlite_store: Store) -> None
     _fill(sqlite_store, 3)
     with open(sqlite_store.audit_anchor_path, "a") as fh:
         fh.write('{"count":4,"he')
-    report = sqlite_store.verify_audit()
+    report = sqlite_store.audit.verify()
     assert report.ok, report.problems
     assert any("incomplete" in n for n in report.notes)
 
@@ -264,9 +264,9 @@ def test_a_missing_anchor_file_fails_and_another_copy_can_be_given(
     _fill(sqlite_store, 3)
     copy = tmp_path / "from-syslog.jsonl"
     sqlite_store.audit_anchor_path.rename(copy)
-    report = sqlite_store.verify_audit()
+    report = sqlite_store.audit.verify()
     assert not report.ok and any("no anchor file" in p for p in report.problems)
-    report = sqlite_store.verify_audit(anchor_path=copy)
+    report = sqlite_store.audit.verify(anchor_path=copy)
     assert report.ok and report.checkpoints == 3 and report.anchor_path == str(copy)
 
 
@@ -282,7 +282,7 @@ def test_the_switch_record_cannot_be_moved(sqlite_store: Store) -> None:
             .where(StoreMetaRow.key == SWITCH_KEY)
             .values(value=json.dumps(value))
         )
-    report = sqlite_store.verify_audit()
+    report = sqlite_store.audit.verify()
     assert not report.ok and any("altered" in p for p in report.problems)
 
 
@@ -315,12 +315,12 @@ def test_an_old_unkeyed_database_opens_verifies_and_upgrades(tmp_path: Path) -> 
     data = tmp_path / "data"
     _legacy_site(data, 4)
     with Store(data) as store:
-        before = store.verify_audit()
+        before = store.audit.verify()
         assert before.ok, before.problems
         assert before.keyed_from is None and before.legacy_entries == 4
         assert any("before the chain was keyed" in n for n in before.notes)
         _fill(store, 3)
-        after = store.verify_audit()
+        after = store.audit.verify()
     assert after.ok, after.problems
     assert (after.keyed_from, after.legacy_entries, after.entries) == (5, 4, 7)
     assert after.checkpoints == 3
@@ -334,7 +334,7 @@ def test_old_entries_cannot_be_rewritten_after_the_upgrade(tmp_path: Path) -> No
     with Store(data) as store:
         _fill(store, 2)
         # the old entries use the public hash: recompute them, but entry 5 links to them
-        entries = store.list_audit()[:4]
+        entries = store.audit.entries()[:4]
         prev = GENESIS_HASH
         with store.engine.begin() as c:
             for e in entries:
@@ -350,7 +350,7 @@ def test_old_entries_cannot_be_rewritten_after_the_upgrade(tmp_path: Path) -> No
             for e in entries:
                 c.execute(update(AuditRow).where(AuditRow.id == e.id).values(prev_hash=prev))
                 prev = c.execute(select(AuditRow.hash).where(AuditRow.id == e.id)).scalar_one()
-        report = store.verify_audit()
+        report = store.audit.verify()
     assert not report.ok and report.first_bad == 5, report.problems
 
 
@@ -361,7 +361,7 @@ def test_deleting_the_switch_record_and_rewriting_is_caught_by_the_checkpoints(
     _sql(sqlite_store, delete(StoreMetaRow).where(StoreMetaRow.key == SWITCH_KEY))
     _rewrite_from(sqlite_store, 1, audit_hash, actor="mallory")
     _fill(sqlite_store, 1)  # the next append must not re-create the record at entry 5
-    report = sqlite_store.verify_audit()
+    report = sqlite_store.audit.verify()
     assert not report.ok and report.first_bad == 1, report.problems
 
 
@@ -371,16 +371,16 @@ def test_concurrent_appends_verify(sqlite_store: Store) -> None:
         t.start()
     for t in threads:
         t.join()
-    report = sqlite_store.verify_audit()
+    report = sqlite_store.audit.verify()
     assert report.ok, report.problems
     assert report.entries == 20 and report.last_anchored == 20 and report.checkpoints == 20
 
 
 def test_the_quick_tail_check_sees_a_deleted_tail(sqlite_store: Store) -> None:
     _fill(sqlite_store, 4)
-    assert sqlite_store.check_audit_anchor_tail() == (None, None)
+    assert sqlite_store.audit.check_anchor_tail() == (None, None)
     _sql(sqlite_store, delete(AuditRow).where(AuditRow.id == 4))
-    bad, problem = sqlite_store.check_audit_anchor_tail()
+    bad, problem = sqlite_store.audit.check_anchor_tail()
     assert bad == 4 and problem is not None and "entry 4 is missing" in problem
 
 

@@ -37,20 +37,20 @@ def test_an_audit_append_under_another_key_is_refused_and_writes_nothing(
     data = tmp_path / "data"
     first = DataCipher(os.urandom(32), source="the deployment's key")
     with Store(data, url=database_url, cipher=first) as store:
-        store.check_data_key()  # a new database: any key may start it
-        store.append_audit("ana", "sign_in", None, {}, {})
-        store.append_audit("ana", "case_open", "C-1", {}, {})
+        store.audit.check_data_key()  # a new database: any key may start it
+        store.audit.append("ana", "sign_in", None, {}, {})
+        store.audit.append("ana", "case_open", "C-1", {}, {})
     with Store(data, url=database_url, cipher=DataCipher(os.urandom(32), "a stray key")) as other:
         with pytest.raises(StoreError, match=REFUSED) as info:
-            other.append_audit("bob", "trace", "C-1", {}, {})
+            other.audit.append("bob", "trace", "C-1", {}, {})
         assert "a stray key" in str(info.value) and "CCTRACE_DATA_KEY_FILE" in str(info.value)
         with pytest.raises(StoreError, match=REFUSED):
-            other.check_data_key()
-        assert len(other.list_audit()) == 2  # nothing was written
+            other.audit.check_data_key()
+        assert len(other.audit.entries()) == 2  # nothing was written
     with Store(data, url=database_url, cipher=first) as store:
-        store.check_data_key()
-        store.append_audit("ana", "trace", "C-1", {}, {})  # the right key goes on
-        report = store.verify_audit()
+        store.audit.check_data_key()
+        store.audit.append("ana", "trace", "C-1", {}, {})  # the right key goes on
+        report = store.audit.verify()
     assert report.ok and report.entries == 3, report.problems
 
 
@@ -73,7 +73,7 @@ def test_ingest_and_serve_refuse_a_process_with_another_key(
     monkeypatch.delenv("CCTRACE_DATA_KEY", raising=False)
     monkeypatch.setenv("CCTRACE_DATA_KEY_FILE", str(key_file))
     with Store.for_site(site) as store:
-        store.append_audit("cli", "user_create", None, {"username": "ana"}, {})
+        store.audit.append("cli", "user_create", None, {"username": "ana"}, {})
     # Another host's service started without the key file: a new key beside the data.
     monkeypatch.delenv("CCTRACE_DATA_KEY_FILE")
     with pytest.raises(StoreError, match=REFUSED):
@@ -81,4 +81,4 @@ def test_ingest_and_serve_refuse_a_process_with_another_key(
     with pytest.raises(ConfigError, match=REFUSED):
         check_shared_store(site, workers=2)
     with Store.for_site(site) as store:
-        assert store.list_footage() == [] and len(store.list_audit()) == 1
+        assert store.footage.files() == [] and len(store.audit.entries()) == 1

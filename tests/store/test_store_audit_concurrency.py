@@ -18,7 +18,7 @@ def test_parallel_appends_from_several_stores_all_land_in_one_chain(
     def append(s: Store, n: int) -> None:
         try:
             for i in range(15):
-                s.append_audit("ivy", "view_case", None, {"writer": n, "i": i}, {})
+                s.audit.append("ivy", "view_case", None, {"writer": n, "i": i}, {})
         except BaseException as exc:  # collected, asserted below
             errors.append(exc)
 
@@ -35,7 +35,7 @@ def test_parallel_appends_from_several_stores_all_land_in_one_chain(
         for s in others:
             s.close()
     assert errors == []
-    entries = store.list_audit()
+    entries = store.audit.entries()
     assert len(entries) == 8 * 15
     assert [e.id for e in entries] == list(range(1, 8 * 15 + 1))
-    assert store.verify_audit().ok
+    assert store.audit.verify().ok

@@ -25,12 +25,12 @@ def test_body_embeddings_round_trip_encrypted_and_by_model(store: Store) -> None
         ),
         tracklet(3),
     ]
-    ids = store.save_batch(f.id, with_body, [], 5.0, b"", FootageStatus.DONE, 50, 0)
-    got = store.body_embeddings(ids)
+    ids = store.tracklets.save_batch(f.id, with_body, [], 5.0, b"", FootageStatus.DONE, 50, 0)
+    got = store.tracklets.body_embeddings(ids)
     assert set(got) == {ids[0], ids[1]}
     np.testing.assert_array_equal(got[ids[0]], vectors[0])
     assert not got[ids[0]].flags.writeable
-    assert set(store.body_embeddings(ids, model="part-colour")) == {ids[0]}
+    assert set(store.tracklets.body_embeddings(ids, model="part-colour")) == {ids[0]}
     with store.engine.connect() as c:
         blobs = [bytes(r) for r in c.execute(select(BodyEmbeddingRow.vector)).scalars()]
     # Encrypted at rest: the raw float bytes are nowhere in the database.
@@ -40,7 +40,7 @@ def test_body_embeddings_round_trip_encrypted_and_by_model(store: Store) -> None
 def test_body_embeddings_go_with_their_tracklet(store: Store) -> None:
     f = setup_footage(store)
     body = BodyAppearance("part-colour", unit_vectors(1, dim=72)[0])
-    ids = store.save_batch(
+    ids = store.tracklets.save_batch(
         f.id,
         [dataclasses.replace(tracklet(1), body=body)],
         [],
@@ -50,10 +50,10 @@ def test_body_embeddings_go_with_their_tracklet(store: Store) -> None:
         50,
         0,
     )
-    assert store.body_embeddings(ids)
+    assert store.tracklets.body_embeddings(ids)
     later = T0 + timedelta(days=365)
-    outcome = store.purge_expired(later, later)
+    outcome = store.retention.purge_expired(later, later)
     assert outcome.tracklets == 1
-    assert store.body_embeddings(ids) == {}
+    assert store.tracklets.body_embeddings(ids) == {}
     with store.engine.connect() as c:
         assert c.execute(select(BodyEmbeddingRow)).first() is None

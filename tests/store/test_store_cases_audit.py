@@ -19,17 +19,17 @@ ACC, REV, REJ = SightingStatus.ACCEPTED, SightingStatus.NEEDS_REVIEW, SightingSt
 
 
 def test_case_lifecycle(store: Store) -> None:
-    case = store.create_case("C-2024-001", "alice", "Public Health Act s.12", notes="index case")
+    case = store.cases.create("C-2024-001", "alice", "Public Health Act s.12", notes="index case")
     assert case.status is CaseStatus.OPEN and case.created_at.tzinfo is not None
-    assert store.get_case("C-2024-001") == case
+    assert store.cases.get("C-2024-001") == case
     with pytest.raises(AlreadyExistsError):
-        store.create_case("C-2024-001", "bob", "again")
+        store.cases.create("C-2024-001", "bob", "again")
     with pytest.raises(NotFoundError):
-        store.get_case("C-404")
-    assert store.set_case_status("C-2024-001", "closed").status is CaseStatus.CLOSED
-    assert [c.id for c in store.list_cases(CaseStatus.CLOSED)] == ["C-2024-001"]
+        store.cases.get("C-404")
+    assert store.cases.set_status("C-2024-001", "closed").status is CaseStatus.CLOSED
+    assert [c.id for c in store.cases.find(CaseStatus.CLOSED)] == ["C-2024-001"]
     with pytest.raises(InvalidInputError):
-        store.set_case_status("C-2024-001", "shredded")
+        store.cases.set_status("C-2024-001", "shredded")
 
 
 @pytest.mark.parametrize(
@@ -42,41 +42,41 @@ def test_case_lifecycle(store: Store) -> None:
 )
 def test_bad_case_inputs(sqlite_store: Store, args: tuple[str, str, str], match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
-        sqlite_store.create_case(*args)
+        sqlite_store.cases.create(*args)
 
 
 @pytest.fixture
 def case_with_tracklets(store: Store) -> tuple[Store, list[int]]:
     f = setup_footage(store)
     ids = save(store, f.id, [tracklet(1), tracklet(2), tracklet(3)])
-    store.create_case("C1", "alice", "basis")
+    store.cases.create("C1", "alice", "basis")
     return store, ids
 
 
 def test_record_sightings_upserts(case_with_tracklets: tuple[Store, list[int]]) -> None:
     store, (a, b, c) = case_with_tracklets
-    store.record_sightings("C1", [(a, 0.9, ACC), (b, 0.6, "needs_review"), (c, 0.2, REJ)])
+    store.sightings.record("C1", [(a, 0.9, ACC), (b, 0.6, "needs_review"), (c, 0.2, REJ)])
     # a weaker machine score does not replace a stronger one; a stronger one does
-    store.record_sightings("C1", [(a, 0.5, REV), (b, 0.8, ACC)])
-    got = {s.tracklet_id: s for s in store.list_sightings("C1")}
+    store.sightings.record("C1", [(a, 0.5, REV), (b, 0.8, ACC)])
+    got = {s.tracklet_id: s for s in store.sightings.of_case("C1")}
     assert (got[a].score, got[a].status) == (0.9, ACC)
     assert (got[b].score, got[b].status) == (0.8, ACC)
-    assert [s.tracklet_id for s in store.list_sightings("C1")] == [a, b, c]  # best first
-    assert [s.tracklet_id for s in store.list_sightings("C1", REJ)] == [c]
+    assert [s.tracklet_id for s in store.sightings.of_case("C1")] == [a, b, c]  # best first
+    assert [s.tracklet_id for s in store.sightings.of_case("C1", REJ)] == [c]
 
 
 def test_human_decision_is_never_downgraded(case_with_tracklets: tuple[Store, list[int]]) -> None:
     store, (a, b, _) = case_with_tracklets
-    store.record_sightings("C1", [(a, 0.7, REV)])
-    decided = store.decide_sighting("C1", a, ACC, "bob")
+    store.sightings.record("C1", [(a, 0.7, REV)])
+    decided = store.sightings.decide("C1", a, ACC, "bob")
     assert decided.decided_by == "bob" and decided.decided_at is not None
-    store.record_sightings("C1", [(a, 0.95, REJ), (a, 0.3, REJ)])
-    got = store.list_sightings("C1")[0]
+    store.sightings.record("C1", [(a, 0.95, REJ), (a, 0.3, REJ)])
+    got = store.sightings.of_case("C1")[0]
     assert (got.status, got.decided_by, got.score) == (ACC, "bob", 0.95)
     # rejected by a person stays rejected, even for a high machine score
-    store.decide_sighting("C1", b, REJ, "bob", score=0.4)
-    store.record_sightings("C1", [(b, 0.99, ACC)])
-    assert {s.tracklet_id: s.status for s in store.list_sightings("C1")}[b] is REJ
+    store.sightings.decide("C1", b, REJ, "bob", score=0.4)
+    store.sightings.record("C1", [(b, 0.99, ACC)])
+    assert {s.tracklet_id: s.status for s in store.sightings.of_case("C1")}[b] is REJ
 
 
 @pytest.mark.parametrize(
@@ -97,8 +97,8 @@ def test_bad_sightings(
     store, ids = case_with_tracklets
     rows = [(ids[0] if t == 1 else t, s, st) for t, s, st in rows]
     with pytest.raises(error):
-        store.record_sightings(case_id, rows)
-    assert store.list_sightings("C1") == []
+        store.sightings.record(case_id, rows)
+    assert store.sightings.of_case("C1") == []
 
 
 # ---- audit ---------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_bad_sightings(
 
 def _fill_audit(store: Store, n: int = 5) -> None:
     for i in range(n):
-        store.append_audit(
+        store.audit.append(
             "alice",
             "search",
             "C1" if i % 2 else None,
@@ -116,19 +116,19 @@ def _fill_audit(store: Store, n: int = 5) -> None:
 
 
 def test_audit_chain_verifies(store: Store) -> None:
-    assert store.verify_audit_chain() is None
-    assert store.audit_head() == (0, GENESIS_HASH)
+    assert store.audit.verify_chain() is None
+    assert store.audit.head() == (0, GENESIS_HASH)
     _fill_audit(store)
-    entries = store.list_audit()
+    entries = store.audit.entries()
     assert [e.id for e in entries] == [1, 2, 3, 4, 5]
     assert entries[0].prev_hash == GENESIS_HASH
     assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(entries))
     assert entries[1].query["window"] == ["2024-03-01", "2024-03-14"]
-    assert store.verify_audit_chain() is None
-    assert store.audit_head() == (5, entries[-1].hash)
-    assert [e.id for e in store.list_audit(case_id="C1")] == [2, 4]
-    assert [e.id for e in store.list_audit(limit=2)] == [1, 2]
-    since = store.list_audit(since=entries[0].timestamp + timedelta(days=1))
+    assert store.audit.verify_chain() is None
+    assert store.audit.head() == (5, entries[-1].hash)
+    assert [e.id for e in store.audit.entries(case_id="C1")] == [2, 4]
+    assert [e.id for e in store.audit.entries(limit=2)] == [1, 2]
+    since = store.audit.entries(since=entries[0].timestamp + timedelta(days=1))
     assert since == []
 
 
@@ -172,7 +172,7 @@ def _raw(store: Store, stmt: Any) -> None:
 def test_audit_chain_detects_tampering(store: Store, tamper: Any, first_bad: int) -> None:
     _fill_audit(store)
     tamper(store)
-    assert store.verify_audit_chain() == first_bad
+    assert store.audit.verify_chain() == first_bad
 
 
 def _swap(store: Store, a: int, b: int) -> None:
@@ -203,8 +203,8 @@ def test_bad_audit_inputs(sqlite_store: Store, kwargs: dict[str, Any], match: st
         "result": {},
     }
     with pytest.raises(InvalidInputError, match=match):
-        sqlite_store.append_audit(**(args | kwargs))
-    assert sqlite_store.list_audit() == []
+        sqlite_store.audit.append(**(args | kwargs))
+    assert sqlite_store.audit.entries() == []
 
 
 @pytest.mark.parametrize("team", ["", "north\nsouth", "bell\x07", " padded ", "x" * 65])
@@ -212,7 +212,7 @@ def test_team_names_are_printable(sqlite_store: Store, team: str) -> None:
     from cctrace.store import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="team"):
-        sqlite_store.create_user("ann", "hash", "investigator", team)
-    sqlite_store.create_user("bob", "hash", "investigator", "north")
+        sqlite_store.users.create("ann", "hash", "investigator", team)
+    sqlite_store.users.create("bob", "hash", "investigator", "north")
     with pytest.raises(InvalidInputError, match="team"):
-        sqlite_store.update_user("bob", team=team)
+        sqlite_store.users.update("bob", team=team)

@@ -18,12 +18,12 @@ from cctrace.store.schema import ContactStatusRow, utcnow
 
 @pytest.fixture
 def case_store(store: Store) -> Store:
-    store.create_case("C1", "alice", "basis")
+    store.cases.create("C1", "alice", "basis")
     return store
 
 
 def _audits(store: Store) -> list[Any]:
-    return [a for a in store.list_audit("C1") if a.action == "contact_status"]
+    return [a for a in store.audit.entries("C1") if a.action == "contact_status"]
 
 
 def _rows(store: Store) -> int:
@@ -33,14 +33,14 @@ def _rows(store: Store) -> int:
 
 def test_a_change_is_stored_per_tracklet_and_audited(case_store: Store) -> None:
     store = case_store
-    assert store.contact_statuses("C1") == {}
-    change = store.set_contact_status(
+    assert store.contacts.statuses("C1") == {}
+    change = store.contacts.set_status(
         "C1", [12, 7], "called", "  left a message  ", "alice", audit_query={"contact_no": 3}
     )
     assert change.changed and change.before is ContactStatus.TO_CALL
     assert change.after is ContactStatus.CALLED and change.tracklet_ids == (7, 12)
     assert change.note == "left a message"
-    stored = store.contact_statuses("C1")
+    stored = store.contacts.statuses("C1")
     assert sorted(stored) == [7, 12]
     assert {r.status for r in stored.values()} == {ContactStatus.CALLED}
     assert {r.updated_by for r in stored.values()} == {"alice"}
@@ -56,22 +56,22 @@ def test_a_change_is_stored_per_tracklet_and_audited(case_store: Store) -> None:
     assert "left a message" not in str(entry.query)  # the note's text is not in the log
     assert change.audit == entry
 
-    later = store.set_contact_status("C1", [7, 12], ContactStatus.TESTED, "left a message", "bob")
+    later = store.contacts.set_status("C1", [7, 12], ContactStatus.TESTED, "left a message", "bob")
     assert later.before is ContactStatus.CALLED and later.after is ContactStatus.TESTED
     assert _audits(store)[-1].query["from"] == "called"
     assert _audits(store)[-1].query["note_changed"] is False
-    assert store.verify_audit_chain() is None
+    assert store.audit.verify_chain() is None
 
 
 def test_setting_what_is_stored_writes_nothing(case_store: Store) -> None:
     store = case_store
-    first = store.set_contact_status("C1", [5], "isolated", "home", "alice")
-    again = store.set_contact_status("C1", [5], "isolated", "home", "bob")
+    first = store.contacts.set_status("C1", [5], "isolated", "home", "alice")
+    again = store.contacts.set_status("C1", [5], "isolated", "home", "bob")
     assert not again.changed and again.audit is None
     assert again.updated_by == "alice" and again.updated_at == first.updated_at
     assert len(_audits(store)) == 1
     # the same status for a contact with a tracklet that has none yet is a change
-    grown = store.set_contact_status("C1", [5, 6], "isolated", "home", "bob")
+    grown = store.contacts.set_status("C1", [5, 6], "isolated", "home", "bob")
     assert grown.changed and grown.before is ContactStatus.ISOLATED
     assert len(_audits(store)) == 2
 
@@ -80,15 +80,15 @@ def test_a_regrouped_contact_takes_the_newest_status(case_store: Store) -> None:
     """A re-trace may join tracklets into people differently: the person takes the newest
     status among their tracklets; a tracklet new to them inherits it."""
     store = case_store
-    store.set_contact_status("C1", [1, 2], "called", "", "alice")
-    store.set_contact_status("C1", [3], "not_reachable", "no answer", "alice")
-    stored = store.contact_statuses("C1")
+    store.contacts.set_status("C1", [1, 2], "called", "", "alice")
+    store.contacts.set_status("C1", [3], "not_reachable", "no answer", "alice")
+    stored = store.contacts.statuses("C1")
     merged = status_of(stored, [1, 2, 3])
     assert merged is not None and merged.status is ContactStatus.NOT_REACHABLE
     grown = status_of(stored, [2, 9])
     assert grown is not None and grown.status is ContactStatus.CALLED
     assert status_of(stored, [9]) is None
-    change = store.set_contact_status("C1", [1, 2, 3], "tested", "", "alice")
+    change = store.contacts.set_status("C1", [1, 2, 3], "tested", "", "alice")
     assert change.before is ContactStatus.NOT_REACHABLE
 
 
@@ -111,7 +111,7 @@ def test_a_regrouped_contact_takes_the_newest_status(case_store: Store) -> None:
 def test_bad_input_is_refused_and_nothing_is_written(
     sqlite_store: Store, kwargs: dict[str, Any], match: str
 ) -> None:
-    sqlite_store.create_case("C1", "alice", "basis")
+    sqlite_store.cases.create("C1", "alice", "basis")
     args: dict[str, Any] = {
         "case_id": "C1",
         "tracklet_ids": [1],
@@ -120,42 +120,44 @@ def test_bad_input_is_refused_and_nothing_is_written(
         "actor": "alice",
     } | kwargs
     with pytest.raises(InvalidInputError, match=match):
-        sqlite_store.set_contact_status(**args)
+        sqlite_store.contacts.set_status(**args)
     assert _rows(sqlite_store) == 0 and _audits(sqlite_store) == []
 
 
 def test_a_note_keeps_line_breaks_and_korean(sqlite_store: Store) -> None:
-    sqlite_store.create_case("C1", "alice", "basis")
-    change = sqlite_store.set_contact_status("C1", [1], "called", "검사 예정\r\n내일 10시", "alice")
+    sqlite_store.cases.create("C1", "alice", "basis")
+    change = sqlite_store.contacts.set_status(
+        "C1", [1], "called", "검사 예정\r\n내일 10시", "alice"
+    )
     assert change.note == "검사 예정\n내일 10시"
-    assert sqlite_store.contact_statuses("C1")[1].note == "검사 예정\n내일 10시"
+    assert sqlite_store.contacts.statuses("C1")[1].note == "검사 예정\n내일 10시"
 
 
 def test_an_unknown_case_is_not_found(case_store: Store) -> None:
     with pytest.raises(NotFoundError, match="C-404"):
-        case_store.set_contact_status("C-404", [1], "called", "", "alice")
+        case_store.contacts.set_status("C-404", [1], "called", "", "alice")
     assert _rows(case_store) == 0
 
 
 def test_the_change_and_its_audit_entry_commit_together(sqlite_store: Store) -> None:
     """An audit entry that cannot be written takes the status change back with it."""
-    sqlite_store.create_case("C1", "alice", "basis")
+    sqlite_store.cases.create("C1", "alice", "basis")
     with pytest.raises(InvalidInputError, match="JSON-serialisable"):
-        sqlite_store.set_contact_status(
+        sqlite_store.contacts.set_status(
             "C1", [1], "called", "", "alice", audit_query={"bad": object()}
         )
     assert _rows(sqlite_store) == 0 and _audits(sqlite_store) == []
 
 
 def test_concurrent_changes_each_get_their_entry(sqlite_store: Store) -> None:
-    sqlite_store.create_case("C1", "alice", "basis")
+    sqlite_store.cases.create("C1", "alice", "basis")
     statuses = ["called", "tested", "isolated", "not_reachable", "to_call"]
     errors: list[BaseException] = []
 
     def work(worker: int) -> None:
         try:
             for k, status in enumerate(statuses):
-                sqlite_store.set_contact_status("C1", [worker], status, f"{k}", f"w{worker}")
+                sqlite_store.contacts.set_status("C1", [worker], status, f"{k}", f"w{worker}")
         except BaseException as exc:
             errors.append(exc)
 
@@ -166,24 +168,24 @@ def test_concurrent_changes_each_get_their_entry(sqlite_store: Store) -> None:
         t.join()
     assert errors == []
     assert len(_audits(sqlite_store)) == 4 * len(statuses)
-    assert {r.status for r in sqlite_store.contact_statuses("C1").values()} == {
+    assert {r.status for r in sqlite_store.contacts.statuses("C1").values()} == {
         ContactStatus.TO_CALL
     }
-    assert sqlite_store.verify_audit_chain() is None
+    assert sqlite_store.audit.verify_chain() is None
 
 
 def test_statuses_of_several_cases_and_the_purge(sqlite_store: Store) -> None:
     store = sqlite_store
-    store.create_case("C1", "alice", "basis")
-    store.create_case("C2", "alice", "basis")
-    store.set_contact_status("C1", [1], "called", "", "alice")
-    store.set_contact_status("C2", [1], "tested", "", "alice")
-    both = store.contact_statuses_of(["C1", "C2", "C3"])
+    store.cases.create("C1", "alice", "basis")
+    store.cases.create("C2", "alice", "basis")
+    store.contacts.set_status("C1", [1], "called", "", "alice")
+    store.contacts.set_status("C2", [1], "tested", "", "alice")
+    both = store.contacts.statuses_of(["C1", "C2", "C3"])
     assert both["C1"][1].status is ContactStatus.CALLED
     assert both["C2"][1].status is ContactStatus.TESTED and both["C3"] == {}
-    store.set_case_status("C1", "closed")
+    store.cases.set_status("C1", "closed")
     now = utcnow()
-    store.purge_expired(now - timedelta(days=28), now + timedelta(seconds=1))
-    assert store.contact_statuses("C1") == {}  # the expired case's notes are gone
-    assert 1 in store.contact_statuses("C2")
+    store.retention.purge_expired(now - timedelta(days=28), now + timedelta(seconds=1))
+    assert store.contacts.statuses("C1") == {}  # the expired case's notes are gone
+    assert 1 in store.contacts.statuses("C2")
     assert _audits(store)  # the audit log stays

@@ -38,25 +38,26 @@ def test_kill_9_mid_batch_leaves_nothing(store: Store) -> None:
     child = _run_child(f"""
         import os, signal
         from cctrace.store import Store
+        from cctrace.store._ingest import TrackletBatchWriter
         from tests.store.store_factories import encounter, save, tracklet
 
         def die(*args, **kwargs):
             os.kill(os.getpid(), signal.SIGKILL)  # tracklets, points, faces already flushed
 
-        Store._insert_encounters = die
+        TrackletBatchWriter._insert_encounters = die
         store = Store({str(store.data_dir)!r}, url={store.url!r})
         save(store, {f.id}, [tracklet(2), tracklet(3)], [encounter(1, 2)], offset=9.0)
     """)
     assert child.returncode == -9, child.stderr
-    assert [t.track_id for t in store.tracklets_in_window(*_all_time())] == [1]
-    footage = store.get_footage(f.id)
+    assert [t.track_id for t in store.tracklets.in_window(*_all_time())] == [1]
+    footage = store.footage.get(f.id)
     assert footage.progress_offset_s == 5.0 and footage.status is FootageStatus.RUNNING
     if store.dialect == "sqlite":
         with store.engine.connect() as c:
             assert c.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
     # the retried batch goes in whole (its files are overwritten, not duplicated)
     ids = save(store, f.id, [tracklet(2), tracklet(3)], [encounter(1, 2)], offset=9.0)
-    assert len(ids) == 2 and len(store.encounters_for(ids)) == 1
+    assert len(ids) == 2 and len(store.tracklets.encounters_for(ids)) == 1
     crops = list((store.data_dir / "crops").rglob("t2_*.jpg.enc"))
     assert len(crops) == 2
 
@@ -76,7 +77,7 @@ def test_concurrent_writers(store: Store) -> None:
         data_dir, url, footage_id, cam = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
         with Store(data_dir, url=url) as store:
             for i in range({n_each}):
-                store.append_audit(cam, "search", None, {{"i": i}}, {{"hits": i}})
+                store.audit.append(cam, "search", None, {{"i": i}}, {{"hits": i}})
                 save(store, footage_id, [tracklet(2 * i, camera_id=cam),
                                          tracklet(2 * i + 1, camera_id=cam)],
                      [encounter(2 * i, 2 * i + 1, camera_id=cam)], offset=float(i))
@@ -103,8 +104,8 @@ def test_concurrent_writers(store: Store) -> None:
     for p in procs:
         _, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
-    assert store.verify_audit_chain() is None
-    assert len(store.list_audit()) == n_procs * n_each
-    assert len(store.tracklets_in_window(*_all_time())) == n_procs * n_each * 2
+    assert store.audit.verify_chain() is None
+    assert len(store.audit.entries()) == n_procs * n_each
+    assert len(store.tracklets.in_window(*_all_time())) == n_procs * n_each * 2
     for f in feet:
-        assert store.get_footage(f.id).progress_offset_s == n_each - 1
+        assert store.footage.get(f.id).progress_offset_s == n_each - 1

@@ -34,7 +34,7 @@ def loose(n: int, camera_id: str = "cam1", seed: int = 7, start: datetime = T0) 
 
 
 def _save(store: Store, footage_id: int, faces: list[LooseFace], offset: float = 10.0) -> None:
-    store.save_batch(
+    store.tracklets.save_batch(
         footage_id, [], [], offset, b"state", FootageStatus.RUNNING, 0, 0, loose_faces=faces
     )
 
@@ -43,7 +43,7 @@ def test_round_trip_encrypted_at_rest(store: Store) -> None:
     footage = setup_footage(store)
     faces = loose(3)
     _save(store, footage.id, faces)
-    got = store.loose_faces_in_window(None, None)
+    got = store.faces.loose_in_window(None, None)
     assert [g.frame_index for g in got] == [100, 101, 102]
     for g, f in zip(got, faces, strict=True):
         assert g.camera_id == "cam1" and g.footage_id == footage.id
@@ -62,9 +62,9 @@ def test_round_trip_encrypted_at_rest(store: Store) -> None:
 def test_window_and_camera_filter(store: Store) -> None:
     footage = setup_footage(store)
     _save(store, footage.id, loose(5))
-    window = store.loose_faces_in_window(T0 + timedelta(seconds=0.3), T0 + timedelta(seconds=0.6))
+    window = store.faces.loose_in_window(T0 + timedelta(seconds=0.3), T0 + timedelta(seconds=0.6))
     assert [g.frame_index for g in window] == [102, 103]
-    assert store.loose_faces_in_window(None, None, camera_ids=["other"]) == []
+    assert store.faces.loose_in_window(None, None, camera_ids=["other"]) == []
 
 
 def test_a_retried_batch_adds_nothing_twice(store: Store) -> None:
@@ -75,8 +75,8 @@ def test_a_retried_batch_adds_nothing_twice(store: Store) -> None:
     _save(store, footage.id, faces[:3])
     _save(store, footage.id, faces[1:])  # overlapping replay
     _save(store, footage.id, faces)
-    assert store.count_loose_faces(footage.id) == 4
-    assert sorted(g.frame_index for g in store.loose_faces_in_window(None, None)) == [
+    assert store.faces.count_loose(footage.id) == 4
+    assert sorted(g.frame_index for g in store.faces.loose_in_window(None, None)) == [
         100,
         101,
         102,
@@ -89,11 +89,11 @@ def test_a_bad_loose_face_stores_nothing_of_the_batch(store: Store) -> None:
     bad = loose(1)[0]
     bad = LooseFace(**{**bad.__dict__, "embedding": bad.embedding * 3})  # not normalised
     with pytest.raises(InvalidInputError):
-        store.save_batch(
+        store.tracklets.save_batch(
             footage.id, [tracklet(1)], [], 5.0, None, FootageStatus.RUNNING, 0, 0, loose_faces=[bad]
         )
-    assert store.count_tracklets() == 0 and store.count_loose_faces() == 0
-    assert store.get_footage(footage.id).progress_offset_s == 0.0
+    assert store.tracklets.count() == 0 and store.faces.count_loose() == 0
+    assert store.footage.get(footage.id).progress_offset_s == 0.0
 
 
 def test_deleting_the_footage_file_deletes_its_loose_faces(store: Store) -> None:
@@ -103,7 +103,7 @@ def test_deleting_the_footage_file_deletes_its_loose_faces(store: Store) -> None
         if store.dialect == "sqlite":
             con.execute(text("PRAGMA foreign_keys = ON"))
         con.execute(text("delete from footage_files where id = :i"), {"i": footage.id})
-    assert store.count_loose_faces() == 0
+    assert store.faces.count_loose() == 0
 
 
 def test_retention_purge_removes_old_loose_faces(store: Store) -> None:
@@ -120,10 +120,10 @@ def test_retention_purge_removes_old_loose_faces(store: Store) -> None:
     now = T0 + timedelta(days=31)
     retention = RetentionConfig(days=28)
     dry = purge_store(store, retention, now=now, dry_run=True)
-    assert dry.loose_faces == 2 and store.count_loose_faces() == 4
+    assert dry.loose_faces == 2 and store.faces.count_loose() == 4
     done = purge_store(store, retention, now=now)
     assert done.loose_faces == 2 and done.counts()["loose_faces"] == 2
-    left = store.loose_faces_in_window(None, None)
+    left = store.faces.loose_in_window(None, None)
     assert len(left) == 2 and all(g.timestamp >= now - timedelta(days=28) for g in left)
-    entry = store.list_audit()[-1]
+    entry = store.audit.entries()[-1]
     assert entry.action == "purge" and entry.result["loose_faces"] == 2

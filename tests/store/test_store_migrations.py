@@ -123,17 +123,17 @@ def test_a_legacy_database_is_stamped_and_upgraded_with_its_data(
     _create_legacy(engine, version)
     with Store(tmp_path / "data", url=db_url) as store:
         assert store.instance_id == "legacy-instance"
-        (footage,) = store.list_footage()
+        (footage,) = store.footage.files()
         assert footage.path == "/f.mp4" and footage.start_time == T0
         assert footage.start_source is None and footage.run_owner is None
-        store.claim_footage(footage.id, "host:1:2")
-        assert store.get_footage(footage.id).run_owner == "host:1:2"
-        store.record_footage_failure("cam", "/g.mp4", "unreadable")
-        assert [f.path for f in store.list_footage_failures()] == ["/g.mp4"]
-        case = store.get_case("C-1")
+        store.footage.claim(footage.id, "host:1:2")
+        assert store.footage.get(footage.id).run_owner == "host:1:2"
+        store.footage.record_failure("cam", "/g.mp4", "unreadable")
+        assert [f.path for f in store.footage.failures()] == ["/g.mp4"]
+        case = store.cases.get("C-1")
         assert case.team == "default" and case.window_from is None
-        approval = store.request_approval("C-1", "export", "ana", "why", None, "d" * 64)
-        assert store.get_approval(approval.id).result_digest == "d" * 64
+        approval = store.approvals.request("C-1", "export", "ana", "why", None, "d" * 64)
+        assert store.approvals.get(approval.id).result_digest == "d" * 64
     assert _revision(engine) == head_revision()
     # the longest tracklet is measured from the table on first open (none here)
     assert _meta(engine) == {"instance_id": "legacy-instance", "longest_tracklet_s": "0.0"}

@@ -38,20 +38,20 @@ def files_under(root: Path) -> set[Path]:
 
 def test_camera_upsert_round_trip(store: Store) -> None:
     h = np.arange(9, dtype=float).reshape(3, 3)
-    store.upsert_camera("cam1", "Lobby", lat=1.3, lon=103.8, homography=h, config={"fps": 5})
-    cam = store.get_camera("cam1")
+    store.cameras.upsert("cam1", "Lobby", lat=1.3, lon=103.8, homography=h, config={"fps": 5})
+    cam = store.cameras.get("cam1")
     assert cam.name == "Lobby" and cam.lat == 1.3 and cam.config == {"fps": 5}
     assert cam.homography == ((0.0, 1.0, 2.0), (3.0, 4.0, 5.0), (6.0, 7.0, 8.0))
-    store.upsert_camera("cam1", "Lobby east", x_m=3.0)
-    cam = store.get_camera("cam1")
+    store.cameras.upsert("cam1", "Lobby east", x_m=3.0)
+    cam = store.cameras.get("cam1")
     assert (cam.name, cam.lat, cam.x_m, cam.homography) == ("Lobby east", None, 3.0, None)
-    store.upsert_camera("cam0")
-    assert [c.id for c in store.list_cameras()] == ["cam0", "cam1"]
+    store.cameras.upsert("cam0")
+    assert [c.id for c in store.cameras.all()] == ["cam0", "cam1"]
 
 
 def test_unknown_camera_raises(store: Store) -> None:
     with pytest.raises(NotFoundError, match="nope"):
-        store.get_camera("nope")
+        store.cameras.get("nope")
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_unknown_camera_raises(store: Store) -> None:
 )
 def test_bad_camera_inputs(sqlite_store: Store, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
-        sqlite_store.upsert_camera(**kwargs)
+        sqlite_store.cameras.upsert(**kwargs)
 
 
 # ---- footage -------------------------------------------------------------------------
@@ -79,11 +79,11 @@ def test_bad_camera_inputs(sqlite_store: Store, kwargs: dict[str, Any], match: s
 def test_footage_get_or_create_is_idempotent(store: Store) -> None:
     first = setup_footage(store)
     assert first.status is FootageStatus.PENDING and first.progress_offset_s == 0.0
-    again = store.get_or_create_footage("cam1", "/moved/file.mp4", SHA.upper(), 1000, T0, 60, 25)
+    again = store.footage.get_or_create("cam1", "/moved/file.mp4", SHA.upper(), 1000, T0, 60, 25)
     assert again.id == first.id and again.path == first.path
-    other = store.get_or_create_footage("cam1", "/videos/b.mp4", "cd" * 32, 5, T0, 1, 25)
+    other = store.footage.get_or_create("cam1", "/videos/b.mp4", "cd" * 32, 5, T0, 1, 25)
     assert other.id != first.id
-    assert [f.id for f in store.list_footage("cam1")] == sorted([first.id, other.id])
+    assert [f.id for f in store.footage.files("cam1")] == sorted([first.id, other.id])
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_footage_get_or_create_is_idempotent(store: Store) -> None:
     ],
 )
 def test_bad_footage_inputs(sqlite_store: Store, changes: dict[str, Any], error: type) -> None:
-    sqlite_store.upsert_camera("cam1")
+    sqlite_store.cameras.upsert("cam1")
     args: dict[str, Any] = {
         "camera_id": "cam1",
         "path": "/v.mp4",
@@ -109,23 +109,23 @@ def test_bad_footage_inputs(sqlite_store: Store, changes: dict[str, Any], error:
         "fps": 25.0,
     }
     with pytest.raises(error):
-        sqlite_store.get_or_create_footage(**(args | changes))
+        sqlite_store.footage.get_or_create(**(args | changes))
 
 
 def test_mark_footage(store: Store) -> None:
     f = setup_footage(store)
-    rec = store.mark_footage(
+    rec = store.footage.mark(
         f.id, "failed", "decoder exploded", progress_offset_s=3.5, checkpoint_state=b"\x00\x01"
     )
     assert rec.status is FootageStatus.FAILED and rec.error == "decoder exploded"
     assert rec.checkpoint_state == b"\x00\x01" and rec.progress_offset_s == 3.5
-    rec = store.mark_footage(f.id, FootageStatus.DONE, clear_checkpoint=True)
+    rec = store.footage.mark(f.id, FootageStatus.DONE, clear_checkpoint=True)
     assert rec.checkpoint_state is None and rec.error is None and rec.progress_offset_s == 3.5
-    assert [r.id for r in store.list_footage(status="done")] == [f.id]
+    assert [r.id for r in store.footage.files(status="done")] == [f.id]
     with pytest.raises(InvalidInputError, match="footage status"):
-        store.mark_footage(f.id, "finished")
+        store.footage.mark(f.id, "finished")
     with pytest.raises(NotFoundError):
-        store.mark_footage(999, "done")
+        store.footage.mark(999, "done")
 
 
 # ---- save_batch ----------------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_mark_footage(store: Store) -> None:
 def test_save_batch_round_trip(store: Store) -> None:
     f = setup_footage(store)
     t1, t2, t3 = tracklet(7), tracklet(3, start=T0 + timedelta(seconds=2)), tracklet(5)
-    ids = store.save_batch(
+    ids = store.tracklets.save_batch(
         f.id,
         [t1, t2, t3],
         [encounter(7, 3), encounter(5, 7)],
@@ -145,7 +145,7 @@ def test_save_batch_round_trip(store: Store) -> None:
         2,
     )
     assert len(set(ids)) == 3
-    recs = store.get_tracklets(ids)
+    recs = store.tracklets.get_many(ids)
     assert [r.track_id for r in recs] == [7, 3, 5]
     r1 = recs[0]
     assert (r1.camera_id, r1.footage_id, r1.n_points) == ("cam1", f.id, 5)
@@ -156,9 +156,9 @@ def test_save_batch_round_trip(store: Store) -> None:
     snap = cv2.imread(r1.snapshot_path)
     assert snap is not None and snap.shape == t1.snapshot.image.shape  # type: ignore[union-attr]
 
-    assert store.tracklet_points(ids[0]) == t1.points
+    assert store.tracklets.points(ids[0]) == t1.points
 
-    faces = store.embeddings_for_tracklets([ids[0]])
+    faces = store.faces.embeddings_of([ids[0]])
     assert [e.quality for e in faces] == pytest.approx([0.6, 0.5])  # best first
     by_frame = {e.frame_index: e for e in faces}
     for sample in t1.faces:
@@ -167,10 +167,10 @@ def test_save_batch_round_trip(store: Store) -> None:
         assert got.timestamp == sample.timestamp
         assert got.mask_probability == sample.mask_probability
         assert got.crop_path is not None
-        crop = cv2.imdecode(np.frombuffer(store.read_crop(got.crop_path), np.uint8), 1)
+        crop = cv2.imdecode(np.frombuffer(store.faces.read_crop(got.crop_path), np.uint8), 1)
         assert crop is not None and crop.shape == sample.crop.shape  # type: ignore[union-attr]
 
-    footage = store.get_footage(f.id)
+    footage = store.footage.get(f.id)
     assert (footage.progress_offset_s, footage.checkpoint_state, footage.status) == (
         12.5,
         b"state",
@@ -178,7 +178,7 @@ def test_save_batch_round_trip(store: Store) -> None:
     )
     assert (footage.frames_decoded, footage.frames_failed) == (250, 2)
 
-    encs = store.encounters_for([ids[0]])
+    encs = store.tracklets.encounters_for([ids[0]])
     assert sorted(e.other_tracklet_id for e in encs) == sorted([ids[1], ids[2]])
     assert all(e.tracklet_id == ids[0] for e in encs)
     e = encs[0]
@@ -189,7 +189,7 @@ def test_save_batch_round_trip(store: Store) -> None:
         assert all(a < b for a, b in pairs)
         assert c.execute(select(EncounterRow.seconds_within_2m)).scalars().all() == [0.8, 0.8]
     # both sides asked about -> the encounter appears once from each side
-    both = store.encounters_for([ids[0], ids[1]])
+    both = store.tracklets.encounters_for([ids[0], ids[1]])
     assert len(both) == 3
     assert {(x.tracklet_id, x.other_tracklet_id) for x in both} >= {
         (ids[0], ids[1]),
@@ -212,7 +212,7 @@ def test_save_batch_is_idempotent(store: Store) -> None:
 
 def test_same_track_id_in_another_footage_is_new(store: Store) -> None:
     f1 = setup_footage(store)
-    f2 = store.get_or_create_footage("cam1", "/v2.mp4", "cd" * 32, 1, T0, 1.0, 25.0)
+    f2 = store.footage.get_or_create("cam1", "/v2.mp4", "cd" * 32, 1, T0, 1.0, 25.0)
     (a,) = save(store, f1.id, [tracklet(1)])
     (b,) = save(store, f2.id, [tracklet(1)])
     assert a != b
@@ -248,7 +248,7 @@ def test_file_write_failure_leaves_nothing(
         save(store, f.id, [tracklet(2), tracklet(3), tracklet(4)], [encounter(1, 2)], offset=9.0)
     assert counts(store) == before
     assert files_under(store.data_dir) == files  # the batch's new files were removed
-    assert store.get_footage(f.id).progress_offset_s == 5.0
+    assert store.footage.get(f.id).progress_offset_s == 5.0
 
 
 def test_bad_encounter_reference_leaves_nothing(store: Store) -> None:
@@ -258,7 +258,7 @@ def test_bad_encounter_reference_leaves_nothing(store: Store) -> None:
     with pytest.raises(InvalidInputError, match=r"\[42\]"):
         save(store, f.id, [tracklet(2), tracklet(3)], [encounter(2, 3), encounter(3, 42)])
     assert counts(store) == before and files_under(store.data_dir) == files
-    assert store.get_footage(f.id).progress_offset_s == 5.0
+    assert store.footage.get(f.id).progress_offset_s == 5.0
     save(store, f.id, [tracklet(2), tracklet(3)], [encounter(2, 3)])  # the fixed batch goes in
     assert counts(store)["tracklets"] == 3
 
@@ -271,7 +271,7 @@ def test_database_failure_mid_batch_rolls_back(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("crash after the tracklets were flushed")
 
-    monkeypatch.setattr(Store, "_insert_encounters", boom)
+    monkeypatch.setattr(store.tracklets, "_insert_encounters", boom)
     with pytest.raises(RuntimeError):
         save(store, f.id, [tracklet(1), tracklet(2)], [encounter(1, 2)])
     assert counts(store) == {
@@ -280,7 +280,7 @@ def test_database_failure_mid_batch_rolls_back(
         "face_embeddings": 0,
         "encounters": 0,
     }
-    assert store.get_footage(f.id).status is FootageStatus.PENDING
+    assert store.footage.get(f.id).status is FootageStatus.PENDING
 
 
 def _with_points(t: Tracklet, points: tuple[TrackPoint, ...]) -> Tracklet:
@@ -324,7 +324,7 @@ def test_save_batch_unknown_footage_and_status(sqlite_store: Store) -> None:
         save(sqlite_store, 12345, [tracklet(1)])
     f = setup_footage(sqlite_store)
     with pytest.raises(InvalidInputError, match="footage status"):
-        sqlite_store.save_batch(f.id, [], [], 1.0, None, "bogus", 0, 0)
+        sqlite_store.tracklets.save_batch(f.id, [], [], 1.0, None, "bogus", 0, 0)
 
 
 # ---- time ----------------------------------------------------------------------------
@@ -335,17 +335,17 @@ def test_utc_round_trip(store: Store) -> None:
     local_start = datetime(2024, 3, 1, 14, 30, 0, 250000, tzinfo=ist)  # 09:00:00.25 UTC
     f = setup_footage(store)
     (tid,) = save(store, f.id, [tracklet(1, start=local_start)])
-    rec = store.get_tracklet(tid)
+    rec = store.tracklets.get(tid)
     assert rec.start == local_start and rec.start.tzinfo is UTC
     assert rec.start == datetime(2024, 3, 1, 9, 0, 0, 250000, tzinfo=UTC)
-    pts = store.tracklet_points(tid)
+    pts = store.tracklets.points(tid)
     assert all(p.timestamp.tzinfo is UTC for p in pts)
-    assert store.get_footage(f.id).start_time.tzinfo is UTC
+    assert store.footage.get(f.id).start_time.tzinfo is UTC
     # windows given in another zone select by instant, not by wall clock
-    hit = store.tracklets_in_window(local_start - timedelta(seconds=1), local_start)
+    hit = store.tracklets.in_window(local_start - timedelta(seconds=1), local_start)
     assert [r.id for r in hit] == [tid]
     with pytest.raises(InvalidInputError, match="timezone-aware"):
-        store.tracklets_in_window(datetime(2024, 3, 1), datetime(2024, 3, 2))
+        store.tracklets.in_window(datetime(2024, 3, 1), datetime(2024, 3, 2))
 
 
 @pytest.mark.parametrize(
@@ -364,14 +364,14 @@ def test_tracklets_in_window(
 ) -> None:
     s = sqlite_store
     f = setup_footage(s)
-    s.upsert_camera("cam2")
-    f2 = s.get_or_create_footage("cam2", "/c2.mp4", "ef" * 32, 1, T0, 1.0, 25.0)
+    s.cameras.upsert("cam2")
+    f2 = s.footage.get_or_create("cam2", "/c2.mp4", "ef" * 32, 1, T0, 1.0, 25.0)
     (a,) = save(s, f.id, [tracklet(1)])  # T0 .. T0+0.8 s
     (b,) = save(s, f2.id, [tracklet(1, camera_id="cam2", start=T0 + timedelta(seconds=10))])
     names = {a: "a", b: "b"}
-    got = s.tracklets_in_window(T0 + timedelta(seconds=from_s), T0 + timedelta(seconds=to_s))
+    got = s.tracklets.in_window(T0 + timedelta(seconds=from_s), T0 + timedelta(seconds=to_s))
     assert [names[r.id] for r in got] == expected
-    only_cam2 = s.tracklets_in_window(T0 - timedelta(days=1), T0 + timedelta(days=1), ["cam2"])
+    only_cam2 = s.tracklets.in_window(T0 - timedelta(days=1), T0 + timedelta(days=1), ["cam2"])
     assert [r.id for r in only_cam2] == [b]
 
 
@@ -383,10 +383,10 @@ def test_encounter_time_filter(store: Store) -> None:
         [tracklet(1), tracklet(2)],
         [encounter(1, 2), encounter(1, 2, start=T0 + timedelta(minutes=5))],
     )
-    assert len(store.encounters_for([ids[0]])) == 2
-    late = store.encounters_for([ids[0]], t_from=T0 + timedelta(minutes=1))
+    assert len(store.tracklets.encounters_for([ids[0]])) == 2
+    late = store.tracklets.encounters_for([ids[0]], t_from=T0 + timedelta(minutes=1))
     assert [e.start for e in late] == [T0 + timedelta(minutes=5)]
-    early = store.encounters_for([ids[1]], t_to=T0 + timedelta(minutes=1))
+    early = store.tracklets.encounters_for([ids[1]], t_to=T0 + timedelta(minutes=1))
     assert [e.start for e in early] == [T0] and early[0].other_tracklet_id == ids[0]
 
 
@@ -396,13 +396,13 @@ def test_encounter_time_filter(store: Store) -> None:
 def test_get_tracklets_order_and_missing(store: Store) -> None:
     f = setup_footage(store)
     ids = save(store, f.id, [tracklet(1), tracklet(2), tracklet(3)])
-    got = store.get_tracklets([ids[2], 999, ids[0], ids[2]])
+    got = store.tracklets.get_many([ids[2], 999, ids[0], ids[2]])
     assert [r.id for r in got] == [ids[2], ids[0]]
     with pytest.raises(NotFoundError):
-        store.tracklet_points(999)
+        store.tracklets.points(999)
     with pytest.raises(NotFoundError):
-        store.get_tracklet(999)
-    pts = store.points_for_tracklets(ids)
+        store.tracklets.get(999)
+    pts = store.tracklets.points_of(ids)
     assert set(pts) == set(ids) and all(len(v) == 5 for v in pts.values())
 
 
@@ -412,14 +412,14 @@ def test_nan_ground_point_round_trips(store: Store) -> None:
     p = t.points[0]
     unmapped = TrackPoint(p.frame_index, p.timestamp, p.xyxy, (math.nan, math.nan), 0.5)
     (tid,) = save(store, f.id, [_with_points(t, (unmapped, *t.points[1:]))])
-    got = store.tracklet_points(tid)
+    got = store.tracklets.points(tid)
     assert math.isnan(got[0].ground_xy[0]) and got[1].ground_xy == t.points[1].ground_xy
 
 
 def test_mot_rows(store: Store) -> None:
     f = setup_footage(store)
     ids = save(store, f.id, [tracklet(1, n_points=2), tracklet(2, n_points=2, first_frame=1)])
-    rows = store.mot_rows("cam1")
+    rows = store.tracklets.mot_rows("cam1")
     assert [(r.frame_index, r.track_id) for r in rows] == [
         (0, ids[0]),
         (1, ids[0]),
@@ -428,21 +428,21 @@ def test_mot_rows(store: Store) -> None:
     ]
     r = rows[0]
     assert (r.x, r.y, r.w, r.h) == (10.0, 20.0, 40.0, 100.0) and r.confidence == 0.9
-    assert store.mot_rows("cam1", footage_id=f.id + 1) == []
+    assert store.tracklets.mot_rows("cam1", footage_id=f.id + 1) == []
     frame, track, *_ = rows[-1]  # unpacks like report.mot's tuples
     assert (frame, track) == (2, ids[1])
-    assert store.count_tracklets() == 2 and store.count_tracklets(f.id + 1) == 0
+    assert store.tracklets.count() == 2 and store.tracklets.count(f.id + 1) == 0
 
 
 def test_purge_expired(store: Store) -> None:
     f = setup_footage(store)
     old, new = tracklet(1), tracklet(2, start=T0 + timedelta(days=30))
     ids = save(store, f.id, [old, new], [encounter(1, 2)])
-    old_files = {e.crop_path for e in store.embeddings_for_tracklets([ids[0]])}
-    old_files.add(store.get_tracklet(ids[0]).snapshot_path)
-    dry = store.purge_expired(T0 + timedelta(days=1), T0, dry_run=True)
+    old_files = {e.crop_path for e in store.faces.embeddings_of([ids[0]])}
+    old_files.add(store.tracklets.get(ids[0]).snapshot_path)
+    dry = store.retention.purge_expired(T0 + timedelta(days=1), T0, dry_run=True)
     assert counts(store)["tracklets"] == 2
-    outcome = store.purge_expired(T0 + timedelta(days=1), T0)
+    outcome = store.retention.purge_expired(T0 + timedelta(days=1), T0)
     assert outcome == dry
     assert (outcome.tracklets, outcome.track_points, len(outcome.embedding_ids)) == (1, 5, 2)
     assert outcome.encounters == 1 and len(outcome.files) == 3
@@ -452,19 +452,19 @@ def test_purge_expired(store: Store) -> None:
         "face_embeddings": 2,
         "encounters": 0,
     }
-    assert store.embeddings_for_tracklets([ids[0]]) == []
-    assert len(store.embeddings_for_tracklets([ids[1]])) == 2
+    assert store.faces.embeddings_of([ids[0]]) == []
+    assert len(store.faces.embeddings_of([ids[1]])) == 2
     assert {store.abspath(p) for p in outcome.files} == old_files
     with pytest.raises(InvalidInputError):
-        store.purge_expired(datetime(2024, 1, 1), T0)
+        store.retention.purge_expired(datetime(2024, 1, 1), T0)
 
 
 def test_camera_ids_are_safe_folder_names(sqlite_store: Store) -> None:
     s = sqlite_store
-    s.upsert_camera("../etc/cam 1")
-    f = s.get_or_create_footage("../etc/cam 1", "/v.mp4", SHA, 1, T0, 1.0, 25.0)
+    s.cameras.upsert("../etc/cam 1")
+    f = s.footage.get_or_create("../etc/cam 1", "/v.mp4", SHA, 1, T0, 1.0, 25.0)
     (tid,) = save(s, f.id, [tracklet(1, camera_id="../etc/cam 1")])
-    snap = s.get_tracklet(tid).snapshot_path
+    snap = s.tracklets.get(tid).snapshot_path
     assert snap is not None and Path(snap).resolve().is_relative_to(s.data_dir)
 
 

@@ -229,7 +229,7 @@ def test_sync_with_store_and_purge(tmp_path: Path) -> None:
         assert index.sync(store) == 15 and index.sync(store) == 0
         assert index.cipher is store.cipher
         assert len(index.shard_keys()) == 2
-        v = store.embeddings_for_tracklets([new[0]])[0]
+        v = store.faces.embeddings_of([new[0]])[0]
         (hits,) = index.search(v.vector, 1, cameras=["cam2"])
         assert hits[0].tracklet_id == new[0] and hits[0].score == pytest.approx(1.0, abs=0.02)
         assert index.search(v.vector, 5, cameras=["cam1"])[0][0].tracklet_id in old
@@ -320,13 +320,13 @@ def test_trace_searches_the_sharded_index_and_purge_drops_the_old_day(tmp_path: 
         )
         index = open_face_index(site.storage.data_dir, site.storage.index)
         assert isinstance(index, ShardedFaceIndex) and index.sync(store) == 4
-        vector = store.embeddings_for_tracklets([new])[0].vector
+        vector = store.faces.embeddings_of([new])[0].vector
         hits = index.search(vector, 10, min_score=0.99, per_tracklet=True)[0]
         assert {h.tracklet_id for h in hits} == {old, new}  # same face, 50 days apart
         assert len(index.shard_keys()) == 2
     purge(site, now=now)  # another Store, as `cctrace purge` would
     with Store.for_site(site) as store:
-        store.create_case("C-2", "alice", "IDCPA Art. 76-2")
+        store.cases.create("C-2", "alice", "IDCPA Art. 76-2")
         request = TraceRequest(case_id="C-2", actor="alice", tracklet_id=new)
         after = trace_in_store(site, store, request, ModelSet(site.models))
         assert new in {s.tracklet_id for s in after.sightings}
@@ -364,12 +364,12 @@ def test_sync_saves_every_million_faces_not_every_trace(
         _faces_in_db(store, 2)
         index = ShardedFaceIndex(tmp_path / "ivf")
         assert index.sync(store) == 6 and index.generation == 1  # first sync saves
-        save(store, store.list_footage()[0].id, [tracklet(50, n_faces=3)])
+        save(store, store.footage.files()[0].id, [tracklet(50, n_faces=3)])
         assert index.sync(store) == 3 and index.generation == 1  # not yet
         reopened = ShardedFaceIndex(tmp_path / "ivf")
         assert reopened.sync(store) == 3 and len(reopened) == 9  # the rest from the database
         monkeypatch.setattr(sharded_index, "SAVE_EVERY", 3)
-        save(store, store.list_footage()[0].id, [tracklet(51, n_faces=3)])
+        save(store, store.footage.files()[0].id, [tracklet(51, n_faces=3)])
         assert index.sync(store) == 3 and index.generation == 2
 
 

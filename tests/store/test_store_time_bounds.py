@@ -37,11 +37,11 @@ def test_windows_find_every_overlapping_tracklet(store: Store) -> None:
     save(store, f.id, [long_one, short])
     assert _longest(store) == 400.0
     # the window starts 399.5 s after the long one began: it still overlaps it
-    found = store.tracklets_in_window(T0 + timedelta(seconds=399.5), T0 + timedelta(seconds=999))
+    found = store.tracklets.in_window(T0 + timedelta(seconds=399.5), T0 + timedelta(seconds=999))
     assert [t.track_id for t in found] == [1]
-    found = store.tracklets_in_window(T0 + timedelta(seconds=392), None)
+    found = store.tracklets.in_window(T0 + timedelta(seconds=392), None)
     assert [t.track_id for t in found] == [1, 2]
-    assert store.tracklets_in_window(T0 + timedelta(seconds=401), None) == []
+    assert store.tracklets.in_window(T0 + timedelta(seconds=401), None) == []
 
 
 def test_the_longest_duration_only_grows_and_is_measured_for_old_databases(store: Store) -> None:
@@ -55,7 +55,7 @@ def test_the_longest_duration_only_grows_and_is_measured_for_old_databases(store
     reopened = Store(store.data_dir, url=store.url)
     try:
         assert abs(_longest(reopened) - 10.0) < 1e-3
-        found = reopened.tracklets_in_window(T0 + timedelta(seconds=9), None)
+        found = reopened.tracklets.in_window(T0 + timedelta(seconds=9), None)
         assert [t.track_id for t in found] == [1]
         with reopened._read() as s:
             assert abs(longest_tracklet_s(s) - 10.0) < 1e-3
@@ -91,7 +91,7 @@ def test_a_day_query_reads_only_its_day_on_postgresql(store: Store) -> None:
 
     event.listen(store.engine, "before_cursor_execute", capture)
     try:
-        found = store.tracklets_in_window(day27, day27 + timedelta(days=1))
+        found = store.tracklets.in_window(day27, day27 + timedelta(days=1))
     finally:
         event.remove(store.engine, "before_cursor_execute", capture)
     assert len(found) == per_day
@@ -121,7 +121,7 @@ def test_the_pool_is_sized_from_the_site(store: Store, tmp_path: Path) -> None:
     )
     try:
         with small.engine.connect(), pytest.raises(StoreError, match="database"):
-            small.list_cases()
-        assert small.list_cases() == []
+            small.cases.find()
+        assert small.cases.find() == []
     finally:
         small.close()

@@ -216,7 +216,7 @@ def test_sync_appends_and_searches(sqlite_store: Store, tmp_path: Path) -> None:
     index = FaceIndex(tmp_path / "idx")
     assert index.sync(sqlite_store) == 12
     assert index.sync(sqlite_store) == 0
-    faces = sqlite_store.embeddings_for_tracklets(ids)
+    faces = sqlite_store.faces.embeddings_of(ids)
     target = faces[5]
     (hits,) = index.search(target.vector, 1)
     assert (hits[0].embedding_id, hits[0].tracklet_id) == (target.id, target.tracklet_id)
@@ -229,7 +229,7 @@ def test_sync_appends_and_searches(sqlite_store: Store, tmp_path: Path) -> None:
     )
     assert {h.tracklet_id for h in window} == {ids[2]}
     # more faces arrive; a fresh process loads the saved index and appends only those
-    f = sqlite_store.list_footage()[0]
+    f = sqlite_store.footage.files()[0]
     save(sqlite_store, f.id, [tracklet(100, n_faces=2)])
     reopened = FaceIndex(tmp_path / "idx")
     assert reopened.sync(sqlite_store) == 2 and len(reopened) == 14
@@ -260,7 +260,7 @@ def test_sync_rebuilds_for_another_database(tmp_path: Path) -> None:
         index.sync(a)
         assert index.instance_id == a.instance_id
         assert index.sync(b) == 6 and index.instance_id == b.instance_id
-        v = b.embeddings_for_tracklets([1])[0]
+        v = b.faces.embeddings_of([1])[0]
         assert index.search(v.vector, 1)[0][0].score == pytest.approx(1.0)
 
 
@@ -276,7 +276,7 @@ def test_sync_after_retention_purge(sqlite_store: Store, tmp_path: Path) -> None
     _faces_in_db(sqlite_store, 3)
     index = FaceIndex(tmp_path / "idx")
     index.sync(sqlite_store)
-    sqlite_store.purge_expired(T0 + timedelta(minutes=1), T0)
+    sqlite_store.retention.purge_expired(T0 + timedelta(minutes=1), T0)
     index.sync(sqlite_store)
     assert len(index) == 6
     window = index.search(unit_vectors(1), 100, t_to=datetime(2024, 3, 1, 9, 0, 30, tzinfo=UTC))

@@ -75,8 +75,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _save(store: Store, camera: str, tracklets: list[Tracklet]) -> list[int]:
-    store.upsert_camera(camera, camera, x_m=0.0, y_m=0.0)
-    footage = store.get_or_create_footage(
+    store.cameras.upsert(camera, camera, x_m=0.0, y_m=0.0)
+    footage = store.footage.get_or_create(
         camera,
         f"/v/{camera}.mp4",
         hashlib.sha256(camera.encode()).hexdigest(),
@@ -85,7 +85,9 @@ def _save(store: Store, camera: str, tracklets: list[Tracklet]) -> list[int]:
         600.0,
         5.0,
     )
-    return store.save_batch(footage.id, tracklets, [], 600.0, b"", FootageStatus.DONE, 3000, 0)
+    return store.tracklets.save_batch(
+        footage.id, tracklets, [], 600.0, b"", FootageStatus.DONE, 3000, 0
+    )
 
 
 def test_suggestions_follow_the_graph_the_window_and_appearance(
@@ -109,7 +111,7 @@ def test_suggestions_follow_the_graph_the_window_and_appearance(
     _save(store, "roof", [_tracklet(1, "roof", 35, 50, _like(case, 0.99, 7))])
     graph = CameraGraph.from_site(site)
     found = body_candidates(
-        store, graph, store.get_tracklets([case_id]), exclude={case_id}, model="part-colour"
+        store, graph, store.tracklets.get_many([case_id]), exclude={case_id}, model="part-colour"
     )
     assert set(found) == {hall[0], hall[1], hall[5]}
     after = found[hall[0]]
@@ -127,14 +129,14 @@ def test_suggestions_follow_the_graph_the_window_and_appearance(
     again = body_candidates(
         store,
         graph,
-        store.get_tracklets([case_id]),
+        store.tracklets.get_many([case_id]),
         exclude={case_id, hall[0]},
         model="part-colour",
     )
     assert hall[0] not in again
     assert (
         body_candidates(
-            store, graph, store.get_tracklets([case_id]), exclude=set(), model="onnx-reid"
+            store, graph, store.tracklets.get_many([case_id]), exclude=set(), model="onnx-reid"
         )
         == {}
     )
@@ -152,7 +154,11 @@ def test_at_most_two_per_camera_and_direction(site: SiteConfig, store: Store) ->
         ],
     )
     found = body_candidates(
-        store, CameraGraph.from_site(site), store.get_tracklets([case_id]), set(), "part-colour"
+        store,
+        CameraGraph.from_site(site),
+        store.tracklets.get_many([case_id]),
+        set(),
+        "part-colour",
     )
     assert set(found) == {hall[0], hall[1]}
 
@@ -191,19 +197,22 @@ def test_walking_times_are_learned_from_accepted_sightings(store: Store) -> None
     )
     for k in range(3):
         case = f"C{k}"
-        store.create_case(case, legal_basis="test", created_by="tracer")
-        store.record_sightings(case, [(gate[k], 0.9, SightingStatus.ACCEPTED)])
-        store.record_sightings(case, [(hall[k], 0.8, SightingStatus.NEEDS_REVIEW)])
+        store.cases.create(case, legal_basis="test", created_by="tracer")
+        store.sightings.record(case, [(gate[k], 0.9, SightingStatus.ACCEPTED)])
+        store.sightings.record(case, [(hall[k], 0.8, SightingStatus.NEEDS_REVIEW)])
         if k < 2:  # two confirmations are not enough to set a window on their own
-            store.decide_sighting(case, hall[k], SightingStatus.ACCEPTED, "tracer")
-    assert sorted(store.accepted_camera_hops()) == [("gate", "hall", 30.0), ("gate", "hall", 35.0)]
+            store.sightings.decide(case, hall[k], SightingStatus.ACCEPTED, "tracer")
+    assert sorted(store.tracklets.accepted_camera_hops()) == [
+        ("gate", "hall", 30.0),
+        ("gate", "hall", 35.0),
+    ]
     assert camera_graph(site, store).neighbours("gate") == []
-    store.decide_sighting("C2", hall[2], SightingStatus.ACCEPTED, "tracer")
+    store.sightings.decide("C2", hall[2], SightingStatus.ACCEPTED, "tracer")
     graph = camera_graph(site, store)
     window = graph.window("hall", "gate")
     assert graph.neighbours("gate") == ["hall"] and window is not None
     assert window.source == "learned" and window.low_s <= 30.0 and window.high_s >= 40.0
-    found = body_candidates(store, graph, store.get_tracklets([gate[3]]), set(), "part-colour")
+    found = body_candidates(store, graph, store.tracklets.get_many([gate[3]]), set(), "part-colour")
     assert hall[3] in found and found[hall[3]].window_source == "learned"
 
 
@@ -276,7 +285,7 @@ def test_walking_direction_ranks_who_came_from_the_case_side_first(store: Store)
     window = graph.window("gate", "hall")
     assert window is not None
     views = camera_views(site)
-    (sighting,) = store.get_tracklets([case_id])
+    (sighting,) = store.tracklets.get_many([case_id])
 
     def order(cues: LinkCues) -> list[int]:
         ranked = ranked_candidates(

@@ -122,8 +122,8 @@ def _ingest(site: SiteConfig, video: Path, models: ModelSet) -> None:
     info = probe(video)
     assert info.fps and info.duration_s
     with Store.for_site(site) as store:
-        store.upsert_camera(camera.id, name=camera.name or camera.id, x_m=0.0, y_m=0.0)
-        record = store.get_or_create_footage(
+        store.cameras.upsert(camera.id, name=camera.name or camera.id, x_m=0.0, y_m=0.0)
+        record = store.footage.get_or_create(
             camera.id, str(video), "cd" * 32, video.stat().st_size, START, info.duration_s, info.fps
         )
         ingest_file(store, site, camera, record, models)
@@ -131,7 +131,7 @@ def _ingest(site: SiteConfig, video: Path, models: ModelSet) -> None:
 
 def _stored(site: SiteConfig) -> list[tuple[int, tuple[float, ...]]]:
     with Store.for_site(site) as store:
-        return sorted((f.frame_index, f.xyxy) for f in store.loose_faces_in_window(None, None))
+        return sorted((f.frame_index, f.xyxy) for f in store.faces.loose_in_window(None, None))
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +143,10 @@ def ingested(clip: Clip) -> SiteConfig:
 
 def test_the_ambiguous_face_is_kept_apart_and_b_gets_theirs(ingested: SiteConfig) -> None:
     with Store.for_site(ingested) as store:
-        loose = store.loose_faces_in_window(None, None)
-        tracklets = store.tracklets_in_window(None, None)
-        faces = store.embeddings_for_tracklets(t.id for t in tracklets)
-        points = store.points_for_tracklets(t.id for t in tracklets)
+        loose = store.faces.loose_in_window(None, None)
+        tracklets = store.tracklets.in_window(None, None)
+        faces = store.faces.embeddings_of(t.id for t in tracklets)
+        points = store.tracklets.points_of(t.id for t in tracklets)
     b_ids = {tid for tid, pts in points.items() if all(p.xyxy[0] > 400 for p in pts)}
     b_start = min(points[t][0].frame_index for t in b_ids)
     at_a = [f for f in loose if _near(f.xyxy, A_FACE)]
@@ -222,13 +222,13 @@ def test_kill_after_a_checkpoint_then_resume_stores_each_loose_face_once(
     with pytest.raises(KeyboardInterrupt):
         _ingest(site, clip.video, models)
     with Store.for_site(site) as store:
-        (footage,) = store.list_footage()
+        (footage,) = store.footage.files()
         assert footage.status == FootageStatus.RUNNING and footage.progress_offset_s > 0
-        assert store.count_loose_faces() > 0  # the checkpoints stored some already
+        assert store.faces.count_loose() > 0  # the checkpoints stored some already
     monkeypatch.setattr(camera_module.CameraProcessor, "process", real)
     _ingest(site, clip.video, models)  # resumes from the last checkpoint
     with Store.for_site(site) as store:
-        assert store.list_footage()[0].status == FootageStatus.DONE
+        assert store.footage.files()[0].status == FootageStatus.DONE
     resumed = _stored(site)
     assert len(set(resumed)) == len(resumed)
     assert resumed == _stored(ingested)

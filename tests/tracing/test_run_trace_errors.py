@@ -39,7 +39,7 @@ def test_a_failed_trace_creates_no_case(site: SiteConfig, tmp_path: Path, bad: s
     with pytest.raises(PhotoError if bad == "no face" else NotFoundError):
         run_trace(site, request)
     with Store.for_site(site) as store, pytest.raises(NotFoundError):
-        store.get_case("C-404")
+        store.cases.get("C-404")
 
 
 def test_the_failed_attempt_is_still_audited(site: SiteConfig, tmp_path: Path) -> None:
@@ -47,5 +47,5 @@ def test_the_failed_attempt_is_still_audited(site: SiteConfig, tmp_path: Path) -
     with pytest.raises(NotFoundError):
         run_trace(site, request)
     with Store.for_site(site) as store:
-        (entry,) = [e for e in store.list_audit() if e.case_id == "C-405"]
+        (entry,) = [e for e in store.audit.entries() if e.case_id == "C-405"]
     assert entry.action == "trace" and "NotFoundError" in entry.result["error"]

@@ -73,7 +73,7 @@ def test_no_tracklet_spans_a_hard_cut(pets_dir: Path, cut_clip: Path, tmp_path: 
     assert "1 shot cut(s), 0 recording gap(s)" in summary.files[0].note
     site = load_site(site_path, check_files=False)
     with Store.for_site(site) as store:
-        records = store.tracklets_in_window(None, None)
+        records = store.tracklets.in_window(None, None)
     last_before = START + timedelta(seconds=(BEFORE - 1) / FPS)
     first_after = START + timedelta(seconds=BEFORE / FPS)
     before = [r for r in records if r.end <= last_before]

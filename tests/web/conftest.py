@@ -28,7 +28,7 @@ def web(tmp_path: Path) -> Iterator[WebEnv]:
     store = Store.for_site(site)
     ids = seed_store(store)
     for name, (role, team) in USERS.items():
-        store.create_user(name, _password_hash(), role, team)
+        store.users.create(name, _password_hash(), role, team)
     app = create_app(site, WebSettings.for_demo(), store=store)
     clients: list[TestClient] = []
 

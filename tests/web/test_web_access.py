@@ -261,7 +261,7 @@ def test_another_investigator_or_team_cannot_see_the_case(
         assert resp.status_code == expected, (username, method, path, resp.status_code, resp.text)
         assert "Public Health Act" not in resp.text
     assert client.get("/api/cases").json() == []
-    assert web.store.get_case("C-1").status.value == "open"
+    assert web.store.cases.get("C-1").status.value == "open"
 
 
 def test_a_supervisor_of_the_team_sees_the_case(web: WebEnv, prepared: dict[str, str]) -> None:

@@ -119,7 +119,7 @@ def env(tmp_path: Path) -> Iterator[tuple[TestClient, Store, dict[str, int]]]:
         [_walker(1, "hall", 20, in_from_gate, 1.70, alike.astype(np.float32), shift_x=30.0)],
     )
     for name, (role, team) in USERS.items():
-        store.create_user(name, _password_hash(), role, team)
+        store.users.create(name, _password_hash(), role, team)
     app = create_app(site, WebSettings.for_demo(), store=store)
     client = TestClient(app)
     resp = client.post("/api/auth/login", json={"username": "ivy", "password": PASSWORD})

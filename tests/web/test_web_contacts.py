@@ -36,7 +36,7 @@ def _put(client: TestClient, body: dict[str, Any], tracklet: int = CONTACT) -> A
 
 
 def _status_audits(web: WebEnv) -> list[Any]:
-    return [a for a in web.store.list_audit("C-1") if a.action == "contact_status"]
+    return [a for a in web.store.audit.entries("C-1") if a.action == "contact_status"]
 
 
 def _error(resp: Any, status: int, code: str) -> str:
@@ -114,7 +114,7 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
 ) -> None:
     message = _error(_put(traced.client_for("ivy"), body, tracklet), status, code)
     assert words in message
-    assert _status_audits(traced) == [] and traced.store.contact_statuses("C-1") == {}
+    assert _status_audits(traced) == [] and traced.store.contacts.statuses("C-1") == {}
 
 
 def test_changes_need_the_csrf_header_and_an_open_case(traced: WebEnv) -> None:
@@ -134,7 +134,7 @@ def test_the_html_form_works_without_javascript(traced: WebEnv) -> None:
     ivy = traced.client_for("ivy")
     page = ivy.get("/cases/C-1", headers=HTML).text
     assert f'action="/cases/C-1/contacts/{CONTACT}/status"' in page
-    csrf = traced.store.get_session(ivy.cookies["cctrace_session"]).csrf_token  # type: ignore[union-attr]
+    csrf = traced.store.web_sessions.get(ivy.cookies["cctrace_session"]).csrf_token  # type: ignore[union-attr]
     form = {"status": "not_reachable", "note": "no answer twice", "csrf_token": "wrong"}
     resp = ivy.post(f"/cases/C-1/contacts/{CONTACT}/status", data=form, headers=HTML)
     assert resp.status_code == 403 and _status_audits(traced) == []
@@ -174,7 +174,7 @@ def test_open_work_on_the_case_list_and_the_open_contacts_page(traced: WebEnv) -
     assert 'aria-label="0 close contacts to call"' in cases
     assert "#contact-2" not in ivy.get("/contacts", headers=HTML).text
     assert ivy.get("/api/contacts/open").json() == []
-    views = [a for a in traced.store.list_audit() if a.action == "view_open_contacts"]
+    views = [a for a in traced.store.audit.entries() if a.action == "view_open_contacts"]
     assert {a.actor for a in views} == {"ivy", "sue", "sam"}
 
 
@@ -204,7 +204,7 @@ def test_the_call_list_csv(traced: WebEnv) -> None:
     assert cells["Note"] == '\'=HYPERLINK("x")\nsecond line'  # defused formula
     assert cells["Snapshot"].endswith(f"/api/cases/C-1/snapshots/{CONTACT}.jpg")
     assert cells["Tracklets"] == str(CONTACT)
-    (entry,) = [a for a in traced.store.list_audit("C-1") if a.action == "export_call_list"]
+    (entry,) = [a for a in traced.store.audit.entries("C-1") if a.action == "export_call_list"]
     assert entry.actor == "ivy" and entry.result == {"rows": 1}
 
 

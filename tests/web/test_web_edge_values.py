@@ -25,7 +25,7 @@ def test_a_number_in_use_gets_one_answer_whoever_holds_it(web: WebEnv) -> None:
     assert "north" not in message and "ivy" not in message and "exists" not in message
     # Nothing of the other team's case is reachable, and the attempts are in the log.
     assert sam.get("/api/cases/C-77").status_code == 404
-    refused = [e for e in web.store.list_audit() if e.action == "case_open_refused"]
+    refused = [e for e in web.store.audit.entries() if e.action == "case_open_refused"]
     assert [e.actor for e in refused] == ["ivy", "ian", "sam"]
 
 
@@ -64,18 +64,18 @@ def test_an_action_whose_audit_entry_fails_is_not_stored(
     ivy = web.client_for("ivy")
     body = {"case_id": "C-9", "legal_basis": "Public Health Act"}
     assert ivy.post("/api/cases", json=body).status_code == 201
-    real_append = web.store.append_audit
+    real_append = web.store.audit.append
 
     def refused(actor: str, action: str, *args: object, **kwargs: object) -> object:
         if action == "case_close":
             raise StoreError("database constraint violated: audit entry refused")
         return real_append(actor, action, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(web.store, "append_audit", refused)
+    monkeypatch.setattr(web.store.audit, "append", refused)
     resp = ivy.post("/api/cases/C-9/close")
     assert resp.status_code >= 500 and resp.json()["error"]["code"]
-    assert web.store.get_case("C-9").status is CaseStatus.OPEN
-    monkeypatch.setattr(web.store, "append_audit", real_append)
+    assert web.store.cases.get("C-9").status is CaseStatus.OPEN
+    monkeypatch.setattr(web.store.audit, "append", real_append)
     assert ivy.post("/api/cases/C-9/close").status_code == 200
-    assert web.store.get_case("C-9").status is CaseStatus.CLOSED
-    assert [e.action for e in web.store.list_audit(case_id="C-9")] == ["case_open", "case_close"]
+    assert web.store.cases.get("C-9").status is CaseStatus.CLOSED
+    assert [e.action for e in web.store.audit.entries(case_id="C-9")] == ["case_open", "case_close"]

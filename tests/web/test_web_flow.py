@@ -102,7 +102,7 @@ def test_unblurring_needs_approval_and_every_view_is_audited(web: WebEnv) -> Non
     assert missing.status_code == 404, missing.text
     assert "footage" in missing.json()["error"]["message"]
     assert ivy.get("/api/cases/C-1/snapshots/5.jpg").status_code == 404  # not in the case
-    actions = [(e.actor, e.action) for e in web.store.list_audit(case_id="C-1")]
+    actions = [(e.actor, e.action) for e in web.store.audit.entries(case_id="C-1")]
     assert ("ivy", "view_snapshot") in actions
     assert ("ivy", "unblur_request") in actions and ("sue", "approval") in actions
 
@@ -225,7 +225,7 @@ def test_a_trace_run_on_the_command_line_can_be_rerun_from_the_page(web: WebEnv)
     from cctrace.ingest.models import ModelSet
     from cctrace.tracing.service import TraceRequest, audited_trace
 
-    web.store.create_case("CLI-1", "ivy", "basis", team="north")
+    web.store.cases.create("CLI-1", "ivy", "basis", team="north")
     request = TraceRequest(case_id="CLI-1", actor="ivy", tracklet_id=1, minutes=0.25)
     save_latest_result(
         web.site, audited_trace(web.site, web.store, request, ModelSet(web.site.models))
@@ -262,7 +262,7 @@ def test_audit_page_and_api_see_a_deleted_tail_through_the_checkpoints(web: WebE
     assert verdict["anchor_path"] == str(web.store.audit_anchor_path)
     for _ in range(4):
         aud.get("/api/audit")  # each read is audited
-    head_id, _ = web.store.audit_head()
+    head_id, _ = web.store.audit.head()
     with web.store.engine.begin() as conn:  # a database writer drops the newest entries
         conn.exec_driver_sql(f"DELETE FROM audit_log WHERE id > {head_id - 3}")
     page = aud.get("/audit", headers=html).text  # appends one entry on the shorter chain

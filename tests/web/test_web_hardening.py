@@ -24,7 +24,7 @@ def test_an_export_is_of_the_result_that_was_approved(web: WebEnv) -> None:
     wait_job(ivy, job["job_id"])
     refused = sue.post(f"/api/approvals/{asked['approval_id']}", json={"approve": True})
     assert refused.status_code == 400 and "traced again" in refused.json()["error"]["message"]
-    assert web.store.get_approval(asked["approval_id"]).status == "pending"
+    assert web.store.approvals.get(asked["approval_id"]).status == "pending"
     again = sue.post("/api/cases/C-1/exports", json={"reason": "hand over"}).json()
     assert again["status"] == "approved"
     folder = web.site.storage.data_dir / "reports" / "C-1" / "exports" / str(again["approval_id"])
@@ -85,7 +85,7 @@ def test_searches_stay_inside_the_case_window(web: WebEnv) -> None:
     assert outside.status_code == 400
     inside = ivy.get("/api/cases/W-1/cameras/cam1/people", params={"at": "2024-03-01T09:00:00.4Z"})
     assert inside.status_code == 200
-    actions = [e.action for e in web.store.list_audit(case_id="W-1")]
+    actions = [e.action for e in web.store.audit.entries(case_id="W-1")]
     assert "view_frame_people" in actions
 
 
@@ -94,7 +94,9 @@ def test_viewing_a_case_is_audited(web: WebEnv) -> None:
     open_and_trace(ivy, "C-1", 1)
     ivy.get("/api/cases/C-1/result")
     ivy.get("/cases/C-1", headers={"Accept": "text/html"})
-    views = [e.query["via"] for e in web.store.list_audit(case_id="C-1") if e.action == "view_case"]
+    views = [
+        e.query["via"] for e in web.store.audit.entries(case_id="C-1") if e.action == "view_case"
+    ]
     assert views == ["api", "page"]
 
 
@@ -104,7 +106,7 @@ def test_server_errors_do_not_leak_details(web: WebEnv, monkeypatch: pytest.Monk
     def broken(*_args: object, **_kw: object) -> None:
         raise StoreError("database unavailable (postgresql://cctrace:hunter2@db/cctrace)")
 
-    monkeypatch.setattr(web.store, "list_cases", broken)
+    monkeypatch.setattr(web.store.cases, "find", broken)
     resp = ivy.get("/api/cases")
     assert resp.status_code == 503
     assert "hunter2" not in resp.text and "postgresql" not in resp.text
@@ -131,7 +133,7 @@ def test_one_waiting_trace_per_case_and_a_cap_per_user(tmp_path: Path) -> None:
         try:
             running = jobs.submit("A", "ivy", {})
             deadline = time.monotonic() + 5
-            while store.get_trace_job(running.job_id).status != "running":  # type: ignore[union-attr]
+            while store.trace_jobs.get(running.job_id).status != "running":  # type: ignore[union-attr]
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
             waiting = jobs.submit("B", "ivy", {})
@@ -154,9 +156,9 @@ def test_serve_demo_says_when_the_demo_case_cannot_be_opened(web: WebEnv, tmp_pa
 
     data = web.site.storage.data_dir
     assert "has no case" in (stale_demo_message(data, tmp_path) or "")
-    web.store.create_case(DEMO_CASE, "root", "demo")
+    web.store.cases.create(DEMO_CASE, "root", "demo")
     assert "belongs to 'root'" in (stale_demo_message(data, tmp_path) or "")
-    web.store.create_case("OTHER", DEMO_INVESTIGATOR, "demo")
+    web.store.cases.create("OTHER", DEMO_INVESTIGATOR, "demo")
     accounts = ensure_demo_users(data, tmp_path)
     assert set(accounts) == {"investigator", "supervisor", "auditor", "admin"}
     assert ensure_demo_users(data, tmp_path) == accounts  # same passwords on a restart
@@ -196,7 +198,7 @@ def test_an_unexpected_error_answers_in_the_error_envelope_with_headers(web: Web
     def broken() -> None:
         raise RuntimeError("secret detail /var/lib/db")
 
-    web.store.list_cameras = broken  # type: ignore[method-assign]
+    web.store.cameras.all = broken  # type: ignore[method-assign]
     client = TestClient(web.app, raise_server_exceptions=False)  # type: ignore[arg-type]
     client.cookies = web.client_for("adm").cookies
     resp = client.get("/api/admin/cameras")

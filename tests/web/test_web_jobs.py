@@ -39,7 +39,7 @@ def site_store(
     seed_store(store)
     digest = hash_password(PASSWORD)
     for name, (role, team) in USERS.items():
-        store.create_user(name, digest, role, team)
+        store.users.create(name, digest, role, team)
     yield site, store
     store.close()
 
@@ -92,7 +92,7 @@ def test_a_job_queued_before_a_restart_runs_after_it(
         assert job["status"] == "done", job
         result = ivy.get("/api/cases/C-1/result").json()
         assert result["case_id"] == "C-1" and result["timeline"], result
-    assert store.get_trace_job(job_id).claimed_by == after.state.cctrace.jobs.owner  # type: ignore[union-attr]
+    assert store.trace_jobs.get(job_id).claimed_by == after.state.cctrace.jobs.owner  # type: ignore[union-attr]
 
 
 def test_a_job_left_running_by_a_dead_process_is_run_again_on_start(
@@ -105,13 +105,13 @@ def test_a_job_left_running_by_a_dead_process_is_run_again_on_start(
     first.state.cctrace.jobs.shutdown()
     # A process on this host claimed it, then was killed (no such pid any more).
     gone = f"deadbeef@{socket.gethostname()}:4194303:1"
-    claimed = store.claim_trace_job(gone)
+    claimed = store.trace_jobs.claim(gone)
     assert claimed is not None and claimed.id == job_id
     after = make_app(1)  # start-up puts the dead owner's job back in the queue
     with signed_in(after) as ivy:
         job = wait_job(ivy, job_id, timeout_s=30)
     assert job["status"] == "done", job
-    record = store.get_trace_job(job_id)
+    record = store.trace_jobs.get(job_id)
     assert record is not None and record.attempts == 2
 
 
@@ -133,13 +133,13 @@ def test_two_apps_on_one_store_share_the_queue_and_never_run_a_job_twice(
 
     monkeypatch.setattr(app_module, "run_trace_job", run)
     apps = [make_app(2), make_app(2)]
-    ids = {store.enqueue_trace_job(f"C-{i}", "ivy", {}).id for i in range(40)}
+    ids = {store.trace_jobs.enqueue(f"C-{i}", "ivy", {}).id for i in range(40)}
     for app in apps:
         app.state.cctrace.jobs._wake.set()
     assert apps[0].state.cctrace.jobs.wait_idle(60)
     counts = Counter(job_id for job_id, _ in runs)
     assert set(counts) == ids and max(counts.values()) == 1
-    owners = {store.get_trace_job(i).claimed_by for i in ids}  # type: ignore[union-attr]
+    owners = {store.trace_jobs.get(i).claimed_by for i in ids}  # type: ignore[union-attr]
     assert owners == {app.state.cctrace.jobs.owner for app in apps}  # both took a share
     with signed_in(apps[1]) as ivy:
         some = next(iter(ids))
@@ -163,7 +163,7 @@ def test_heartbeats_keep_a_long_job_with_its_worker(tmp_path: Path) -> None:
             job = one.submit("A", "ivy", {})
             assert one.wait_idle(10)
             assert runs == [job.job_id]
-            record = store.get_trace_job(job.job_id)
+            record = store.trace_jobs.get(job.job_id)
             assert record is not None and record.status == "done" and record.attempts == 1
         finally:
             one.shutdown()

@@ -37,7 +37,7 @@ def test_two_limiters_on_one_store_share_the_counts_and_forget_after_the_window(
     assert two.attempt(two.keys_for("ivy", "10.0.0.2")) == 0  # another address: its own pair
     time.sleep(0.6)
     assert two.attempt(keys) == 0
-    assert store.count_signin_attempts() == 3  # the expired ones were pruned on the way
+    assert store.signin_attempts.count() == 3  # the expired ones were pruned on the way
 
 
 def test_address_and_user_limits_span_pairs(store: Store) -> None:
@@ -58,7 +58,7 @@ def test_a_success_clears_the_pair_and_takes_the_attempt_back(store: Store) -> N
     assert limiter.attempt(keys) == 0 and limiter.attempt(keys) == 0
     assert limiter.attempt(keys) > 0
     # the pair holds the 2 since the success; address and user 3 each (one taken back)
-    assert store.count_signin_attempts() == 2 + 3 + 3
+    assert store.signin_attempts.count() == 2 + 3 + 3
 
 
 def test_a_block_is_noted_once_per_window(store: Store) -> None:
@@ -93,4 +93,4 @@ def test_the_table_stays_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) 
     limiter = LoginLimiter(store, 1000, 3600)
     for n in range(40):  # 3 rows each, all inside the window
         assert limiter.attempt(limiter.keys_for(f"user{n}", f"10.0.{n}.1")) == 0
-    assert store.count_signin_attempts() <= 30
+    assert store.signin_attempts.count() <= 30

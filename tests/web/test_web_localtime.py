@@ -36,7 +36,7 @@ def _client(tmp_path: Path, zone: str) -> Iterator[TestClient]:
     store = Store.for_site(site)
     seed_store(store)
     for name, (role, team) in USERS.items():
-        store.create_user(name, _password_hash(), role, team)
+        store.users.create(name, _password_hash(), role, team)
     app = create_app(site, WebSettings.for_demo(), store=store)
     client = TestClient(app)
     resp = client.post("/api/auth/login", json={"username": "ivy", "password": PASSWORD})

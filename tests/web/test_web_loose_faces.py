@@ -15,7 +15,7 @@ from tests.web.web_support import WebEnv, open_and_trace
 
 def test_a_trace_from_a_tracklet_lists_matching_loose_faces_apart(web: WebEnv) -> None:
     case_tracklet = web.tracklet_ids[0]
-    (face, *_) = web.store.embeddings_for_tracklets([case_tracklet])
+    (face, *_) = web.store.faces.embeddings_of([case_tracklet])
     other = np.random.default_rng(11).standard_normal(128).astype(np.float32)
     same = LooseFace(
         camera_id="cam1",
@@ -28,8 +28,8 @@ def test_a_trace_from_a_tracklet_lists_matching_loose_faces_apart(web: WebEnv) -
         fate="ambiguous",
     )
     stranger = replace(same, frame_index=41, embedding=other / np.linalg.norm(other))
-    footage = web.store.list_footage()[0]
-    web.store.save_batch(
+    footage = web.store.footage.files()[0]
+    web.store.tracklets.save_batch(
         footage.id, [], [], 60.0, None, FootageStatus.DONE, 0, 0, loose_faces=[same, stranger]
     )
     ivy = web.client_for("ivy")

@@ -18,7 +18,7 @@ from tests.web.web_support import PASSWORD, WebEnv, wait_job
 
 
 def test_passwords_are_stored_as_argon2id(web: WebEnv) -> None:
-    stored = web.store.password_hash("ivy")
+    stored = web.store.users.password_hash("ivy")
     assert stored is not None and stored.startswith("$argon2id$")
     assert PASSWORD not in stored
 
@@ -31,7 +31,7 @@ def test_login_is_rate_limited_and_audited(web: WebEnv) -> None:
     for _ in range(3):
         blocked = client.post("/api/auth/login", json={"username": "ivy", "password": PASSWORD})
         assert blocked.status_code == 429 and "try again" in blocked.json()["error"]["message"]
-    outcomes = [e.query["outcome"] for e in web.store.list_audit() if e.action == "sign_in"]
+    outcomes = [e.query["outcome"] for e in web.store.audit.entries() if e.action == "sign_in"]
     assert outcomes.count("failed") == 5 and outcomes.count("rate_limited") == 1
     # Another user from the same address is not locked out by ivy's failures.
     assert (
@@ -40,7 +40,7 @@ def test_login_is_rate_limited_and_audited(web: WebEnv) -> None:
     )
     stranger = client.post("/api/auth/login", json={"username": "no-such-user", "password": "x"})
     assert stranger.status_code == 401
-    last = web.store.list_audit()[-1]
+    last = web.store.audit.entries()[-1]
     assert last.actor == "unknown user" and "no-such-user" not in str(last.query)
 
 
@@ -53,7 +53,9 @@ def test_many_successful_sign_ins_from_one_address_are_not_limited(web: WebEnv) 
 
 def test_expired_and_deactivated_sessions_are_refused(web: WebEnv) -> None:
     token = new_token()
-    web.store.create_session(token, "ivy", new_token(), datetime.now(UTC) - timedelta(seconds=1))
+    web.store.web_sessions.create(
+        token, "ivy", new_token(), datetime.now(UTC) - timedelta(seconds=1)
+    )
     client = web.client_for("")
     resp = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 401
@@ -192,7 +194,7 @@ def test_uploads_are_checked_before_anything_runs(web: WebEnv, tmp_path: Path) -
     assert none.status_code == 400 and "photo" in none.json()["error"]["message"]
     folder = web.site.storage.data_dir / "reports" / "U-1" / "query-photos"
     assert not folder.exists() or not any(folder.iterdir()), "rejected uploads are not kept"
-    assert [e.action for e in web.store.list_audit(case_id="U-1")].count("trace") == 0
+    assert [e.action for e in web.store.audit.entries(case_id="U-1")].count("trace") == 0
 
 
 def test_oversized_and_too_many_uploads_are_refused(web: WebEnv) -> None:

@@ -55,7 +55,7 @@ def deployment(tmp_path: Path, pg_server: Any) -> Iterator[tuple[Path, Store, st
     seed_store(store)
     digest = hash_password(PASSWORD)
     for name, (role, team) in USERS.items():
-        store.create_user(name, digest, role, team)
+        store.users.create(name, digest, role, team)
     yield site, store, url
     store.close()
 
@@ -166,7 +166,7 @@ def _held_run(store: Store, held: Any, job_id: str, attempt: int) -> int:
     the pid of the worker running it."""
 
     def stuck() -> bool:
-        job = store.get_trace_job(job_id)
+        job = store.trace_jobs.get(job_id)
         return (
             job is not None
             and job.status == "running"
@@ -175,13 +175,13 @@ def _held_run(store: Store, held: Any, job_id: str, attempt: int) -> int:
         )
 
     _wait(f"claim {attempt} of job {job_id} to wait on audit_log", stuck)
-    job = store.get_trace_job(job_id)
+    job = store.trace_jobs.get(job_id)
     assert job is not None and job.claimed_by is not None
     return int(job.claimed_by.rsplit(":", 2)[1])
 
 
 def _trace_entries(store: Store, case_id: str) -> int:
-    return sum(1 for e in store.list_audit() if e.action == "trace" and e.case_id == case_id)
+    return sum(1 for e in store.audit.entries() if e.action == "trace" and e.case_id == case_id)
 
 
 def _queue(client: httpx.Client, case_id: str) -> str:
@@ -192,7 +192,7 @@ def _queue(client: httpx.Client, case_id: str) -> str:
 
 
 def _finished(store: Store, job_id: str) -> Any:
-    job = store.get_trace_job(job_id)
+    job = store.trace_jobs.get(job_id)
     return job if job is not None and job.status in ("done", "failed") else None
 
 
@@ -226,7 +226,7 @@ def test_a_trace_survives_a_killed_worker_and_a_server_restart_and_runs_once(
             _held_run(store, held, second_id, attempt=1)
             server.kill()  # supervisor and workers at once, the trace still held
         ivy.close()
-    assert store.get_trace_job(second_id).status == "running"  # type: ignore[union-attr]
+    assert store.trace_jobs.get(second_id).status == "running"  # type: ignore[union-attr]
     with serve(site, key) as again:
         job = _wait("job 2 to finish", lambda: _finished(store, second_id))
         assert (job.status, job.attempts) == ("done", 2), job

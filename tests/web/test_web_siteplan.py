@@ -46,7 +46,7 @@ def test_admin_uploads_places_and_the_case_page_draws_it(web: WebEnv) -> None:
     assert placed["placement"]["metres_per_pixel"] > 0
     # 60 m over 300 px across, 40 m over 200 px up: a 0.2 m/px similarity, check ~0
     assert placed["placement"]["check_max_m"] < 1e-6
-    actions = [e.action for e in web.store.list_audit()]
+    actions = [e.action for e in web.store.audit.entries()]
     assert "site_plan_upload" in actions and "site_plan_place" in actions
     admin_page = adm.get("/admin", headers=HTML).text
     assert 'id="plan-preview"' in admin_page and 'value="350.0"' in admin_page
@@ -78,7 +78,7 @@ def test_bad_uploads_and_points_are_refused_with_reasons(web: WebEnv) -> None:
     resp = _upload(adm, b"text", "plan.txt")
     assert "평면도는 PNG, JPEG 또는 SVG 파일이어야 합니다" in resp.json()["error"]["message"]
     adm.cookies.delete(LANG_COOKIE)
-    refused = [e for e in web.store.list_audit() if e.action == "site_plan_upload_refused"]
+    refused = [e for e in web.store.audit.entries() if e.action == "site_plan_upload_refused"]
     assert len(refused) == 3
     assert _upload(adm, _png()).status_code == 201
     on_a_line = {**POINTS, "p3_u": "200", "p3_v": "250", "p3_a": "10", "p3_b": "-20"}

@@ -143,7 +143,7 @@ def file_job(
     owner = process_owner()
     with Store.for_site(site) as store:
         _check_same_key(store.cipher.key_id, key_id)
-        record = _await_previous_owner(store, store.get_footage(footage_id), owner, takeover_wait_s)
+        record = _await_previous_owner(store, store.footage.get(footage_id), owner, takeover_wait_s)
         return ingest_registered_file(store, site, camera, record, _worker_models(site), owner)
 
 
@@ -189,7 +189,7 @@ def _await_previous_owner(
         and time.monotonic() < deadline
     ):
         time.sleep(_POLL_S)
-        record = store.get_footage(record.id)
+        record = store.footage.get(record.id)
     return record
 
 
@@ -229,7 +229,7 @@ def ingest_site_ray(
     if not cameras:
         return summary
     with Store.for_site(site) as store:  # the schema, made once before the tasks start
-        store.check_data_key()
+        store.audit.check_data_key()
         key_id = store.cipher.key_id
     retries = site.ingest.ray_max_retries if max_retries is None else max_retries
     # Ray prints cluster events (a node that died) on stdout from a thread of its own;

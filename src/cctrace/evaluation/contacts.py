@@ -89,7 +89,7 @@ def measured_pair_seconds(site_path: Path, pets_dir: Path, band_m: float) -> dic
         to_gt = map_tracklets_to_gt(store, pets_dir, CAMERA_ID)
         totals: dict[Pair, float] = {}
         seen: set[int] = set()
-        for enc in store.encounters_for(sorted(to_gt)):
+        for enc in store.tracklets.encounters_for(sorted(to_gt)):
             if enc.id in seen:
                 continue
             seen.add(enc.id)

@@ -94,7 +94,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         person_of: dict[int, int] = {}
         for cam_id, (_, x0, x1, _) in CROPS.items():
             person_of.update(map_tracklets_to_gt(store, crop_gt_boxes(boxes, x0, x1), cam_id))
-        records = {r.id: r for r in store.tracklets_in_window(None, None)}
+        records = {r.id: r for r in store.tracklets.in_window(None, None)}
         seconds = {t: (r.end - r.start).total_seconds() for t, r in records.items()}
         by_person: dict[int, list[int]] = defaultdict(list)
         for tid, gid in person_of.items():
@@ -119,7 +119,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
                 minutes=5 / 60,
                 legal_basis="accuracy evaluation on public research footage",
             )
-            store.create_case(case_id, legal_basis=request.legal_basis, created_by="cctrace-eval")
+            store.cases.create(case_id, legal_basis=request.legal_basis, created_by="cctrace-eval")
             result = trace_in_store(site, store, request, models)
             links = {s.tracklet_id for s in result.sightings if s.link is not None}
             suggested += len(links)
@@ -270,7 +270,7 @@ def _true_link_ranks(
     window = graph.window(s.camera_id, other_camera)
     if window is None:
         return dict.fromkeys(CUE_SETS)
-    body = store.body_embeddings([seed], model=model).get(seed)
+    body = store.tracklets.body_embeddings([seed], model=model).get(seed)
     ranks: dict[str, int | None] = {}
     for name, cues in CUE_SETS.items():
         both = [

@@ -104,8 +104,8 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
     run = uuid.uuid4().hex[:8]
     truth_total = hits = accepted_total = accepted_right = absent_with_accepts = 0
     with Store.for_site(site) as store:
-        records = store.tracklets_in_window(None, None)
-        faced = {e.tracklet_id for e in store.embeddings_for_tracklets(r.id for r in records)}
+        records = store.tracklets.in_window(None, None)
+        faced = {e.tracklet_id for e in store.faces.embeddings_of(r.id for r in records)}
         owner: dict[int, str] = {}
         for r in records:
             if r.id not in faced:
@@ -118,7 +118,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         queries = [(i, q) for i, _, q in casting.present] + list(casting.absent)
         for identity, query in queries:
             case_id = f"EVAL-{run}-{identity}"
-            store.create_case(case_id, created_by="cctrace-eval", legal_basis="evaluation")
+            store.cases.create(case_id, created_by="cctrace-eval", legal_basis="evaluation")
             request = TraceRequest(
                 case_id=case_id, actor="cctrace-eval", photos=(faces_dir / query,)
             )

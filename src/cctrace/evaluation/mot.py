@@ -333,7 +333,7 @@ def evaluate_sequence(ctx: EvalContext, seq: MotSequence) -> list[Metric]:
     pets_dir = ctx.dataset(seq.dataset)
     site = load_site(pets_ingest(ctx, dataset=seq.dataset))
     with Store.for_site(site) as store:
-        rows = store.mot_rows(CAMERA_ID)
+        rows = store.tracklets.mot_rows(CAMERA_ID)
     tracks = np.asarray(
         [[r.frame_index, r.track_id, r.x, r.y, r.w, r.h] for r in rows], np.float64
     ).reshape(-1, 6)

@@ -93,7 +93,7 @@ def map_tracklets_to_gt(
     votes: dict[int, Counter[int]] = defaultdict(Counter)
     totals: Counter[int] = Counter()
     by_frame: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
-    for row in store.mot_rows(camera_id):
+    for row in store.tracklets.mot_rows(camera_id):
         totals[row.track_id] += 1
         box = np.array([row.x, row.y, row.x + row.w, row.y + row.h])
         by_frame[row.frame_index].append((row.track_id, box))

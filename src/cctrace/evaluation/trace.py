@@ -138,7 +138,7 @@ def review_every_suggestion(
             break
         for s in pending:
             verdict = SightingStatus.ACCEPTED if s.tracklet_id in own else SightingStatus.REJECTED
-            store.decide_sighting(request.case_id, s.tracklet_id, verdict, "cctrace-eval")
+            store.sightings.decide(request.case_id, s.tracklet_id, verdict, "cctrace-eval")
         result = trace_in_store(site, store, request, models)
     return result
 
@@ -164,7 +164,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         person_of: dict[int, int] = {}
         for cam_id, (_, x0, x1, _) in CROPS.items():
             person_of.update(map_tracklets_to_gt(store, crop_gt_boxes(boxes, x0, x1), cam_id))
-        records = {r.id: r for r in store.tracklets_in_window(None, None)}
+        records = {r.id: r for r in store.tracklets.in_window(None, None)}
         seconds = {tid: (r.end - r.start).total_seconds() for tid, r in records.items()}
         by_person: dict[int, list[int]] = defaultdict(list)
         for tid, gid in person_of.items():
@@ -185,7 +185,7 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
                 minutes=CONTACT_S / 60,
                 legal_basis="accuracy evaluation on public research footage",
             )
-            store.create_case(case_id, legal_basis=request.legal_basis, created_by="cctrace-eval")
+            store.cases.create(case_id, legal_basis=request.legal_basis, created_by="cctrace-eval")
             result = trace_in_store(site, store, request, models)
             returned = {s.tracklet_id for s in result.sightings}
             # What the machine accepted on its own, beyond the seed (suggestions for

@@ -82,7 +82,7 @@ def ingest_file(
 
     def save(offset: float, state: bytes | None, status: FootageStatus) -> None:
         nonlocal pending
-        store.save_batch(
+        store.tracklets.save_batch(
             footage.id,
             pending.tracklets,
             pending.encounters,

@@ -9,7 +9,7 @@ analysis as files (:class:`~cctrace.ingest.camera.CameraProcessor`).
 stream time. When one ends, it becomes a footage row (path ``<masked URL>#<start>``,
 ``start_source`` ``stream``, its own start time and duration) and the tracklets,
 encounters and loose faces that finished during it are stored with it in one
-transaction (``Store.save_batch``), so a trace sees them a segment later. A person
+transaction (``Store.tracklets.save_batch``), so a trace sees them a segment later. A person
 still in view at a segment's end goes on being tracked; their tracklet is stored
 with the segment in which it ends (``max_tracklet_s`` bounds how long that takes).
 No tracker state is checkpointed: a stopped or crashed worker ends its open tracks (a
@@ -180,7 +180,7 @@ class LiveSegments:
         assert seg is not None
         self._segment = None
         duration = (seg.last - seg.start).total_seconds() + self._frame_s
-        record = self.store.get_or_create_footage(
+        record = self.store.footage.get_or_create(
             self.camera.id,
             segment_path(self.url, seg.start),
             segment_key(self.camera.id, self.url, seg.start),
@@ -191,7 +191,7 @@ class LiveSegments:
             start_source="stream",
         )
         out = seg.pending
-        ids = self.store.save_batch(
+        ids = self.store.tracklets.save_batch(
             record.id,
             out.tracklets,
             out.encounters,

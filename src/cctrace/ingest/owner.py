@@ -94,8 +94,13 @@ def run_state(record: FootageRecord, now: datetime | None = None) -> str:
     return INTERRUPTED if is_interrupted(record, now) else record.status.value
 
 
+class _FootageHeartbeat(Protocol):
+    def heartbeat(self, footage_id: int, owner: str) -> bool: ...
+
+
 class _HeartbeatStore(Protocol):
-    def heartbeat_footage(self, footage_id: int, owner: str) -> bool: ...
+    @property
+    def footage(self) -> _FootageHeartbeat: ...
 
 
 class Heartbeat:
@@ -124,6 +129,6 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self._every_s):
             try:
-                self._store.heartbeat_footage(self._footage_id, self._owner)
+                self._store.footage.heartbeat(self._footage_id, self._owner)
             except Exception as exc:  # a busy database must not stop the ingest
                 log.warning("footage %s: heartbeat failed: %s", self._footage_id, exc)

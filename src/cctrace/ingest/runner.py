@@ -125,13 +125,13 @@ def register_camera_files(
 
     camera_id = camera.id
     _register_camera(store, camera)
-    for stale in store.list_footage_failures(camera_id):
-        store.clear_footage_failure(camera_id, stale.path)  # each run records its own
+    for stale in store.footage.failures(camera_id):
+        store.footage.clear_failure(camera_id, stale.path)  # each run records its own
     try:
         paths = expand_footage(camera.footage)
     except FootageError as exc:
         spec = str(camera.footage[0])
-        store.record_footage_failure(camera_id, spec, str(exc))
+        store.footage.record_failure(camera_id, spec, str(exc))
         return [], [FileSummary(camera_id, spec, "failed", note=str(exc))]
     expiry = None if allow_expired else site.retention.days
     return _register_files(store, camera, paths, expiry)
@@ -158,7 +158,7 @@ def _register_files(
     failed: list[FileSummary] = []
     finished = {
         (f.path, f.size): f
-        for f in store.list_footage(camera_id=camera_id)
+        for f in store.footage.files(camera_id=camera_id)
         if f.status in (FootageStatus.DONE, FootageStatus.PARTIAL)
     }
     previous_end: datetime | None = None
@@ -226,7 +226,7 @@ def _register_files(
                     path,
                     start.value.isoformat(),
                 )
-            record = store.get_or_create_footage(
+            record = store.footage.get_or_create(
                 camera_id,
                 str(path),
                 sha256_file(path),
@@ -241,7 +241,7 @@ def _register_files(
             if previous_end is None:
                 unreadable = (path, _first_line(str(exc).removeprefix(f"{path}: ")))
             size = stat.st_size if stat is not None else None
-            store.record_footage_failure(camera_id, str(path), str(exc), size)
+            store.footage.record_failure(camera_id, str(path), str(exc), size)
             failed.append(FileSummary(camera_id, str(path), "failed", note=str(exc)))
     return records, failed
 
@@ -291,7 +291,7 @@ def _ingest_one(
     if record.status is FootageStatus.RUNNING:
         log.info("camera %s: %s was interrupted; resuming it", camera_id, record.path)
     if record.status not in (FootageStatus.DONE, FootageStatus.PARTIAL):
-        record = store.claim_footage(record.id, owner)
+        record = store.footage.claim(record.id, owner)
     try:
         with Heartbeat(store, record.id, owner):
             result = ingest_file(store, site, camera, record, models, reporter.at)
@@ -313,12 +313,12 @@ def _ingest_one(
                 f"{exc}; `cctrace footage reset --file {record.path}` forgets what was "
                 "analysed from it, and the next ingest starts it over"
             )
-            store.mark_footage(record.id, FootageStatus.FAILED, error=note)
+            store.footage.mark(record.id, FootageStatus.FAILED, error=note)
             return FileSummary(camera_id, record.path, "failed", note=note)
         if not isinstance(exc, FootageError):
             log.exception("camera %s: %s failed", camera_id, record.path)
         note = str(exc) if isinstance(exc, FootageError) else f"{type(exc).__name__}: {exc}"
-        store.mark_footage(record.id, FootageStatus.FAILED, error=note)
+        store.footage.mark(record.id, FootageStatus.FAILED, error=note)
         return FileSummary(camera_id, record.path, "failed", note=note)
 
 
@@ -341,7 +341,7 @@ def _register_camera(store: Any, camera: CameraConfig) -> None:
     homography = None
     if camera.calibration is not None:
         homography = camera.calibration.homography().matrix.tolist()
-    store.upsert_camera(
+    store.cameras.upsert(
         camera.id,
         name=camera.name or camera.id,
         lat=camera.location.lat,
@@ -394,7 +394,7 @@ def ingest_site(
     from cctrace.store.repository import Store
 
     with Store.for_site(site) as store:  # the schema, once, before workers race to make it
-        store.check_data_key()
+        store.audit.check_data_key()
     if n_workers == 1 or models is not None:
         with _ProgressView(progress, [c.id for c in cameras]) as view:
             for cam in cameras:

@@ -116,10 +116,10 @@ def pick_point(points: Sequence[TrackPoint], at: datetime | None = None) -> Trac
 
 def people_at(store: Store, camera_id: str, footage_id: int, point: TrackPoint) -> dict[int, Box]:
     """Every stored tracklet's box at ``point``'s frame of that footage file, by id."""
-    nearby = store.tracklets_in_window(point.timestamp, point.timestamp, camera_ids=[camera_id])
+    nearby = store.tracklets.in_window(point.timestamp, point.timestamp, camera_ids=[camera_id])
     ids = [t.id for t in nearby if t.footage_id == footage_id]
     out: dict[int, Box] = {}
-    for tid, pts in store.points_for_tracklets(ids).items():
+    for tid, pts in store.tracklets.points_of(ids).items():
         for p in pts:
             if p.frame_index == point.frame_index:
                 out[tid] = tuple(float(v) for v in p.xyxy)  # type: ignore[assignment]
@@ -218,13 +218,13 @@ def render_evidence(
         FrameUnavailableError: the footage file or frame cannot be decoded.
     """
     try:
-        record = store.get_tracklet(tracklet_id)
-        points = store.tracklet_points(tracklet_id)
+        record = store.tracklets.get(tracklet_id)
+        points = store.tracklets.points(tracklet_id)
     except CctraceError as exc:
         raise EvidenceUnavailableError(f"tracklet {tracklet_id}: {exc}") from exc
     point = pick_point(points, at)
     try:
-        footage = store.get_footage(record.footage_id)
+        footage = store.footage.get(record.footage_id)
     except CctraceError as exc:
         raise FrameUnavailableError(f"footage {record.footage_id}: {exc}") from exc
     frame = (frames or FrameSource(1)).frame(footage, point.frame_index)
@@ -362,7 +362,7 @@ def evidence_or_snapshot(
         logger.warning(
             "tracklet %d: footage unavailable (%s); using its snapshot", tracklet_id, exc
         )
-        record = store.get_tracklet(tracklet_id)
+        record = store.tracklets.get(tracklet_id)
         return snapshot_evidence(
             tracklet_id,
             record.camera_id,

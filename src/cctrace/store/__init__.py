@@ -1,7 +1,9 @@
 """Storage: the SQL database (source of truth) and the face vector index (a cache).
 
-Use :class:`Store` for everything in the database and :class:`FaceIndex` for face
-search; both return frozen records from :mod:`cctrace.store.records`.
+Use :class:`Store` for everything in the database, through its repositories
+(``store.cases``, ``store.audit``, ``store.tracklets``, ...; see
+:mod:`cctrace.store.repository`), and :class:`FaceIndex` for face search; both return
+frozen records from :mod:`cctrace.store.records`.
 """
 
 from __future__ import annotations

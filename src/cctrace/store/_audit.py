@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from cctrace.errors import StoreError
 
 from . import _convert
-from ._base import StoreBase, require_aware
-from ._cases import _json_dict, _retry_on_conflict, _text
+from ._base import Repository, check_text, json_dict, require_aware, retry_on_conflict
 from .audit_chain import (
     AUDIT_KEY_LABEL,
     GENESIS_HASH,
@@ -40,13 +39,13 @@ log = logging.getLogger(__name__)
 AUDIT_LOCK_ID = 0x63637472  # "cctr": PostgreSQL advisory lock taken by audit appends
 
 
-class AuditMixin(StoreBase):
-    """Audit log methods of :class:`~cctrace.store.Store`."""
+class AuditLog(Repository):
+    """The audit log (``store.audit``): appending entries, reading and verifying them."""
 
     _audit_key_cache: AuditKey | None = None
 
     @property
-    def audit_key(self) -> AuditKey:
+    def key(self) -> AuditKey:
         """The audit key: HKDF of the data key (``self.cipher``), never stored in the DB."""
         if self._audit_key_cache is None:
             self._audit_key_cache = AuditKey(
@@ -55,9 +54,9 @@ class AuditMixin(StoreBase):
         return self._audit_key_cache
 
     @property
-    def audit_anchors(self) -> AnchorLog:
+    def anchors(self) -> AnchorLog:
         """Where checkpoints are appended (``audit.anchor_path`` of the site)."""
-        return AnchorLog(self.audit_anchor_path, syslog=self.audit_syslog)
+        return AnchorLog(self._base.audit_anchor_path, syslog=self._base.audit_syslog)
 
     # ---- writing ---------------------------------------------------------------------
 
@@ -69,12 +68,12 @@ class AuditMixin(StoreBase):
         host) must hold the same key: one started without it would make a new key beside
         the data, key its audit entries with it (breaking the chain for good) and encrypt
         faces nobody else can read. Called before every audit append and every ingest."""
-        with self._engine.connect() as conn:
-            row = conn.execute(
+        with self._read() as s:
+            row = s.execute(
                 select(StoreMetaRow.value).where(StoreMetaRow.key == SWITCH_KEY)
             ).first()
         if row is not None:
-            self._check_switch_key(row[0], self.audit_key)
+            self._check_switch_key(row[0], self.key)
 
     def _check_switch_key(self, value: str, key: AuditKey) -> None:
         try:
@@ -90,7 +89,7 @@ class AuditMixin(StoreBase):
                 "cctrace serve, cctrace ingest, `ray start` on every node, and the CLI"
             )
 
-    def append_audit(
+    def append(
         self,
         actor: str,
         action: str,
@@ -105,20 +104,20 @@ class AuditMixin(StoreBase):
         A checkpoint that cannot be written is logged as an error (the entry stays;
         ``verify`` reports the entries no checkpoint covers).
         """
-        q, r = self._audit_fields(actor, action, case_id, query, result)
+        q, r = self._fields(actor, action, case_id, query, result)
 
         def append() -> tuple[AuditRecord, int]:
             with self._write() as s:
-                return self._append_audit_in(s, actor, action, case_id, q, r)
+                return self._append_in(s, actor, action, case_id, q, r)
 
         # Inside a unit of work a conflict aborts the whole transaction: nothing to retry.
-        record, keyed_from = append() if self.in_unit_of_work else _retry_on_conflict(append)
+        record, keyed_from = append() if self.in_unit_of_work else retry_on_conflict(append)
         # a checkpoint only of an entry that is committed (after the unit of work, if any)
-        self._after_commit(lambda: self._checkpoint_audit(record, keyed_from))
+        self._after_commit(lambda: self._checkpoint(record, keyed_from))
         return record
 
     @staticmethod
-    def _audit_fields(
+    def _fields(
         actor: str,
         action: str,
         case_id: str | None,
@@ -126,13 +125,13 @@ class AuditMixin(StoreBase):
         result: Mapping[str, Any],
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Check an entry's fields; its ``query`` and ``result`` as plain JSON dicts."""
-        _text(actor, "actor", 128)
-        _text(action, "action", 64)
+        check_text(actor, "actor", 128)
+        check_text(action, "action", 64)
         if case_id is not None:
-            _text(case_id, "case id", 64)
-        return _json_dict(query, "query"), _json_dict(result, "result")
+            check_text(case_id, "case id", 64)
+        return json_dict(query, "query"), json_dict(result, "result")
 
-    def _append_audit_in(
+    def _append_in(
         self,
         s: Session,
         actor: str,
@@ -143,8 +142,8 @@ class AuditMixin(StoreBase):
     ) -> tuple[AuditRecord, int]:
         """Append one entry inside the caller's write transaction ``s`` (so a change and
         its audit entry commit together or not at all); the record and the id of the first
-        keyed entry. Call :meth:`_checkpoint_audit` after the commit."""
-        key = self.audit_key
+        keyed entry. Call :meth:`_checkpoint` after the commit."""
+        key = self.key
         if self.dialect == "postgresql":
             # Appends queue here for the rest of their transaction, so the head read next
             # is the newest committed one: without this, appends from several processes
@@ -173,25 +172,25 @@ class AuditMixin(StoreBase):
         s.flush()
         return _convert.audit(row), keyed_from
 
-    def _checkpoint_audit(self, record: AuditRecord, keyed_from: int) -> None:
+    def _checkpoint(self, record: AuditRecord, keyed_from: int) -> None:
         """Append the signed checkpoint of a committed entry to the anchor file (a failure
         is logged: the entry stays, ``verify`` reports what no checkpoint covers)."""
-        key = self.audit_key
+        key = self.key
         checkpoint = Checkpoint(
             count=record.id,
             head=record.hash,
             time=utcnow().isoformat(),
             keyed_from=keyed_from,
-            instance=self.instance_id,
+            instance=self._base.instance_id,
             key_id=key.key_id,
         )
         try:
-            self.audit_anchors.append(key, checkpoint)
+            self.anchors.append(key, checkpoint)
         except OSError as exc:
             log.error(
                 "audit entry %d written, but its checkpoint could not be appended to %s: %s",
                 record.id,
-                self.audit_anchor_path,
+                self._base.audit_anchor_path,
                 exc,
             )
 
@@ -218,7 +217,7 @@ class AuditMixin(StoreBase):
                 return new_id
         payload: dict[str, Any] = {
             "keyed_from": new_id,
-            "instance": self.instance_id,
+            "instance": self._base.instance_id,
             "key_id": key.key_id,
         }
         payload["mac"] = key.sign("switch", payload)
@@ -233,7 +232,7 @@ class AuditMixin(StoreBase):
 
     # ---- reading ---------------------------------------------------------------------
 
-    def list_audit(
+    def entries(
         self,
         case_id: str | None = None,
         since: datetime | None = None,
@@ -250,7 +249,7 @@ class AuditMixin(StoreBase):
         with self._read() as s:
             return [_convert.audit(row) for row in s.scalars(stmt)]
 
-    def audit_head(self) -> tuple[int, str]:
+    def head(self) -> tuple[int, str]:
         """(id, hash) of the newest entry ((0, genesis) when empty); every append also
         writes it, signed, to the anchor file."""
         with self._read() as s:
@@ -259,7 +258,7 @@ class AuditMixin(StoreBase):
             ).first()
         return (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
 
-    def list_audit_page(
+    def page(
         self, case_id: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> list[AuditRecord]:
         """The newest ``limit`` entries (older than ``before_id``), newest first."""
@@ -273,26 +272,24 @@ class AuditMixin(StoreBase):
 
     # ---- verifying -------------------------------------------------------------------
 
-    def verify_audit_chain(self, batch_size: int = 1000) -> int | None:
-        """The first bad entry (see :meth:`verify_audit`), or None when the chain and
+    def verify_chain(self, batch_size: int = 1000) -> int | None:
+        """The first bad entry (see :meth:`verify`), or None when the chain and
         its checkpoints verify."""
-        return self.verify_audit(batch_size=batch_size).first_bad
+        return self.verify(batch_size=batch_size).first_bad
 
-    def verify_audit(
-        self, anchor_path: Path | str | None = None, batch_size: int = 1000
-    ) -> AuditReport:
+    def verify(self, anchor_path: Path | str | None = None, batch_size: int = 1000) -> AuditReport:
         """Check every entry against the audit key and every checkpoint in the anchor
         file (``anchor_path``, default the store's) against the chain.
 
         Detects edited entries, rewrites with recomputed hashes (without the key),
         reordered, replayed and deleted entries, a deleted tail and a deleted log.
         """
-        key = self.audit_key
-        anchors = AnchorLog(Path(anchor_path) if anchor_path else self.audit_anchor_path)
+        key = self.key
+        anchors = AnchorLog(Path(anchor_path) if anchor_path else self._base.audit_anchor_path)
         report = AuditReport(
             key_id=key.key_id, key_source=key.source, anchor_path=str(anchors.path)
         )
-        read = anchors.read(key, self.instance_id)
+        read = anchors.read(key, self._base.instance_id)
         report.anchor_exists = read.exists
         report.checkpoints = len(read.checkpoints)
         report.notes.extend(read.notes)
@@ -357,12 +354,12 @@ class AuditMixin(StoreBase):
             )
         return report
 
-    def check_audit_anchor_tail(self) -> tuple[int | None, str | None]:
+    def check_anchor_tail(self) -> tuple[int | None, str | None]:
         """A cheap check of the newest checkpoints (the end of the anchor file) against
         the database: (first bad entry, problem), or (None, None) when they match.
         Catches a deleted tail or a replaced newest entry between full checks."""
-        key = self.audit_key
-        tail = self.audit_anchors.tail(key, self.instance_id)
+        key = self.key
+        tail = self.anchors.tail(key, self._base.instance_id)
         if not tail:
             return None, None
         newest = max(tail, key=lambda c: c.count)
@@ -417,7 +414,7 @@ class AuditMixin(StoreBase):
                 f"the keyed chain was started with another audit key (key id "
                 f"{data.get('key_id')}, this key {key.key_id}): was the data key changed?",
             )
-        elif not key.signed("switch", data) or data.get("instance") != self.instance_id:
+        elif not key.signed("switch", data) or data.get("instance") != self._base.instance_id:
             report.bad(
                 None,
                 f"the record of the keyed chain's start (store_meta {SWITCH_KEY!r}) was "
@@ -433,14 +430,14 @@ class AuditMixin(StoreBase):
             return from_anchors
         return claimed
 
-    def verify_audit_from(
+    def verify_from(
         self, after_id: int, after_hash: str, batch_size: int = 1000
     ) -> tuple[int | None, int, str]:
         """Verify the entries after a verified one (``after_id``, ``after_hash``; 0 and
         :data:`GENESIS_HASH` for the whole chain) against the key only (no checkpoints,
-        see :meth:`verify_audit`). Returns (first broken id or None, the last verified id,
+        see :meth:`verify`). Returns (first broken id or None, the last verified id,
         its hash), so a caller can carry on from there next time."""
-        key = self.audit_key
+        key = self.key
         with self._read() as s:
             switch = s.get(StoreMetaRow, SWITCH_KEY)
             value = switch.value if switch is not None else None

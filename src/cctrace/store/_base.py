@@ -1,12 +1,14 @@
-"""Engine, connection settings and transaction helpers shared by the repository parts."""
+"""The shared base of the store: engine, connection settings, the data cipher, the unit
+of work, and :class:`Repository`, the parent of every repository over that base."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +24,7 @@ from cctrace.config import PoolConfig
 from cctrace.errors import CctraceError, StoreError
 from cctrace.privacy.crypto import DataCipher, load_data_cipher
 
-from .audit_chain import ANCHOR_FILE
+from .audit_chain import ANCHOR_FILE, canonical_json
 from .migrations import current_revision, head_revision, migrate
 from .records import InvalidInputError
 from .schema import StoreMetaRow
@@ -35,6 +37,9 @@ IN_CHUNK = 500
 """Ids per ``IN (...)`` clause; keeps us well under every driver's parameter limit."""
 
 T = TypeVar("T")
+R = TypeVar("R")
+RETRIES = 5
+"""Attempts of a write that conflicts with a concurrent writer."""
 
 
 def default_url(data_dir: Path) -> str:
@@ -71,6 +76,38 @@ def require_finite(value: float, name: str) -> float:
     if not math.isfinite(out):
         raise InvalidInputError(f"{name}: expected a finite number, got {out}")
     return out
+
+
+def json_dict(value: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``value`` as a plain JSON dict (canonical round trip), else :class:`InvalidInputError`."""
+    try:
+        out = json.loads(canonical_json(dict(value)))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name}: expected JSON-serialisable values: {exc}") from exc
+    if not isinstance(out, dict):  # pragma: no cover - dict() above guarantees it
+        raise InvalidInputError(f"{name}: expected a mapping")
+    return out
+
+
+def check_text(value: str, name: str, max_len: int) -> str:
+    """``value`` if it is 1..``max_len`` characters, not blank; else :class:`InvalidInputError`."""
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise InvalidInputError(f"{name}: expected 1..{max_len} characters, got {value!r}")
+    return value
+
+
+def retry_on_conflict(fn: Callable[[], R]) -> R:
+    """``fn()``, run again (up to :data:`RETRIES` times) when it fails on a constraint
+    conflict with a concurrent writer (outside a unit of work only: inside one the whole
+    transaction is aborted)."""
+    for attempt in range(RETRIES):
+        try:
+            return fn()
+        except StoreError as exc:
+            if attempt == RETRIES - 1 or not isinstance(exc.__cause__, IntegrityError):
+                raise
+            log.debug("write conflict, retrying (%d): %s", attempt + 1, exc)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -319,3 +356,57 @@ class StoreBase:
     def close(self) -> None:
         """Release every pooled connection."""
         self._engine.dispose()
+
+
+class Repository:
+    """One part of the store (cases, footage, the audit log, ...) over the shared
+    :class:`StoreBase`: every repository of a :class:`~cctrace.store.Store` reads and
+    writes through the same engine and the same open unit of work, so calls on several
+    repositories inside ``store.unit_of_work()`` commit together or not at all.
+
+    Repositories do not import each other; one that needs another's writes (contact
+    statuses append audit entries) is handed it by the store that composes them.
+    """
+
+    def __init__(self, base: StoreBase) -> None:
+        self._base = base
+
+    def _write(self) -> AbstractContextManager[Session]:
+        """A write transaction of the shared base (see :meth:`StoreBase._write`)."""
+        return self._base._write()
+
+    def _read(self) -> AbstractContextManager[Session]:
+        """A read transaction of the shared base (see :meth:`StoreBase._read`)."""
+        return self._base._read()
+
+    def _unit_of_work(self) -> AbstractContextManager[None]:
+        """The shared unit of work (joins the open one; see :meth:`StoreBase.unit_of_work`)."""
+        return self._base.unit_of_work()
+
+    def _after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the open unit of work commits (at once when none is open)."""
+        self._base._after_commit(action)
+
+    @property
+    def cipher(self) -> DataCipher:
+        """The shared data cipher (face vectors, crops, checkpoints at rest)."""
+        return self._base.cipher
+
+    @property
+    def data_dir(self) -> Path:
+        """The shared data directory (derived files are stored relative to it)."""
+        return self._base.data_dir
+
+    @property
+    def dialect(self) -> str:
+        """The database dialect (``sqlite`` or ``postgresql``)."""
+        return self._base.dialect
+
+    @property
+    def in_unit_of_work(self) -> bool:
+        """Whether a unit of work is open on the shared base in this thread/context."""
+        return self._base.in_unit_of_work
+
+    def abspath(self, relpath: str | None) -> str | None:
+        """Absolute path of a file stored relative to the data directory."""
+        return self._base.abspath(relpath)

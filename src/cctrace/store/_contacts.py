@@ -24,15 +24,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from cctrace.errors import NotFoundError
 
-from ._audit import AuditMixin
-from ._base import chunks
-from ._cases import _retry_on_conflict, _text
+from ._base import Repository, StoreBase, check_text, chunks, retry_on_conflict
 from .records import AuditRecord, InvalidInputError
 from .schema import CONTACT_NOTE_MAX, CaseRow, ContactStatusRow, utcnow
 
@@ -66,7 +64,7 @@ class ContactStatusRecord:
 
 @dataclass(frozen=True)
 class ContactStatusChange:
-    """What :meth:`ContactStatusMixin.set_contact_status` did."""
+    """What :meth:`ContactStatusRepository.set_status` did."""
 
     case_id: str
     tracklet_ids: tuple[int, ...]
@@ -149,10 +147,31 @@ def _record(row: ContactStatusRow) -> ContactStatusRecord:
     )
 
 
-class ContactStatusMixin(AuditMixin):
-    """Contact status methods of :class:`~cctrace.store.Store`."""
+class AuditAppender(Protocol):
+    """What contact statuses need of the audit log (:class:`~cctrace.store._audit.AuditLog`,
+    handed over by the store: repositories do not import each other)."""
 
-    def set_contact_status(
+    def append(
+        self,
+        actor: str,
+        action: str,
+        case_id: str | None,
+        query: Mapping[str, Any],
+        result: Mapping[str, Any],
+    ) -> AuditRecord:
+        """Append one audit entry (in the open unit of work, if any)."""
+        ...
+
+
+class ContactStatusRepository(Repository):
+    """Contact statuses of cases (``store.contacts``); each change writes its audit entry
+    to ``audit`` in the same unit of work."""
+
+    def __init__(self, base: StoreBase, audit: AuditAppender) -> None:
+        super().__init__(base)
+        self._audit = audit
+
+    def set_status(
         self,
         case_id: str,
         tracklet_ids: Sequence[int],
@@ -173,11 +192,11 @@ class ContactStatusMixin(AuditMixin):
         value = contact_status(status)
         text = check_note(note)
         ids = check_tracklet_ids(tracklet_ids)
-        _text(actor, "actor", 128)
+        check_text(actor, "actor", 128)
         extra = dict(audit_query or {})
 
-        def write() -> tuple[ContactStatusChange, int]:
-            with self._write() as s:
+        def write() -> ContactStatusChange:
+            with self._unit_of_work(), self._write() as s:
                 if s.get(CaseRow, case_id) is None:
                     raise NotFoundError(f"expected a stored case {case_id!r}, found none")
                 rows = {
@@ -204,7 +223,7 @@ class ContactStatusMixin(AuditMixin):
                         case_id, ids, before, value, text, current.updated_by,
                         current.updated_at, False, None,
                     )  # fmt: skip
-                    return unchanged, 0
+                    return unchanged
                 for tid in ids:
                     row = rows.get(tid)
                     if row is None:
@@ -221,7 +240,7 @@ class ContactStatusMixin(AuditMixin):
                     else:
                         row.status, row.note = value.value, text
                         row.updated_by, row.updated_at = actor, now
-                q, r = self._audit_fields(
+                entry = self._audit.append(
                     actor,
                     AUDIT_ACTION,
                     case_id,
@@ -234,24 +253,18 @@ class ContactStatusMixin(AuditMixin):
                     },
                     {},
                 )
-                entry, keyed_from = self._append_audit_in(s, actor, AUDIT_ACTION, case_id, q, r)
-                change = ContactStatusChange(
+                return ContactStatusChange(
                     case_id, ids, before, value, text, actor, now, True, entry
                 )
-                return change, keyed_from
 
-        change, keyed_from = _retry_on_conflict(write)
-        if change.audit is not None:
-            self._checkpoint_audit(change.audit, keyed_from)
-        return change
+        # Inside an outer unit of work a conflict aborts it all: nothing to retry here.
+        return write() if self.in_unit_of_work else retry_on_conflict(write)
 
-    def contact_statuses(self, case_id: str) -> dict[int, ContactStatusRecord]:
+    def statuses(self, case_id: str) -> dict[int, ContactStatusRecord]:
         """Every stored contact status of a case, by tracklet id (absent: to call)."""
-        return self.contact_statuses_of([case_id]).get(case_id, {})
+        return self.statuses_of([case_id]).get(case_id, {})
 
-    def contact_statuses_of(
-        self, case_ids: Iterable[str]
-    ) -> dict[str, dict[int, ContactStatusRecord]]:
+    def statuses_of(self, case_ids: Iterable[str]) -> dict[str, dict[int, ContactStatusRecord]]:
         """Stored contact statuses of several cases: case id -> tracklet id -> record."""
         wanted = sorted(set(case_ids))
         out: dict[str, dict[int, ContactStatusRecord]] = {c: {} for c in wanted}

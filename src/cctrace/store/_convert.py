@@ -128,6 +128,12 @@ def vector(blob: bytes, cipher: DataCipher, tracklet_id: int) -> FloatArray:
     return arr
 
 
+def loose_face_context(footage_id: int, frame_index: int) -> str:
+    """Associated-data context of a loose face's encrypted vector: its file and frame
+    (a tracklet face's context is its tracklet id, so the two cannot be swapped)."""
+    return f"loose:{int(footage_id)}:{int(frame_index)}"
+
+
 def embedding(row: FaceEmbeddingRow, path: PathFn, cipher: DataCipher) -> EmbeddingRecord:
     """Face embedding row -> record (vector decrypted)."""
     return EmbeddingRecord(

@@ -1,128 +1,38 @@
-"""Cameras and footage files: registration and ingest progress."""
+"""Footage files: registration and ingest progress."""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
-import numpy as np
 from sqlalchemy import delete, select, update
 
 from cctrace.errors import NotFoundError, StoreError
 
 from . import _convert
-from ._base import StoreBase, require_aware, require_finite
+from ._base import Repository, require_aware, require_finite
 from .records import (
-    CameraRecord,
     FootageFailureRecord,
     FootageRecord,
     FootageStatus,
     InvalidInputError,
+    parse_footage_status,
 )
 from .schema import CameraRow, FootageFailureRow, FootageRow, utcnow
 
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-MAX_ID_LEN = 128
 START_SOURCES = ("config", "filename", "container", "previous", "stream")
 """Where a footage start time came from; ``stream``: a live segment's stream clock."""
 
 
-def parse_footage_status(status: FootageStatus | str) -> FootageStatus:
-    """A :class:`FootageStatus` from an enum or its string value."""
-    try:
-        return FootageStatus(status)
-    except ValueError:
-        allowed = ", ".join(s.value for s in FootageStatus)
-        raise InvalidInputError(
-            f"footage status: expected one of {allowed}, got {status!r}"
-        ) from None
+class FootageRepository(Repository):
+    """Footage files: registration, ingest progress and claims, and files that failed
+    (``store.footage``)."""
 
-
-def _homography(value: Any) -> list[list[float]] | None:
-    if value is None:
-        return None
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"homography: expected a 3x3 matrix, got {value!r}") from exc
-    if arr.shape != (3, 3) or not np.isfinite(arr).all():
-        raise InvalidInputError(f"homography: expected a finite 3x3 matrix, got shape {arr.shape}")
-    return [[float(v) for v in row] for row in arr]
-
-
-def _optional_float(value: float | None, name: str, lo: float, hi: float) -> float | None:
-    if value is None:
-        return None
-    out = require_finite(value, name)
-    if not lo <= out <= hi:
-        raise InvalidInputError(f"{name}: expected {lo}..{hi}, got {out}")
-    return out
-
-
-class FootageMixin(StoreBase):
-    """Camera and footage-file methods of :class:`~cctrace.store.Store`."""
-
-    # ---- cameras -------------------------------------------------------------------
-
-    def upsert_camera(
-        self,
-        camera_id: str,
-        name: str | None = None,
-        *,
-        lat: float | None = None,
-        lon: float | None = None,
-        x_m: float | None = None,
-        y_m: float | None = None,
-        homography: Sequence[Sequence[float]] | np.ndarray | None = None,
-        config: Mapping[str, Any] | None = None,
-    ) -> CameraRecord:
-        """Insert or replace a camera (every field is overwritten); returns the record."""
-        if not isinstance(camera_id, str) or not camera_id.strip():
-            raise InvalidInputError(f"camera id: expected a non-empty string, got {camera_id!r}")
-        if len(camera_id) > MAX_ID_LEN:
-            raise InvalidInputError(f"camera id: expected <= {MAX_ID_LEN} chars, got {camera_id!r}")
-        values: dict[str, Any] = {
-            "name": name if name is not None else camera_id,
-            "lat": _optional_float(lat, "lat", -90.0, 90.0),
-            "lon": _optional_float(lon, "lon", -180.0, 180.0),
-            "x_m": _optional_float(x_m, "x_m", -1e7, 1e7),
-            "y_m": _optional_float(y_m, "y_m", -1e7, 1e7),
-            "homography": _homography(homography),
-            "config": dict(config or {}),
-        }
-        with self._write() as s:
-            row = s.get(CameraRow, camera_id)
-            if row is None:
-                row = CameraRow(id=camera_id, **values)
-                s.add(row)
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
-                row.updated_at = utcnow()
-            s.flush()
-            return _convert.camera(row)
-
-    def get_camera(self, camera_id: str) -> CameraRecord:
-        """The camera ``camera_id``; :class:`NotFoundError` if unknown."""
-        with self._read() as s:
-            row = s.get(CameraRow, camera_id)
-            if row is None:
-                raise NotFoundError(f"expected a stored camera {camera_id!r}, found none")
-            return _convert.camera(row)
-
-    def list_cameras(self) -> list[CameraRecord]:
-        """Every camera, by id."""
-        with self._read() as s:
-            return [_convert.camera(r) for r in s.scalars(select(CameraRow).order_by(CameraRow.id))]
-
-    # ---- footage -------------------------------------------------------------------
-
-    def get_or_create_footage(
+    def get_or_create(
         self,
         camera_id: str,
         path: str,
@@ -165,7 +75,7 @@ class FootageMixin(StoreBase):
                 ).one_or_none()
                 return None if row is None else _convert.footage(row, self.cipher)
 
-        self.clear_footage_failure(camera_id, str(path))
+        self.clear_failure(camera_id, str(path))
         found = lookup()
         if found is not None:
             if found.path != str(path):
@@ -195,7 +105,7 @@ class FootageMixin(StoreBase):
                 raise
             return found
 
-    def get_footage(self, footage_id: int) -> FootageRecord:
+    def get(self, footage_id: int) -> FootageRecord:
         """The footage record ``footage_id``; :class:`NotFoundError` if unknown."""
         with self._read() as s:
             row = s.get(FootageRow, footage_id)
@@ -203,7 +113,7 @@ class FootageMixin(StoreBase):
                 raise NotFoundError(f"expected a stored footage file {footage_id}, found none")
             return _convert.footage(row, self.cipher)
 
-    def list_footage(
+    def files(
         self,
         camera_id: str | None = None,
         status: FootageStatus | str | None = None,
@@ -219,7 +129,7 @@ class FootageMixin(StoreBase):
         with self._read() as s:
             return [_convert.footage(r, self.cipher) for r in s.scalars(stmt)]
 
-    def mark_footage(
+    def mark(
         self,
         footage_id: int,
         status: FootageStatus | str,
@@ -263,7 +173,7 @@ class FootageMixin(StoreBase):
 
     # ---- who is ingesting a file -----------------------------------------------------
 
-    def claim_footage(self, footage_id: int, owner: str) -> FootageRecord:
+    def claim(self, footage_id: int, owner: str) -> FootageRecord:
         """Mark a file ``running`` by ``owner`` (a process id, see ``cctrace.ingest.owner``).
 
         Progress and checkpoint are kept, so a claimed file resumes where it stopped.
@@ -283,7 +193,7 @@ class FootageMixin(StoreBase):
             s.flush()
             return _convert.footage(row, self.cipher)
 
-    def heartbeat_footage(self, footage_id: int, owner: str) -> bool:
+    def heartbeat(self, footage_id: int, owner: str) -> bool:
         """Say ``owner`` is still ingesting the file; False if it no longer owns it."""
         with self._write() as s:
             done = s.execute(
@@ -295,7 +205,7 @@ class FootageMixin(StoreBase):
 
     # ---- files that could not be registered -----------------------------------------
 
-    def record_footage_failure(
+    def record_failure(
         self, camera_id: str, path: str, error: str, size: int | None = None
     ) -> FootageFailureRecord:
         """Record (or update) why ``path`` of ``camera_id`` could not be registered."""
@@ -318,7 +228,7 @@ class FootageMixin(StoreBase):
             s.flush()
             return _convert.footage_failure(row)
 
-    def clear_footage_failure(self, camera_id: str, path: str) -> None:
+    def clear_failure(self, camera_id: str, path: str) -> None:
         """Forget a recorded failure of ``path`` (it registered, or it is gone)."""
         with self._write() as s:
             s.execute(
@@ -327,7 +237,7 @@ class FootageMixin(StoreBase):
                 )
             )
 
-    def list_footage_failures(self, camera_id: str | None = None) -> list[FootageFailureRecord]:
+    def failures(self, camera_id: str | None = None) -> list[FootageFailureRecord]:
         """Files that could not be registered (optionally of one camera), by camera and path."""
         stmt = select(FootageFailureRow).order_by(
             FootageFailureRow.camera_id, FootageFailureRow.path

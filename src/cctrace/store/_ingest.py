@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from cctrace.errors import NotFoundError
 from cctrace.types import Encounter, LooseFace, MaskStatus, Tracklet
 
-from ._base import StoreBase, chunks, require_aware, require_finite
-from ._footage import parse_footage_status
+from . import _convert
+from ._base import Repository, chunks, require_aware, require_finite
 from .files import FileBatch, crop_relpath, snapshot_relpath
-from .records import FootageStatus, InvalidInputError
+from .records import FootageStatus, InvalidInputError, parse_footage_status
 from .schema import (
     Base,
     BodyEmbeddingRow,
@@ -39,12 +39,6 @@ NORM_TOLERANCE = 1e-2
 FIXED_BANDS = {1.0: "seconds_within_1m", 2.0: "seconds_within_2m", 3.0: "seconds_within_3m"}
 BOX_DECIMALS = 2
 """Loose face boxes are stored rounded to this many decimals (their identity on retry)."""
-
-
-def loose_face_context(footage_id: int, frame_index: int) -> str:
-    """Associated-data context of a loose face's encrypted vector: its file and frame
-    (a tracklet face's context is its tracklet id, so the two cannot be swapped)."""
-    return f"loose:{int(footage_id)}:{int(frame_index)}"
 
 
 def _check_vector(vec: np.ndarray, where: str) -> None:
@@ -120,8 +114,9 @@ def _ground(v: float) -> float | None:
     return None if math.isnan(v) else float(v)
 
 
-class IngestMixin(StoreBase):
-    """The batch writer of :class:`~cctrace.store.Store`."""
+class TrackletBatchWriter(Repository):
+    """The ingest batch writer: the write half of
+    :class:`~cctrace.store._tracklets.TrackletRepository` (``store.tracklets.save_batch``)."""
 
     def save_batch(
         self,
@@ -426,7 +421,7 @@ class IngestMixin(StoreBase):
                     "vector": self.cipher.encrypt(
                         np.ascontiguousarray(f.embedding, dtype=np.float32).tobytes(),
                         "embedding",
-                        loose_face_context(footage_id, f.frame_index),
+                        _convert.loose_face_context(footage_id, f.frame_index),
                     ),
                 }
             )

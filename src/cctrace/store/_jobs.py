@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from cctrace.errors import QueryError
 
-from ._base import StoreBase
+from ._base import Repository
 from .records import InvalidInputError, TraceJobRecord
 from .schema import TraceJobRow, utcnow
 
@@ -57,8 +57,8 @@ def _owner(owner: str) -> str:
     return owner
 
 
-class JobMixin(StoreBase):
-    """The ``trace_jobs`` queue."""
+class TraceJobRepository(Repository):
+    """The queue of background traces (``store.trace_jobs``)."""
 
     def _lock_enqueue(self, s: Session) -> None:
         # SQLite writers already hold the database lock (BEGIN IMMEDIATE); PostgreSQL
@@ -67,7 +67,7 @@ class JobMixin(StoreBase):
         if self.dialect == "postgresql":
             s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ENQUEUE_LOCK})
 
-    def enqueue_trace_job(
+    def enqueue(
         self,
         case_id: str,
         requested_by: str,
@@ -124,13 +124,13 @@ class JobMixin(StoreBase):
             s.flush()
             return _record(row)
 
-    def get_trace_job(self, job_id: str) -> TraceJobRecord | None:
+    def get(self, job_id: str) -> TraceJobRecord | None:
         """The job, or None when there is no such job."""
         with self._read() as s:
             row = s.get(TraceJobRow, job_id)
             return _record(row) if row is not None else None
 
-    def latest_trace_job(self, case_id: str) -> TraceJobRecord | None:
+    def latest(self, case_id: str) -> TraceJobRecord | None:
         """The newest job of a case, or None."""
         with self._read() as s:
             row = s.scalars(
@@ -141,7 +141,7 @@ class JobMixin(StoreBase):
             ).first()
             return _record(row) if row is not None else None
 
-    def count_active_trace_jobs(self) -> int:
+    def count_active(self) -> int:
         """Jobs queued or running."""
         with self._read() as s:
             count = s.scalar(
@@ -151,7 +151,7 @@ class JobMixin(StoreBase):
             )
             return int(count or 0)
 
-    def claim_trace_job(self, owner: str) -> TraceJobRecord | None:
+    def claim(self, owner: str) -> TraceJobRecord | None:
         """Take the oldest queued job for ``owner`` (``running``), or None when none waits.
 
         No two callers ever get the same job: PostgreSQL locks the picked row and other
@@ -198,7 +198,7 @@ class JobMixin(StoreBase):
             assert row is not None
             return _record(row)
 
-    def update_trace_job(self, job_id: str, owner: str, stage: str, fraction: float) -> bool:
+    def update(self, job_id: str, owner: str, stage: str, fraction: float) -> bool:
         """Record progress (and a heartbeat) of a job ``owner`` runs; False when the job
         is no longer its own (re-queued after a missed heartbeat)."""
         with self._write() as s:
@@ -217,7 +217,7 @@ class JobMixin(StoreBase):
             )
             return bool(getattr(done, "rowcount", 0))
 
-    def heartbeat_trace_jobs(self, owner: str) -> int:
+    def heartbeat(self, owner: str) -> int:
         """Say ``owner`` is still running its jobs; how many it holds."""
         with self._write() as s:
             done = s.execute(
@@ -227,7 +227,7 @@ class JobMixin(StoreBase):
             )
             return int(getattr(done, "rowcount", 0) or 0)
 
-    def finish_trace_job(self, job_id: str, owner: str, error: str | None = None) -> bool:
+    def finish(self, job_id: str, owner: str, error: str | None = None) -> bool:
         """Mark a job ``owner`` runs done (``error`` None) or failed; False when it is no
         longer its own."""
         now = utcnow()
@@ -248,7 +248,7 @@ class JobMixin(StoreBase):
             )
             return bool(getattr(done, "rowcount", 0))
 
-    def requeue_trace_jobs(
+    def requeue(
         self,
         stale_after_s: float,
         *,

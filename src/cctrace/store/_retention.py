@@ -2,7 +2,7 @@
 evidence of cases whose evidence period is over.
 
 The files, the vector index, report folders and the audit entry are handled by
-:mod:`cctrace.retention`, which calls :meth:`RetentionMixin.purge_expired`.
+:mod:`cctrace.retention`, which calls :meth:`RetentionRepository.purge_expired`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cctrace.errors import NotFoundError
 
-from ._base import StoreBase, chunks, require_aware
+from ._base import Repository, chunks, require_aware
 from .records import CaseStatus, FootageStatus, InvalidInputError
 from .schema import (
     ApprovalRow,
@@ -63,7 +63,7 @@ class PurgeOutcome:
 
 @dataclass
 class _Derived:
-    """Rows and files that hang off a set of tracklets (see ``RetentionMixin._derived``)."""
+    """Rows and files that hang off a set of tracklets (see ``RetentionRepository._derived``)."""
 
     embedding_ids: list[int] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -71,8 +71,9 @@ class _Derived:
     encounter_ids: set[int] = field(default_factory=set)
 
 
-class RetentionMixin(StoreBase):
-    """The retention purge of :class:`~cctrace.store.Store`."""
+class RetentionRepository(Repository):
+    """Deleting derived data (``store.retention``): the retention purge, and resetting one
+    footage file for a fresh ingest."""
 
     def purge_expired(
         self, before: datetime, evidence_before: datetime, *, dry_run: bool = False

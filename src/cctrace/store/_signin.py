@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from ._base import StoreBase
+from ._base import Repository
 from .records import InvalidInputError
 from .schema import SigninAttemptRow, utcnow
 
@@ -35,14 +35,14 @@ def _check_keys(keys: dict[str, int]) -> None:
             raise InvalidInputError(f"limiter limit of {key!r}: expected >= 1, got {limit}")
 
 
-class SigninMixin(StoreBase):
-    """The sign-in limiter's counters (``signin_attempts``)."""
+class SigninAttemptRepository(Repository):
+    """The sign-in limiter's counters (``store.signin_attempts``)."""
 
     def _lock_signin(self, s: Session) -> None:
         if self.dialect == "postgresql":
             s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_SIGNIN_LOCK})
 
-    def record_signin_attempt(self, keys: dict[str, int], window_s: float) -> float:
+    def record(self, keys: dict[str, int], window_s: float) -> float:
         """Check each key's attempts in the last ``window_s`` seconds against its limit
         (``keys``: key -> limit): 0.0 and the attempt recorded under every key when all
         are under their limits, else the seconds until the fullest key frees a place
@@ -73,7 +73,7 @@ class SigninMixin(StoreBase):
                 )
             return 0.0
 
-    def forget_signin_attempts(self, clear: list[str], take_back: list[str]) -> None:
+    def forget(self, clear: list[str], take_back: list[str]) -> None:
         """A successful sign-in: delete every attempt under the ``clear`` keys, and the
         newest attempt under each ``take_back`` key (only failures count there)."""
         with self._write() as s:
@@ -87,7 +87,7 @@ class SigninMixin(StoreBase):
                 if newest is not None:
                     s.execute(delete(SigninAttemptRow).where(SigninAttemptRow.id == newest))
 
-    def count_signin_attempts(self) -> int:
+    def count(self) -> int:
         """Attempt rows kept (all keys, pruned or not yet)."""
         with self._read() as s:
             return int(s.scalar(select(func.count()).select_from(SigninAttemptRow)) or 0)

@@ -33,6 +33,17 @@ class FootageStatus(StrEnum):
     FAILED = "failed"
 
 
+def parse_footage_status(status: FootageStatus | str) -> FootageStatus:
+    """A :class:`FootageStatus` from an enum or its string value."""
+    try:
+        return FootageStatus(status)
+    except ValueError:
+        allowed = ", ".join(s.value for s in FootageStatus)
+        raise InvalidInputError(
+            f"footage status: expected one of {allowed}, got {status!r}"
+        ) from None
+
+
 class CaseStatus(StrEnum):
     """Whether a case is still being worked on."""
 

@@ -1,8 +1,9 @@
-"""The :class:`Store` repository: the only door to the database for the rest of cctrace.
+"""The :class:`Store`: the only door to the database for the rest of cctrace, one
+repository per kind of thing over one shared base (engine, cipher, unit of work).
 
-Every method runs in its own transaction and returns frozen records
-(:mod:`cctrace.store.records`), never ORM objects. SQLite (WAL) by default; pass a
-PostgreSQL URL (``postgresql+psycopg://...``) for a shared server.
+Every repository method runs in its own transaction (or the open unit of work) and
+returns frozen records (:mod:`cctrace.store.records`), never ORM objects. SQLite (WAL)
+by default; pass a PostgreSQL URL (``postgresql+psycopg://...``) for a shared server.
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ._audit import AuditMixin
-from ._cases import CaseMixin
-from ._contacts import ContactStatusMixin
-from ._footage import FootageMixin
-from ._ingest import IngestMixin
-from ._jobs import JobMixin
-from ._queries import QueryMixin
-from ._retention import RetentionMixin
-from ._signin import SigninMixin
-from ._users import UserMixin
+from cctrace.config import PoolConfig
+from cctrace.privacy.crypto import DataCipher
+
+from ._approvals import ApprovalRepository
+from ._audit import AuditLog
+from ._base import StoreBase
+from ._cameras import CameraRepository
+from ._cases import CaseRepository
+from ._contacts import ContactStatusRepository
+from ._faces import FaceRepository
+from ._footage import FootageRepository
+from ._jobs import TraceJobRepository
+from ._retention import RetentionRepository
+from ._sightings import SightingRepository
+from ._signin import SigninAttemptRepository
+from ._tracklets import TrackletRepository
+from ._users import UserRepository
+from ._web_sessions import WebSessionRepository
 
 if TYPE_CHECKING:
     from cctrace.config import SiteConfig
@@ -29,21 +38,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Store(
-    FootageMixin,
-    IngestMixin,
-    QueryMixin,
-    RetentionMixin,
-    CaseMixin,
-    ContactStatusMixin,
-    AuditMixin,
-    UserMixin,
-    JobMixin,
-    SigninMixin,
-):
-    """Cameras, footage, tracklets, encounters, cases, sightings, the audit log, and the
-    web app's users, sessions, approvals, trace jobs and sign-in attempts, what tracers
-    did about each contact; and the retention purge.
+class Store(StoreBase):
+    """The database of cctrace: the one object that is opened and closed, holding the
+    shared base (engine, data cipher, unit of work) and one repository per kind of thing.
+
+    - ``cameras``, ``footage``: cameras; footage files, their ingest progress and failures
+    - ``tracklets``: the ingest batch writer and the tracing reads (tracklets, points,
+      encounters, body embeddings); ``faces``: face embeddings, crops, loose faces
+    - ``cases``, ``sightings``, ``contacts`` (what tracers did about each contact)
+    - ``audit``: the keyed, anchored audit log
+    - ``users``, ``web_sessions``, ``approvals``, ``trace_jobs``, ``signin_attempts``
+      (the web app's)
+    - ``retention``: the retention purge and resetting a footage file
+
+    Every repository method runs in its own transaction, unless a
+    :meth:`~StoreBase.unit_of_work` is open: then calls on any repositories commit
+    together (``with store.unit_of_work(): store.cases.set_status(...);
+    store.audit.append(...)``). Methods return frozen records
+    (:mod:`cctrace.store.records`), never ORM objects.
 
     ``Store(data_dir)`` opens (creating if needed) ``<data_dir>/cctrace.db``;
     ``Store(data_dir, url=...)`` uses another database. Derived files (face crops,
@@ -54,6 +66,41 @@ class Store(
     writes a signed checkpoint to ``audit_anchor`` (default
     ``<data_dir>/audit/anchors.jsonl``; see :mod:`cctrace.store.audit_chain`).
     """
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        url: str | None = None,
+        echo: bool = False,
+        cipher: DataCipher | None = None,
+        audit_anchor: Path | str | None = None,
+        audit_syslog: bool = False,
+        pool: PoolConfig | None = None,
+    ):
+        super().__init__(
+            data_dir,
+            url=url,
+            echo=echo,
+            cipher=cipher,
+            audit_anchor=audit_anchor,
+            audit_syslog=audit_syslog,
+            pool=pool,
+        )
+        self.cameras = CameraRepository(self)
+        self.footage = FootageRepository(self)
+        self.tracklets = TrackletRepository(self)
+        self.faces = FaceRepository(self)
+        self.cases = CaseRepository(self)
+        self.sightings = SightingRepository(self)
+        self.audit = AuditLog(self)
+        self.contacts = ContactStatusRepository(self, self.audit)
+        self.users = UserRepository(self)
+        self.web_sessions = WebSessionRepository(self)
+        self.approvals = ApprovalRepository(self)
+        self.trace_jobs = TraceJobRepository(self)
+        self.signin_attempts = SigninAttemptRepository(self)
+        self.retention = RetentionRepository(self)
 
     @classmethod
     def open(

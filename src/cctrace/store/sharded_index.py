@@ -879,8 +879,9 @@ class ShardedFaceIndex:
                 self.clear()
             added = 0
             camera_of: dict[int, str] = {}
-            lookup = getattr(store, "get_tracklets", None)
-            for batch in store.iter_embedding_batches(after_id=self._max_id):
+            tracklets = getattr(store, "tracklets", None)
+            lookup = tracklets.get_many if tracklets is not None else None
+            for batch in store.faces.iter_embedding_batches(after_id=self._max_id):
                 cams: list[str] | None = None
                 if lookup is not None:
                     missing = {int(t) for t in batch.tracklet_ids} - camera_of.keys()
@@ -908,6 +909,6 @@ class ShardedFaceIndex:
             return True
         if not self._shards:
             return False
-        count, _, tracklet_sum = store.embedding_stats(upto_id=self._max_id)
+        count, _, tracklet_sum = store.faces.embedding_stats(upto_id=self._max_id)
         held = sum(s.tid_sum for s in self._shards.values())
         return count != len(self) or tracklet_sum != held

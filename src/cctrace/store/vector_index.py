@@ -58,16 +58,23 @@ class Hit:
     score: float
 
 
-class EmbeddingSource(Protocol):
-    """What :meth:`FaceIndex.sync` needs from the store."""
-
-    instance_id: str
+class FaceBatches(Protocol):
+    """The stored faces, as :meth:`FaceIndex.sync` reads them (``store.faces``)."""
 
     def embedding_stats(self, upto_id: int | None = None) -> tuple[int, int, int]: ...
 
     def iter_embedding_batches(
         self, after_id: int = 0, batch_size: int = 20_000
     ) -> Iterator[EmbeddingBatch]: ...
+
+
+class EmbeddingSource(Protocol):
+    """What :meth:`FaceIndex.sync` needs from the store."""
+
+    instance_id: str
+
+    @property
+    def faces(self) -> FaceBatches: ...
 
 
 def _epoch(value: datetime | float | None, name: str) -> float | None:
@@ -445,7 +452,7 @@ class FaceIndex:
                 log.warning("face index out of step with the database; rebuilding")
                 self.clear()
             added = 0
-            for batch in store.iter_embedding_batches(after_id=self._max_id):
+            for batch in store.faces.iter_embedding_batches(after_id=self._max_id):
                 self.add(batch.ids, batch.tracklet_ids, batch.timestamps, batch.vectors)
                 added += len(batch.ids)
             self.instance_id = store.instance_id
@@ -463,7 +470,7 @@ class FaceIndex:
             return True
         if len(self) == 0:
             return False
-        count, _, tracklet_sum = store.embedding_stats(upto_id=self._max_id)
+        count, _, tracklet_sum = store.faces.embedding_stats(upto_id=self._max_id)
         held = int(self._main.tids.sum()) + int(self._tail().tids.sum())
         return count != len(self) or tracklet_sum != held
 

@@ -212,7 +212,7 @@ def body_candidates(
     """
     if not accepted:
         return {}
-    bodies = store.body_embeddings([r.id for r in accepted], model=model)
+    bodies = store.tracklets.body_embeddings([r.id for r in accepted], model=model)
     found: dict[int, CameraLinkEvidence] = {}
     for sighting in accepted:
         body = bodies.get(sighting.id)
@@ -269,16 +269,20 @@ def ranked_candidates(
         t_from, t_to = sighting.start - high, sighting.start - low
     nearby = [
         r
-        for r in store.tracklets_in_window(t_from, t_to, camera_ids=[camera])
+        for r in store.tracklets.in_window(t_from, t_to, camera_ids=[camera])
         if r.id not in exclude
         and (t_from <= r.start <= t_to if direction == "after" else t_from <= r.end <= t_to)
     ]
     if not nearby:
         return []
-    others = store.body_embeddings([r.id for r in nearby], model=model) if body is not None else {}
+    others = (
+        store.tracklets.body_embeddings([r.id for r in nearby], model=model)
+        if body is not None
+        else {}
+    )
     here, there = views.get(sighting.camera_id, CameraView()), views.get(camera, CameraView())
     geometric = any(v.geometry is not None or v.region_m is not None for v in (here, there))
-    points = store.points_for_tracklets([sighting.id, *(r.id for r in nearby)]) if geometric else {}
+    points = store.tracklets.points_of([sighting.id, *(r.id for r in nearby)]) if geometric else {}
     own = points.get(sighting.id, ())
     if (
         here.region_m is not None

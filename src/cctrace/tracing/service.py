@@ -117,9 +117,9 @@ def trace_case(
         for photo in request.photos:
             embed_photo(photo, models)
         if request.tracklet_id is not None:
-            store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+            store.tracklets.get(request.tracklet_id)  # NotFoundError names the id
     except CctraceError as exc:
-        store.append_audit(
+        store.audit.append(
             request.actor,
             "trace",
             request.case_id,
@@ -194,7 +194,7 @@ def audited_trace(
     try:
         result = trace_in_store(site, store, request, models, progress)
     except Exception as exc:
-        store.append_audit(
+        store.audit.append(
             request.actor,
             "trace",
             request.case_id,
@@ -202,7 +202,7 @@ def audited_trace(
             {"error": f"{type(exc).__name__}: {exc}"},
         )
         raise
-    store.append_audit(
+    store.audit.append(
         request.actor,
         "trace",
         request.case_id,
@@ -234,7 +234,9 @@ def trace_in_store(
     review = _pick(request.review_threshold, site.trace.review_threshold)
     report("reading the query photos", 0.05)
     decided = {
-        s.tracklet_id: s for s in store.list_sightings(request.case_id) if s.decided_by is not None
+        s.tracklet_id: s
+        for s in store.sightings.of_case(request.case_id)
+        if s.decided_by is not None
     }
     queries, scores = _queries(store, request, models, decided)
     report("searching the face index", 0.3)
@@ -265,12 +267,12 @@ def trace_in_store(
         statuses[tid] = human.get(tid, SightingStatus.NEEDS_REVIEW)
     machine = [(tid, scores[tid], st) for tid, st in statuses.items() if tid not in human]
     if machine:
-        store.record_sightings(request.case_id, machine)
+        store.sightings.record(request.case_id, machine)
     sightings = _sightings(site, store, request, scores, statuses, links)
     report("measuring close contacts", 0.8)
     route_ids = {s.tracklet_id for s in sightings if s.status == SightingStatus.ACCEPTED}
     contacts, notes = _contacts(site, store, route_ids, request)
-    cameras = store.list_cameras()
+    cameras = store.cameras.all()
     notes += _notes(cameras, request, len(linked), len(links))
     return TraceResult(
         query=_query_record(request, accept, review),
@@ -299,7 +301,7 @@ def _queries(
     queries: list[np.ndarray] = [embed_photo(p, models, store.cipher) for p in request.photos]
     scores: dict[int, float] = {}
     if request.tracklet_id is not None:
-        store.get_tracklet(request.tracklet_id)  # NotFoundError names the id
+        store.tracklets.get(request.tracklet_id)  # NotFoundError names the id
         scores[request.tracklet_id] = 1.0
         queries.extend(_vectors(store, [request.tracklet_id]))
     confirmed = [t for t, s in decided.items() if s.status == SightingStatus.ACCEPTED]
@@ -349,12 +351,12 @@ def _sightings(
     its smoothed ground path and, for a body-appearance suggestion, its evidence."""
     records = {
         r.id: r
-        for r in store.get_tracklets(list(statuses))
+        for r in store.tracklets.get_many(list(statuses))
         if statuses[r.id] != SightingStatus.REJECTED
         and (request.window_to is None or r.start <= request.window_to)
         and (request.window_from is None or r.end >= request.window_from)
     }
-    points = store.points_for_tracklets(list(records))
+    points = store.tracklets.points_of(list(records))
     return sorted(
         (
             SightingResult(
@@ -436,7 +438,7 @@ def _loose_face_matches(
     """
     if not queries:
         return ()
-    faces = store.loose_faces_in_window(request.window_from, request.window_to)
+    faces = store.faces.loose_in_window(request.window_from, request.window_to)
     if not faces:
         return ()
     matrix = np.vstack([q.reshape(-1, q.shape[-1]) for q in queries]).astype(np.float32)
@@ -500,7 +502,7 @@ def fragments_of(
 ) -> list[Fragment]:
     """Stitching fragments (time, ground path) of tracklets; ``calibrated``: camera ids
     whose ground positions are on the site plan."""
-    points = store.points_for_tracklets([r.id for r in records])
+    points = store.tracklets.points_of([r.id for r in records])
     return [
         make_fragment(
             r.id,
@@ -527,11 +529,11 @@ def _link_fragments(
     if not seeds:
         return []
     reached: dict[int, int] = {s: s for s in seeds}
-    cameras = store.list_cameras()
+    cameras = store.cameras.all()
     for _ in range(MAX_STITCH_ROUNDS):
-        spans = store.get_tracklets(list(reached))
+        spans = store.tracklets.get_many(list(reached))
         pad = timedelta(seconds=MAX_GAP_S)
-        nearby = store.tracklets_in_window(
+        nearby = store.tracklets.in_window(
             min(r.start for r in spans) - pad,
             max(r.end for r in spans) + pad,
             camera_ids=_neighbour_cameras(cameras, {r.camera_id for r in spans}),
@@ -564,7 +566,7 @@ def _camera_links(
     return body_candidates(
         store,
         camera_graph(site, store),
-        store.get_tracklets(accepted),
+        store.tracklets.get_many(accepted),
         exclude=set(statuses) | rejected,
         model=site.models.body_embedder.type,
         views=camera_views(site),
@@ -577,7 +579,7 @@ def camera_graph(site: SiteConfig, store: Store) -> CameraGraph:
     and investigator-confirmed links): observed gaps widen a window derived from
     positions, and set one where no link or position gives any (configured windows are
     the operator's word and stay as they are)."""
-    return CameraGraph.from_site(site).learn(store.accepted_camera_hops())
+    return CameraGraph.from_site(site).learn(store.tracklets.accepted_camera_hops())
 
 
 def _neighbour_cameras(cameras: list[CameraRecord], around: set[str]) -> list[str]:
@@ -606,7 +608,9 @@ def _contacts(
         return [], notes
     encounters = [
         e
-        for e in store.encounters_for(sorted(route_ids), request.window_from, request.window_to)
+        for e in store.tracklets.encounters_for(
+            sorted(route_ids), request.window_from, request.window_to
+        )
         if e.other_tracklet_id not in route_ids
     ]
     across = _cross_view_encounters(site, store, route_ids, request)
@@ -618,7 +622,7 @@ def _contacts(
     encounters += across
     tracklets = {
         r.id: r
-        for r in store.get_tracklets(
+        for r in store.tracklets.get_many(
             {e.tracklet_id for e in encounters} | {e.other_tracklet_id for e in encounters}
         )
     }
@@ -647,7 +651,7 @@ def _cross_view_encounters(
     sharing = views_sharing_floor(site)
     if not sharing:
         return []
-    route = store.get_tracklets(sorted(route_ids))
+    route = store.tracklets.get_many(sorted(route_ids))
     cameras = {c for pair in sharing for c in pair}
     partners = sorted(
         {b for a, b in sharing if a in {r.camera_id for r in route}}
@@ -656,13 +660,13 @@ def _cross_view_encounters(
     route = [r for r in route if r.camera_id in cameras]
     if not route or not partners:
         return []
-    others = store.tracklets_in_window(
+    others = store.tracklets.in_window(
         min(r.start for r in route), max(r.end for r in route), camera_ids=partners
     )
     others = [o for o in others if o.id not in route_ids]
     if not others:
         return []
-    points = store.points_for_tracklets([r.id for r in route] + [o.id for o in others])
+    points = store.tracklets.points_of([r.id for r in route] + [o.id for o in others])
     ingest = site.ingest
     settings = EncounterSettings(
         bands_m=ingest.distance_bands_m,
@@ -708,7 +712,7 @@ def _same_person(
         return PersonGroups({}, {})
     faces = _face_groups(store, ids, accept)
     links = [(t, g, BY_FACE) for t, g in faces.items() if t != g]
-    records = store.get_tracklets(ids)
+    records = store.tracklets.get_many(ids)
     spans = {r.id: Span(r.camera_id, r.start, r.end) for r in records}
     links += _fragment_links(store, records, route_ids)
     return join_people(ids, links, spans)
@@ -721,9 +725,9 @@ def _fragment_links(
     :func:`cctrace.tracing.stitching.linked_fragments`)."""
     if len(records) < 2:
         return []
-    cameras = store.list_cameras()
+    cameras = store.cameras.all()
     pad = timedelta(seconds=MAX_GAP_S)
-    nearby = store.tracklets_in_window(
+    nearby = store.tracklets.in_window(
         min(r.start for r in records) - pad,
         max(r.end for r in records) + pad,
         camera_ids=_neighbour_cameras(cameras, {r.camera_id for r in records}),
@@ -747,7 +751,7 @@ def _fragment_links(
 
 def _face_groups(store: Store, ids: list[int], accept: float) -> dict[int, int]:
     by_tracklet: dict[int, list[np.ndarray]] = {i: [] for i in ids}
-    for emb in store.embeddings_for_tracklets(ids):
+    for emb in store.faces.embeddings_of(ids):
         by_tracklet[emb.tracklet_id].append(emb.vector)
     stacked = {
         i: (np.vstack(v) if v else np.zeros((0, 128), np.float32)) for i, v in by_tracklet.items()
@@ -758,15 +762,15 @@ def _face_groups(store: Store, ids: list[int], accept: float) -> dict[int, int]:
 def _vectors(store: Store, tracklet_ids: list[int]) -> list[np.ndarray]:
     if not tracklet_ids:
         return []
-    return [e.vector.reshape(1, -1) for e in store.embeddings_for_tracklets(tracklet_ids)]
+    return [e.vector.reshape(1, -1) for e in store.faces.embeddings_of(tracklet_ids)]
 
 
 def _ensure_case(store: Store, request: TraceRequest) -> None:
     try:
-        store.get_case(request.case_id)
+        store.cases.get(request.case_id)
     except NotFoundError:
         with contextlib.suppress(AlreadyExistsError):
-            store.create_case(request.case_id, request.actor, request.legal_basis)
+            store.cases.create(request.case_id, request.actor, request.legal_basis)
 
 
 def _audit_query(request: TraceRequest) -> dict[str, Any]:

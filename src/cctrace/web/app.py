@@ -260,7 +260,7 @@ def create_app(
         if request.method in UNSAFE_METHODS and request.url.path not in PUBLIC_POSTS:
             # Refuse changes from strangers before their body is read.
             token, _ = session_token(request)
-            live = await run_in_threadpool(state.store.get_session, token) if token else None
+            live = await run_in_threadpool(state.store.web_sessions.get, token) if token else None
             if live is None:
                 return error_response(
                     request,

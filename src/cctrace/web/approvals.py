@@ -29,7 +29,7 @@ def request_approval(
     A supervisor's own request is approved by asking: it is theirs to approve."""
     store = state.store
     with store.unit_of_work():
-        approval = store.request_approval(
+        approval = store.approvals.request(
             case_id,
             kind,
             user.username,
@@ -37,7 +37,7 @@ def request_approval(
             tracklet_id,
             result_digest=latest_result_digest(state, case_id),
         )
-        store.append_audit(
+        store.audit.append(
             user.username,
             f"{kind}_request",
             case_id,
@@ -60,7 +60,7 @@ def decide(
         )
     store = state.store
     if approve and approval.kind == "export":
-        case = store.get_case(approval.case_id)
+        case = store.cases.get(approval.case_id)
         if latest_result_digest(state, case.id) != approval.result_digest:
             raise QueryError(
                 f"case {case.id} was traced again after export {approval.id} was requested; "
@@ -69,8 +69,8 @@ def decide(
         # Written before the decision commits: a failed write leaves the request pending.
         export_files(state, case, approval.id, user.username)
     with store.unit_of_work():
-        decided = store.decide_approval(approval.id, approve, user.username)
-        store.append_audit(
+        decided = store.approvals.decide(approval.id, approve, user.username)
+        store.audit.append(
             user.username,
             "approval",
             approval.case_id,

@@ -45,15 +45,15 @@ def ensure_demo_users(site_data_dir: Path, workdir: Path, url: str | None = None
             if name and password:
                 saved[name] = password
     with Store.open(site_data_dir, url=url) as store:
-        existing = {u.username for u in store.list_users()}
+        existing = {u.username for u in store.users.all()}
         for name, (role, team) in DEMO_USERS.items():
             if name in existing and name in saved:
                 continue
             password = saved.get(name) or secrets.token_urlsafe(12)
             if name in existing:
-                store.set_password_hash(name, hash_password(password))
+                store.users.set_password_hash(name, hash_password(password))
             else:
-                store.create_user(name, hash_password(password), role, team)
+                store.users.create(name, hash_password(password), role, team)
             saved[name] = password
     file.write_text("".join(f"{n} {p}\n" for n, p in saved.items()))
     file.chmod(0o600)
@@ -69,7 +69,7 @@ def stale_demo_message(site_data_dir: Path, workdir: Path, url: str | None = Non
 
     with Store.open(site_data_dir, url=url) as store:
         try:
-            owner = store.get_case(DEMO_CASE).created_by
+            owner = store.cases.get(DEMO_CASE).created_by
         except NotFoundError:
             return f"{workdir} has no case {DEMO_CASE}: run `cctrace demo --workdir {workdir}`"
     if owner == DEMO_INVESTIGATOR:
@@ -234,7 +234,7 @@ def users_list(
     from cctrace.store.repository import Store
 
     with Store.for_site(load_site(site_file, check_files=False)) as store:
-        users = store.list_users()
+        users = store.users.all()
         if as_json:
             print_json(
                 {
@@ -267,15 +267,15 @@ def _set_user(
         raise ConfigError(str(exc)) from None
     with Store.for_site(load_site(site_file, check_files=False)) as store:
         if create:
-            store.create_user(username, hash_password(password), role, team)
-            store.append_audit(
+            store.users.create(username, hash_password(password), role, team)
+            store.audit.append(
                 "cli", "user_create", None, {"username": username, "role": role, "team": team}, {}
             )
             console.print(f"added {username} ({role}, team {team})")
         else:
-            store.get_user(username)  # NotFoundError names the user
-            store.set_password_hash(username, hash_password(password), end_sessions=True)
-            store.append_audit(
+            store.users.get(username)  # NotFoundError names the user
+            store.users.set_password_hash(username, hash_password(password), end_sessions=True)
+            store.audit.append(
                 "cli", "user_update", None, {"username": username, "password": "reset"}, {}
             )
             console.print(f"password of {username} changed")

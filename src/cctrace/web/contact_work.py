@@ -126,7 +126,7 @@ def case_work(state: AppState, user: UserRecord, case_id: str) -> CaseWork:
         result: TraceResult | None = load_latest_result(state.site, case_id)
     except NotFoundError:
         result = None
-    statuses = state.store.contact_statuses(case_id)
+    statuses = state.store.contacts.statuses(case_id)
     return CaseWork(case, result, contacts_of(case_id, result, statuses))
 
 
@@ -137,7 +137,7 @@ def team_work(state: AppState, user: UserRecord) -> list[CaseWork]:
     shows no contacts rather than failing the list."""
     cases = cases_for(state.store, user)
     live = [c.id for c in cases if c.status == CaseStatus.OPEN]
-    statuses = state.store.contact_statuses_of(live)
+    statuses = state.store.contacts.statuses_of(live)
     out = []
     for case in cases:
         if case.status != CaseStatus.OPEN:
@@ -174,7 +174,7 @@ def set_contact_status(
     of the latest trace holding ``tracklet_id``."""
     open_case(state.store, user, case_id)
     contact = find_contact(case_work(state, user, case_id), tracklet_id)
-    change = state.store.set_contact_status(
+    change = state.store.contacts.set_status(
         case_id,
         contact.contact.contact_tracklet_ids,
         status,

@@ -88,10 +88,10 @@ def authorize(request: Request) -> None:
         return
     state = app_state(request)
     token, from_cookie = session_token(request)
-    session = state.store.get_session(token) if token else None
+    session = state.store.web_sessions.get(token) if token else None
     if session is None:
         raise AuthError(401, "sign_in_required", _("sign in first (no session, or it expired)"))
-    user = state.store.get_user(session.username)
+    user = state.store.users.get(session.username)
     if not allowed(user.role, permission):
         raise AuthError(
             403,

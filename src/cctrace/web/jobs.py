@@ -2,7 +2,7 @@
 
 :meth:`TraceJobs.submit` inserts a ``queued`` row (``trace_jobs``); each web process runs
 ``workers`` threads that claim the oldest queued job (atomically, see
-:meth:`cctrace.store.Store.claim_trace_job`), run it and record its stage and progress
+``store.trace_jobs.claim``), run it and record its stage and progress
 in the row, which ``/api/jobs/{id}`` reads. So a job outlives the process that queued
 it, several web processes (uvicorn workers, hosts) share one queue, and no job runs
 twice. A process that dies mid-trace leaves its job ``running``: at start-up and every
@@ -126,7 +126,7 @@ class TraceJobs:
     def requeue(self) -> list[str]:
         """Put back in the queue the running jobs whose owner is gone; their ids."""
         try:
-            ids = self.store.requeue_trace_jobs(self.stale_after_s, dead=_owner_gone)
+            ids = self.store.trace_jobs.requeue(self.stale_after_s, dead=_owner_gone)
         except StoreError as exc:
             log.warning("could not look for trace jobs of stopped workers: %s", exc)
             return []
@@ -142,7 +142,7 @@ class TraceJobs:
         job (it reads the case's decisions when it starts, so it includes the new ones).
         A user may have at most ``MAX_JOBS_PER_USER`` jobs waiting or running.
         """
-        record = self.store.enqueue_trace_job(
+        record = self.store.trace_jobs.enqueue(
             case_id, actor, params, max_active_per_user=MAX_JOBS_PER_USER
         )
         self._wake.set()
@@ -150,12 +150,12 @@ class TraceJobs:
 
     def get(self, job_id: str) -> Job | None:
         """The job's current state, or None when unknown."""
-        record = self.store.get_trace_job(job_id)
+        record = self.store.trace_jobs.get(job_id)
         return Job.of(record) if record is not None else None
 
     def latest_for_case(self, case_id: str) -> Job | None:
         """The newest job of a case, or None."""
-        record = self.store.latest_trace_job(case_id)
+        record = self.store.trace_jobs.latest(case_id)
         return Job.of(record) if record is not None else None
 
     # ---- workers ------------------------------------------------------------------
@@ -163,7 +163,7 @@ class TraceJobs:
     def _work(self) -> None:
         while not self._stop.is_set():
             try:
-                record = self.store.claim_trace_job(self.owner)
+                record = self.store.trace_jobs.claim(self.owner)
             except StoreError as exc:
                 log.warning("could not claim a trace job: %s", exc)
                 record = None
@@ -189,7 +189,7 @@ class TraceJobs:
                 return
             last_stage[0], last_at[0] = stage, now
             try:
-                self.store.update_trace_job(job_id, self.owner, stage, fraction)
+                self.store.trace_jobs.update(job_id, self.owner, stage, fraction)
             except StoreError as exc:
                 log.warning("could not record progress of trace job %s: %s", job_id, exc)
 
@@ -210,7 +210,7 @@ class TraceJobs:
     def _finish(self, job_id: str, error: str | None) -> None:
         for attempt in range(3):
             try:
-                if not self.store.finish_trace_job(job_id, self.owner, error):
+                if not self.store.trace_jobs.finish(job_id, self.owner, error):
                     log.warning("trace job %s was re-queued while it ran here", job_id)
                 return
             except StoreError as exc:
@@ -223,7 +223,7 @@ class TraceJobs:
                 self.requeue()
                 continue
             try:
-                self.store.heartbeat_trace_jobs(self.owner)
+                self.store.trace_jobs.heartbeat(self.owner)
             except StoreError as exc:
                 log.warning("trace job heartbeat failed: %s", exc)
             self.requeue()
@@ -234,7 +234,7 @@ class TraceJobs:
         """Block until no job in the store is queued or running (tests, shutdown)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.store.count_active_trace_jobs() == 0:
+            if self.store.trace_jobs.count_active() == 0:
                 return True
             time.sleep(0.05)
         return False

@@ -126,8 +126,8 @@ def place_labels(people: Mapping[int, Box]) -> list[PickLabel]:
 
 
 def _footage_at(store: Store, camera_id: str, at: datetime) -> FootageRecord:
-    store.get_camera(camera_id)  # NotFoundError names an unknown camera
-    for f in store.list_footage(camera_id):
+    store.cameras.get(camera_id)  # NotFoundError names an unknown camera
+    for f in store.footage.files(camera_id):
         if f.start_time <= at <= f.start_time + timedelta(seconds=f.duration_s):
             return f
     raise NotFoundError(f"camera {camera_id} has no ingested footage at {at.isoformat()}")
@@ -139,11 +139,11 @@ def frame_at(store: Store, camera_id: str, at: datetime) -> PickFrame:
     pad = timedelta(seconds=SEARCH_S)
     nearby = [
         t
-        for t in store.tracklets_in_window(at - pad, at + pad, camera_ids=[camera_id])
+        for t in store.tracklets.in_window(at - pad, at + pad, camera_ids=[camera_id])
         if t.footage_id == footage.id
     ]
     frames: dict[int, tuple[datetime, dict[int, tuple[float, float, float, float]]]] = {}
-    for tid, points in store.points_for_tracklets([t.id for t in nearby]).items():
+    for tid, points in store.tracklets.points_of([t.id for t in nearby]).items():
         for p in points:
             if abs((p.timestamp - at).total_seconds()) <= SEARCH_S:
                 entry = frames.setdefault(p.frame_index, (p.timestamp, {}))

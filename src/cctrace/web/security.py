@@ -94,7 +94,7 @@ class LoginLimiter:
     in the store (``signin_attempts``), so every web process shares the counts.
 
     :meth:`attempt` checks and records in one locked transaction
-    (:meth:`cctrace.store.Store.record_signin_attempt`), so parallel guesses, sent to one
+    (``store.signin_attempts.record``), so parallel guesses, sent to one
     worker or to several, cannot slip through between the check and the (slow) password
     verification; a successful sign-in clears its keys again.
     """
@@ -118,14 +118,14 @@ class LoginLimiter:
 
     def attempt(self, keys: dict[str, int]) -> float:
         """0 and the attempt recorded, or the seconds to wait when a key is over its limit."""
-        return self.store.record_signin_attempt(keys, self.window_s)
+        return self.store.signin_attempts.record(keys, self.window_s)
 
     def first_block(self, key: str) -> bool:
         """True once per window for a blocked key (to audit a block, not every retry)."""
-        return self.store.record_signin_attempt({f"noted:{key}": 1}, self.window_s) == 0
+        return self.store.signin_attempts.record({f"noted:{key}": 1}, self.window_s) == 0
 
     def succeeded(self, keys: dict[str, int]) -> None:
         """A successful sign-in: forget the pair's attempts, and take this attempt back
         from the address and user counters (only failures count against them)."""
         pairs = [k for k in keys if k.startswith("pair:")]
-        self.store.forget_signin_attempts(pairs, [k for k in keys if k not in pairs])
+        self.store.signin_attempts.forget(pairs, [k for k in keys if k not in pairs])

@@ -55,7 +55,7 @@ def visible_case(store: Store, user: UserRecord, case_id: str) -> CaseRecord:
     """The case if ``user`` may see it; the same ``NotFoundError`` whether it does not
     exist or belongs to someone else (case numbers are not disclosed)."""
     try:
-        case = store.get_case(case_id)
+        case = store.cases.get(case_id)
     except NotFoundError:
         case = None
     if case is None or not can_see(user, case):
@@ -99,7 +99,7 @@ def create_case_for(
     entry (``case_open_refused``) that is kept, so probing for numbers shows in the log."""
     try:
         with store.unit_of_work():
-            case = store.create_case(
+            case = store.cases.create(
                 case_id,
                 user.username,
                 legal_basis,
@@ -109,12 +109,12 @@ def create_case_for(
                 window_to=window_to,
                 parent_case_id=parent_case_id,
             )
-            store.append_audit(user.username, "case_open", case.id, audit_query, {})
+            store.audit.append(user.username, "case_open", case.id, audit_query, {})
             return case
     except AlreadyExistsError:
         if store.in_unit_of_work:
             raise  # pragma: no cover - callers open cases outside any unit of work
-        store.append_audit(
+        store.audit.append(
             user.username, "case_open_refused", None, {"case_id": case_id}, {"reason": "in use"}
         )
         raise number_taken(case_id) from None
@@ -123,9 +123,9 @@ def create_case_for(
 def cases_for(store: Store, user: UserRecord) -> list[CaseRecord]:
     """The cases ``user`` may see, newest first (the rule of :func:`can_see`, in SQL)."""
     if user.role == Role.INVESTIGATOR:
-        return store.list_cases(created_by=user.username)
+        return store.cases.find(created_by=user.username)
     if user.role == Role.SUPERVISOR:
-        return store.list_cases(team=user.team)
+        return store.cases.find(team=user.team)
     return []
 
 
@@ -217,9 +217,9 @@ def start_trace(state: AppState, case: CaseRecord, params: TraceParams, actor: s
 
 def run_trace_job(state: AppState, job: TraceJobRecord, progress: ProgressFn) -> None:
     """Run a queued trace: the case's newest parameters when the job starts (a request
-    made while this one waited joined it, see :meth:`Store.enqueue_trace_job`), else
+    made while this one waited joined it, see ``store.trace_jobs.enqueue``), else
     those queued with it."""
-    case = state.store.get_case(job.case_id)
+    case = state.store.cases.get(job.case_id)
     params = saved_params(state, case.id) or TraceParams.from_json(json.dumps(job.params))
     latest = request_for(case, params, job.requested_by)
     result = audited_trace(state.site, state.store, latest, state.models, progress)

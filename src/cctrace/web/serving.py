@@ -77,7 +77,7 @@ def check_shared_store(site: SiteConfig, workers: int) -> str | None:
         raise ConfigError(f"cannot open the store for the web workers: {exc}") from exc
     with store:
         try:
-            store.check_data_key()  # a worker with another key would break the audit chain
+            store.audit.check_data_key()  # a worker with another key would break the audit chain
         except StoreError as exc:
             raise ConfigError(str(exc)) from exc
         if workers == 1 or store.dialect == "postgresql":

@@ -49,22 +49,22 @@ class AppState:
         )
 
     def verify_audit_incrementally(self) -> AuditCheck:
-        """The whole chain and every checkpoint on first use (:meth:`Store.verify_audit`),
+        """The whole chain and every checkpoint on first use (``store.audit.verify``),
         then only entries added since, with the newest checkpoints; a full check is
         ``/api/audit/verify``. Once a problem is found it stays until the app restarts."""
         with self._audit_lock:
             if self.audit_problem is None:
                 if self.audit_verified[0] == 0:
-                    report = self.store.verify_audit()
+                    report = self.store.audit.verify()
                     self.audit_verified = (report.verified, report.verified_hash)
                     if not report.ok:
                         self.audit_broken, self.audit_problem = report.first_bad, report.problems[0]
                 else:
-                    broken, last_id, last_hash = self.store.verify_audit_from(*self.audit_verified)
+                    broken, last_id, last_hash = self.store.audit.verify_from(*self.audit_verified)
                     self.audit_verified = (last_id, last_hash)
                     if broken is not None:
                         self.audit_broken = broken
                         self.audit_problem = f"entry {broken} does not verify against the key"
                     else:
-                        self.audit_broken, self.audit_problem = self.store.check_audit_anchor_tail()
+                        self.audit_broken, self.audit_problem = self.store.audit.check_anchor_tail()
             return AuditCheck(self.audit_broken, self.audit_verified[0], self.audit_problem)

@@ -41,7 +41,7 @@ def _password(password: str, username: str) -> str:
 @needs(Permission.ADMIN)
 def list_users(store: StoreDep) -> list[UserOut]:
     """Every user, their role and team."""
-    return [UserOut.of(u) for u in store.list_users()]
+    return [UserOut.of(u) for u in store.users.all()]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
@@ -50,8 +50,8 @@ def create_user(body: UserIn, user: User, store: StoreDep) -> UserOut:
     """Add a user with a role and a team."""
     password_hash = _password(body.password, body.username)
     with store.unit_of_work():
-        created = store.create_user(body.username, password_hash, body.role, body.team)
-        store.append_audit(
+        created = store.users.create(body.username, password_hash, body.role, body.team)
+        store.audit.append(
             user.username,
             "user_create",
             None,
@@ -74,9 +74,9 @@ def update_user(username: str, body: UserPatch, user: User, store: StoreDep) -> 
         changes["password"] = "reset"
     with store.unit_of_work():
         if password_hash is not None:
-            store.set_password_hash(username, password_hash, end_sessions=True)
-        updated = store.update_user(username, role=body.role, team=body.team, active=body.active)
-        store.append_audit(
+            store.users.set_password_hash(username, password_hash, end_sessions=True)
+        updated = store.users.update(username, role=body.role, team=body.team, active=body.active)
+        store.audit.append(
             user.username, "user_update", None, {"username": username, **changes}, {}
         )
     return UserOut.of(updated)
@@ -97,9 +97,9 @@ def list_cameras(store: StoreDep) -> list[AdminCameraOut]:
     be registered (unreadable, no start time); so are interrupted ingests.
     """
     out = []
-    for cam in store.list_cameras():
-        files = store.list_footage(cam.id)
-        unregistered = store.list_footage_failures(cam.id)
+    for cam in store.cameras.all():
+        files = store.footage.files(cam.id)
+        unregistered = store.footage.failures(cam.id)
         problems = [
             FootageProblemOut(file=Path(f.path).name, status=state, reason=_reason(f, state))
             for f in files
@@ -129,7 +129,7 @@ def list_cameras(store: StoreDep) -> list[AdminCameraOut]:
 
 
 def _last_purge(store: Store) -> AuditOut | None:
-    purges = [e for e in store.list_audit() if e.action == "purge"]
+    purges = [e for e in store.audit.entries() if e.action == "purge"]
     return AuditOut.of(purges[-1]) if purges else None
 
 

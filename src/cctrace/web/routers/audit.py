@@ -22,8 +22,8 @@ def read_audit(
     store: Store, user: UserRecord, case_id: str | None, limit: int, before_id: int | None
 ) -> list[AuditOut]:
     """The newest ``limit`` entries (of one case), newest first; the read is audited."""
-    page = [AuditOut.of(e) for e in store.list_audit_page(case_id, limit, before_id)]
-    store.append_audit(
+    page = [AuditOut.of(e) for e in store.audit.page(case_id, limit, before_id)]
+    store.audit.append(
         user.username, "audit_read", case_id, {"limit": limit, "before_id": before_id}, {}
     )
     return page
@@ -47,8 +47,8 @@ def list_audit(
 def verify_audit(store: StoreDep) -> AuditVerifyOut:
     """Check the whole keyed chain and every checkpoint in the anchor file; ``broken_at``
     is the first edited, moved, replayed or missing entry, ``problems`` says what."""
-    report = store.verify_audit()
-    head_id, head_hash = store.audit_head()
+    report = store.audit.verify()
+    head_id, head_hash = store.audit.head()
     return AuditVerifyOut(
         ok=report.ok,
         broken_at=report.first_bad,

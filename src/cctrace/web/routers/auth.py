@@ -31,7 +31,7 @@ def sign_in(state: AppState, request: Request, username: str, password: str) -> 
     if wait > 0:
         if state.limiter.first_block(next(iter(keys))):
             actor, who = _who(state, username)
-            state.store.append_audit(
+            state.store.audit.append(
                 actor, "sign_in", None, {"outcome": "rate_limited", "client": address, **who}, {}
             )
         raise AuthError(
@@ -39,21 +39,21 @@ def sign_in(state: AppState, request: Request, username: str, password: str) -> 
             "rate_limited",
             _("too many sign-in attempts; try again in {s} s").format(s=int(wait) + 1),
         )
-    stored = state.store.password_hash(username)
+    stored = state.store.users.password_hash(username)
     if not verify_password(stored, password):
         actor, who = _who(state, username)
-        state.store.append_audit(
+        state.store.audit.append(
             actor, "sign_in", None, {"outcome": "failed", "client": address, **who}, {}
         )
         raise AuthError(401, "bad_credentials", _("wrong user name or password"))
     state.limiter.succeeded(keys)
     if stored is not None and needs_rehash(stored):
-        state.store.set_password_hash(username, hash_password(password))
-    user = state.store.get_user(username)
+        state.store.users.set_password_hash(username, hash_password(password))
+    user = state.store.users.get(username)
     token, csrf = new_token(), new_token()
     expires = datetime.now(UTC) + timedelta(hours=state.settings.session_hours)
-    state.store.create_session(token, user.username, csrf, expires)
-    state.store.append_audit(
+    state.store.web_sessions.create(token, user.username, csrf, expires)
+    state.store.audit.append(
         user.username,
         "sign_in",
         None,
@@ -67,7 +67,7 @@ def _who(state: AppState, username: str) -> tuple[str, dict[str, str]]:
     """The audit actor of a failed sign-in: the user when the name exists; otherwise
     "unknown user" and a short hash of what was typed (it may be a mistyped password)."""
     try:
-        return state.store.get_user(username).username, {}
+        return state.store.users.get(username).username, {}
     except NotFoundError:
         digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:12]
         return "unknown user", {"typed_name_sha256": digest}
@@ -101,8 +101,8 @@ def api_login(body: LoginIn, request: Request, response: Response) -> SessionOut
 def api_logout(request: Request) -> Response:
     """End this session."""
     state = app_state(request)
-    state.store.delete_session(request.state.session_token)
-    state.store.append_audit(request.state.user.username, "sign_out", None, {}, {})
+    state.store.web_sessions.delete(request.state.session_token)
+    state.store.audit.append(request.state.user.username, "sign_out", None, {}, {})
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -170,8 +170,8 @@ def form_logout(
     state = app_state(request)
     if not tokens_equal(csrf_token, request.state.csrf_token):
         raise AuthError(403, "csrf", _("the sign-out form's CSRF token is missing or wrong"))
-    state.store.delete_session(request.state.session_token)
-    state.store.append_audit(request.state.user.username, "sign_out", None, {}, {})
+    state.store.web_sessions.delete(request.state.session_token)
+    state.store.audit.append(request.state.user.username, "sign_out", None, {}, {})
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

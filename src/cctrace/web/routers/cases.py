@@ -134,14 +134,14 @@ def update_case(
     open_case(store, user, case_id)
     body = _local_window(request, body)
     with store.unit_of_work():
-        case = store.update_case(
+        case = store.cases.update(
             case_id,
             legal_basis=body.legal_basis,
             notes=body.notes,
             window_from=body.window_from,
             window_to=body.window_to,
         )
-        store.append_audit(
+        store.audit.append(
             user.username,
             "case_update",
             case_id,
@@ -162,8 +162,8 @@ def close_case(case_id: str, user: User, store: StoreDep) -> CaseOut:
     """Close a case: no more searches; its evidence is kept for the evidence period."""
     visible_case(store, user, case_id)
     with store.unit_of_work():
-        case = store.set_case_status(case_id, CaseStatus.CLOSED)
-        store.append_audit(user.username, "case_close", case_id, {}, {})
+        case = store.cases.set_status(case_id, CaseStatus.CLOSED)
+        store.audit.append(user.username, "case_close", case_id, {}, {})
     return CaseOut.of(case)
 
 
@@ -239,7 +239,7 @@ async def start_case_trace(
     case = await run_in_threadpool(open_case, state.store, user, case_id)
     check_distance(state.site, distance_m, "distance_m")  # before any photo is read
     if tracklet_id is not None:
-        await run_in_threadpool(state.store.get_tracklet, tracklet_id)
+        await run_in_threadpool(state.store.tracklets.get, tracklet_id)
     saved = await _save_photos(request, case_id, [p for p in photos or [] if p.filename])
     params = TraceParams(
         photos=tuple(saved),
@@ -278,7 +278,7 @@ def get_result(case_id: str, request: Request, user: User) -> TraceOut:
     result = latest_result(state, case_id)
     if result is None:
         raise NotFoundError(f"no trace has been run for case {case_id} yet")
-    state.store.append_audit(user.username, "view_case", case_id, {"via": "api"}, {})
+    state.store.audit.append(user.username, "view_case", case_id, {"via": "api"}, {})
     return TraceOut.of(result)
 
 
@@ -291,7 +291,7 @@ def decide_sighting(
     rejected sightings never come back)."""
     state = app_state(request)
     case = open_case(state.store, user, case_id)
-    known = {s.tracklet_id for s in state.store.list_sightings(case_id)}
+    known = {s.tracklet_id for s in state.store.sightings.of_case(case_id)}
     if tracklet_id not in known:
         raise NotFoundError(f"tracklet {tracklet_id} is not a sighting of case {case_id}")
     status = {
@@ -300,8 +300,8 @@ def decide_sighting(
         "review": SightingStatus.NEEDS_REVIEW,
     }[body.decision]
     with state.store.unit_of_work():
-        state.store.decide_sighting(case_id, tracklet_id, status, user.username)
-        state.store.append_audit(
+        state.store.sightings.decide(case_id, tracklet_id, status, user.username)
+        state.store.audit.append(
             user.username,
             "sighting_decision",
             case_id,
@@ -359,8 +359,8 @@ def case_cameras(case_id: str, user: User, store: StoreDep) -> list[PickCameraOu
     """Cameras and the time their ingested footage covers (to pick a person in a frame)."""
     open_case(store, user, case_id)
     out = []
-    for cam in store.list_cameras():
-        files = store.list_footage(cam.id)
+    for cam in store.cameras.all():
+        files = store.footage.files(cam.id)
         if not files:
             continue
         out.append(
@@ -385,7 +385,7 @@ def pick_people(
     at = _at(request, at)
     check_in_window(case, at, at, app_state(request).site.zone())
     pick = frame_at(store, camera_id, _aware(at))
-    store.append_audit(
+    store.audit.append(
         user.username,
         "view_frame_people",
         case_id,
@@ -423,7 +423,7 @@ def pick_frame(
     check_in_window(case, at, at, app_state(request).site.zone())
     pick = frame_at(state.store, camera_id, _aware(at))
     data = render_pick_frame(pick, ExtraDetectors.from_models(state.models))
-    state.store.append_audit(
+    state.store.audit.append(
         user.username,
         "view_frame",
         case_id,

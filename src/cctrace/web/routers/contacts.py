@@ -125,7 +125,7 @@ def list_contacts(case_id: str, request: Request, user: User) -> list[ContactWor
     Audited as a view of the case."""
     state = app_state(request)
     work = case_work(state, user, case_id)
-    state.store.append_audit(user.username, "view_case", case_id, {"via": "contacts"}, {})
+    state.store.audit.append(user.username, "view_case", case_id, {"via": "contacts"}, {})
     if work.result is None:
         return []
     clock = _clock(request, work.result)
@@ -188,7 +188,7 @@ def api_open_contacts(request: Request, user: User) -> list[ContactWorkOut]:
     state = app_state(request)
     work = team_work(state, user)
     items = open_contacts(work)
-    state.store.append_audit(
+    state.store.audit.append(
         user.username, "view_open_contacts", None, {"via": "api"}, {"contacts": len(items)}
     )
     results = {w.case.id: w.result for w in work}
@@ -207,7 +207,7 @@ def open_contacts_page(request: Request, user: User) -> Response:
     state = app_state(request)
     work = team_work(state, user)
     items = open_contacts(work)
-    state.store.append_audit(
+    state.store.audit.append(
         user.username, "view_open_contacts", None, {"via": "page"}, {"contacts": len(items)}
     )
     results = {w.case.id: w.result for w in work}
@@ -242,7 +242,7 @@ def call_list(case_id: str, request: Request, user: User) -> Response:
         state.site.zone(),
         lambda tid: base + snapshot_url(case_id, tid),
     )
-    state.store.append_audit(
+    state.store.audit.append(
         user.username,
         "export_call_list",
         case_id,

@@ -46,22 +46,22 @@ def snapshot(
     if tracklet_id not in case_tracklets(latest_result(state, case_id)):
         raise NotFoundError(f"tracklet {tracklet_id} is not part of case {case_id}")
     if view == "unblurred":
-        if not state.store.approved(case_id, "unblur", tracklet_id):
+        if not state.store.approvals.is_approved(case_id, "unblur", tracklet_id):
             raise AuthError(
                 403, "approval_required", "un-blurring needs a supervisor's approval first"
             )
         data = unblurred_snapshot(state, case_id, tracklet_id)
-        state.store.append_audit(
+        state.store.audit.append(
             user.username, "view_unblurred", case_id, {"tracklet_id": tracklet_id}, {}
         )
         return Response(data, media_type=JPEG, headers={"Cache-Control": "no-store"})
     if view != "redacted":
         raise QueryError("view must be 'redacted' or 'unblurred'")
-    record = state.store.get_tracklet(tracklet_id)
+    record = state.store.tracklets.get(tracklet_id)
     path = state.store.abspath(record.snapshot_path)
     if path is None or not Path(path).is_file():
         raise NotFoundError(f"tracklet {tracklet_id} has no snapshot (purged or never taken)")
-    state.store.append_audit(
+    state.store.audit.append(
         user.username, "view_snapshot", case_id, {"tracklet_id": tracklet_id}, {}
     )
     return FileResponse(path, media_type=JPEG, headers={"Cache-Control": "private, no-store"})
@@ -100,7 +100,7 @@ def request_export(case_id: str, body: ApprovalIn, request: Request, user: User)
 def case_approvals(case_id: str, user: User, store: StoreDep) -> list[ApprovalOut]:
     """The case's export and un-blur requests."""
     visible_case(store, user, case_id)
-    return [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
+    return [ApprovalOut.of(a) for a in store.approvals.find(case_id)]
 
 
 @router.get("/cases/{case_id}/exports/{approval_id}/{name}", response_class=Response)
@@ -114,13 +114,13 @@ def download_export(
     case = visible_case(state.store, user, case_id)
     if name not in EXPORT_FILES:
         raise NotFoundError(f"an export holds {', '.join(EXPORT_FILES)}, not {name!r}")
-    approval = state.store.get_approval(approval_id)
+    approval = state.store.approvals.get(approval_id)
     if approval.case_id != case_id or approval.kind != "export":
         raise NotFoundError(f"no export {approval_id} in case {case_id}")
     if approval.status != "approved":
         raise AuthError(403, "approval_required", f"export {approval_id} is {approval.status}")
     files = approved_export_files(state, case, approval_id)
-    state.store.append_audit(
+    state.store.audit.append(
         user.username, "export", case_id, {"approval_id": approval_id, "file": name}, {}
     )
     media = "application/pdf" if name.endswith(".pdf") else "text/csv"
@@ -136,7 +136,7 @@ def download_export(
 @needs(Permission.APPROVE)
 def pending_approvals(user: User, store: StoreDep, status: str = "pending") -> list[ApprovalOut]:
     """Requests on your team's cases (pending by default)."""
-    return [ApprovalOut.of(a) for a in store.list_approvals(status=status or None, team=user.team)]
+    return [ApprovalOut.of(a) for a in store.approvals.find(status=status or None, team=user.team)]
 
 
 @router.post("/approvals/{approval_id}", response_model=ApprovalOut)
@@ -146,6 +146,6 @@ def decide_approval(
 ) -> ApprovalOut:
     """Approve or deny an export or un-blur request of your team."""
     state = app_state(request)
-    approval = state.store.get_approval(approval_id)
+    approval = state.store.approvals.get(approval_id)
     visible_case(state.store, user, approval.case_id)
     return ApprovalOut.of(decide(state, approval, user, approve=body.approve))

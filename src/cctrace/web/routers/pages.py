@@ -158,11 +158,11 @@ def case_page(
     )
     plan = build_site_plan(result, clock, map_background(state.site)) if result else None
     job = state.jobs.latest_for_case(case_id)
-    approvals = [ApprovalOut.of(a) for a in store.list_approvals(case_id)]
+    approvals = [ApprovalOut.of(a) for a in store.approvals.find(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}
     params = saved_params(state, case_id)
-    children = [c for c in store.list_cases(parent_case_id=case_id) if can_see(user, c)]
-    store.append_audit(user.username, "view_case", case_id, {"via": "page"}, {})
+    children = [c for c in store.cases.find(parent_case_id=case_id) if can_see(user, c)]
+    store.audit.append(user.username, "view_case", case_id, {"via": "page"}, {})
     return render(
         request,
         "case.html",
@@ -179,7 +179,7 @@ def case_page(
             "children": children,
             "accepted": SightingStatus.ACCEPTED.value,
             "work": {
-                w.number: w for w in contacts_of(case_id, result, store.contact_statuses(case_id))
+                w.number: w for w in contacts_of(case_id, result, store.contacts.statuses(case_id))
             },
             "saved": saved,
             "contact_statuses": list(ContactStatus),
@@ -192,7 +192,7 @@ def case_page(
 @needs(Permission.APPROVE)
 def approvals_page(request: Request, user: User, store: StoreDep) -> Response:
     """Pending export and un-blur requests of your team."""
-    items = [ApprovalOut.of(a) for a in store.list_approvals(team=user.team)]
+    items = [ApprovalOut.of(a) for a in store.approvals.find(team=user.team)]
     return render(request, "approvals.html", {"approvals": items})
 
 
@@ -204,7 +204,7 @@ def audit_page(
     """The audit log and whether its chain verifies."""
     entries: list[AuditOut] = read_audit(store, user, case_id or None, 200, None)
     check = app_state(request).verify_audit_incrementally()
-    head = store.audit_head()
+    head = store.audit.head()
     return render(
         request,
         "audit.html",
@@ -228,7 +228,7 @@ def admin_page(request: Request, store: StoreDep) -> Response:
         request,
         "admin.html",
         {
-            "users": store.list_users(),
+            "users": store.users.all(),
             "cameras": list_cameras(store),
             "retention": retention(request, store),
             "roles": [r.value for r in Role],

@@ -187,7 +187,7 @@ async def upload_site_plan(
     try:
         picture = await run_in_threadpool(read_plan_image, data)
     except PlanImageError as exc:
-        store.append_audit(
+        store.audit.append(
             user.username,
             "site_plan_upload_refused",
             None,
@@ -197,7 +197,7 @@ async def upload_site_plan(
         raise AuthError(400, "bad_plan", f"{name}: {exc}") from None
     site = app_state(request).site
     saved = await run_in_threadpool(save_upload, site, picture, name, user.username)
-    store.append_audit(
+    store.audit.append(
         user.username,
         "site_plan_upload",
         None,
@@ -221,7 +221,7 @@ def place_site_plan(body: PointsIn, request: Request, user: User, store: StoreDe
     except ValueError as exc:  # a degenerate set, reported by the declaration's check
         raise AuthError(400, "bad_placement", _first_error(exc)) from None
     placement = placed.config().placement()
-    store.append_audit(
+    store.audit.append(
         user.username,
         "site_plan_place",
         None,
@@ -243,7 +243,7 @@ def _first_error(exc: ValueError) -> str:
 def remove_site_plan(request: Request, user: User, store: StoreDep) -> SitePlanOut:
     """Remove the uploaded plan (the site file's plan, if any, is in force again)."""
     if remove_upload(app_state(request).site):
-        store.append_audit(user.username, "site_plan_remove", None, {}, {})
+        store.audit.append(user.username, "site_plan_remove", None, {}, {})
     return plan_status(request)
 
 

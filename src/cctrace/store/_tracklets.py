@@ -1,13 +1,13 @@
-"""Read side for tracing: tracklets, points, encounters, embeddings, face crops, MOT
-export. (The retention purge is in :mod:`cctrace.store._retention`.)"""
+"""Tracklets: the ingest batch writer and the read side for tracing (tracklets, points,
+encounters, body embeddings, camera hops, MOT export). Faces are in
+:mod:`cctrace.store._faces`; the retention purge in :mod:`cctrace.store._retention`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, or_, select
@@ -16,14 +16,10 @@ from cctrace.errors import NotFoundError
 from cctrace.types import FloatArray, SightingStatus, TrackPoint
 
 from . import _convert
-from ._base import StoreBase, chunks, require_aware, unique_ints
-from ._ingest import loose_face_context
-from .files import read_crop
+from ._base import chunks, require_aware, unique_ints
+from ._ingest import TrackletBatchWriter
 from .records import (
-    EmbeddingBatch,
-    EmbeddingRecord,
     EncounterRecord,
-    LooseFaceRecord,
     MotRow,
     TrackletRecord,
 )
@@ -31,9 +27,7 @@ from .schema import (
     BodyEmbeddingRow,
     CaseSightingRow,
     EncounterRow,
-    FaceEmbeddingRow,
     FootageRow,
-    LooseFaceRow,
     TrackletRow,
     TrackPointRow,
 )
@@ -45,10 +39,13 @@ MAX_ROW_ID = 2**63 - 1
 """The largest id a (signed 64-bit) id column holds."""
 
 
-class QueryMixin(StoreBase):
-    """Tracing queries of :class:`~cctrace.store.Store`."""
+class TrackletRepository(TrackletBatchWriter):
+    """Tracklets (``store.tracklets``): the ingest batch writer (:meth:`save_batch`,
+    from :class:`~cctrace.store._ingest.TrackletBatchWriter`) and the reads tracing
+    needs: tracklets by id or time window, their points, encounters and body embeddings,
+    camera hops, MOT export."""
 
-    def get_tracklet(self, tracklet_id: int) -> TrackletRecord:
+    def get(self, tracklet_id: int) -> TrackletRecord:
         """One tracklet; :class:`NotFoundError` if unknown."""
         if not 1 <= int(tracklet_id) <= MAX_ROW_ID:  # the database could not even compare it
             raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
@@ -58,7 +55,7 @@ class QueryMixin(StoreBase):
                 raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
             return _convert.tracklet(row, self.abspath)
 
-    def count_tracklets(self, footage_id: int | None = None) -> int:
+    def count(self, footage_id: int | None = None) -> int:
         """How many tracklets are stored (for one footage file, or in all)."""
         stmt = select(func.count(TrackletRow.id))
         if footage_id is not None:
@@ -66,7 +63,7 @@ class QueryMixin(StoreBase):
         with self._read() as s:
             return int(s.execute(stmt).scalar_one())
 
-    def get_tracklets(self, ids: Iterable[int]) -> list[TrackletRecord]:
+    def get_many(self, ids: Iterable[int]) -> list[TrackletRecord]:
         """The stored tracklets among ``ids``, in input order (unknown ids are skipped)."""
         wanted = unique_ints(ids)
         found: dict[int, TrackletRecord] = {}
@@ -76,14 +73,14 @@ class QueryMixin(StoreBase):
                     found[row.id] = _convert.tracklet(row, self.abspath)
         return [found[i] for i in wanted if i in found]
 
-    def tracklet_points(self, tracklet_id: int) -> tuple[TrackPoint, ...]:
+    def points(self, tracklet_id: int) -> tuple[TrackPoint, ...]:
         """A tracklet's points in frame order; :class:`NotFoundError` if unknown."""
-        points = self.points_for_tracklets([tracklet_id]).get(int(tracklet_id))
+        points = self.points_of([tracklet_id]).get(int(tracklet_id))
         if not points:
             raise NotFoundError(f"expected a stored tracklet {tracklet_id}, found none")
         return points
 
-    def points_for_tracklets(self, ids: Iterable[int]) -> dict[int, tuple[TrackPoint, ...]]:
+    def points_of(self, ids: Iterable[int]) -> dict[int, tuple[TrackPoint, ...]]:
         """Points of several tracklets (frame order), keyed by tracklet id."""
         out: dict[int, list[TrackPoint]] = {}
         p = TrackPointRow
@@ -112,7 +109,7 @@ class QueryMixin(StoreBase):
                     )
         return {k: tuple(v) for k, v in out.items()}
 
-    def tracklets_in_window(
+    def in_window(
         self,
         t_from: datetime | None,
         t_to: datetime | None,
@@ -138,22 +135,6 @@ class QueryMixin(StoreBase):
                     TrackletRow.end_time >= t_from, TrackletRow.start_time >= earliest
                 )
             return [_convert.tracklet(r, self.abspath) for r in s.scalars(stmt)]
-
-    def face_counts(self, ids: Iterable[int]) -> dict[int, int]:
-        """How many faces are stored for each of the tracklets ``ids`` (0 when none)."""
-        wanted = unique_ints(ids)
-        counts = dict.fromkeys(wanted, 0)
-        f = FaceEmbeddingRow
-        with self._read() as s:
-            for part in chunks(wanted):
-                stmt = (
-                    select(f.tracklet_id, func.count(f.id))
-                    .where(f.tracklet_id.in_(part))
-                    .group_by(f.tracklet_id)
-                )
-                for tid, n in s.execute(stmt):
-                    counts[int(tid)] = int(n)
-        return counts
 
     def accepted_camera_hops(self, limit: int = 20_000) -> list[tuple[str, str, float]]:
         """Observed walks between cameras: (from camera, to camera, seconds from leaving
@@ -222,25 +203,6 @@ class QueryMixin(StoreBase):
         out.sort(key=lambda e: (e.start, e.id, e.tracklet_id))
         return out
 
-    def embeddings_for_tracklets(self, ids: Iterable[int]) -> list[EmbeddingRecord]:
-        """Face embeddings of the tracklets, by tracklet then best quality first."""
-        out: list[EmbeddingRecord] = []
-        with self._read() as s:
-            for part in chunks(sorted(set(unique_ints(ids)))):
-                stmt = (
-                    select(FaceEmbeddingRow)
-                    .where(FaceEmbeddingRow.tracklet_id.in_(part))
-                    .order_by(
-                        FaceEmbeddingRow.tracklet_id,
-                        FaceEmbeddingRow.quality.desc(),
-                        FaceEmbeddingRow.id,
-                    )
-                )
-                out.extend(
-                    _convert.embedding(r, self.abspath, self.cipher) for r in s.scalars(stmt)
-                )
-        return out
-
     def body_embeddings(
         self, ids: Iterable[int], model: str | None = None
     ) -> dict[int, FloatArray]:
@@ -258,115 +220,6 @@ class QueryMixin(StoreBase):
                     vector.flags.writeable = False
                     out[r.tracklet_id] = vector
         return out
-
-    def read_crop(self, crop_path: str | Path) -> bytes:
-        """The JPEG bytes of a face crop (``EmbeddingRecord.crop_path``), decrypted.
-
-        :class:`NotFoundError` when the file is missing or lies outside the data
-        directory; :class:`~cctrace.errors.StoreError` when the data key does not match.
-        """
-        path = Path(crop_path)
-        if not path.is_absolute():
-            path = self.data_dir / path
-        path = path.resolve()
-        if not path.is_relative_to(self.data_dir):
-            raise NotFoundError(f"expected a crop inside {self.data_dir}, got {crop_path}")
-        try:
-            return read_crop(path, self.cipher)
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"expected a stored face crop at {path}, found none") from exc
-
-    def embedding_stats(self, upto_id: int | None = None) -> tuple[int, int, int]:
-        """(count, max id, sum of tracklet ids) of the stored face embeddings with
-        id <= ``upto_id`` (all when None): a cheap fingerprint for the vector index."""
-        stmt = select(
-            func.count(FaceEmbeddingRow.id),
-            func.max(FaceEmbeddingRow.id),
-            func.sum(FaceEmbeddingRow.tracklet_id),
-        )
-        if upto_id is not None:
-            stmt = stmt.where(FaceEmbeddingRow.id <= upto_id)
-        with self._read() as s:
-            count, max_id, tracklet_sum = s.execute(stmt).one()
-        return int(count or 0), int(max_id or 0), int(tracklet_sum or 0)
-
-    def iter_embedding_batches(
-        self, after_id: int = 0, batch_size: int = 20_000
-    ) -> Iterator[EmbeddingBatch]:
-        """Face embeddings with id > ``after_id`` in id order, as column arrays."""
-        last = int(after_id)
-        while True:
-            stmt = (
-                select(
-                    FaceEmbeddingRow.id,
-                    FaceEmbeddingRow.tracklet_id,
-                    FaceEmbeddingRow.timestamp,
-                    FaceEmbeddingRow.vector,
-                )
-                .where(FaceEmbeddingRow.id > last)
-                .order_by(FaceEmbeddingRow.id)
-                .limit(batch_size)
-            )
-            with self._read() as s:
-                rows = s.execute(stmt).all()
-            if not rows:
-                return
-            ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-            yield EmbeddingBatch(
-                ids=ids,
-                tracklet_ids=np.fromiter((r[1] for r in rows), np.int64, len(rows)),
-                timestamps=np.fromiter((r[2].timestamp() for r in rows), np.float64, len(rows)),
-                vectors=np.stack([_convert.vector(r[3], self.cipher, r[1]) for r in rows]),
-            )
-            last = int(ids[-1])
-
-    def loose_faces_in_window(
-        self,
-        t_from: datetime | None,
-        t_to: datetime | None,
-        camera_ids: Iterable[str] | None = None,
-    ) -> list[LooseFaceRecord]:
-        """Faces no tracked person surely holds, seen in [t_from, t_to] (inclusive; None
-        is open), optionally of some cameras, by time; vectors decrypted."""
-        r = LooseFaceRow
-        stmt = select(r).order_by(r.timestamp, r.id)
-        if t_from is not None:
-            stmt = stmt.where(r.timestamp >= require_aware(t_from, "t_from"))
-        if t_to is not None:
-            stmt = stmt.where(r.timestamp <= require_aware(t_to, "t_to"))
-        if camera_ids is not None:
-            stmt = stmt.where(r.camera_id.in_(list(camera_ids)))
-        out: list[LooseFaceRecord] = []
-        with self._read() as s:
-            for row in s.scalars(stmt):
-                plain = self.cipher.decrypt(
-                    row.vector, "embedding", loose_face_context(row.footage_id, row.frame_index)
-                )
-                vector = np.frombuffer(plain, dtype=np.float32)
-                vector.flags.writeable = False
-                out.append(
-                    LooseFaceRecord(
-                        id=row.id,
-                        camera_id=row.camera_id,
-                        footage_id=row.footage_id,
-                        frame_index=row.frame_index,
-                        timestamp=row.timestamp,
-                        xyxy=(row.x1, row.y1, row.x2, row.y2),
-                        score=row.score,
-                        quality=row.quality,
-                        fate=row.fate,
-                        vector=vector,
-                    )
-                )
-        return out
-
-    def count_loose_faces(self, footage_id: int | None = None) -> int:
-        """How many loose faces are stored (for one footage file, or in all)."""
-        stmt = select(func.count(LooseFaceRow.id))
-        if footage_id is not None:
-            stmt = stmt.where(LooseFaceRow.footage_id == footage_id)
-        with self._read() as s:
-            return int(s.execute(stmt).scalar_one())
 
     def mot_rows(self, camera_id: str, footage_id: int | None = None) -> list[MotRow]:
         """Every stored box of a camera (or one footage file) for MOTChallenge export,

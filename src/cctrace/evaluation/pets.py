@@ -87,7 +87,8 @@ def map_tracklets_to_gt(
     with IoU >= 0.5: two boxes in one frame never follow the same person (two people side
     by side, one box each, overlap their neighbour too). A tracklet is given the person
     most of its boxes follow, provided at least ``min_share`` of all its boxes do (a
-    tracklet mostly on nobody, e.g. a ghost or an unannotated person, gets no identity). ``gt`` is the PETS folder or boxes as :func:`load_gt_boxes` returns.
+    tracklet mostly on nobody, e.g. a ghost or an unannotated person, gets no identity).
+    ``gt`` is the PETS folder or boxes as :func:`load_gt_boxes` returns.
     """
     boxes = load_gt_boxes(gt) if isinstance(gt, Path) else gt
     votes: dict[int, Counter[int]] = defaultdict(Counter)

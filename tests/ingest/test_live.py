@@ -259,3 +259,135 @@ def test_live_hls_ingest_gap_and_reconnect(
     ):
         assert SECRET not in text
     store.close()
+
+
+# -- a real local RTSP source ----------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _RtspPusher:
+    """A camera pushing the clip over RTSP (ANNOUNCE/RECORD) to where cctrace listens.
+
+    Like a real camera configured to push, it retries when nobody listens yet (the
+    source process exits) until told to go away; coming back starts it again.
+    """
+
+    def __init__(self, clip: Path, url: str) -> None:
+        self.clip, self.url = clip, url
+        self._on = threading.Event()
+        self._quit = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._on.set()
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._quit.is_set():
+            if not self._on.is_set():
+                time.sleep(0.1)
+                continue
+            self._proc = subprocess.Popen(
+                [sys.executable, str(SOURCE), str(self.clip), "rtsp", self.url, "--width", "384"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            while self._proc.poll() is None and self._on.is_set() and not self._quit.is_set():
+                time.sleep(0.1)
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            time.sleep(0.5)
+
+    def go_away(self) -> None:
+        """Kill the pushing camera and keep it away."""
+        self._on.clear()
+        while self._proc is not None and self._proc.poll() is None:
+            time.sleep(0.1)
+
+    def come_back(self) -> None:
+        self._on.set()
+
+    def close(self) -> None:
+        self._quit.set()
+        self._on.clear()
+        self._thread.join(timeout=10)
+
+
+def test_live_rtsp_listen_ingest_gap_and_reconnect(
+    pets_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A camera pushing RTSP to cctrace (``rtsp_listen``): tracklets are stored while it
+    streams; the camera going away ends every track at a recorded gap (a partial
+    segment); it coming back resumes ingest with later start times; the credential in the
+    URL is never shown."""
+    from cctrace.ingest.live import run_live_camera
+    from cctrace.ingest.models import ModelSet
+    from cctrace.store.repository import Store
+
+    port = _free_port()
+    site_path = _site_file(
+        tmp_path, f"[rtsp://cam:{SECRET}@127.0.0.1:{port}/live]", "    rtsp_listen: true\n"
+    )
+    site = load_site(site_path)
+    try:
+        models = ModelSet(site.models)
+        _ = models.person_detector, models.face_detector
+    except Exception as exc:
+        pytest.skip(f"models unavailable: {exc}")
+    caplog.set_level(logging.INFO)
+    stop = threading.Event()
+    result: list[object] = []
+    worker = threading.Thread(
+        target=lambda: result.extend(run_live_camera(site, "gate", models=models, stop=stop.is_set))
+    )
+    status_file = tmp_path / "data" / "live" / "gate.json"
+    store = Store.for_site(site)
+    camera = _RtspPusher(pets_dir / "view001.mp4", f"rtsp://127.0.0.1:{port}/live")
+    try:
+        worker.start()
+        _wait_for("tracklets while streaming", lambda: store.count_tracklets() > 0, 120)
+        _wait_for("the camera connected", lambda: _state(status_file) == "connected", 30)
+        camera.go_away()
+        _wait_for(
+            "a partial segment at the gap",
+            lambda: any(f.status is FootageStatus.PARTIAL for f in store.list_footage("gate")),
+            40,
+        )
+        time.sleep(1.0)
+        camera.come_back()
+        gap = next(f for f in store.list_footage("gate") if f.status is FootageStatus.PARTIAL)
+        _wait_for(
+            "a segment after the camera came back",
+            lambda: any(f.start_time > gap.start_time for f in store.list_footage("gate")),
+            90,
+        )
+    finally:
+        camera.close()
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    segments = store.list_footage("gate")
+    starts = [f.start_time for f in segments]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    gap_end = gap.start_time.timestamp() + gap.duration_s
+    after = next(f for f in segments if f.start_time > gap.start_time)
+    assert after.start_time.timestamp() - gap_end >= 1.0  # the hole is in the record
+    assert gap.error and "stream lost" in gap.error
+    for t in store.tracklets_in_window(None, None, ["gate"]):
+        assert not (t.start.timestamp() < gap_end < t.end.timestamp())
+    for text in (
+        caplog.text,
+        status_file.read_text(),
+        *(f.path + (f.error or "") for f in segments),
+    ):
+        assert SECRET not in text
+    store.close()

@@ -105,7 +105,7 @@ def measure(clip: Path, segment_s: float, seconds: float, fps: float) -> dict[st
         try:
             while time.monotonic() - t0 < seconds:
                 now = datetime.now(UTC)
-                for t in store.tracklets_in_window(None, None, ["plaza"]):
+                for t in store.tracklets.in_window(None, None, ["plaza"]):
                     if t.id not in first_seen:
                         first_seen[t.id] = now
                         ends[t.id] = t.end

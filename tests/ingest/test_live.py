@@ -354,20 +354,20 @@ def test_live_rtsp_listen_ingest_gap_and_reconnect(
     camera = _RtspPusher(pets_dir / "view001.mp4", f"rtsp://127.0.0.1:{port}/live")
     try:
         worker.start()
-        _wait_for("tracklets while streaming", lambda: store.count_tracklets() > 0, 120)
+        _wait_for("tracklets while streaming", lambda: store.tracklets.count() > 0, 120)
         _wait_for("the camera connected", lambda: _state(status_file) == "connected", 30)
         camera.go_away()
         _wait_for(
             "a partial segment at the gap",
-            lambda: any(f.status is FootageStatus.PARTIAL for f in store.list_footage("gate")),
+            lambda: any(f.status is FootageStatus.PARTIAL for f in store.footage.files("gate")),
             40,
         )
         time.sleep(1.0)
         camera.come_back()
-        gap = next(f for f in store.list_footage("gate") if f.status is FootageStatus.PARTIAL)
+        gap = next(f for f in store.footage.files("gate") if f.status is FootageStatus.PARTIAL)
         _wait_for(
             "a segment after the camera came back",
-            lambda: any(f.start_time > gap.start_time for f in store.list_footage("gate")),
+            lambda: any(f.start_time > gap.start_time for f in store.footage.files("gate")),
             90,
         )
     finally:
@@ -375,14 +375,14 @@ def test_live_rtsp_listen_ingest_gap_and_reconnect(
         stop.set()
         worker.join(timeout=30)
     assert not worker.is_alive()
-    segments = store.list_footage("gate")
+    segments = store.footage.files("gate")
     starts = [f.start_time for f in segments]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
     gap_end = gap.start_time.timestamp() + gap.duration_s
     after = next(f for f in segments if f.start_time > gap.start_time)
     assert after.start_time.timestamp() - gap_end >= 1.0  # the hole is in the record
     assert gap.error and "stream lost" in gap.error
-    for t in store.tracklets_in_window(None, None, ["gate"]):
+    for t in store.tracklets.in_window(None, None, ["gate"]):
         assert not (t.start.timestamp() < gap_end < t.end.timestamp())
     for text in (
         caplog.text,

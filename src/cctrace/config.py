@@ -463,6 +463,18 @@ class IngestConfig(Strict):
     )
 
 
+class RuntimeConfig(Strict):
+    """Where the models run (see :mod:`cctrace.vision.runtime`)."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="auto: onnxruntime's CUDA provider when present (onnxruntime-gpu and an "
+        "NVIDIA GPU), else the CPU; cpu; cuda: the GPU or an error at validate/ingest time. "
+        "$CCTRACE_DEVICE overrides it",
+    )
+    device_id: int = Field(0, ge=0, le=63, description="Which GPU, when there are several")
+
+
 class TraceConfig(Strict):
     """Default trace thresholds (each can be overridden per query)."""
 
@@ -623,6 +635,7 @@ class SiteConfig(Strict):
     )
     cameras: list[CameraConfig] = Field(..., min_length=1)
     ingest: IngestConfig = IngestConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
     models: ModelsConfig = ModelsConfig()
     trace: TraceConfig = TraceConfig()
     storage: StorageConfig = StorageConfig()

@@ -92,8 +92,10 @@ def run_camera(
     import cv2
 
     from cctrace.store.repository import Store
+    from cctrace.vision.runtime import use_device
 
     cv2.setNumThreads(max(1, threads))
+    use_device(site.runtime.device, site.runtime.device_id)
     camera = site.camera(camera_id)
     reporter = _Reporter(camera_id, events)
     summaries: list[FileSummary] = []

@@ -185,6 +185,18 @@ class CameraConfig(Strict):
         description="Wait for the camera to push its RTSP stream to the streams address "
         "(FFmpeg rtsp_flags=listen) instead of pulling from it",
     )
+    decode: Literal["all", "keyframes"] = Field(
+        "all",
+        description="Which frames of the footage files are decoded: all (sampled at "
+        "ingest.analysis_fps, non-reference frames skipped when the rate allows) or "
+        "keyframes (I-frames only: analysed at most at the key-frame rate, far cheaper)",
+    )
+    video_stream: Literal["main", "sub"] = Field(
+        "main",
+        description="Which video stream of files that hold several: main (the first) or "
+        "sub (the lowest-resolution one, an NVR's sub-stream); calibration points are in "
+        "the pixels of the stream analysed",
+    )
     start_time: datetime | None = Field(
         None, description="UTC start of the footage; else taken from file names or metadata"
     )

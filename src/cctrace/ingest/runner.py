@@ -176,7 +176,7 @@ def _register_files(
             continue
         try:
             try:
-                info = probe(path)
+                info = probe(path, camera.video_stream)
             except FootageError:
                 previous_end = None  # its length is unknown: the chain of times breaks here
                 raise

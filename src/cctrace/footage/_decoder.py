@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
+from typing import Literal
 
 import av.error
 import av.packet
@@ -88,7 +89,7 @@ class Decoder:
         ctx.thread_type = "AUTO"
         ctx.skip_frame = self._skip_mode()
 
-    def _skip_mode(self) -> str:
+    def _skip_mode(self) -> Literal["NONKEY", "NONREF", "DEFAULT"]:
         if self.keyframes_only:
             return "NONKEY"
         return "NONREF" if self.skip_nonref else "DEFAULT"

@@ -55,6 +55,8 @@ class Decoder:
         """Container frame rate: turns pts into frame indices."""
         self.skip_nonref = False
         self.keyframes_only = False
+        self.threads = 0
+        """FFmpeg decoding threads; 0: FFmpeg's default."""
         self.origin: int | None = None
         self._max_packet_pts: int | None = None
         self._container, self._stream = opened
@@ -87,6 +89,8 @@ class Decoder:
     def _configure(self) -> None:
         ctx = self._stream.codec_context
         ctx.thread_type = "AUTO"
+        if self.threads:
+            ctx.thread_count = self.threads
         ctx.skip_frame = self._skip_mode()
 
     def _skip_mode(self) -> Literal["NONKEY", "NONREF", "DEFAULT"]:
@@ -104,6 +108,11 @@ class Decoder:
         self.skip_nonref = skip
         self.report.skipped_nonref = skip
         self._stream.codec_context.skip_frame = self._skip_mode()
+
+    def set_threads(self, count: int) -> None:
+        """FFmpeg decoding threads (set before decoding starts)."""
+        self.threads = count
+        self._stream.codec_context.thread_count = count
 
     def set_keyframes_only(self, only: bool) -> None:
         """Decode key (I-) frames only (``skip_frame = NONKEY``; set before decoding)."""

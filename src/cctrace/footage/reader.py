@@ -107,6 +107,7 @@ def iter_frames(
     skip_nonref: bool | None = None,
     keyframes_only: bool = False,
     stream: str = "main",
+    decode_threads: int | None = None,
 ) -> Iterator[Frame]:
     """Yield BGR frames of ``path`` sampled at (at most) ``analysis_fps``.
 
@@ -124,6 +125,8 @@ def iter_frames(
       or more.
     - ``keyframes_only``: decode key frames only (no other frame is decoded or yielded).
     - ``stream``: ``main`` (the file's first video stream) or ``sub`` (its smallest).
+    - ``decode_threads``: FFmpeg decoding threads for this file (None: FFmpeg's default,
+      one per core; many cameras decoded at once want 1 or 2 each).
 
     The file is opened when this is called: a missing, unreadable or non-video file
     raises :class:`FootageError` here, before any frame. Decoding errors later are
@@ -141,7 +144,11 @@ def iter_frames(
 
     report = errors if errors is not None else DecodeReport()
     report.path = path
+    if decode_threads is not None and decode_threads < 1:
+        raise ValueError(f"decode_threads must be >= 1 when given, got {decode_threads}")
     decoder = Decoder.open(path, report, fallback_rate=source_fps, stream=stream)
+    if decode_threads is not None:
+        decoder.set_threads(decode_threads)
     effective = as_fraction(source_fps) if source_fps is not None else decoder.rate
     skip = (
         skip_nonref

@@ -364,6 +364,12 @@ class IngestConfig(Strict):
         description="Search the whole frame for faces every n-th analysed frame (0 = never; "
         "other frames search only head regions of people)",
     )
+    face_search_backoff: bool = Field(
+        True,
+        description="Search a head region that gave no face several times in a row less "
+        "often (up to every 4th head-search frame) until it grows or a face is found "
+        "(cctrace.ingest.face_backoff)",
+    )
     min_face_px: int = Field(16, ge=8, le=512, description="Smallest face width kept")
     keep_face_crops: bool = Field(
         False,

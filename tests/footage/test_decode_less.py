@@ -130,3 +130,26 @@ def test_the_site_file_takes_the_decode_options(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(text.replace("keyframes", "iframes"))
     with pytest.raises(ConfigError, match="decode"):
         load_site(tmp_path / "bad.yaml", check_files=False)
+
+
+def test_ingest_of_a_keyframes_camera_decodes_only_its_key_frames(
+    gop10_clip: Path, tmp_path: Path
+) -> None:
+    """The real ingest path (models included) on a ``decode: keyframes`` camera: the file
+    is done, not partial (skipped frames are no losses), with 6 frames decoded of 60."""
+    from cctrace.config import load_site
+    from cctrace.ingest.runner import ingest_site
+    from cctrace.store.repository import Store
+
+    (tmp_path / "site.yaml").write_text(
+        "cameras:\n  - id: cam\n    location: {x_m: 0, y_m: 0}\n"
+        f"    footage: [{gop10_clip}]\n    start_time: 2026-03-15T08:00:00Z\n"
+        "    decode: keyframes\n"
+        "ingest: {analysis_fps: 7, workers: 1}\nstorage: {data_dir: data}\n"
+    )
+    site = load_site(tmp_path / "site.yaml")
+    summary = ingest_site(site, workers=1, progress=False, allow_expired=True)
+    assert [f.status for f in summary.files] == ["done"], summary.files
+    with Store.for_site(site) as store:
+        [footage] = store.list_footage(camera_id="cam")
+    assert (footage.frames_decoded, footage.frames_failed) == (N_FRAMES // GOP_10, 0)

@@ -262,9 +262,15 @@ def run(clip: Path, cameras: int, procs: int, args: argparse.Namespace) -> RunRe
     ]
     for w in workers:
         w.start()
-    barrier.wait(timeout=600)  # every process has loaded its models
+    _wait_for(lambda: barrier.n_waiting >= procs, workers)  # every process has its models
+    barrier.wait(timeout=60)
     t0 = time.perf_counter()
-    got = [results.get(timeout=3600) for _ in workers]
+    got: list[dict[str, Any]] = []
+    while len(got) < len(workers):
+        try:
+            got.append(results.get(timeout=2))
+        except queue.Empty:
+            _check_alive(workers)
     wall = time.perf_counter() - t0
     for w in workers:
         w.join()
@@ -280,6 +286,25 @@ def run(clip: Path, cameras: int, procs: int, args: argparse.Namespace) -> RunRe
         process_s=max(g["process_s"] for g in got),
         providers=sorted({p for g in got for p in g["providers"]}),
     )
+
+
+def _check_alive(workers: list[Any]) -> None:
+    """Stop with one line when a worker process died (its traceback is above)."""
+    dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+    if dead:
+        for w in workers:
+            w.kill()
+        raise SystemExit(f"error: a worker process failed (exit codes {dead}); see above")
+
+
+def _wait_for(ready: Any, workers: list[Any], timeout_s: float = 900.0) -> None:
+    """Wait until ``ready()`` while checking that the workers are alive."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        _check_alive(workers)
+        if time.monotonic() > deadline:
+            raise SystemExit("error: the workers did not load their models in time")
+        time.sleep(0.2)
 
 
 def describe_machine() -> dict[str, Any]:

@@ -118,8 +118,10 @@ def site_validate(
 
     Exit status 0 when the site is usable, 2 with one line naming the problem otherwise."""
     from cctrace.config import load_site
+    from cctrace.vision.runtime import describe_device
 
     site = load_site(_site_path(site_file, site_opt))
+    device = describe_device(site.runtime.device)
     starts = [_first_start(cam, site.retention.days) for cam in site.cameras]
     cameras = []
     for cam, (start, _) in zip(site.cameras, starts, strict=True):
@@ -151,7 +153,15 @@ def site_validate(
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if as_json:
-        print_json({"site": site.name, "ok": True, "cameras": cameras, "warnings": warnings})
+        print_json(
+            {
+                "site": site.name,
+                "ok": True,
+                "cameras": cameras,
+                "warnings": warnings,
+                "device": device,
+            }
+        )
         return
     table = Table(title=f"{site.name}: {len(site.cameras)} camera(s) OK")
     for col in ("camera", "name", "footage", "calibration", "first file starts"):
@@ -170,6 +180,7 @@ def site_validate(
         )
         table.add_row(cam.id, cam.name, ", ".join(footage), calib, shown)
     console.print(table)
+    console.print(f"models run on: {escape(device)}")
 
 
 def _first_start(camera: CameraConfig, retention_days: int) -> tuple[StartTime | None, str]:
@@ -261,7 +272,12 @@ def ingest(
 
     # Footage is checked per camera: one camera's missing folder must not stop the others
     # (each failure is a row of the table below and makes the exit status 1).
+    from cctrace.vision.runtime import describe_device
+
     site = load_site(_site_path(site_file, site_opt), check_files=False)
+    device = describe_device(site.runtime.device)  # cuda without CUDA: one line, exit 2
+    if not as_json:
+        err_console.print(f"models run on: {escape(device)}")
     if ray is not None or (site.ingest.engine == "ray" and not live):
         _check_ray_options(ray, live=live, workers=workers)
     if live:

@@ -185,6 +185,18 @@ class CameraConfig(Strict):
         description="Wait for the camera to push its RTSP stream to the streams address "
         "(FFmpeg rtsp_flags=listen) instead of pulling from it",
     )
+    decode: Literal["all", "keyframes"] = Field(
+        "all",
+        description="Which frames of the footage files are decoded: all (sampled at "
+        "ingest.analysis_fps, non-reference frames skipped when the rate allows) or "
+        "keyframes (I-frames only: analysed at most at the key-frame rate, far cheaper)",
+    )
+    video_stream: Literal["main", "sub"] = Field(
+        "main",
+        description="Which video stream of files that hold several: main (the first) or "
+        "sub (the lowest-resolution one, an NVR's sub-stream); calibration points are in "
+        "the pixels of the stream analysed",
+    )
     start_time: datetime | None = Field(
         None, description="UTC start of the footage; else taken from file names or metadata"
     )
@@ -352,6 +364,12 @@ class IngestConfig(Strict):
         description="Search the whole frame for faces every n-th analysed frame (0 = never; "
         "other frames search only head regions of people)",
     )
+    face_search_backoff: bool = Field(
+        True,
+        description="Search a head region that gave no face several times in a row less "
+        "often (up to every 4th head-search frame) until it grows or a face is found "
+        "(cctrace.ingest.face_backoff)",
+    )
     min_face_px: int = Field(16, ge=8, le=512, description="Smallest face width kept")
     keep_face_crops: bool = Field(
         False,
@@ -461,6 +479,18 @@ class IngestConfig(Strict):
         "(people running and crossing) MOTA 0.858 -> 0.900, IDF1 0.908 -> 0.940, but PETS "
         "S2L1 IDF1 0.843 -> 0.832, so it is off by default",
     )
+
+
+class RuntimeConfig(Strict):
+    """Where the models run (see :mod:`cctrace.vision.runtime`)."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="auto: onnxruntime's CUDA provider when present (onnxruntime-gpu and an "
+        "NVIDIA GPU), else the CPU; cpu; cuda: the GPU or an error at validate/ingest time. "
+        "$CCTRACE_DEVICE overrides it",
+    )
+    device_id: int = Field(0, ge=0, le=63, description="Which GPU, when there are several")
 
 
 class TraceConfig(Strict):
@@ -623,6 +653,7 @@ class SiteConfig(Strict):
     )
     cameras: list[CameraConfig] = Field(..., min_length=1)
     ingest: IngestConfig = IngestConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
     models: ModelsConfig = ModelsConfig()
     trace: TraceConfig = TraceConfig()
     storage: StorageConfig = StorageConfig()

@@ -136,9 +136,11 @@ def file_job(
 
     from cctrace.ingest.runner import ingest_registered_file
     from cctrace.store.repository import Store
+    from cctrace.vision.runtime import use_device
 
     cv2.setNumThreads(1)
     _check_node_has_a_key(site)
+    use_device(site.runtime.device, site.runtime.device_id)
     camera = site.camera(camera_id)
     owner = process_owner()
     with Store.for_site(site) as store:

@@ -50,14 +50,23 @@ def open_input(path: Path) -> InputContainer:
     return container
 
 
-def video_stream(container: InputContainer, path: Path) -> VideoStream:
-    """The first video stream with a usable decoder, else :class:`FootageError`."""
+def video_stream(container: InputContainer, path: Path, which: str = "main") -> VideoStream:
+    """The video stream to decode, else :class:`FootageError`: ``main``, the first video
+    stream (FFmpeg's order); ``sub``, the one with the fewest pixels (an NVR's low-resolution
+    sub-stream recorded beside the main one; the first on ties and in one-stream files)."""
     streams = container.streams
     if not streams.video:
         kinds = ", ".join(sorted({s.type for s in streams})) or "none"
         container.close()
         raise FootageError(f"{path}: no video stream (streams found: {kinds})")
+    if which not in ("main", "sub"):
+        container.close()
+        raise ValueError(f"video stream must be main or sub, got {which!r}")
     stream = streams.video[0]
+    if which == "sub":
+        sized = [s for s in streams.video if s.codec_context and s.codec_context.width]
+        if sized:
+            stream = min(sized, key=lambda s: s.codec_context.width * s.codec_context.height)
     ctx = stream.codec_context
     if ctx is None or not ctx.name:
         container.close()

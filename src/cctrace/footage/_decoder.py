@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
+from typing import Literal
 
 import av.error
 import av.packet
@@ -53,19 +54,27 @@ class Decoder:
         self.rate = rate
         """Container frame rate: turns pts into frame indices."""
         self.skip_nonref = False
+        self.keyframes_only = False
+        self.threads = 0
+        """FFmpeg decoding threads; 0: FFmpeg's default."""
         self.origin: int | None = None
         self._max_packet_pts: int | None = None
         self._container, self._stream = opened
+        self.which = "main"
+        """Which video stream of the file (``main`` or ``sub``), for reopening."""
         self._configure()
         self._tolerance = 0
         self.report.frames_expected = self._expected_frames()
 
     @classmethod
-    def open(cls, path: Path, report: DecodeReport, fallback_rate: float | None) -> Decoder:
-        """Open ``path``; FootageError if it is not decodable video or has no frame rate."""
+    def open(
+        cls, path: Path, report: DecodeReport, fallback_rate: float | None, stream: str = "main"
+    ) -> Decoder:
+        """Open ``path`` (its ``main`` or ``sub`` video stream, see ``_av.video_stream``);
+        FootageError if it is not decodable video or has no frame rate."""
         container = _av.open_input(path)
-        stream = _av.video_stream(container, path)
-        rate = _av.container_rate(stream)
+        chosen = _av.video_stream(container, path, stream)
+        rate = _av.container_rate(chosen)
         if rate is None:
             if fallback_rate is None:
                 container.close()
@@ -73,18 +82,43 @@ class Decoder:
                     f"{path}: the file declares no frame rate; set source_fps for this camera"
                 )
             rate = Fraction(fallback_rate).limit_denominator(1_000_000)
-        return cls(path, report, rate, (container, stream))
+        decoder = cls(path, report, rate, (container, chosen))
+        decoder.which = stream
+        return decoder
 
     def _configure(self) -> None:
         ctx = self._stream.codec_context
         ctx.thread_type = "AUTO"
-        ctx.skip_frame = "NONREF" if self.skip_nonref else "DEFAULT"
+        if self.threads:
+            ctx.thread_count = self.threads
+        ctx.skip_frame = self._skip_mode()
+
+    def _skip_mode(self) -> Literal["NONKEY", "NONREF", "DEFAULT"]:
+        if self.keyframes_only:
+            return "NONKEY"
+        return "NONREF" if self.skip_nonref else "DEFAULT"
+
+    @property
+    def skips_frames(self) -> bool:
+        """True when the decoder leaves frames out on purpose (index gaps are not losses)."""
+        return self.skip_nonref or self.keyframes_only
 
     def set_skip_nonref(self, skip: bool) -> None:
         """Skip non-reference frames in the decoder (set before decoding starts)."""
         self.skip_nonref = skip
         self.report.skipped_nonref = skip
-        self._stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+        self._stream.codec_context.skip_frame = self._skip_mode()
+
+    def set_threads(self, count: int) -> None:
+        """FFmpeg decoding threads (set before decoding starts)."""
+        self.threads = count
+        self._stream.codec_context.thread_count = count
+
+    def set_keyframes_only(self, only: bool) -> None:
+        """Decode key (I-) frames only (``skip_frame = NONKEY``; set before decoding)."""
+        self.keyframes_only = only
+        self.report.keyframes_only = only
+        self._stream.codec_context.skip_frame = self._skip_mode()
 
     def close(self) -> None:
         """Release the file."""
@@ -201,7 +235,7 @@ class Decoder:
         """Reopen the file and decode from its start."""
         self._container.close()
         self._container = _av.open_input(self.path)
-        self._stream = _av.video_stream(self._container, self.path)
+        self._stream = _av.video_stream(self._container, self.path, self.which)
         self._configure()
         return self._decoded()
 
@@ -213,9 +247,10 @@ class Decoder:
             return iter(())
         if first.pts is None or self._stream.time_base is None:
             # Indices come from counting frames, so every frame must be decoded.
-            if self.skip_nonref:
-                log.info("%s: no timestamps; decoding every frame (no NONREF skip)", self.path)
+            if self.skips_frames:
+                log.info("%s: no timestamps; decoding every frame (no frame skip)", self.path)
                 self.set_skip_nonref(False)
+                self.set_keyframes_only(False)
                 head = self._restart()
                 first = next(head, None)
                 if first is None:

@@ -37,6 +37,8 @@ class DecodeReport:
     last_good_offset_s: float | None = None
     truncated: bool = False
     skipped_nonref: bool = False
+    keyframes_only: bool = False
+    """Only key frames were decoded (the camera's ``decode: keyframes``)."""
     errors: list[str] = field(default_factory=list)
     """The first ``MAX_ERRORS`` messages; later ones are only counted."""
     errors_dropped: int = 0

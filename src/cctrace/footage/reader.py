@@ -12,6 +12,12 @@ then lands on the first *decoded* frame at or after its time, which may be up to
 B-frame run (usually 1-3 frames) later than without the skip; indices and timestamps
 are still the true ones of the frame yielded.
 
+Decoding less: ``keyframes_only`` decodes the key (I-) frames alone (``skip_frame =
+"NONKEY"``): every key frame the sampler keeps is analysed at its true index and time,
+so a camera with a 1 s GOP is analysed at (at most) 1 fps for a fraction of the decode
+cost. ``stream="sub"`` decodes a file's lowest-resolution video stream (an NVR's
+sub-stream recorded beside the main one) instead of its first one.
+
 Robustness: decoder and demuxer errors mid-stream are logged, counted in a
 :class:`DecodeReport` and decoding goes on with the next packet; a file that ends early
 (truncated) keeps what decoded. A file that cannot be opened as video raises
@@ -60,8 +66,8 @@ class FootageInfo:
     """``creation_time`` from the container metadata (aware UTC), or None."""
 
 
-def probe(path: str | Path) -> FootageInfo:
-    """Read the headers of a video file.
+def probe(path: str | Path, stream: str = "main") -> FootageInfo:
+    """Read the headers of a video file (its ``main`` or ``sub`` video stream).
 
     Raises :class:`FootageError` when the file is missing, not a video, or its codec
     has no decoder.
@@ -69,21 +75,21 @@ def probe(path: str | Path) -> FootageInfo:
     path = Path(path)
     container = _av.open_input(path)
     try:
-        stream = _av.video_stream(container, path)
-        rate = _av.container_rate(stream)
-        duration = _av.duration_s(container, stream)
-        n_frames: int | None = stream.frames if stream.frames and stream.frames > 0 else None
+        video = _av.video_stream(container, path, stream)
+        rate = _av.container_rate(video)
+        duration = _av.duration_s(container, video)
+        n_frames: int | None = video.frames if video.frames and video.frames > 0 else None
         if n_frames is None and duration is not None and rate is not None:
             n_frames = round(duration * rate)
         return FootageInfo(
             path=path,
-            codec=stream.codec_context.name,
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            codec=video.codec_context.name,
+            width=video.codec_context.width,
+            height=video.codec_context.height,
             fps=float(rate) if rate is not None else None,
             duration_s=duration,
             n_frames=n_frames,
-            creation_time=_av.creation_time(container, stream),
+            creation_time=_av.creation_time(container, video),
         )
     finally:
         container.close()
@@ -99,6 +105,9 @@ def iter_frames(
     errors: DecodeReport | None = None,
     *,
     skip_nonref: bool | None = None,
+    keyframes_only: bool = False,
+    stream: str = "main",
+    decode_threads: int | None = None,
 ) -> Iterator[Frame]:
     """Yield BGR frames of ``path`` sampled at (at most) ``analysis_fps``.
 
@@ -114,6 +123,10 @@ def iter_frames(
     - ``skip_nonref``: force (True/False) the decoder's non-reference frame skipping;
       None chooses it when the container rate is ``NONREF_MIN_RATIO`` x analysis_fps
       or more.
+    - ``keyframes_only``: decode key frames only (no other frame is decoded or yielded).
+    - ``stream``: ``main`` (the file's first video stream) or ``sub`` (its smallest).
+    - ``decode_threads``: FFmpeg decoding threads for this file (None: FFmpeg's default,
+      one per core; many cameras decoded at once want 1 or 2 each).
 
     The file is opened when this is called: a missing, unreadable or non-video file
     raises :class:`FootageError` here, before any frame. Decoding errors later are
@@ -131,22 +144,30 @@ def iter_frames(
 
     report = errors if errors is not None else DecodeReport()
     report.path = path
-    decoder = Decoder.open(path, report, fallback_rate=source_fps)
+    if decode_threads is not None and decode_threads < 1:
+        raise ValueError(f"decode_threads must be >= 1 when given, got {decode_threads}")
+    decoder = Decoder.open(path, report, fallback_rate=source_fps, stream=stream)
+    if decode_threads is not None:
+        decoder.set_threads(decode_threads)
     effective = as_fraction(source_fps) if source_fps is not None else decoder.rate
     skip = (
         skip_nonref
         if skip_nonref is not None
         else float(decoder.rate) >= NONREF_MIN_RATIO * analysis_fps
     )
-    decoder.set_skip_nonref(skip)
+    decoder.set_skip_nonref(skip and not keyframes_only)
+    decoder.set_keyframes_only(keyframes_only)
     sampler = Sampler(effective, analysis_fps, first_index_at(start_offset_s, effective))
     log.debug(
-        "%s: decoding at %s fps (effective %s), sampling %s fps, skip_nonref=%s, from #%d",
+        "%s: decoding at %s fps (effective %s), sampling %s fps, skip_nonref=%s, "
+        "keyframes_only=%s, stream=%s, from #%d",
         path,
         decoder.rate,
         effective,
         analysis_fps,
-        skip,
+        decoder.skip_nonref,
+        keyframes_only,
+        stream,
         sampler.first_index,
     )
     return _generate(decoder, sampler, effective, camera_id, start_time.astimezone(UTC))
@@ -191,7 +212,7 @@ def _generate(
     finally:
         if finished:
             decoder.check_complete(prev, last_frame_corrupt=last_corrupt)
-        if decoder.skip_nonref:
+        if decoder.skips_frames:
             report.frames_failed = max(report.frames_failed, report.packets_failed)
         decoder.close()
     if report.frames_decoded == 0:
@@ -217,7 +238,7 @@ def _next_index(
         # Jittery (variable-rate) timestamps: keep indices unique and ordered.
         return prev + 1
     gap_from = max(prev + 1, first)
-    if prev >= 0 and index > gap_from and not decoder.skip_nonref:
+    if prev >= 0 and index > gap_from and not decoder.skips_frames:
         missing = index - gap_from
         report.frames_failed += missing
         report.add_error(f"frames {gap_from}..{index - 1} missing ({missing} not decoded)")

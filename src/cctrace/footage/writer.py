@@ -102,3 +102,51 @@ def write_video(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def write_video_with_substream(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float | Fraction,
+    sub_size: tuple[int, int],
+    *,
+    options: Mapping[str, str] | None = None,
+) -> Path:
+    """Like :func:`write_video` (libx264), with a second, smaller video stream of the same
+    frames scaled to ``sub_size`` (width, height): the main stream and sub-stream an NVR
+    records side by side. Stream 0 is the main stream."""
+    import cv2
+
+    path = Path(path)
+    rate = Fraction(fps).limit_denominator(1001)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    sub_w, sub_h = sub_size
+    if sub_w <= 0 or sub_h <= 0 or sub_w % 2 or sub_h % 2:
+        raise ValueError(f"sub_size must be positive even numbers, got {sub_size}")
+    opts = dict(options or x264_options())
+    count = 0
+    with av.open(str(path), "w") as out:
+        streams = [out.add_stream("libx264", rate=rate, options=opts) for _ in range(2)]
+        for stream in streams:
+            if not isinstance(stream, av.video.stream.VideoStream):
+                raise FootageError("libx264 did not give a video stream")
+            stream.codec_context.thread_count = 1
+            stream.pix_fmt = "yuv420p"
+        for image in frames:
+            if count == 0:
+                streams[0].width, streams[0].height = image.shape[1], image.shape[0]
+                streams[1].width, streams[1].height = sub_w, sub_h
+            small = cv2.resize(image, (sub_w, sub_h), interpolation=cv2.INTER_AREA)
+            for stream, picture in zip(streams, (image, small), strict=True):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="bgr24")
+                frame.pts = count
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            count += 1
+        if count == 0:
+            raise FootageError(f"{path}: no frames to write")
+        for stream in streams:
+            for packet in stream.encode():
+                out.mux(packet)
+    return path

@@ -20,6 +20,7 @@ from cctrace.config import CameraConfig, IngestConfig
 from cctrace.geometry import GroundCalibration, HeightScaleEstimate
 from cctrace.ingest.body_samples import BodySampler
 from cctrace.ingest.face_assignment import FaceAssignment, FaceFate, assign_faces
+from cctrace.ingest.face_backoff import HeadSearchBackoff
 from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
 from cctrace.tracking.cuts import Break, CutDetector
@@ -130,6 +131,10 @@ class CameraProcessor:
     body: BodySampler | None = None
     """Body appearance samples (None in checkpoints written before they existed)."""
     body_model: str = ""
+
+    _head_backoff: HeadSearchBackoff | None = None
+    """Head-region search back-off (created on first use: checkpoints written before it
+    existed resume with it)."""
 
     _loose_budget: tuple[int, int] = (-1, 0)
     """(camera-second, loose faces kept in it); a class default, so checkpoints written
@@ -254,14 +259,31 @@ class CameraProcessor:
             return Faces.empty(ref)
         parts: list[Faces] = []
         min_height = FACE_TO_BODY_RATIO * cfg.min_face_px / HEAD_UPSCALE_MAX
-        for x0, y0, x1, y1 in head_regions(persons, frame.width, frame.height, min_height):
+        regions = head_regions(persons, frame.width, frame.height, min_height)
+        backoff = self._backoff()
+        plan = backoff.plan(regions) if backoff is not None else [True] * len(regions)
+        for (x0, y0, x1, y1), search in zip(regions, plan, strict=True):
+            if not search:
+                continue
             crop: np.ndarray = frame.image[y0:y1, x0:x1]
             scale = min(HEAD_UPSCALE_MAX, max(1.0, HEAD_REGION_TARGET_PX / max(y1 - y0, 1)))
             if scale > 1.0:
                 crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
             found = Faces.from_faces(models.face_detector.detect(np.ascontiguousarray(crop)))
+            if backoff is not None:
+                backoff.record((x0, y0, x1, y1), len(found) > 0)
             parts.append(found.mapped(x0, y0, scale))
+        if backoff is not None:
+            backoff.commit()
         return Faces.concat(parts, ref).sorted_by_score()
+
+    def _backoff(self) -> HeadSearchBackoff | None:
+        """The head-search back-off, when the site keeps it on (``face_search_backoff``)."""
+        if not getattr(self.config, "face_search_backoff", False):
+            return None
+        if self._head_backoff is None:
+            self._head_backoff = HeadSearchBackoff()
+        return self._head_backoff
 
     def finish(self) -> CameraOutput:
         """End of footage: finish every open track and its encounters."""

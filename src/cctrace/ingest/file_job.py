@@ -105,6 +105,8 @@ def ingest_file(
         source_fps=camera.source_fps,
         start_offset_s=footage.progress_offset_s,
         errors=report,
+        keyframes_only=camera.decode == "keyframes",
+        stream=camera.video_stream,
     )
     for frame in frames:
         pending.extend(processor.process(frame, models))

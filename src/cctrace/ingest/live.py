@@ -316,8 +316,10 @@ def run_live_camera(
     import cv2
 
     from cctrace.store.repository import Store
+    from cctrace.vision.runtime import use_device
 
     cv2.setNumThreads(max(1, threads))
+    use_device(site.runtime.device, site.runtime.device_id)
     camera = site.camera(camera_id)
     if not camera.streams:
         raise CctraceError(f"camera {camera_id} has no stream URL in its footage")

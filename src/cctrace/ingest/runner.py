@@ -92,8 +92,10 @@ def run_camera(
     import cv2
 
     from cctrace.store.repository import Store
+    from cctrace.vision.runtime import use_device
 
     cv2.setNumThreads(max(1, threads))
+    use_device(site.runtime.device, site.runtime.device_id)
     camera = site.camera(camera_id)
     reporter = _Reporter(camera_id, events)
     summaries: list[FileSummary] = []
@@ -174,7 +176,7 @@ def _register_files(
             continue
         try:
             try:
-                info = probe(path)
+                info = probe(path, camera.video_stream)
             except FootageError:
                 previous_end = None  # its length is unknown: the chain of times breaks here
                 raise

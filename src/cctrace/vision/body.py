@@ -37,6 +37,7 @@ from cctrace.types import FloatArray, Image
 from cctrace.vision.base import l2_normalise
 from cctrace.vision.checks import check_image
 from cctrace.vision.registry import sha256_file
+from cctrace.vision.runtime import create_session
 
 logger = logging.getLogger(__name__)
 
@@ -222,12 +223,7 @@ class OnnxReidEmbedder:
                 if self.threads:
                     options.intra_op_num_threads = self.threads
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                try:
-                    session = ort.InferenceSession(
-                        str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                except Exception as exc:  # onnxruntime raises its own exception types
-                    raise ModelError(f"cannot load re-ID model {self.path}: {exc}") from exc
+                session = create_session(str(self.path), options, f"re-ID model {self.path}")
                 inputs = session.get_inputs()
                 if len(inputs) != 1 or len(inputs[0].shape) != 4:
                     raise ModelError(

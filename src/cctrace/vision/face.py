@@ -18,6 +18,7 @@ from cctrace.types import Face, FloatArray, Image
 from cctrace.vision.base import l2_normalise
 from cctrace.vision.checks import check_image
 from cctrace.vision.registry import resolve
+from cctrace.vision.runtime import opencv_dnn_target
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +107,17 @@ class YuNetFaceDetector:
         import cv2
 
         path = resolve(f"yunet-{self.precision}")
+        backend, target = opencv_dnn_target(f"YuNet {path.name}")
         try:
             model = cv2.FaceDetectorYN.create(
-                str(path), "", size, self.score_threshold, self.nms_threshold, self.top_k
+                str(path),
+                "",
+                size,
+                self.score_threshold,
+                self.nms_threshold,
+                self.top_k,
+                backend,
+                target,
             )
         except cv2.error as exc:
             raise ModelError(f"cannot load YuNet from {path}: {exc}") from exc
@@ -220,8 +229,9 @@ class SFaceEmbedder:
             import cv2
 
             path = resolve(f"sface-{self.precision}")
+            backend, target = opencv_dnn_target(f"SFace {path.name}")
             try:
-                self._model = cv2.FaceRecognizerSF.create(str(path), "")
+                self._model = cv2.FaceRecognizerSF.create(str(path), "", backend, target)
             except cv2.error as exc:
                 raise ModelError(f"cannot load SFace from {path}: {exc}") from exc
             logger.info("loaded SFace %s", path.name)

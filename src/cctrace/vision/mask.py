@@ -71,6 +71,7 @@ from cctrace.errors import ModelError
 from cctrace.types import FloatArray, Image
 from cctrace.vision.checks import check_image
 from cctrace.vision.registry import resolve
+from cctrace.vision.runtime import create_session
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +140,9 @@ class OnnxMaskClassifier:
                 options.inter_op_num_threads = 1
                 try:
                     model = _with_outputs(path, (self.logits_output, self.features_output))
-                    self._session = ort.InferenceSession(
-                        model, sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                except Exception as exc:  # onnxruntime and onnx raise their own types
+                except Exception as exc:  # onnx raises its own types
                     raise ModelError(f"cannot load mask model {path}: {exc}") from exc
+                self._session = create_session(model, options, f"mask model {path.name}")
                 self._input_name = self._session.get_inputs()[0].name
                 self._output_names = [o.name for o in self._session.get_outputs()]
                 logger.info("loaded mask classifier %s", path.name)

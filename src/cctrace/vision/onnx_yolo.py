@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cctrace.errors import ConfigError, ModelError
 from cctrace.vision.registry import sha256_file
+from cctrace.vision.runtime import create_session
 from cctrace.vision.tiled import BoxesScores, TiledPersonDetector
 
 logger = logging.getLogger(__name__)
@@ -213,12 +214,7 @@ class OnnxYoloPersonDetector(TiledPersonDetector):
                 options.intra_op_num_threads = self.threads or _available_cores()
                 options.inter_op_num_threads = 1
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                try:
-                    session = ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                except Exception as exc:  # onnxruntime raises its own exception types
-                    raise ModelError(f"cannot load {self.kind} model {path}: {exc}") from exc
+                session = create_session(str(path), options, f"{self.kind} model {path}")
                 self._check_input(session, path)
                 self._session = session
                 logger.info("loaded %s model %s at %d px", self.kind, path.name, self.input_size)

@@ -67,6 +67,7 @@ import numpy as np
 
 from cctrace.errors import ModelError
 from cctrace.vision.registry import resolve
+from cctrace.vision.runtime import create_session
 from cctrace.vision.tiled import TiledPersonDetector
 
 logger = logging.getLogger(__name__)
@@ -232,12 +233,7 @@ class YoloV3TinyOnnxPersonDetector(_YoloV3TinyDetector):
                 options.add_session_config_entry(
                     "session.intra_op.allow_spinning", "1" if self.allow_spinning else "0"
                 )
-                try:
-                    self._session = ort.InferenceSession(
-                        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-                    )
-                except Exception as exc:  # onnxruntime raises its own exception types
-                    raise ModelError(f"cannot load YOLOv3-tiny ONNX {path}: {exc}") from exc
+                self._session = create_session(str(path), options, f"YOLOv3-tiny ONNX {path.name}")
                 self._input_name = self._session.get_inputs()[0].name
                 logger.info(
                     "loaded YOLOv3-tiny ONNX (%s) at %d px, %d threads",

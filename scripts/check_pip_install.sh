@@ -8,6 +8,8 @@
 #   PYTHON=python3.11   the interpreter of the new venv (default python3)
 #   CCTRACE_SHARED_DATA the reference data (default ../shared/data); without PETS S2L1
 #                       the analysis step runs on a synthetic picture instead
+#   CHECK_DEMO=1        also run `cctrace demo` (two-camera ingest and trace of real
+#                       PETS footage) with the installed package (9 more minutes here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -83,5 +85,15 @@ print(f"{len(images)} frames: {confirmed} tracked person boxes, {tracker.bytetra
 if video.is_file():
     assert confirmed > 20, confirmed
 EOF
+
+if [ "${CHECK_DEMO:-0}" = 1 ]; then
+  step "cctrace demo with the installed package"
+  rm -rf "$work/demo"
+  if [ -f "$data/pets2009-s2l1/view001.mp4" ]; then
+    "$work/venv/bin/cctrace" demo --workdir "$work/demo" --shared-data "$data"
+  else
+    "$work/venv/bin/cctrace" demo --workdir "$work/demo"
+  fi
+fi
 
 step "done: pip install cctrace + prepare + CLI + real analysis work in a fresh venv ($work)"

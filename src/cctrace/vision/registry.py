@@ -274,12 +274,17 @@ _verified: dict[str, Path] = {}
 _lock = threading.RLock()
 
 
+def default_model_dir() -> Path:
+    """The environment's own models directory, ``<sys.prefix>/share/cctrace/models``."""
+    return Path(sys.prefix) / "share" / "cctrace" / "models"
+
+
 def model_dir() -> Path:
     """The directory for derived models (``$CCTRACE_MODEL_DIR`` or the venv's share)."""
     env = os.environ.get(MODEL_DIR_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(sys.prefix) / "share" / "cctrace" / "models"
+    return default_model_dir()
 
 
 def sha256_file(path: Path) -> str:
@@ -296,8 +301,14 @@ def shipped_dir() -> Path:
     return model_dir() / "shipped"
 
 
-def _fetched(spec: ModelSpec) -> Path:
-    return shipped_dir() / spec.import_name / spec.relative_path
+def _fetched(spec: ModelSpec) -> Path | None:
+    """The fetched copy: under the models directory, else under the environment's own
+    (setup fetched there; ``$CCTRACE_MODEL_DIR`` may point elsewhere later)."""
+    for root in dict.fromkeys((shipped_dir(), default_model_dir() / "shipped")):
+        path = root / spec.import_name / spec.relative_path
+        if path.is_file():
+            return path
+    return None
 
 
 def is_located(spec: ModelSpec) -> bool:
@@ -322,7 +333,7 @@ def locate(spec: ModelSpec) -> Path:
             if candidate.is_file():
                 return candidate
     fetched = _fetched(spec)
-    if fetched.is_file():
+    if fetched is not None:
         return fetched
     if found is None or not found.submodule_search_locations:
         raise ModelError(

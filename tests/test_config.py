@@ -68,6 +68,8 @@ def test_good_site_resolves_paths_and_utc(tmp_path: Path) -> None:
         ("  distance_m: 1.5\n", "  distance_m: far\n", 19, "valid number"),
         ("      placement:", "      principal_point_px: [320]\n      placement:", 15, "at least 2"),
         ("      placement:", "      principal_point_px: [.nan, 2]\n      placement:", 15, "finite"),
+        ("  analysis_fps: 5\n", "  analysis_fps: 5\n  tracker: ocsort\n", 18, "tracker: bytetrack"),
+        ("  analysis_fps: 5\n", "  analysis_fps: 5\n  tracker: sort\n", 18, "removed with the"),
     ],
 )
 def test_errors_name_the_line(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:

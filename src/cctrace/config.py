@@ -378,11 +378,12 @@ class IngestConfig(Strict):
     )
     faces_per_tracklet: int = Field(5, ge=1, le=50, description="Best face crops kept per track")
     min_track_points: int = Field(3, ge=1, description="Shorter tracks are dropped as noise")
-    tracker: Literal["bytetrack", "ocsort", "sort"] = Field(
+    tracker: Literal["bytetrack"] = Field(
         "bytetrack",
-        description="ByteTrack; at ingest lost tracks are joined to the tracks that continue "
-        "them, gaps filled and boxes smoothed: PETS S2L1 MOTA 0.875, IDF1 0.838 (SORT with "
-        "the same clean-up: 0.825, 0.666; see cctrace.evaluation.mot)",
+        description="ByteTrack (cctrace's own, cctrace.tracking.bytetrack); at ingest lost "
+        "tracks are joined to the tracks that continue them, gaps filled and boxes smoothed: "
+        "PETS S2L1 MOTA 0.875, IDF1 0.838 (SORT, since removed, with the same clean-up: "
+        "0.825, 0.666; see cctrace.evaluation.mot)",
     )
     max_tracklet_s: float = Field(
         600.0, ge=10, description="Longer tracks are cut into tracklets of this length"
@@ -434,6 +435,16 @@ class IngestConfig(Strict):
         (1.0, 2.0, 3.0),
         description="Distance bands (metres, increasing) whose seconds are measured at ingest",
     )
+
+    @field_validator("tracker", mode="before")
+    @classmethod
+    def _tracker(cls, value: object) -> object:
+        if value in ("ocsort", "sort"):  # cctrace.tracking.tracker.REMOVED_TRACKER_TYPES
+            raise ValueError(
+                f"tracker {value!r} was removed with the `trackers` library; cctrace has its "
+                "own ByteTrack: set tracker: bytetrack (or leave it out)"
+            )
+        return value
 
     @field_validator("ray_address")
     @classmethod

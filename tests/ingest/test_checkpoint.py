@@ -1,8 +1,12 @@
-"""Ingest checkpoints are versioned and authenticated: nothing a database writer plants
-(a bare pickle, an altered or moved checkpoint, another version) is ever unpickled."""
+"""Ingest checkpoints are versioned, authenticated, explicit state: nothing a database
+writer plants (a bare pickle, an old pickle checkpoint, an altered or moved checkpoint,
+another version) is ever loaded, and nothing in the checkpoint path unpickles."""
 
 from __future__ import annotations
 
+import inspect
+import io
+import json
 import pickle
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import cctrace.ingest.checkpoint as checkpoint_module
+import cctrace.state as state_module
 from cctrace.config import load_site
-from cctrace.ingest.camera import CameraProcessor
+from cctrace.ingest.camera import CameraProcessor, GroundMapper
 from cctrace.ingest.checkpoint import (
     HEADER,
     MAC_BYTES,
@@ -22,7 +28,9 @@ from cctrace.ingest.checkpoint import (
     decode_checkpoint,
     encode_checkpoint,
 )
+from cctrace.state import StateError, pack, unpack
 from cctrace.store.records import FootageRecord, FootageStatus
+from cctrace.types import Detections, FaceSample, Frame, Snapshot, TrackPoint
 
 KEY = bytes(range(32))
 
@@ -48,15 +56,57 @@ def footage() -> FootageRecord:
     )  # fmt: skip
 
 
+def _busy(processor: CameraProcessor) -> None:
+    """Give the processor real state: tracks, an open tracklet with a face and a
+    snapshot, a cut detector that saw a frame, a ground mapper."""
+    t0 = datetime(2026, 3, 15, 8, 0, 1, 123456, tzinfo=UTC)
+    image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    frame = Frame("cam1", 3, t0, 0.3, image)
+    processor._end_tracks_at_break(frame)
+    for i in range(3):
+        dets = Detections.create([[10 + i, 10, 40 + i, 100], [90, 5, 120, 110]], [0.9, 0.85])
+        processor.tracker.update(dets, image)
+    processor.builder.add_point(0, TrackPoint(3, t0, (1.0, 2.0, 3.5, 4.25), (0.1, 0.2), 0.9))
+    processor.builder.add_face(
+        0, FaceSample(3, t0, np.ones(128, np.float32), 0.7, None, np.zeros((4, 4, 3), np.uint8))
+    )
+    processor.builder.set_snapshot(0, Snapshot(3, t0, image[:20, :20], (1.0, 2.0, 3.0, 4.0)), 5.0)
+    processor._mapper = GroundMapper(processor.camera, 160)
+    processor._frames_seen = 4
+    processor._face_counts = {"assigned": 2}
+
+
 def test_a_checkpoint_round_trips(processor: CameraProcessor, footage: FootageRecord) -> None:
-    # numpy arrays (pickled out of band with protocol 5) are part of real tracker state.
-    processor.probe = np.arange(6, dtype=np.float32).reshape(2, 3)  # type: ignore[attr-defined]
+    _busy(processor)
     blob = encode_checkpoint(processor, footage, KEY)
     assert blob.startswith(MAGIC)
+    assert b"\x80\x04" not in blob[: HEADER.size + MAC_BYTES + 4]  # not a pickle
     back = decode_checkpoint(blob, footage, KEY)
-    assert isinstance(back, CameraProcessor) and back.camera == processor.camera
-    assert type(back.tracker.__dict__) is dict  # the tracker came back
-    assert np.array_equal(back.probe, processor.probe)  # type: ignore[attr-defined]
+    assert isinstance(back, CameraProcessor)
+    assert back.camera == processor.camera and back.config == processor.config
+    again = back.to_state()
+    want = processor.to_state()
+    assert _same(again, want)
+    # the tracker goes on with the same ids
+    dets = Detections.create([[13, 10, 43, 100], [90, 5, 120, 110]], [0.9, 0.85])
+    assert back.tracker.update(dets).tracker_id.tolist() == (
+        processor.tracker.update(dets).tracker_id.tolist()
+    )
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and np.array_equal(a, b)
+        )
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def test_planted_or_moved_checkpoints_are_refused(
@@ -64,7 +114,7 @@ def test_planted_or_moved_checkpoints_are_refused(
 ) -> None:
     blob = encode_checkpoint(processor, footage, KEY)
     with pytest.raises(CheckpointError, match="not a versioned checkpoint"):
-        decode_checkpoint(pickle.dumps(processor), footage, KEY)  # a bare pickle
+        decode_checkpoint(pickle.dumps({"a": 1}), footage, KEY)  # a bare pickle
     altered = blob[:-1] + bytes([blob[-1] ^ 1])
     with pytest.raises(CheckpointError, match="failed authentication"):
         decode_checkpoint(altered, footage, KEY)
@@ -72,23 +122,65 @@ def test_planted_or_moved_checkpoints_are_refused(
         decode_checkpoint(blob, replace(footage, id=8), KEY)  # another file's
     with pytest.raises(CheckpointError, match="failed authentication"):
         decode_checkpoint(blob, footage, bytes(32))  # another data key
-    future = HEADER.pack(MAGIC, 2) + blob[HEADER.size :]
-    with pytest.raises(CheckpointError, match="version 2"):
+    future = HEADER.pack(MAGIC, 3) + blob[HEADER.size :]
+    with pytest.raises(CheckpointError, match="version 3"):
         decode_checkpoint(future, footage, KEY)
 
 
-class Evil:
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        import os
+def test_an_old_pickle_checkpoint_is_refused_unread(footage: FootageRecord) -> None:
+    """Version 1 (cctrace before explicit state: an authenticated pickle) is refused
+    before anything is parsed, even with the right key."""
 
-        return (os.system, ("echo pwned",))
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            import os
 
+            return (os.system, ("echo pwned",))
 
-def test_an_authentic_payload_still_only_loads_allowed_classes(footage: FootageRecord) -> None:
-    # Even with the key, the unpickler resolves no function outside the allowed modules.
     payload = pickle.dumps(Evil())
     header = HEADER.pack(MAGIC, 1)
     blob = header + _mac(KEY, header, footage, payload) + payload
-    assert len(blob) > HEADER.size + MAC_BYTES
-    with pytest.raises(CheckpointError, match="may not hold"):
+    with pytest.raises(CheckpointError, match=r"older cctrace.*never loads pickles"):
         decode_checkpoint(blob, footage, KEY)
+
+
+def test_an_authentic_payload_that_is_not_state_is_refused(footage: FootageRecord) -> None:
+    header = HEADER.pack(MAGIC, 2)
+    for payload in (
+        pickle.dumps({"processor": 1}),  # a pickle under the new version: not parsed as one
+        pack({"processor": {"camera": {}}}),  # state of the wrong shape
+        _object_array_payload(),  # an npz holding a pickled object array
+    ):
+        blob = header + _mac(KEY, header, footage, payload) + payload
+        with pytest.raises(CheckpointError, match="cannot be read"):
+            decode_checkpoint(blob, footage, KEY)
+
+
+def _object_array_payload() -> bytes:
+    document = json.dumps({"processor": {"$array": "a0"}}).encode()
+    buffer = io.BytesIO()
+    np.savez(buffer, a0=np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    return len(document).to_bytes(4, "big") + document + buffer.getvalue()
+
+
+def test_no_pickle_in_the_checkpoint_path() -> None:
+    for module in (checkpoint_module, state_module):
+        source = inspect.getsource(module)
+        assert "import pickle" not in source and "allow_pickle=True" not in source
+
+
+def test_state_packing_is_exact() -> None:
+    tree = {
+        "x": [0.1, 1e-300, float("inf"), -0.0, 2**62, True, None, "é"],
+        "a": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "nested": [{"b": np.array([1, 2], np.int64)}],
+    }
+    back = unpack(pack(tree))
+    assert back["x"][:2] == [0.1, 1e-300] and back["x"][2] == float("inf")
+    assert back["x"][3:] == [-0.0, 2**62, True, None, "é"]
+    assert back["a"].dtype == np.float32 and np.array_equal(back["a"], tree["a"])
+    assert back["nested"][0]["b"].tolist() == [1, 2]
+    with pytest.raises(StateError):
+        pack({"o": np.array([object()])})
+    with pytest.raises(StateError):
+        unpack(b"\x00\x00\x00\x09{}")

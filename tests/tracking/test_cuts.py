@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from cctrace.state import pack, unpack
 from cctrace.tracking.cuts import Break, CutDetector, compare, frame_features
 
 STEP_S = 1 / 7
@@ -104,12 +104,12 @@ def test_frame_size_change_is_a_cut() -> None:
     assert found is Break.NONE  # same grid and histogram: a resize alone is no new shot
 
 
-def test_detector_pickles_with_its_last_frame(shared_data: Path) -> None:
+def test_detector_state_keeps_its_last_frame(shared_data: Path) -> None:
     a = _first(_clip(shared_data, "pets2009-s2l1", "view001.mp4"))
     b = _first(_clip(shared_data, "caviar-front", "TwoLeaveShop2front.mpg"))
     detector = CutDetector(STEP_S)
     detector.check(a, START)
-    restored = pickle.loads(pickle.dumps(detector))
+    restored = CutDetector.from_state(unpack(pack(detector.to_state())))
     assert restored.check(b, START + timedelta(seconds=STEP_S)) is Break.CUT
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cctrace.state import StateError, pack, unpack
 from cctrace.tracking.postprocess import PostSettings, hidden_cover, hidden_path, occlusion_cost
 from cctrace.tracking.tracklets import TrackletBuilder
 from cctrace.types import Tracklet, TrackPoint
@@ -179,16 +179,14 @@ def test_held_track_survives_a_checkpoint() -> None:
     whole = _feed(_builder(OCCLUDING), tracks, 100)
     builder = _builder(OCCLUDING)
     out = _step(builder, tracks, range(45))  # track 1 is held now
-    resumed: TrackletBuilder = pickle.loads(pickle.dumps(builder))
+    resumed = TrackletBuilder.from_state(unpack(pack(builder.to_state())))
     out += _step(resumed, tracks, range(45, 100)) + resumed.finish_all()[0]
     assert [(t.track_id, t.points) for t in out] == [(t.track_id, t.points) for t in whole]
     assert len(whole) == 2
 
 
-def test_builders_pickled_before_occlusion_joining_still_load() -> None:
-    old = _builder(PLAIN)
-    for name in ("_held", "_continued"):
-        del old.__dict__[name]
-    builder: TrackletBuilder = pickle.loads(pickle.dumps(old))
-    done = _feed(builder, _hidden_scene(), 100)
-    assert sorted(t.track_id for t in done) == [1, 2, 10]
+def test_a_builder_state_missing_a_part_is_refused() -> None:
+    state = _builder(PLAIN).to_state()
+    del state["_held"]
+    with pytest.raises(StateError, match="_held"):
+        TrackletBuilder.from_state(state)

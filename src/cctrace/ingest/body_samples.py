@@ -16,7 +16,8 @@ narrows each part without mixing them. Such boxes are kept apart and used only f
 tracklet that has no whole view at all (``side_cut`` samples); a box cut at the top or
 bottom is never used.
 
-The sampler is part of the camera's checkpointed state (plain numpy, pickles).
+The sampler is part of the camera's checkpointed state (``to_state``: times and numpy
+arrays).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from cctrace.boxes import iou_matrix
+from cctrace.state import from_plain, to_plain
 from cctrace.types import Detections, FloatArray, Image, TrackPoint
 from cctrace.vision.base import BodyEmbedder, l2_normalise
 
@@ -63,10 +66,15 @@ class BodySampler:
     """Samples of boxes cut by the left or right frame edge: only for tracklets with no
     whole view."""
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        """Samplers checkpointed before side-cut samples existed have none."""
-        state.setdefault("side_cut", {})
-        self.__dict__.update(state)
+    def to_state(self) -> Any:
+        """Plain numbers, times and arrays (:meth:`from_state` gives it back)."""
+        return to_plain(self)
+
+    @classmethod
+    def from_state(cls, state: Any) -> BodySampler:
+        """The sampler :meth:`to_state` described (:class:`~cctrace.state.StateError`)."""
+        made: BodySampler = from_plain(cls, state, "body sampler")
+        return made
 
     def observe(
         self,

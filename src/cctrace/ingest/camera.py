@@ -1,9 +1,10 @@
 """Per-camera analysis: frames in, finished tracklets and encounters out.
 
 ``CameraProcessor`` holds all per-camera state (tracker, open tracklets, open
-encounters) and pickles, so ingest can checkpoint it and resume after a crash (the
-checkpoint is versioned and authenticated: :mod:`cctrace.ingest.checkpoint`).
-Models are passed in per call and never pickled.
+encounters) and describes it as explicit data (:meth:`CameraProcessor.to_state`: plain
+numbers, text and numpy arrays), so ingest can checkpoint it and resume after a crash
+(the checkpoint is versioned and authenticated: :mod:`cctrace.ingest.checkpoint`).
+Models are passed in per call and never part of the state.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -23,6 +25,7 @@ from cctrace.ingest.face_assignment import FaceAssignment, FaceFate, assign_face
 from cctrace.ingest.face_backoff import HeadSearchBackoff
 from cctrace.ingest.models import ModelSet
 from cctrace.privacy.redaction import crop_with_context, redact_snapshot
+from cctrace.state import StateError, attrs_from_state, attrs_to_state
 from cctrace.tracking.cuts import Break, CutDetector
 from cctrace.tracking.encounters import EncounterBuilder, EncounterSettings
 from cctrace.tracking.postprocess import PostSettings
@@ -93,6 +96,7 @@ class GroundMapper:
     """Foot points in pixels -> site-plan metres, calibrated or estimated."""
 
     def __init__(self, camera: CameraConfig, image_width: int) -> None:
+        self.image_width = image_width
         self.calibrated = camera.calibration is not None
         self._homography: GroundCalibration | None = None
         self._estimate: HeightScaleEstimate | None = None
@@ -125,11 +129,8 @@ class CameraProcessor:
     finished before the frame is tracked, so no tracklet, join or filled gap spans it.
     """
 
-    cuts: CutDetector | None = None
-    """Class default: processors pickled in checkpoints before cut detection existed."""
-
     body: BodySampler | None = None
-    """Body appearance samples (None in checkpoints written before they existed)."""
+    """Body appearance samples (None until the first frame)."""
     body_model: str = ""
 
     _head_backoff: HeadSearchBackoff | None = None
@@ -137,8 +138,16 @@ class CameraProcessor:
     existed resume with it)."""
 
     _loose_budget: tuple[int, int] = (-1, 0)
-    """(camera-second, loose faces kept in it); a class default, so checkpoints written
-    before loose faces were kept resume with it."""
+    """(camera-second, loose faces kept in it)."""
+
+    SCALARS: ClassVar[dict[str, Any]] = {
+        "body_model": str,
+        "_searched": bool,
+        "_frames_seen": int,
+        "_loose_budget": tuple[int, int],
+        "_face_counts": dict[str, int],
+    }
+    """The processor's own small state (the parts have their own ``to_state``)."""
 
     def __init__(
         self, camera: CameraConfig, config: IngestConfig, source_fps: float | None = None
@@ -180,7 +189,45 @@ class CameraProcessor:
         self._mapper: GroundMapper | None = None
         self._searched = False
         self._frames_seen = 0
+        self._face_counts: dict[str, int] = {}
         self.cuts = CutDetector(step_s=1.0 / rate)
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything a resumed ingest needs, as plain data and numpy arrays: the camera
+        and ingest settings it runs under, the tracker, open tracklets (points, faces,
+        snapshots), finished paths still waiting for encounters, the cut detector, body
+        samples and counters. Models are not state."""
+        return {
+            "camera": self.camera.model_dump(mode="json"),
+            "config": self.config.model_dump(mode="json"),
+            "tracker": self.tracker.to_state(),
+            "builder": self.builder.to_state(),
+            "encounters": self.encounters.to_state(),
+            "cuts": self.cuts.to_state(),
+            "body": None if self.body is None else self.body.to_state(),
+            "mapper_width": None if self._mapper is None else self._mapper.image_width,
+            "own": attrs_to_state(self, self.SCALARS),
+        }
+
+    @classmethod
+    def from_state(cls, state: Any) -> CameraProcessor:
+        """The processor :meth:`to_state` described; :class:`~cctrace.state.StateError`
+        (or pydantic's ValidationError for the settings) when it does not fit."""
+        if not isinstance(state, dict):
+            raise StateError("camera processor: expected a dict")
+        made = cls.__new__(cls)
+        made.camera = CameraConfig.model_validate(state["camera"])
+        made.config = IngestConfig.model_validate(state["config"])
+        made.tracker = PersonTracker.from_state(state["tracker"])
+        made.builder = TrackletBuilder.from_state(state["builder"])
+        made.encounters = EncounterBuilder.from_state(state["encounters"])
+        made.cuts = CutDetector.from_state(state["cuts"])
+        body = state["body"]
+        made.body = None if body is None else BodySampler.from_state(body)
+        width = state["mapper_width"]
+        made._mapper = None if width is None else GroundMapper(made.camera, int(width))
+        attrs_from_state(made, cls.SCALARS, state["own"], "camera processor")
+        return made
 
     def process(self, frame: Frame, models: ModelSet) -> CameraOutput:
         """Analyse one sampled frame; return whatever finished because of it."""
@@ -222,9 +269,6 @@ class CameraProcessor:
 
     def _end_tracks_at_break(self, frame: Frame) -> CameraOutput:
         """Finish every track when this frame follows a shot cut or a recording gap."""
-        if self.cuts is None:
-            post = self.builder.post
-            self.cuts = CutDetector(post.step_s if post else 1.0 / self.config.analysis_fps)
         found = self.cuts.check(frame.image, frame.timestamp)
         if found is Break.NONE:
             return CameraOutput()
@@ -318,14 +362,11 @@ class CameraProcessor:
     @property
     def face_counts(self) -> dict[str, int]:
         """Faces seen so far by fate (assigned, ambiguous, no_person), for logs and eval."""
-        counts: dict[str, int] = getattr(self, "_face_counts", None) or {}
+        counts = self._face_counts
         return {fate.value: counts.get(fate.value, 0) for fate in FaceFate}
 
     def _count_faces(self, assignment: FaceAssignment) -> None:
-        counts: dict[str, int] | None = getattr(self, "_face_counts", None)
-        if counts is None:  # checkpoints written before faces were counted
-            counts = {}
-            self._face_counts = counts
+        counts = self._face_counts
         for fate in assignment.fates:
             counts[fate.value] = counts.get(fate.value, 0) + 1
 

@@ -138,7 +138,7 @@ class TrackletBatchWriter(Repository):
         In one transaction: tracklets (points, face embeddings), encounters, and the
         footage's progress, checkpoint, status and frame counters. Face crops and
         snapshots are written as JPEG files (deterministic names) before the commit;
-        face vectors, crops and the checkpoint (the pickled tracker state holds faces of
+        face vectors, crops and the checkpoint (the tracker state holds faces of
         unfinished tracks) are encrypted with the store's data cipher.
         A tracklet whose (footage, track id) is already stored is skipped, and so is an
         encounter already stored, so a retried batch changes nothing twice. Encounters

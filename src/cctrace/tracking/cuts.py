@@ -14,8 +14,8 @@ someone else. :class:`CutDetector` compares each analysed frame with the one bef
   missing inside a file, a recorder gap) end every track too: nothing says who
   walked where in between.
 
-The detector keeps only the last frame's small features, so it pickles with the
-camera's checkpoint.
+The detector keeps only the last frame's small features, so its state
+(:meth:`CutDetector.to_state`) is part of the camera's checkpoint.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from cctrace.state import attrs_from_state, attrs_to_state
 
 GRID = (16, 12)
 """Cells across and down of the coarse grey picture."""
@@ -120,6 +123,27 @@ class CutDetector:
         """Shot cuts found so far."""
         self.gaps = 0
         """Recording gaps found so far."""
+
+    STATE: ClassVar[dict[str, Any]] = {
+        "step_s": float,
+        "gap_steps": float,
+        "_last": FrameFeatures | None,
+        "_last_time": datetime | None,
+        "cuts": int,
+        "gaps": int,
+    }
+    """What :meth:`to_state` holds (name -> type)."""
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain numbers, text and arrays (:meth:`from_state` gives it back)."""
+        return attrs_to_state(self, self.STATE)
+
+    @classmethod
+    def from_state(cls, state: Any) -> CutDetector:
+        """The detector :meth:`to_state` described (:class:`~cctrace.state.StateError`)."""
+        made = cls.__new__(cls)
+        attrs_from_state(made, cls.STATE, state, "cut detector")
+        return made
 
     def check(self, image: npt.NDArray[np.uint8], timestamp: datetime) -> Break:
         """Compare this frame with the last one checked, then remember it."""

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from cctrace.state import attrs_from_state, attrs_to_state
 from cctrace.types import Encounter, Tracklet
 
 F64 = npt.NDArray[np.float64]
@@ -170,6 +172,25 @@ class EncounterBuilder:
         self.settings = settings
         self._origin: datetime | None = None
         self._finished: dict[int, GroundPath] = {}
+
+    STATE: ClassVar[dict[str, Any]] = {
+        "camera_id": str,
+        "settings": EncounterSettings,
+        "_origin": datetime | None,
+        "_finished": dict[int, GroundPath],
+    }
+    """What :meth:`to_state` holds (name -> type)."""
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain numbers, text and arrays (:meth:`from_state` gives it back)."""
+        return attrs_to_state(self, self.STATE)
+
+    @classmethod
+    def from_state(cls, state: Any) -> EncounterBuilder:
+        """The builder :meth:`to_state` described (:class:`~cctrace.state.StateError`)."""
+        made = cls.__new__(cls)
+        attrs_from_state(made, cls.STATE, state, "encounter builder")
+        return made
 
     def add_finished(self, tracklets: list[Tracklet]) -> list[Encounter]:
         """Register finished tracklets; return their encounters with earlier-finished ones."""

@@ -6,7 +6,9 @@ import heapq
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
+from cctrace.state import attrs_from_state, attrs_to_state
 from cctrace.tracking.face_consistency import consistent_faces, identity_change
 from cctrace.tracking.postprocess import (
     PostSettings,
@@ -78,9 +80,6 @@ class TrackletBuilder:
     finished as it was.
     """
 
-    post: PostSettings | None = None
-    """Class default: builders pickled in checkpoints before post-processing existed."""
-
     def __init__(
         self,
         camera_id: str,
@@ -102,11 +101,32 @@ class TrackletBuilder:
         self._held: dict[int, _Open] = {}
         self._continued: dict[int, int] = {}
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        """Builders pickled before occlusion joining existed hold nothing back."""
-        state.setdefault("_held", {})
-        state.setdefault("_continued", {})
-        self.__dict__.update(state)
+    STATE: ClassVar[dict[str, Any]] = {
+        "camera_id": str,
+        "faces_per_tracklet": int,
+        "min_points": int,
+        "lost_after_s": float,
+        "max_duration_s": float,
+        "post": PostSettings | None,
+        "_open": dict[int, _Open],
+        "_segments": dict[int, int],
+        "_seq": int,
+        "_held": dict[int, _Open],
+        "_continued": dict[int, int],
+    }
+    """What :meth:`to_state` holds (name -> type): settings and every open or held
+    track with its points, face samples (crops included) and snapshot."""
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain numbers, text and arrays (:meth:`from_state` gives it back)."""
+        return attrs_to_state(self, self.STATE)
+
+    @classmethod
+    def from_state(cls, state: Any) -> TrackletBuilder:
+        """The builder :meth:`to_state` described (:class:`~cctrace.state.StateError`)."""
+        made = cls.__new__(cls)
+        attrs_from_state(made, cls.STATE, state, "tracklet builder")
+        return made
 
     @property
     def open_ids(self) -> set[int]:

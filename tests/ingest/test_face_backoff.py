@@ -65,3 +65,27 @@ def test_a_head_not_seen_for_a_frame_is_forgotten() -> None:
 def test_bad_settings_are_refused(misses: int, cap: int) -> None:
     with pytest.raises(ValueError, match=">= 1"):
         HeadSearchBackoff(misses, cap)
+
+
+def test_backoff_memory_survives_a_checkpoint_round_trip() -> None:
+    """A resumed ingest searches the same heads as one that never stopped."""
+    from cctrace.ingest.face_backoff import HeadSearchBackoff
+
+    live = HeadSearchBackoff()
+    head = (100, 50, 130, 90)
+    for _ in range(3):  # three misses: the head is now searched less often
+        live.plan([head])
+        live.record(head, False)
+        live.commit()
+    resumed = HeadSearchBackoff.from_state(live.to_state())
+    assert resumed.to_state() == live.to_state()
+    decisions = []
+    for _ in range(6):
+        planned = [b.plan([head]) for b in (live, resumed)]
+        assert planned[0] == planned[1]
+        decisions.append(planned[0][0])
+        for b in (live, resumed):
+            if planned[0][0]:
+                b.record(head, False)
+            b.commit()
+    assert not all(decisions)  # the back-off was in force after the resume

@@ -206,6 +206,7 @@ class CameraProcessor:
             "cuts": self.cuts.to_state(),
             "body": None if self.body is None else self.body.to_state(),
             "mapper_width": None if self._mapper is None else self._mapper.image_width,
+            "head_backoff": None if self._head_backoff is None else self._head_backoff.to_state(),
             "own": attrs_to_state(self, self.SCALARS),
         }
 
@@ -226,6 +227,11 @@ class CameraProcessor:
         made.body = None if body is None else BodySampler.from_state(body)
         width = state["mapper_width"]
         made._mapper = None if width is None else GroundMapper(made.camera, int(width))
+        backoff = state.get("head_backoff")
+        try:
+            made._head_backoff = None if backoff is None else HeadSearchBackoff.from_state(backoff)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"camera processor: head-search back-off: {exc}") from exc
         attrs_from_state(made, cls.SCALARS, state["own"], "camera processor")
         return made
 

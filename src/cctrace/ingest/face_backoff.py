@@ -15,6 +15,7 @@ where faces are found, keep the full cadence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 Region = tuple[int, int, int, int]
 
@@ -60,6 +61,29 @@ class HeadSearchBackoff:
         self._next: list[_Memory] = []
         self.searched = 0
         self.skipped = 0
+
+    def to_state(self) -> dict[str, Any]:
+        """The back-off's memory as plain data (for ingest checkpoints)."""
+        return {
+            "misses_before_backoff": self.misses_before_backoff,
+            "max_interval": self.max_interval,
+            "memory": [[*m.region, m.searched_height, m.misses, m.skipped] for m in self._memory],
+            "searched": self.searched,
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_state(cls, state: Any) -> HeadSearchBackoff:
+        """The back-off :meth:`to_state` described (``ValueError`` when it does not fit)."""
+        if not isinstance(state, dict):
+            raise ValueError("head-search back-off: expected a dict")
+        made = cls(int(state["misses_before_backoff"]), int(state["max_interval"]))
+        for row in state["memory"]:
+            x0, y0, x1, y1, height, misses, skipped = (int(v) for v in row)
+            made._memory.append(_Memory((x0, y0, x1, y1), height, misses, skipped))
+        made.searched = int(state["searched"])
+        made.skipped = int(state["skipped"])
+        return made
 
     def _interval(self, misses: int) -> int:
         """Head-search frames between searches of a head that missed ``misses`` times."""

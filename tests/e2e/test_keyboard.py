@@ -35,13 +35,15 @@ INTERACTIVE = (
     " [contenteditable=''], [contenteditable=true]"
 )
 # Marks every visible element that Tab should stop at (document order; the pages use no
-# positive tabindex) and records how it looks unfocused.
+# positive tabindex) and records how it looks unfocused. A link, button, field or summary
+# taken out of the tab order (tabindex="-1") is still expected, so it is reported.
 MARK_STOPS = """(selector) => {
   document.activeElement && document.activeElement.blur();
   const look = (e) => { const s = getComputedStyle(e);
     return [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow].join("|"); };
   const stops = [...document.querySelectorAll(selector)].filter((e) =>
-    !e.disabled && e.tabIndex >= 0 && !e.closest("[inert]") &&
+    !e.disabled && !e.closest("[inert]") &&
+    (e.tabIndex >= 0 || e.matches("a[href], button, input, select, textarea, summary")) &&
     (e.tagName !== "SUMMARY" || e.parentElement.tagName === "DETAILS") &&
     e.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true }) &&
     e.getClientRects().length > 0);
@@ -51,19 +53,36 @@ MARK_STOPS = """(selector) => {
     return e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (t ? " '" + t + "'" : ""); });
 }"""
 # What has the focus now: its stop number (-1: an element that is not a stop; null:
-# the document), whether it looks different from unfocused, and a description.
+# the document), whether it looks different from unfocused, the best contrast of its
+# outline or box-shadow colour against the background it is drawn on, a description.
 FOCUSED = """() => {
   const e = document.activeElement;
   if (!e || e === document.body || e === document.documentElement) return null;
   const s = getComputedStyle(e);
   const now = [s.outlineStyle, s.outlineWidth, s.outlineColor, s.boxShadow].join("|");
-  const outlined = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
-  const shadowed = s.boxShadow && s.boxShadow !== "none";
+  const rgb = (text) => (text.match(/rgba?\\(([^)]+)\\)/) || [null, "0,0,0,0"])[1]
+    .split(",").map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05); };
+  let bg = [255, 255, 255];  // what the indicator is drawn on: the nearest opaque background
+  for (let p = e.parentElement; p; p = p.parentElement) {
+    const c = rgb(getComputedStyle(p).backgroundColor);
+    if (c.length < 4 || c[3] > 0.5) { bg = c; break; }
+  }
+  const colours = [];
+  if (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) colours.push(rgb(s.outlineColor));
+  if (s.boxShadow && s.boxShadow !== "none") colours.push(rgb(s.boxShadow));
+  const best = Math.max(0, ...colours.map((c) => contrast(c, bg)));
   return { stop: e.dataset.kbStop === undefined ? -1 : Number(e.dataset.kbStop),
-    indicated: now !== e.dataset.kbLook && (outlined || shadowed),
+    indicated: now !== e.dataset.kbLook && colours.length > 0, contrast: best,
     what: e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + " " +
       (e.className ? "." + String(e.className).split(" ")[0] : "") };
 }"""
+MIN_CONTRAST = 3.0
+"""A focus indicator's colour against what it is drawn on (WCAG 2.2 non-text contrast)."""
 
 
 # Moves the keyboard's starting point to the top of the page (a focused, then removed,
@@ -96,6 +115,10 @@ def tab_walk(page: Any) -> list[str]:
             continue
         if not now["indicated"]:
             problems.append(f"no visible focus on {names[now['stop']]}")
+        elif now["contrast"] < MIN_CONTRAST:
+            problems.append(
+                f"faint focus on {names[now['stop']]}: contrast {now['contrast']:.1f}:1"
+            )
         reached.append(now["stop"])
         if now["stop"] == len(names) - 1:
             break

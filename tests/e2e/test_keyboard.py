@@ -73,7 +73,8 @@ FOCUSED = """() => {
     if (c.length < 4 || c[3] > 0.5) { bg = c; break; }
   }
   const colours = [];
-  if (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) colours.push(rgb(s.outlineColor));
+  const outlined = s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0;
+  if (outlined) colours.push(rgb(s.outlineColor));
   if (s.boxShadow && s.boxShadow !== "none") colours.push(rgb(s.boxShadow));
   const best = Math.max(0, ...colours.map((c) => contrast(c, bg)));
   return { stop: e.dataset.kbStop === undefined ? -1 : Number(e.dataset.kbStop),

@@ -11,8 +11,9 @@
   triggered with Enter or Space: signing in, opening a case, notes, picking a person in
   a frame and running the trace, confirming or rejecting a sighting, requesting an
   export and an un-blurring, the call list, a second-degree case, the open contacts
-  link, approving, checking the audit chain and filtering it, adding and deactivating a
-  user, uploading and placing a site plan, the language switch and signing out.
+  link, approving and downloading the approved PDF, checking the audit chain and
+  filtering it, adding and deactivating a user, uploading and placing a site plan, the
+  language switch and signing out.
 """
 
 from __future__ import annotations
@@ -333,6 +334,16 @@ def test_every_key_action_works_with_enter_or_space(
         approve = f"button.primary[data-api='/api/approvals/{export.id}']"
         _reload_after(page, approve)
         assert next(a for a in store.list_approvals(CASE) if a.id == export.id).status == "approved"
+    finally:
+        page.context.close()
+
+    # The investigator downloads the approved export's PDF with Enter.
+    page = _signed_in(browser, server, "investigator", PHONE, "en")
+    try:
+        page.goto(f"/cases/{CASE}")
+        with page.expect_download() as download:
+            press_on(page, f"a[download][href$='/exports/{export.id}/report.pdf']")
+        assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
     finally:
         page.context.close()
 

@@ -201,30 +201,6 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize(("lang", "screen"), [("en", "laptop"), ("ko", "phone")])
-def test_tab_reaches_every_control_with_a_visible_focus(
-    browser: Any, server: Server, lang: str, screen: str
-) -> None:
-    viewport = DESKTOP if screen == "laptop" else PHONE
-    pages: dict[str | None, Any] = {}
-    problems: list[str] = []
-    try:
-        for name, user, path, opening in PAGES:
-            if user not in pages:
-                pages[user] = _signed_in(browser, server, user, viewport, lang)
-            page = pages[user]
-            page.goto(path)
-            page.wait_for_load_state("load")
-            if opening == "picker":
-                page.locator(".case-head details summary").click()
-                _frame_shown(page)
-            problems += [f"{name} ({lang}, {screen}): {p}" for p in tab_walk(page)]
-    finally:
-        for page in pages.values():
-            page.context.close()
-    assert not problems, "\n".join(problems)
-
-
 def _reload_after(page: Any, selector: str, key: str = "Enter") -> None:
     with page.expect_navigation():
         press_on(page, selector, key)
@@ -387,3 +363,29 @@ def test_every_key_action_works_with_enter_or_space(
     finally:
         page.context.close()
     shutil.rmtree(plan_picture.parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize(("lang", "screen"), [("en", "laptop"), ("ko", "phone")])
+def test_tab_reaches_every_control_with_a_visible_focus(
+    browser: Any, server: Server, lang: str, screen: str
+) -> None:
+    """After the key-action test (module order), so the pages also hold a pending
+    approval, an approved export's files and an uploaded, placed site plan."""
+    viewport = DESKTOP if screen == "laptop" else PHONE
+    pages: dict[str | None, Any] = {}
+    problems: list[str] = []
+    try:
+        for name, user, path, opening in PAGES:
+            if user not in pages:
+                pages[user] = _signed_in(browser, server, user, viewport, lang)
+            page = pages[user]
+            page.goto(path)
+            page.wait_for_load_state("load")
+            if opening == "picker":
+                page.locator(".case-head details summary").click()
+                _frame_shown(page)
+            problems += [f"{name} ({lang}, {screen}): {p}" for p in tab_walk(page)]
+    finally:
+        for page in pages.values():
+            page.context.close()
+    assert not problems, "\n".join(problems)

@@ -70,3 +70,33 @@ def test_the_language_switch_draws_hangul_on_an_english_page(
         assert not bad, "\n".join(bad[:10])
     finally:
         context.close()
+
+
+def test_korean_html_report_draws_hangul_with_its_own_font(browser: Any, server: Server) -> None:
+    """The demo case's HTML report in Korean, opened on this machine (no Korean system
+    font) at phone width: the report's embedded NanumGothic subset (regular and bold) is
+    loaded to draw its Hangul. (DevTools' platform-font answer is not used here: on a
+    ``lang="ko"`` document it names a Latin font for Hangul the screenshot shows drawn.)"""
+    from cctrace.report.fonts import find_korean_fonts
+    from cctrace.report.html import render_html
+    from cctrace.web.services import latest_result
+
+    if find_korean_fonts() is None:
+        pytest.skip("NanumGothic is not installed (scripts/setup.sh fetches it)")
+    state = server.app.state.cctrace
+    result = latest_result(state, "DEMO-0001")
+    assert result is not None
+    html = render_html(result, tz=state.site.zone(), lang="ko")
+    context = context_for(browser, server, PHONE, "ko-KR")
+    try:
+        page = context.new_page()
+        page.set_content(html)
+        loaded = page.evaluate(
+            "document.fonts.ready.then(() => [...document.fonts]"
+            ".filter((f) => f.family.includes('cctrace-hangul') && f.status === 'loaded')"
+            ".map((f) => String(f.weight)))"
+        )
+        # the browser loads a unicode-range face only to draw characters it covers
+        assert sorted(loaded) == ["400", "700"], loaded
+    finally:
+        context.close()

@@ -40,6 +40,7 @@ from cctrace.report.formatting import (
     status_label,
     timeline_numbers,
 )
+from cctrace.report.hangul_font import hangul_font_css
 from cctrace.report.json_report import atomic_write_text
 from cctrace.report.siteplan import build_site_plan
 from cctrace.report.snapshots import SnapshotEmbedder
@@ -383,7 +384,9 @@ def render_html(
     """
     with use_language(lang):
         template = _environment().get_template(TEMPLATE)
-        return template.render(**build_context(result, snapshot_dir, tz, site_plan))
+        html = template.render(**build_context(result, snapshot_dir, tz, site_plan))
+    fonts = hangul_font_css(html)  # Hangul on a device without a Korean font
+    return html.replace("</style>", fonts + "\n</style>", 1) if fonts else html
 
 
 def write_html(

@@ -152,9 +152,12 @@ def case_page(
     case = visible_case(store, user, case_id)
     result = latest_result(state, case_id)
     trace = TraceOut.of(result) if result else None
+    # The tables' clock is the result's, as in the reports and the call list, so a
+    # contact has the same name everywhere (the window always shows its own offsets);
+    # without a result, the window's offsets make the caption.
     clock = LocalClock.of(
         state.site.zone(),
-        [case.window_from, case.window_to, *(result_times(result) if result else ())],
+        result_times(result) if result else [case.window_from, case.window_to],
     )
     plan = build_site_plan(result, clock, map_background(state.site)) if result else None
     job = state.jobs.latest_for_case(case_id)

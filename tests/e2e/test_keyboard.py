@@ -229,7 +229,7 @@ def test_every_key_action_works_with_enter_or_space(
         type_into(page, "#legal_basis", "keyboard test")
         with page.expect_navigation(url="**/cases/KB-0001"):
             press_on(page, "form[data-api='/api/cases'] button[type=submit]")
-        assert store.get_case("KB-0001").created_by == "investigator"
+        assert store.cases.get("KB-0001").created_by == "investigator"
 
         # Notes: Enter opens the summary, Enter on the button saves.
         press_on(page, ".case-head details summary")
@@ -237,7 +237,7 @@ def test_every_key_action_works_with_enter_or_space(
         page.keyboard.press("Tab")
         page.keyboard.type("typed with the keyboard")
         _reload_after(page, ".case-head details button[type=submit]")
-        assert store.get_case("KB-0001").notes == "typed with the keyboard"
+        assert store.cases.get("KB-0001").notes == "typed with the keyboard"
 
         # Pick a person in a frame (Space on their box), then Enter runs the trace.
         _frame_shown(page)
@@ -260,7 +260,7 @@ def test_every_key_action_works_with_enter_or_space(
         with page.expect_navigation(timeout=240_000):
             press_on(page, decide)
         page.wait_for_load_state("load")
-        decided = [a for a in store.list_audit(CASE) if a.action == "sighting_decision"]
+        decided = [a for a in store.audit.entries(CASE) if a.action == "sighting_decision"]
         assert decided and decided[-1].query["decision"] == "reject"
 
         # Export request (Enter in the reason field), un-blur request (a prompt).
@@ -270,7 +270,7 @@ def test_every_key_action_works_with_enter_or_space(
         unblur = "button[data-prompt]"
         if page.locator(unblur).count():
             _reload_after(page, unblur)
-        kinds = {a.kind for a in store.list_approvals(CASE)}
+        kinds = {a.kind for a in store.approvals.find(CASE)}
         assert "export" in kinds
         assert page.locator(unblur).count() == 0 or "unblur" in kinds
 
@@ -283,7 +283,7 @@ def test_every_key_action_works_with_enter_or_space(
         with page.expect_navigation(url=re.compile(r"/cases/(?!DEMO-0001$)[^/?#]+$")):
             press_on(page, f"button[data-api^='/api/cases/{CASE}/contacts/']")
         child = page.url.rsplit("/", 1)[1]
-        assert store.get_case(child).parent_case_id == CASE
+        assert store.cases.get(child).parent_case_id == CASE
 
         # The open-work link and an open contact's link.
         page.goto("/cases")
@@ -306,10 +306,10 @@ def test_every_key_action_works_with_enter_or_space(
     page = _signed_in(browser, server, "supervisor", PHONE, "en")
     try:
         page.goto("/approvals")
-        export = next(a for a in store.list_approvals(CASE) if a.kind == "export")
+        export = next(a for a in store.approvals.find(CASE) if a.kind == "export")
         approve = f"button.primary[data-api='/api/approvals/{export.id}']"
         _reload_after(page, approve)
-        assert next(a for a in store.list_approvals(CASE) if a.id == export.id).status == "approved"
+        assert next(a for a in store.approvals.find(CASE) if a.id == export.id).status == "approved"
     finally:
         page.context.close()
 
@@ -343,9 +343,9 @@ def test_every_key_action_works_with_enter_or_space(
         type_into(page, "#new-username", "kb-tracer")
         type_into(page, "#new-password", "a long keyboard password")
         _reload_after(page, "form[data-api='/api/admin/users'] button[type=submit]")
-        assert store.get_user("kb-tracer").active
+        assert store.users.get("kb-tracer").active
         _reload_after(page, "button[data-api='/api/admin/users/kb-tracer']")
-        assert not store.get_user("kb-tracer").active
+        assert not store.users.get("kb-tracer").active
 
         with page.expect_file_chooser() as chooser:
             press_on(page, "#plan-file", " ")

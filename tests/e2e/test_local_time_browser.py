@@ -155,7 +155,7 @@ def _open_and_trace(zone: str, server: Server, browser: Any) -> ZonedSite:
         page.locator("#window_to").fill(end_local.strftime("%Y-%m-%dT%H:%M:%S"))
         with page.expect_navigation(url=f"**/cases/{CASE}"):
             page.locator("#window_to").press("Enter")
-        stored = state.store.get_case(CASE)
+        stored = state.store.cases.get(CASE)
         expected_from = start_local.replace(tzinfo=tz).astimezone(UTC)
         expected_to = end_local.replace(tzinfo=tz).astimezone(UTC)
         assert stored.window_from.replace(tzinfo=UTC) == expected_from, "typed times are local"

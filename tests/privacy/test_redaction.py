@@ -286,3 +286,18 @@ def test_two_faces_in_the_subjects_head_are_both_blurred() -> None:
         out = redact_snapshot(img, SUBJECT, order, [])
         for box in ((40, 25, 70, 55), (75, 30, 105, 60)):
             assert detail(out, box) < 0.1 * detail(img, box)
+
+
+def test_overlapping_boxes_leave_no_sharp_step_inside_their_union() -> None:
+    """Two heads that overlap are blurred as one region: blurring one after the other
+    left the second box's edge as a sharp step across the first (a face there kept
+    visible detail in a real contact picture)."""
+    img = np.zeros((240, 320, 3), np.uint8)
+    img[:, 160:] = 255  # a dark and a bright side: the two boxes' cells differ
+    first, second = (100, 60, 170, 140), (140, 90, 210, 170)
+    out = blur_boxes(img, [first, second], expand=0.0)
+    assert detail(out, first) < 0.01 * detail(img, first)  # was 0.025 before the fix
+    union_only = np.zeros(img.shape[:2], bool)
+    union_only[60:140, 100:170] = True
+    union_only[90:170, 140:210] = True
+    assert np.array_equal(out[~union_only], img[~union_only])  # nothing outside the union

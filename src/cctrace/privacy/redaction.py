@@ -122,6 +122,7 @@ def blur_boxes(
     arr = _as_boxes(boxes)
     out = image.copy()
     height, width = image.shape[:2]
+    clipped: list[tuple[int, int, int, int]] = []
     for box in arr:
         if not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
             logger.debug("skipping degenerate box %s", box.tolist())
@@ -129,9 +130,43 @@ def blur_boxes(
         x1, y1, x2, y2 = _clip_box(_expand(box, expand), width, height)
         if x2 - x1 < 1 or y2 - y1 < 1:
             continue
-        # Read from ``out`` so overlapping boxes are blurred cumulatively.
-        out[y1:y2, x1:x2] = _obliterate(out[y1:y2, x1:x2], strength)
+        clipped.append((x1, y1, x2, y2))
+    for group in _overlapping_groups(clipped):
+        # One obliteration per group of overlapping boxes, kept only inside their union:
+        # blurring them one after another left the edge of one box's cells as a sharp
+        # step across its neighbour's (a face there kept visible detail).
+        gx1, gy1 = min(b[0] for b in group), min(b[1] for b in group)
+        gx2, gy2 = max(b[2] for b in group), max(b[3] for b in group)
+        mask = np.zeros((gy2 - gy1, gx2 - gx1), dtype=bool)
+        for x1, y1, x2, y2 in group:
+            mask[y1 - gy1 : y2 - gy1, x1 - gx1 : x2 - gx1] = True
+        whole = _obliterate(out[gy1:gy2, gx1:gx2], strength)
+        region = out[gy1:gy2, gx1:gx2]
+        region[mask] = whole[mask]
     return out
+
+
+def _overlapping_groups(
+    boxes: list[tuple[int, int, int, int]],
+) -> list[list[tuple[int, int, int, int]]]:
+    """Boxes grouped so that boxes that overlap (directly or through others) share a group."""
+    parent = list(range(len(boxes)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            b = boxes[j]
+            if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                parent[find(j)] = find(i)
+    groups: dict[int, list[tuple[int, int, int, int]]] = {}
+    for i, box in enumerate(boxes):
+        groups.setdefault(find(i), []).append(box)
+    return list(groups.values())
 
 
 def _area(box: npt.NDArray[np.float64]) -> float:

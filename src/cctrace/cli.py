@@ -935,6 +935,21 @@ def eval_command(
         typer.Option(help="Fail (exit 1) when a metric regresses against this accuracy.json."),
     ] = None,
     threads: Annotated[int, typer.Option(min=1, help="Inference threads.")] = 2,
+    person_detector: Annotated[
+        str | None,
+        typer.Option(
+            help="Ingest with this person detector type instead of the default "
+            "(e.g. yolov8n-agpl, the opt-in detector with AGPL-3.0 weights); the report "
+            "says which ran.",
+        ),
+    ] = None,
+    person_detector_params: Annotated[
+        str | None,
+        typer.Option(
+            help="Its params as a JSON object (default: the type's own; the default "
+            "type keeps its default params)."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Measure every stage's accuracy on real labelled data and print one table."""
@@ -942,6 +957,7 @@ def eval_command(
     from cctrace.evaluation.runner import (
         EvalReport,
         compare_to_baseline,
+        person_detector_choice,
         print_table,
         run_eval,
         write_outputs,
@@ -959,6 +975,7 @@ def eval_command(
             quick=quick,
             threads=threads,
             progress=lambda s: err_console.print(f"[bold]evaluating {s}[/bold]"),
+            person_detector=person_detector_choice(person_detector, person_detector_params),
         )
     except ValueError as exc:
         raise CctraceError(str(exc)) from exc

@@ -91,12 +91,14 @@ def build_demo_site(
     crops: CropSpec | None = None,
     links_yaml: dict[str, str] | None = None,
     name: str = "PETS2009 plaza demo",
+    models_yaml: str = "",
 ) -> Path:
     """Write the demo cameras' clips and ``site.yaml`` under ``workdir``; return the YAML path.
 
     ``crops`` defaults to the demo's two overlapping views (``CROPS``); ``links_yaml``
     maps a camera id to its ``links:`` value (the camera graph), e.g.
-    ``{"gate": "[{to: kiosk, walk_s: [0, 30]}]"}``.
+    ``{"gate": "[{to: kiosk, walk_s: [0, 30]}]"}``; ``models_yaml`` is a top-level
+    ``models:`` section ("" keeps the default models).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     start_time = demo_start_time(workdir / "site.yaml")
@@ -155,7 +157,7 @@ def build_demo_site(
         "  distance_m: 2.0\n"
         "  minutes: 0.08   # 4.8 s: the clip lasts under two minutes\n"
         "storage:\n"
-        "  data_dir: data\n" + plan_yaml
+        "  data_dir: data\n" + plan_yaml + models_yaml
     )
     return site
 

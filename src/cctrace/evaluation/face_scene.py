@@ -172,8 +172,11 @@ def write_clip_site(
     video: Path,
     start: datetime,
     camera_name: str | None = None,
+    models_yaml: str = "",
 ) -> Path:
-    """A one-camera, uncalibrated site over ``video`` analysed at 5 fps; returns its YAML."""
+    """A one-camera, uncalibrated site over ``video`` analysed at 5 fps; returns its YAML.
+
+    ``models_yaml`` is a top-level ``models:`` section ("" keeps the default models)."""
     site_path = workdir / "site.yaml"
     site_path.write_text(
         f"name: {name}\n"
@@ -186,6 +189,6 @@ def write_clip_site(
         "ingest:\n"
         "  analysis_fps: 5\n"
         "storage:\n"
-        "  data_dir: data\n"
+        "  data_dir: data\n" + models_yaml
     )
     return site_path

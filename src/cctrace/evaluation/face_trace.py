@@ -95,7 +95,9 @@ def evaluate(ctx: EvalContext) -> list[Metric]:
         spans[identity] = (t0, t0 + ON_SCREEN_S)
     duration = 2.0 + len(people) * STRIDE_S
     video = write_face_video(workdir / "corridor.mp4", background, people, duration, fps=FPS)
-    site_path = write_clip_site(workdir, "face-trace-eval", "corridor", video, START)
+    site_path = write_clip_site(
+        workdir, "face-trace-eval", "corridor", video, START, models_yaml=ctx.models_yaml()
+    )
     site = load_site(site_path)
     summary = ingest_site(site, workers=1, progress=False, allow_expired=True)
     if any(f.status != "done" for f in summary.files):

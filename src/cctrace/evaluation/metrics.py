@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cctrace.config import ModelChoice
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,9 @@ class EvalContext:
         threads: CPU threads a stage may use for inference.
         cache: per-run memo shared by stages (e.g. one PETS ingest for ``mot`` and
             ``contacts``).
+        person_detector: replaces ``models.person_detector`` in every site file a stage
+            writes (``cctrace eval --person-detector``); None keeps cctrace's default,
+            so the figures are what a user gets.
     """
 
     data_root: Path
@@ -112,6 +119,7 @@ class EvalContext:
     quick: bool = False
     threads: int = 2
     cache: dict[str, Any] = field(default_factory=dict)
+    person_detector: ModelChoice | None = None
 
     def __post_init__(self) -> None:
         self.data_root = Path(self.data_root).resolve()
@@ -123,3 +131,11 @@ class EvalContext:
         if not path.exists():
             raise FileNotFoundError(f"reference data not found: {path}")
         return path
+
+    def models_yaml(self) -> str:
+        """The top-level ``models:`` section of the site files the stages write: empty for
+        cctrace's defaults, else the chosen person detector (a JSON flow mapping)."""
+        if self.person_detector is None:
+            return ""
+        choice = {"type": self.person_detector.type, "params": self.person_detector.params}
+        return f"models:\n  person_detector: {json.dumps(choice, sort_keys=True)}\n"

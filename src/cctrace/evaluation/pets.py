@@ -25,10 +25,12 @@ def write_pets_site(
     footage: Path | None = None,
     extra_cameras: str = "",
     ingest: str = "",
+    models: str = "",
 ) -> Path:
     """A one-camera site over PETS View_001 with its real calibration (48 points).
 
-    ``ingest`` is extra YAML (indented two spaces) appended under ``ingest:``.
+    ``ingest`` is extra YAML (indented two spaces) appended under ``ingest:``; ``models``
+    a top-level ``models:`` section (:meth:`EvalContext.models_yaml`), "" for the defaults.
     """
     rows = list(csv.DictReader((pets_dir / "ground_points.csv").open()))
     points = "\n".join(
@@ -52,6 +54,7 @@ def write_pets_site(
         f"{ingest}"
         "storage:\n"
         "  data_dir: data\n"
+        f"{models}"
     )
     return site
 
@@ -171,8 +174,9 @@ def pets_ingest(ctx: EvalContext, ingest_yaml: str = "", dataset: str = S2L1) ->
     """Ingest ``dataset``'s View_001 once per evaluation run (per ``ingest_yaml``); returns
     the site file.
 
-    The default pipeline settings are used unless ``ingest_yaml`` overrides them, so the
-    numbers describe what a user gets.
+    The default pipeline settings are used unless ``ingest_yaml`` overrides them (or the
+    run chose another person detector, ``ctx.person_detector``), so the numbers describe
+    what a user gets.
     """
     from cctrace.config import load_site
     from cctrace.ingest.runner import ingest_site
@@ -185,7 +189,7 @@ def pets_ingest(ctx: EvalContext, ingest_yaml: str = "", dataset: str = S2L1) ->
     pets_dir = ctx.dataset(dataset)
     workdir = ctx.workdir / f"pets-{len([k for k in ctx.cache if k.startswith('pets-ingest')])}"
     workdir.mkdir(parents=True, exist_ok=True)
-    site_path = write_pets_site(pets_dir, workdir, ingest=ingest_yaml)
+    site_path = write_pets_site(pets_dir, workdir, ingest=ingest_yaml, models=ctx.models_yaml())
     summary = ingest_site(load_site(site_path), workers=1, progress=False, allow_expired=True)
     bad = [f for f in summary.files if f.status != "done"]
     if bad:

@@ -16,9 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cctrace.evaluation.metrics import EvalContext, Metric
+
+if TYPE_CHECKING:
+    from cctrace.config import ModelChoice
 
 STAGES: dict[str, str] = {
     "faces": "cctrace.evaluation.faces:evaluate_verification",
@@ -70,7 +73,11 @@ SCHEMA = "cctrace.accuracy/1"
 
 @dataclass
 class EvalReport:
-    """What one evaluation run measured, where and when."""
+    """What one evaluation run measured, where and when.
+
+    ``person_detector`` is "" for cctrace's default detector, else the ``type`` and
+    params the run replaced it with (``cctrace eval --person-detector``).
+    """
 
     metrics: list[Metric]
     commit: str
@@ -79,6 +86,7 @@ class EvalReport:
     machine: str
     stage_seconds: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    person_detector: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (schema ``cctrace.accuracy/1``)."""
@@ -88,6 +96,7 @@ class EvalReport:
             "started": self.started,
             "quick": self.quick,
             "machine": self.machine,
+            "person_detector": self.person_detector,
             "stage_seconds": {k: round(v, 1) for k, v in self.stage_seconds.items()},
             "errors": self.errors,
             "metrics": [m.to_dict() for m in self.metrics],
@@ -104,6 +113,7 @@ class EvalReport:
             started=str(data.get("started", "")),
             quick=bool(data.get("quick", False)),
             machine=str(data.get("machine", "")),
+            person_detector=str(data.get("person_detector", "")),
             stage_seconds=dict(data.get("stage_seconds", {})),
             errors=dict(data.get("errors", {})),
         )
@@ -150,6 +160,41 @@ def _load_stage(spec: str) -> Callable[[EvalContext], list[Metric]]:
     return fn
 
 
+def describe_detector(choice: ModelChoice | None) -> str:
+    """``type {params}`` of a person detector choice, "" for the default (None)."""
+    if choice is None:
+        return ""
+    return f"{choice.type} {json.dumps(choice.params, sort_keys=True)}"
+
+
+def person_detector_choice(type_: str | None, params_json: str | None = None) -> ModelChoice | None:
+    """The person detector ``cctrace eval --person-detector TYPE [--person-detector-params
+    JSON]`` asks for; None means cctrace's default (its type and tiling params).
+
+    Without params, a type other than the default's gets its adapter's own defaults (e.g.
+    ``yolov8n-agpl``: one 384 px whole-frame pass), and the default type keeps its
+    default params. Raises ValueError for params without a type or that are not a JSON
+    object.
+    """
+    from cctrace.config import ModelChoice, ModelsConfig
+
+    if type_ is None:
+        if params_json is not None:
+            raise ValueError("--person-detector-params needs --person-detector TYPE")
+        return None
+    default = ModelsConfig().person_detector
+    if params_json is None:
+        return None if type_ == default.type else ModelChoice(type=type_)
+    try:
+        params = json.loads(params_json)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--person-detector-params is not valid JSON: {exc}") from exc
+    if not isinstance(params, dict):
+        raise ValueError('--person-detector-params must be a JSON object, e.g. {"tiles": [2, 1]}')
+    choice = ModelChoice(type=type_, params=params)
+    return None if choice == default else choice
+
+
 def run_eval(
     data_root: Path,
     stages: Sequence[str] | None = None,
@@ -157,11 +202,14 @@ def run_eval(
     threads: int = 2,
     workdir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    person_detector: ModelChoice | None = None,
 ) -> EvalReport:
     """Run ``stages`` (default: all) and collect their metrics.
 
     A stage that fails is recorded in ``errors`` and the others still run. The scratch
-    folder is removed afterwards unless ``workdir`` was given.
+    folder is removed afterwards unless ``workdir`` was given. ``person_detector``
+    replaces the default person detector in every site the stages ingest (None: the
+    default); it is checked before any stage runs (ValueError or ModelError).
     """
     chosen = list(stages or STAGES)
     unknown = [s for s in chosen if s not in STAGES]
@@ -169,17 +217,27 @@ def run_eval(
         raise ValueError(f"unknown stage(s) {unknown}; choose from {sorted(STAGES)}")
     if not data_root.is_dir():
         raise FileNotFoundError(f"reference data not found at {data_root}")
+    if person_detector is not None:
+        from cctrace.config import check_model_choice
+
+        check_model_choice("person_detector", person_detector)
+    options: dict[str, Any] = {
+        "quick": quick,
+        "threads": threads,
+        "person_detector": person_detector,
+    }
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-        ctx = EvalContext(data_root, workdir=workdir, quick=quick, threads=threads)
+        ctx = EvalContext(data_root, workdir=workdir, **options)
     else:
-        ctx = EvalContext(data_root, quick=quick, threads=threads)
+        ctx = EvalContext(data_root, **options)
     report = EvalReport(
         metrics=[],
         commit=git_commit(),
         started=datetime.now(UTC).replace(microsecond=0).isoformat(),
         quick=quick,
         machine=machine_description(),
+        person_detector=describe_detector(person_detector),
     )
     try:
         for stage in chosen:
@@ -242,13 +300,20 @@ def compare_to_baseline(current: EvalReport, baseline: EvalReport) -> list[Regre
     that is missing or NaN now counts as a regression (a stage that stopped measuring).
 
     Raises ValueError when one is a quick run and the other a full one (their samples
-    differ, so their values are not comparable).
+    differ, so their values are not comparable), or when they ran different person
+    detectors (``--person-detector``: a comparison of detectors, not a regression).
     """
     if current.quick != baseline.quick:
         kinds = {True: "quick", False: "full"}
         raise ValueError(
             f"cannot compare a {kinds[current.quick]} run with a {kinds[baseline.quick]} "
             "baseline: use the baseline of the same mode"
+        )
+    if current.person_detector != baseline.person_detector:
+        raise ValueError(
+            f"cannot compare a run with person detector "
+            f"{current.person_detector or 'default'!r} with a baseline of "
+            f"{baseline.person_detector or 'default'!r}"
         )
     now = {m.key: m for m in current.metrics}
     out = []
@@ -293,7 +358,8 @@ def markdown_table(report: EvalReport) -> str:
     """The table as Markdown (for the README and ``accuracy.md``)."""
     lines = [
         f"Commit `{report.commit}`, {report.started}, {report.machine}"
-        + (", quick subset" if report.quick else ""),
+        + (", quick subset" if report.quick else "")
+        + (f", person detector `{report.person_detector}`" if report.person_detector else ""),
         "",
         "| stage | metric | value | target | result | n | measured on |",
         "|---|---|---|---|---|---|---|",
@@ -319,7 +385,9 @@ def print_table(report: EvalReport) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"cctrace accuracy — commit {report.commit}" + (" (quick)" if report.quick else "")
+        title=f"cctrace accuracy — commit {report.commit}"
+        + (" (quick)" if report.quick else "")
+        + (f", person detector {report.person_detector}" if report.person_detector else "")
     )
     for col in ("stage", "metric", "value", "target", "result", "n"):
         table.add_column(col, justify="right" if col in ("value", "target", "n") else "left")

@@ -98,7 +98,7 @@ def build_cut_scene(
     name: str = "PETS2009 plaza demo",
 ) -> Path:
     """Cameras cut from the shared PETS clip (the demo's by default), ingested once per
-    evaluation run under ``key``; returns the site file."""
+    evaluation run under ``key`` (with the run's person detector); returns the site file."""
     from cctrace.config import load_site
     from cctrace.demo import build_demo_site
     from cctrace.ingest.runner import ingest_site
@@ -107,7 +107,12 @@ def build_cut_scene(
         return Path(ctx.cache[key])
     video = ctx.dataset("pets2009-s2l1", "view001.mp4")
     site_path = build_demo_site(
-        ctx.workdir / key, video, crops=crops, links_yaml=links_yaml, name=name
+        ctx.workdir / key,
+        video,
+        crops=crops,
+        links_yaml=links_yaml,
+        name=name,
+        models_yaml=ctx.models_yaml(),
     )
     # One worker: tracklet ids (and so every tie-break) are the same on every run.
     summary = ingest_site(load_site(site_path), workers=1, progress=False, allow_expired=True)

@@ -76,6 +76,9 @@ from cctrace.footage.demo import DEMO_GROUND_POINTS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TARGET_MS = 300.0
+SETTLE_S = 10.0
+"""Seconds after the window's start and after the restart left out of the *settled*
+page-load p95, reported next to the whole window's (which alone gives the verdict)."""
 PAGE_ROUTES = ("GET /cases", "GET /cases/{case}", "GET /audit")
 SERVER_CODE = """
 import sys, uvicorn
@@ -1030,6 +1033,16 @@ def run(
         samples = [s for s in samples if s not in hit]
     rows = summarise(samples, window)
     pages = rows.get("ALL page loads", {})
+    # For comparison only (the verdict stays on the whole window): the page loads outside
+    # the first seconds of the window and of the restarted server's service.
+    settle = min(SETTLE_S, window / 4)
+    starts = [0.0] + ([ctl.ready_s] if ctl is not None and ctl.ready_s else [])
+    settled = [
+        s
+        for s in samples
+        if s.route in PAGE_ROUTES and not any(a <= s.t < a + settle for a in starts)
+    ]
+    settled_rows = summarise(settled, window - settle * len(starts))
     page_misses = [r for r in PAGE_ROUTES if r in rows and rows[r]["p95_ms"] >= TARGET_MS]
     total_errors = rows.get("ALL requests", {}).get("errors", 0)
     jobs_ok = not jobs["lost"] and not (ctl and ctl.error)
@@ -1106,6 +1119,14 @@ def run(
         },
         "target": {
             "page_p95_ms": TARGET_MS,
+            "settled": {
+                "left_out_s": [[round(a, 1), round(a + settle, 1)] for a in starts],
+                "page_p95_ms": settled_rows.get("ALL page loads", {}).get("p95_ms"),
+                "page_count": len(settled),
+                "routes_p95_ms": {
+                    r: settled_rows[r]["p95_ms"] for r in PAGE_ROUTES if r in settled_rows
+                },
+            },
             "verdict": verdict,
             "page_routes_over_target": page_misses,
             "errors": total_errors,
@@ -1176,6 +1197,21 @@ def headline(rep: dict[str, Any]) -> list[str]:
             else ""
         )
         + f"), {tgt['errors']} errors, {rep['requests_per_s']} requests/s.",
+    ]
+    settled = tgt.get("settled")
+    if settled:
+        spans = " and ".join(f"{a:g}-{b:g} s" for a, b in settled["left_out_s"])
+        restarted = len(settled["left_out_s"]) > 1
+        lines.append(
+            f"Settled (for comparison; the verdict is on the whole window): page-load p95 "
+            f"{settled['page_p95_ms']} ms over {settled['page_count']} page loads, leaving "
+            f"out {spans} (the window's start"
+            + (" and the restarted server's first seconds" if restarted else "")
+            + "); per route "
+            + ", ".join(f"{r} {v}" for r, v in settled["routes_p95_ms"].items())
+            + "."
+        )
+    lines += [
         f"Load: {sum(u.values())} users ({u['investigator']} investigator, {u['supervisor']} "
         f"supervisor, {u['auditor']} auditor sessions), {s['seconds']:g} s, "
         + (

@@ -42,6 +42,7 @@ from .routers import admin, audit, auth, cases, contacts, docs, media, pages, si
 from .services import run_trace_job
 from .settings import WebSettings
 from .state import AppState
+from .warmup import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before the first request: uvicorn accepts connections once this has run.
+        await run_in_threadpool(warm_up, state)
         yield
         state.jobs.shutdown()
         if owned_store:

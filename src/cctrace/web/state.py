@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -42,11 +44,24 @@ class AppState:
     audit_broken: int | None = None
     audit_problem: str | None = None
     _audit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _case_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _case_locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.limiter = LoginLimiter(
             self.store, self.settings.login_attempts, self.settings.login_window_s
         )
+
+    @contextmanager
+    def case_lock(self, case_id: str) -> Iterator[None]:
+        """Held while this process builds a case's site plan: requests for one case wait
+        for the first to fill the plan caches instead of each warping and encoding the
+        same picture (seconds of CPU when a dozen arrive at a fresh worker at once).
+        Requests for other cases do not wait; one lock per case seen (a few bytes)."""
+        with self._case_locks_guard:
+            lock = self._case_locks.setdefault(case_id, threading.Lock())
+        with lock:
+            yield
 
     def verify_audit_incrementally(self) -> AuditCheck:
         """The whole chain and every checkpoint on first use (``store.audit.verify``),

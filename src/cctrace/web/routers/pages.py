@@ -159,7 +159,10 @@ def case_page(
         state.site.zone(),
         result_times(result) if result else [case.window_from, case.window_to],
     )
-    plan = build_site_plan(result, clock, map_background(state.site)) if result else None
+    plan = None
+    if result:
+        with state.case_lock(case_id):  # one request per case fills the plan caches
+            plan = build_site_plan(result, clock, map_background(state.site))
     job = state.jobs.latest_for_case(case_id)
     approvals = [ApprovalOut.of(a) for a in store.approvals.find(case_id)]
     unblurred = {a.tracklet_id for a in approvals if a.kind == "unblur" and a.status == "approved"}

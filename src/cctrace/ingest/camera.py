@@ -150,15 +150,26 @@ class CameraProcessor:
     """The processor's own small state (the parts have their own ``to_state``)."""
 
     def __init__(
-        self, camera: CameraConfig, config: IngestConfig, source_fps: float | None = None
+        self,
+        camera: CameraConfig,
+        config: IngestConfig,
+        source_fps: float | None = None,
+        tracker_high_confidence: float | None = None,
     ) -> None:
+        """``tracker_high_confidence`` is the person detector's first-round ByteTrack
+        score (:attr:`cctrace.ingest.models.ModelSet.tracker_high_confidence`); None
+        keeps the tracker's default, ``HIGH_CONFIDENCE``. It also sets how far a box
+        holding a confident face is raised (:func:`_add_pseudo_persons`)."""
         self.camera = camera
         self.config = config
         # A camera recording slower than the analysis rate gives every frame: each
         # analysed instant then stands for 1 / source rate seconds.
         rate = min(config.analysis_fps, source_fps or config.analysis_fps)
-        appearance = {"appearance_weight": config.appearance_weight}
-        params = appearance if config.tracker == "bytetrack" else None
+        params: dict[str, Any] | None = None
+        if config.tracker == "bytetrack":
+            params = {"appearance_weight": config.appearance_weight}
+            if tracker_high_confidence is not None:
+                params["high_conf_det_threshold"] = float(tracker_high_confidence)
         self.tracker = PersonTracker(config.tracker, rate, TRACK_LOST_AFTER_S, params)
         # A track lost for a moment is joined to the track that continues it, its gaps
         # filled and its boxes smoothed before it is stored (tracking/postprocess.py).
@@ -243,7 +254,9 @@ class CameraProcessor:
         persons = models.person_detector.detect(frame.image)
         faces, searched_faces = self._detect_faces(frame, persons, models), self._searched
         self._frames_seen += 1
-        persons = _add_pseudo_persons(persons, faces, frame.width, frame.height)
+        persons = _add_pseudo_persons(
+            persons, faces, frame.width, frame.height, self.tracker.high_confidence
+        )
         tracked = self.tracker.update(persons, frame.image)
         confirmed = tracked.filter(tracked.tracker_id >= 0)
         self._sample_bodies(frame, confirmed, models)
@@ -564,15 +577,19 @@ def _assign_faces(
 
 
 def _add_pseudo_persons(
-    persons: Detections, faces: Faces | Sequence[Face], width: int, height: int
+    persons: Detections,
+    faces: Faces | Sequence[Face],
+    width: int,
+    height: int,
+    high_confidence: float = HIGH_CONFIDENCE,
 ) -> Detections:
     """Make every confident face a trackable person.
 
-    A person box holding a confident face is raised to ``HIGH_CONFIDENCE`` (ByteTrack
-    starts tracks only from boxes that sure; a half-seen body with a clear face is a
-    person), and a body box is added below each confident face that no person box
-    holds (close-up cameras often see a face but not the body; without this the face
-    would never join a track).
+    A person box holding a confident face is raised to ``high_confidence``, the
+    tracker's first-round score (ByteTrack starts tracks only from boxes that sure; a
+    half-seen body with a clear face is a person), and a body box is added below each
+    confident face that no person box holds (close-up cameras often see a face but not
+    the body; without this the face would never join a track).
 
     Only a face surely assigned to a box (:func:`assign_faces`) raises it; an
     ambiguous face (near two heads, or sharing one) raises nothing and adds nothing.
@@ -582,9 +599,9 @@ def _add_pseudo_persons(
     assignment = _assign_faces(persons, faces)
     confident = {i for i, f in enumerate(faces) if f.score >= PSEUDO_PERSON_MIN_FACE_SCORE}
     rows = [row for i, row in assignment.rows.items() if i in confident]
-    if rows and np.any(persons.confidence[rows] < HIGH_CONFIDENCE):
+    if rows and np.any(persons.confidence[rows] < high_confidence):
         raised = persons.confidence.copy()
-        raised[rows] = np.maximum(raised[rows], HIGH_CONFIDENCE)
+        raised[rows] = np.maximum(raised[rows], high_confidence)
         persons = dataclasses.replace(persons, confidence=raised)
     lonely = [
         f
@@ -608,6 +625,6 @@ def _add_pseudo_persons(
         )
     boxes = np.vstack([persons.xyxy, np.asarray(extra, np.float32)])
     # A face this confident is as sure a person as a strong body box: it must be able to
-    # start a track (ByteTrack starts tracks only from boxes at or above HIGH_CONFIDENCE).
-    conf = np.concatenate([persons.confidence, [max(f.score, HIGH_CONFIDENCE) for f in lonely]])
+    # start a track (ByteTrack starts tracks only from boxes at or above high_confidence).
+    conf = np.concatenate([persons.confidence, [max(f.score, high_confidence) for f in lonely]])
     return Detections.create(boxes, conf)

@@ -71,7 +71,12 @@ def ingest_file(
             "camera %s: resuming %s at %.1f s", camera.id, footage.path, footage.progress_offset_s
         )
     else:
-        processor = CameraProcessor(camera, cfg, source_fps=footage.fps)
+        processor = CameraProcessor(
+            camera,
+            cfg,
+            source_fps=footage.fps,
+            tracker_high_confidence=models.tracker_high_confidence,
+        )
     report = DecodeReport()
     pending = CameraOutput()
     counts = [0, 0]

@@ -140,7 +140,11 @@ class LiveSegments:
         if seg is None:
             seg = self._segment = _Segment(frame.timestamp, frame.timestamp)
         if self._processor is None:
-            self._processor = CameraProcessor(self.camera, self.site.ingest)
+            self._processor = CameraProcessor(
+                self.camera,
+                self.site.ingest,
+                tracker_high_confidence=self.models.tracker_high_confidence,
+            )
             self._stored = {}
         offset = (frame.timestamp - seg.start).total_seconds()
         local = Frame(frame.camera_id, frame.frame_index, frame.timestamp, offset, frame.image)

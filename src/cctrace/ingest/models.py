@@ -33,6 +33,14 @@ class ModelSet:
         return build_person_detector(c.type, **params)
 
     @cached_property
+    def tracker_high_confidence(self) -> float | None:
+        """The person detector's ByteTrack first-round score (None: the tracker's
+        default); read from its type, without loading the model."""
+        from cctrace.vision import person_detector_tracker_high_confidence
+
+        return person_detector_tracker_high_confidence(self.config.person_detector.type)
+
+    @cached_property
     def face_detector(self) -> FaceDetector:
         from cctrace.vision import build_face_detector
 

@@ -28,7 +28,10 @@ and 0.5, 0.900 / 0.940 / 1 at 1.0. As a penalty that could also reject a pair (I
 the penalty under ByteTrack's 0.1), S2L1 IDF1 fell to 0.832-0.834 at 0.15-1.0. Off, since
 it lowers IDF1 on S2L1; ``ingest.appearance_weight`` turns it on."""
 HIGH_CONFIDENCE = 0.8
-"""ByteTrack's first-round detection score (see :func:`make_bytetrack`)."""
+"""ByteTrack's first-round detection score (see :func:`make_bytetrack`), tuned with the
+default YOLOv3-tiny detector. A person detector that scores people on another scale
+declares its own (``tracker_high_confidence``, see
+:func:`cctrace.vision.person_detector_tracker_high_confidence`)."""
 ACTIVATION = 0.4
 """Lowest detection score that starts a track."""
 OPTION_NAMES = frozenset(
@@ -99,6 +102,12 @@ class PersonTracker:
         options: dict[str, Any] = {"lost_track_buffer": buffer, "frame_rate": frame_rate}
         options.update(params or {})
         self._tracker = make_bytetrack(options)
+
+    @property
+    def high_confidence(self) -> float:
+        """ByteTrack's first-round detection score: boxes at or above it are matched
+        first and may start tracks."""
+        return self._tracker.high_conf_det_threshold
 
     @property
     def frames_kept_lost(self) -> int:

@@ -84,6 +84,26 @@ def _build(kind: str, registry: dict[str, str], type_: str, params: dict[str, An
         raise ValueError(f"bad parameters for {kind} {type_!r}: {exc}") from exc
 
 
+def person_detector_tracker_high_confidence(type_: str) -> float | None:
+    """The ByteTrack first-round score a person detector type declares, or None.
+
+    ByteTrack matches boxes at or above that score first and starts tracks only from
+    them; its default (:data:`cctrace.tracking.tracker.HIGH_CONFIDENCE`) was tuned with
+    YOLOv3-tiny. A detector that scores people on another scale declares its own as the
+    class attribute ``tracker_high_confidence``; a class without one (every default
+    detector) gives None, the tracker's default. Imports the adapter's module only: no
+    model is loaded. ValueError for an unknown type.
+    """
+    target = PERSON_DETECTORS.get(type_)
+    if target is None:
+        known = ", ".join(sorted(PERSON_DETECTORS))
+        raise ValueError(f"unknown person detector type {type_!r}; expected one of: {known}")
+    module_name, class_name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    value = getattr(cls, "tracker_high_confidence", None)
+    return None if value is None else float(value)
+
+
 def build_person_detector(type: str = "yolov3-tiny", **params: Any) -> PersonDetector:
     """A person detector by type key (see ``PERSON_DETECTORS``)."""
     detector: PersonDetector = _build("person detector", PERSON_DETECTORS, type, params)
@@ -131,4 +151,5 @@ __all__ = [
     "build_face_embedder",
     "build_mask_classifier",
     "build_person_detector",
+    "person_detector_tracker_high_confidence",
 ]

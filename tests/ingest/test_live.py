@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from cctrace.errors import ConfigError
 from cctrace.footage.live import Backoff
 from cctrace.footage.urls import StreamUrl, mask_credentials
 from cctrace.store.records import FootageRecord, FootageStatus
+from cctrace.store.repository import Store
 
 SOURCE = Path(__file__).with_name("live_source.py")
 SECRET = "s3cr3t-pw"
@@ -175,43 +177,114 @@ def hls(pets_dir: Path, tmp_path: Path) -> Iterator[_Hls]:
     source.go_away()
 
 
+@dataclass
+class _LiveIngest:
+    """The live camera ``gate`` of a site ingesting in a thread, and the store it fills."""
+
+    store: Store
+    status_file: Path
+    stop_flag: threading.Event
+    worker: threading.Thread
+
+    def state(self) -> str | None:
+        """The camera's state from its status file."""
+        return _state(self.status_file)
+
+    def stop(self) -> None:
+        """Ask the ingest to stop and wait for it (at most 30 s)."""
+        self.stop_flag.set()
+        self.worker.join(timeout=30)
+
+
+LiveStarter = Callable[[Path], _LiveIngest]
+"""Starts the live ingest of a site file's camera ``gate`` (see :func:`live_ingest`)."""
+
+
+@pytest.fixture
+def live_ingest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[LiveStarter]:
+    """Start a live ingest of a site file in a thread (the test is skipped without the
+    models; log lines from INFO on are captured); it is stopped and its store closed at
+    the end of the test at the latest."""
+    from cctrace.ingest.live import run_live_camera
+    from cctrace.ingest.models import ModelSet
+
+    started: list[_LiveIngest] = []
+
+    def start(site_path: Path) -> _LiveIngest:
+        site = load_site(site_path)
+        try:
+            models = ModelSet(site.models)
+            _ = models.person_detector, models.face_detector
+        except Exception as exc:
+            pytest.skip(f"models unavailable: {exc}")
+        caplog.set_level(logging.INFO)
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=run_live_camera,
+            args=(site, "gate"),
+            kwargs={"models": models, "stop": stop.is_set},
+        )
+        status_file = tmp_path / "data" / "live" / "gate.json"
+        live = _LiveIngest(Store.for_site(site), status_file, stop, worker)
+        started.append(live)
+        worker.start()
+        return live
+
+    yield start
+    for live in started:
+        live.stop()
+        live.store.close()
+
+
+def _check_gap_recorded(
+    live: _LiveIngest, gap: FootageRecord, caplog: pytest.LogCaptureFixture, *shown: str
+) -> list[FootageRecord]:
+    """Once the ingest stopped: segments in time order, a hole of at least 1 s at ``gap``
+    (a partial segment, "stream lost") that no tracklet spans, and the credential in no
+    log line, status file, segment path or error, nor in ``shown``. Returns the segments."""
+    assert not live.worker.is_alive()
+    segments = live.store.footage.files("gate")
+    starts = [f.start_time for f in segments]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    gap_end = gap.start_time.timestamp() + gap.duration_s
+    after = next(f for f in segments if f.start_time > gap.start_time)
+    assert after.start_time.timestamp() - gap_end >= 1.0  # the hole is in the record
+    assert gap.error and "stream lost" in gap.error
+    for t in live.store.tracklets.in_window(None, None, ["gate"]):
+        # no track spans the hole
+        assert not (t.start.timestamp() < gap_end < t.end.timestamp())
+    for text in (
+        caplog.text,
+        live.status_file.read_text(),
+        *shown,
+        *(f.path + (f.error or "") for f in segments),
+    ):
+        assert SECRET not in text
+    return segments
+
+
 def test_live_hls_ingest_gap_and_reconnect(
     hls: _Hls,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    live_ingest: LiveStarter,
 ) -> None:
     """Tracklets are stored while the stream runs; the source going away ends every
     track at a recorded gap (a partial segment); it coming back resumes ingest by itself
     with later, increasing start times; no credential is shown anywhere."""
     from cctrace.cli import app
-    from cctrace.ingest.live import run_live_camera
-    from cctrace.ingest.models import ModelSet
-    from cctrace.store.repository import Store
 
     url = f"http://viewer:{SECRET}@127.0.0.1:{hls.server.port}/live.m3u8"
     site_path = _site_file(tmp_path, f"[{url}]")
-    site = load_site(site_path)
+    live = live_ingest(site_path)
+    store = live.store
     try:
-        models = ModelSet(site.models)
-        _ = models.person_detector, models.face_detector
-    except Exception as exc:
-        pytest.skip(f"models unavailable: {exc}")
-    caplog.set_level(logging.INFO)
-    stop = threading.Event()
-    result: list[object] = []
-    worker = threading.Thread(
-        target=lambda: result.extend(run_live_camera(site, "gate", models=models, stop=stop.is_set))
-    )
-    status_file = tmp_path / "data" / "live" / "gate.json"
-    store = Store.for_site(site)
-    try:
-        worker.start()
         started = time.monotonic()
         # Generous limits: the source runs in real time, and a loaded machine may fall
         # behind it (a live reader then reconnects, which is itself correct behaviour).
         _wait_for("tracklets while streaming", lambda: store.tracklets.count() > 0, 90)
         assert time.monotonic() - started < 90
-        _wait_for("the camera connected", lambda: _state(status_file) == "connected", 30)
+        _wait_for("the camera connected", lambda: live.state() == "connected", 30)
         hls.go_away()
         _wait_for(
             "a partial segment at the gap",
@@ -220,7 +293,7 @@ def test_live_hls_ingest_gap_and_reconnect(
         )
         _wait_for(
             "the camera reconnecting",
-            lambda: _state(status_file) in ("reconnecting", "connecting"),
+            lambda: live.state() in ("reconnecting", "connecting"),
             20,
         )
         time.sleep(1.0)
@@ -232,33 +305,14 @@ def test_live_hls_ingest_gap_and_reconnect(
             60,
         )
     finally:
-        stop.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
-    segments = store.footage.files("gate")
-    assert [f.start_source for f in segments] == ["stream"] * len(segments)
-    starts = [f.start_time for f in segments]
-    assert starts == sorted(starts) and len(set(starts)) == len(starts)
-    for a, b in itertools.pairwise(segments):
-        assert a.start_time.timestamp() + a.duration_s <= b.start_time.timestamp() + 1e-3
-    gap_end = gap.start_time.timestamp() + gap.duration_s
-    after = next(f for f in segments if f.start_time > gap.start_time)
-    assert after.start_time.timestamp() - gap_end >= 1.0  # the hole is in the record
-    assert gap.error and "stream lost" in gap.error
-    for t in store.tracklets.in_window(None, None, ["gate"]):
-        # no track spans the hole
-        assert not (t.start.timestamp() < gap_end < t.end.timestamp())
+        live.stop()
     status = CliRunner().invoke(app, ["status", str(site_path)])
     assert status.exit_code == 0, status.output
     assert "live cameras" in status.output and "stopped" in status.output
-    for text in (
-        caplog.text,
-        status.output,
-        status_file.read_text(),
-        *(f.path + (f.error or "") for f in segments),
-    ):
-        assert SECRET not in text
-    store.close()
+    segments = _check_gap_recorded(live, gap, caplog, status.output)
+    assert [f.start_source for f in segments] == ["stream"] * len(segments)
+    for a, b in itertools.pairwise(segments):
+        assert a.start_time.timestamp() + a.duration_s <= b.start_time.timestamp() + 1e-3
 
 
 # -- a real local RTSP source ----------------------------------------------------------
@@ -324,38 +378,22 @@ def test_live_rtsp_listen_ingest_gap_and_reconnect(
     pets_dir: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    live_ingest: LiveStarter,
 ) -> None:
     """A camera pushing RTSP to cctrace (``rtsp_listen``): tracklets are stored while it
     streams; the camera going away ends every track at a recorded gap (a partial
     segment); it coming back resumes ingest with later start times; the credential in the
     URL is never shown."""
-    from cctrace.ingest.live import run_live_camera
-    from cctrace.ingest.models import ModelSet
-    from cctrace.store.repository import Store
-
     port = _free_port()
     site_path = _site_file(
         tmp_path, f"[rtsp://cam:{SECRET}@127.0.0.1:{port}/live]", "    rtsp_listen: true\n"
     )
-    site = load_site(site_path)
-    try:
-        models = ModelSet(site.models)
-        _ = models.person_detector, models.face_detector
-    except Exception as exc:
-        pytest.skip(f"models unavailable: {exc}")
-    caplog.set_level(logging.INFO)
-    stop = threading.Event()
-    result: list[object] = []
-    worker = threading.Thread(
-        target=lambda: result.extend(run_live_camera(site, "gate", models=models, stop=stop.is_set))
-    )
-    status_file = tmp_path / "data" / "live" / "gate.json"
-    store = Store.for_site(site)
+    live = live_ingest(site_path)
+    store = live.store
     camera = _RtspPusher(pets_dir / "view001.mp4", f"rtsp://127.0.0.1:{port}/live")
     try:
-        worker.start()
         _wait_for("tracklets while streaming", lambda: store.tracklets.count() > 0, 120)
-        _wait_for("the camera connected", lambda: _state(status_file) == "connected", 30)
+        _wait_for("the camera connected", lambda: live.state() == "connected", 30)
         # The gap this test makes is the first partial segment after go_away.
         before = {f.id for f in store.footage.files("gate")}
 
@@ -380,22 +418,5 @@ def test_live_rtsp_listen_ingest_gap_and_reconnect(
         )
     finally:
         camera.close()
-        stop.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
-    segments = store.footage.files("gate")
-    starts = [f.start_time for f in segments]
-    assert starts == sorted(starts) and len(set(starts)) == len(starts)
-    gap_end = gap.start_time.timestamp() + gap.duration_s
-    after = next(f for f in segments if f.start_time > gap.start_time)
-    assert after.start_time.timestamp() - gap_end >= 1.0  # the hole is in the record
-    assert gap.error and "stream lost" in gap.error
-    for t in store.tracklets.in_window(None, None, ["gate"]):
-        assert not (t.start.timestamp() < gap_end < t.end.timestamp())
-    for text in (
-        caplog.text,
-        status_file.read_text(),
-        *(f.path + (f.error or "") for f in segments),
-    ):
-        assert SECRET not in text
-    store.close()
+        live.stop()
+    _check_gap_recorded(live, gap, caplog)

@@ -91,3 +91,13 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path, pdeathsig: bool) -> No
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_worker_watches_its_parent_before_importing_the_job() -> None:
+    """A job's modules (models, video, the store) take seconds to import on a loaded
+    machine; a parent killed meanwhile must not leave the worker running, so the worker
+    sets up "die with my parent" first and only then unpickles (imports) its job."""
+    from tests.ingest import supervisor_late_job
+
+    results = supervise(["cam1"], supervisor_late_job.report_import_order, 1, _lost)
+    assert results == {"cam1": [("cam1", True)]}

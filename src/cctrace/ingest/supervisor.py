@@ -20,6 +20,7 @@ import logging
 import multiprocessing as mp
 import multiprocessing.connection as mp_conn
 import os
+import pickle  # the job crosses the spawn pipe pickled anyway: only later, see _worker_main
 import signal
 import sys
 import threading
@@ -104,14 +105,20 @@ def die_with_parent(parent_pid: int, pdeathsig: bool = True) -> None:
 
 
 def _worker_main(
-    target: JobTarget,
+    pickled_target: bytes,
     camera_id: str,
     conn: mp_conn.Connection,
     parent_pid: int,
     pdeathsig: bool,
 ) -> None:
-    """Entry point of a worker process: run the job, send its result on the pipe."""
+    """Entry point of a worker process: run the job, send its result on the pipe.
+
+    The job arrives pickled and is unpickled only after :func:`die_with_parent`: its
+    modules (models, video, the store) take seconds to import on a loaded machine, and
+    a parent killed in that time must not leave the worker running.
+    """
     die_with_parent(parent_pid, pdeathsig)
+    target: JobTarget = pickle.loads(pickled_target)
     result = target(camera_id, _PipeSink(conn))
     conn.send(("result", result))
     conn.close()
@@ -155,12 +162,13 @@ def supervise(
     running: list[_Worker] = []
     results: dict[str, list[Any]] = {}
     parent_pid = os.getpid()
+    pickled_target = pickle.dumps(target)
 
     def start(camera_id: str, attempt: int) -> None:
         receive, send = ctx.Pipe(duplex=False)
         process = ctx.Process(
             target=_worker_main,
-            args=(target, camera_id, send, parent_pid, pdeathsig),
+            args=(pickled_target, camera_id, send, parent_pid, pdeathsig),
             name=f"cctrace-ingest-{camera_id}",
         )
         process.start()

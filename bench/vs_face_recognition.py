@@ -446,6 +446,8 @@ def profile_cctrace(scene: Scene, workdir: Path, extra: str = "") -> dict[str, A
     }
     c0 = cpu()
     with Store.for_site(site) as store:
+        stored = store.faces.embedding_stats()[0]
+        tracklets = len(store.tracklets.in_window(None, None))
         store.cases.create("BENCH-FR-P", created_by="bench", legal_basis="benchmark")
         trace_in_store(
             site,
@@ -461,6 +463,8 @@ def profile_cctrace(scene: Scene, workdir: Path, extra: str = "") -> dict[str, A
         "stage_cpu_s": stages,
         "stage_calls": calls,
         "trace_in_store_cpu_s": round(trace_cpu, 3),
+        "face_embeddings_stored": stored,
+        "tracklets": tracklets,
         "top_self_cpu_s": dict(sorted(self_time.items(), key=lambda kv: -kv[1])[:25]),
         "cprofile_listing": str(listing),
     }
@@ -561,6 +565,11 @@ def render_markdown(result: dict[str, Any]) -> str:
     ]
     for name, cc in result["cctrace"].items():
         lines.append(f"cctrace `{name}`: {cc['sightings']}.")
+    start = result["cctrace_cli_startup"]
+    lines.append(
+        f"`cctrace --help` alone (Python start, imports, no models): {start['cpu_s']:.1f} CPU "
+        f"s, {start['wall_s']:.1f} s wall; ingest and trace each pay it."
+    )
     for name, extra in result["variants"].items():
         if extra:
             lines += ["", f"`{name}` adds to the site file:", "", "```yaml", extra.rstrip(), "```"]
@@ -590,6 +599,9 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"| **whole ingest** | **{prof['ingest_cpu_s']:.2f}** | "
             f"**{1000 * prof['ingest_cpu_s'] / frames:.1f}** | |",
             f"| trace in store (query photo + search) | {prof['trace_in_store_cpu_s']:.2f} | | |",
+            "",
+            f"{prof['tracklets']} tracklets, {prof['face_embeddings_stored']} face embeddings "
+            f"stored after {prof['stage_calls'].get('face_embed.embed', 0)} embedding calls.",
         ]
     return "\n".join(lines) + "\n"
 
@@ -623,6 +635,12 @@ def main() -> None:
     load_before = load_avg()
     fr_step, fr = run_face_recognition(python, scene, workdir)
     print(f"face_recognition: {fr_step.wall_s:.1f} s wall, {fr_step.cpu_s:.1f} s CPU")
+    startup = run_timed(
+        "cctrace --help",
+        [sys.executable, "-c", "from cctrace.cli import main; main()", "--help"],
+        cctrace_env(),
+        workdir,
+    )
     runs: dict[str, dict[str, Any]] = {}
     for name in variants:
         steps, trace = run_cctrace(scene, workdir / f"cctrace-{name}", VARIANTS[name])
@@ -662,6 +680,7 @@ def main() -> None:
             "score": asdict(fr_found),
         },
         "cctrace": runs,
+        "cctrace_cli_startup": {"wall_s": startup.wall_s, "cpu_s": startup.cpu_s},
         "variants": {name: VARIANTS[name] for name in variants},
     }
     if args.profile:

@@ -7,11 +7,12 @@ offline once installed.
 
     python face_recognition_worker.py CLIP QUERY_PHOTO OUT_JSON [--tolerance 0.6]
 
-The job, as the library's README and ``examples/facerec_from_video_file.py`` do it:
-encode the query photo (``face_encodings`` of ``load_image_file``), then read every
-frame of the clip with OpenCV, find faces with ``face_locations`` (HOG, one upsample:
-the defaults) and encode them, and call the person found in a frame where
-``compare_faces`` at the default tolerance 0.6 says so. Writes one JSON with the frames
+The job, as the library's README shows it, with frames read the way its
+``examples/facerec_from_video_file.py`` reads them (OpenCV, BGR to RGB): encode the query
+photo (``face_encodings`` of ``load_image_file``), then for every frame of the clip find
+faces with ``face_locations`` (HOG, one upsample: the defaults), encode them, and call
+the person found in a frame where ``compare_faces`` at the library's default tolerance
+(0.6) says so. Writes one JSON with the frames
 read, the frames the person was found in and each frame's face count and best distance.
 """
 

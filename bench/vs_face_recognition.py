@@ -27,6 +27,8 @@ ResNet, ageitgey/face_recognition 1.3.0) takes on the same clip.
    ``cctrace ingest site.yaml`` (one camera, ``analysis_fps`` = the clip's fps, every
    other setting default) then ``cctrace trace --photo``. Found frames: frames with a
    match (face_recognition), frames inside an accepted sighting (cctrace).
+   ``--variant`` picks the cctrace site settings compared (:data:`VARIANTS`: the
+   defaults and two single-pass person-detector settings; all by default).
 4. ``--profile`` also ingests the clip in-process with each model stage timed
    (bench/ingest.py's timers), a decode-only pass, and cProfile for the rest.
 

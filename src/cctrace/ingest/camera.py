@@ -426,10 +426,14 @@ class CameraProcessor:
         loose = self._loose_candidates(frame, faces, face_rows)
         if not todo and not loose:
             return []
-        every = [f for _, f, _ in todo] + [faces[i] for i in loose]
+        # Only faces the tracklet will keep are embedded (its best few by quality); the
+        # others only vote their mask status. The stored faces are the same either way.
+        keep = [self.builder.would_keep_face(tid, quality) for tid, _, quality in todo]
+        embedded = [f for (_, f, _), k in zip(todo, keep, strict=True) if k]
+        every = embedded + [faces[i] for i in loose]
         vectors = models.face_embedder.embed(frame.image, every)
-        embeddings, loose_vectors = vectors[: len(todo)], vectors[len(todo) :]
-        kept = [
+        kept_vectors, loose_vectors = vectors[: len(embedded)], vectors[len(embedded) :]
+        loose_faces = [
             LooseFace(
                 camera_id=frame.camera_id,
                 frame_index=frame.frame_index,
@@ -443,13 +447,18 @@ class CameraProcessor:
             for i, vec in zip(loose, loose_vectors, strict=True)
         ]
         if not todo:
-            return kept
+            return loose_faces
         crops = [models.face_embedder.align(frame.image, f) for _, f, _ in todo]
         # The mask classifiers score best on the aligned crops (bench/masks.py).
         mask_probs = models.mask_classifier.classify(crops)
-        for (tid, _face, quality), emb, crop, prob in zip(
-            todo, embeddings, crops, mask_probs, strict=True
+        embeddings = iter(kept_vectors)
+        for (tid, _face, quality), is_kept, crop, prob in zip(
+            todo, keep, crops, mask_probs, strict=True
         ):
+            if not is_kept:
+                self.builder.vote_mask(tid, float(prob))
+                continue
+            emb = next(embeddings)
             sample = FaceSample(
                 frame_index=frame.frame_index,
                 timestamp=frame.timestamp,
@@ -460,7 +469,7 @@ class CameraProcessor:
                 crop=crop if self.config.keep_face_crops else NO_CROP,
             )
             self.builder.add_face(tid, sample)
-        return kept
+        return loose_faces
 
     def _loose_candidates(self, frame: Frame, faces: Faces, face_rows: FaceAssignment) -> list[int]:
         """Indices of the unassigned faces to keep: wide enough, and within this

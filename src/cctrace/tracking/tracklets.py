@@ -153,20 +153,30 @@ class TrackletBuilder:
         track.last_seen = point.timestamp
 
     def would_keep_face(self, track_id: int, quality: float) -> bool:
-        """True when a face of this quality would enter the track's best few."""
+        """True when a face of this quality would enter the track's best few now.
+
+        Ingest embeds only such faces (the others only vote their mask status,
+        :meth:`vote_mask`): the stored faces, and so every result, are the same.
+        """
         track = self._open.get(track_id)
         if track is None or len(track.faces) < self.faces_per_tracklet:
             return True
         return quality > track.faces[0][0]
 
+    def vote_mask(self, track_id: int, mask_probability: float | None) -> None:
+        """Count one face's mask vote (None: not classified, no vote)."""
+        if mask_probability is None:
+            return
+        track = self._track(track_id)
+        if mask_probability >= MASK_WORN_AT:
+            track.worn += 1
+        else:
+            track.not_worn += 1
+
     def add_face(self, track_id: int, sample: FaceSample) -> None:
         """Vote its mask status and keep it if it is among the best faces."""
+        self.vote_mask(track_id, sample.mask_probability)
         track = self._track(track_id)
-        if sample.mask_probability is not None:
-            if sample.mask_probability >= MASK_WORN_AT:
-                track.worn += 1
-            else:
-                track.not_worn += 1
         self._seq += 1
         entry = (sample.quality, self._seq, sample)
         if len(track.faces) < self.faces_per_tracklet:

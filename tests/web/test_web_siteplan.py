@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from cctrace.web.language import LANG_COOKIE
-from tests.web.web_support import WebEnv, open_and_trace
+from tests.web.web_support import PLAN_POINTS, WebEnv, open_and_trace
 
 HTML = {"Accept": "text/html"}
 
@@ -24,14 +24,6 @@ def _upload(client, data: bytes, name: str = "plan.png"):  # type: ignore[no-unt
     return client.post("/api/admin/site-plan/image", files={"image": (name, data, "image/png")})
 
 
-POINTS = {
-    "kind": "site",
-    "p1_u": "50", "p1_v": "250", "p1_a": "-20", "p1_b": "-20",
-    "p2_u": "350", "p2_v": "250", "p2_a": "40", "p2_b": "-20",
-    "p3_u": "50", "p3_v": "50", "p3_a": "-20", "p3_b": "20",
-}  # fmt: skip
-
-
 def test_admin_uploads_places_and_the_case_page_draws_it(web: WebEnv) -> None:
     adm = web.client_for("adm")
     assert adm.get("/api/admin/site-plan").json()["in_force"] == "none"
@@ -39,7 +31,7 @@ def test_admin_uploads_places_and_the_case_page_draws_it(web: WebEnv) -> None:
     assert resp.status_code == 201, resp.text
     status = resp.json()
     assert status["uploaded"] and not status["placed"] and status["width"] == 400
-    resp = adm.post("/api/admin/site-plan/points", json=POINTS)
+    resp = adm.post("/api/admin/site-plan/points", json=PLAN_POINTS)
     assert resp.status_code == 200, resp.text
     placed = resp.json()
     assert placed["in_force"] == "upload" and placed["placement"]["kind"] == "affine"
@@ -67,7 +59,7 @@ def test_admin_uploads_places_and_the_case_page_draws_it(web: WebEnv) -> None:
 
 def test_bad_uploads_and_points_are_refused_with_reasons(web: WebEnv) -> None:
     adm = web.client_for("adm")
-    resp = adm.post("/api/admin/site-plan/points", json=POINTS)
+    resp = adm.post("/api/admin/site-plan/points", json=PLAN_POINTS)
     assert resp.status_code == 400 and "upload a site plan first" in resp.text
     resp = _upload(adm, b"GIF89a" + b"\0" * 64, "plan.gif")
     assert resp.status_code == 400 and "PNG, JPEG or SVG" in resp.json()["error"]["message"]
@@ -81,13 +73,13 @@ def test_bad_uploads_and_points_are_refused_with_reasons(web: WebEnv) -> None:
     refused = [e for e in web.store.audit.entries() if e.action == "site_plan_upload_refused"]
     assert len(refused) == 3
     assert _upload(adm, _png()).status_code == 201
-    on_a_line = {**POINTS, "p3_u": "200", "p3_v": "250", "p3_a": "10", "p3_b": "-20"}
+    on_a_line = {**PLAN_POINTS, "p3_u": "200", "p3_v": "250", "p3_a": "10", "p3_b": "-20"}
     resp = adm.post("/api/admin/site-plan/points", json=on_a_line)
     assert resp.status_code == 400 and "one line" in resp.text
-    half = {k: v for k, v in POINTS.items() if k != "p3_b"}
+    half = {k: v for k, v in PLAN_POINTS.items() if k != "p3_b"}
     resp = adm.post("/api/admin/site-plan/points", json=half)
     assert resp.status_code == 400 and "point 3" in resp.text
-    outside = {**POINTS, "p2_u": "900"}
+    outside = {**PLAN_POINTS, "p2_u": "900"}
     resp = adm.post("/api/admin/site-plan/points", json=outside)
     assert resp.status_code == 400 and "outside the image" in resp.text
     assert adm.get("/api/admin/site-plan").json()["placed"] is False

@@ -17,15 +17,9 @@ from PIL import Image
 import cctrace.report.siteplan as siteplan
 from cctrace.web.pages import templates
 from cctrace.web.warmup import warm_up
-from tests.web.web_support import WebEnv, open_and_trace
+from tests.web.web_support import PLAN_POINTS, WebEnv, open_and_trace
 
 HTML = {"Accept": "text/html"}
-POINTS = {
-    "kind": "site",
-    "p1_u": "50", "p1_v": "250", "p1_a": "-20", "p1_b": "-20",
-    "p2_u": "350", "p2_v": "250", "p2_a": "40", "p2_b": "-20",
-    "p3_u": "50", "p3_v": "50", "p3_a": "-20", "p3_b": "20",
-}  # fmt: skip
 
 
 def _place_a_plan(web: WebEnv) -> None:
@@ -34,7 +28,7 @@ def _place_a_plan(web: WebEnv) -> None:
     Image.new("RGB", (400, 300), (214, 170, 90)).save(out, format="PNG")
     files = {"image": ("plan.png", out.getvalue(), "image/png")}
     assert adm.post("/api/admin/site-plan/image", files=files).status_code == 201
-    assert adm.post("/api/admin/site-plan/points", json=POINTS).status_code == 200
+    assert adm.post("/api/admin/site-plan/points", json=PLAN_POINTS).status_code == 200
 
 
 def _counting(

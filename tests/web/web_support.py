@@ -27,6 +27,15 @@ USERS = {
 }
 
 
+PLAN_POINTS = {
+    "kind": "site",
+    "p1_u": "50", "p1_v": "250", "p1_a": "-20", "p1_b": "-20",
+    "p2_u": "350", "p2_v": "250", "p2_a": "40", "p2_b": "-20",
+    "p3_u": "50", "p3_v": "50", "p3_a": "-20", "p3_b": "20",
+}  # fmt: skip
+"""Three site-plan control points (pixels -> site metres) as the admin form sends them."""
+
+
 @dataclass
 class WebEnv:
     """A running app over a store with data, and a way to sign in."""

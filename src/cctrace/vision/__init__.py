@@ -71,13 +71,18 @@ DEFAULTS: dict[str, str] = {
 }
 
 
-def _build(kind: str, registry: dict[str, str], type_: str, params: dict[str, Any]) -> Any:
+def _adapter_class(kind: str, registry: dict[str, str], type_: str) -> Any:
+    """The class registered for ``type_`` (its module imported, nothing built)."""
     target = registry.get(type_)
     if target is None:
         known = ", ".join(sorted(registry))
         raise ValueError(f"unknown {kind} type {type_!r}; expected one of: {known}")
     module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def _build(kind: str, registry: dict[str, str], type_: str, params: dict[str, Any]) -> Any:
+    cls = _adapter_class(kind, registry, type_)
     try:
         return cls(**params)
     except TypeError as exc:
@@ -94,12 +99,7 @@ def person_detector_tracker_high_confidence(type_: str) -> float | None:
     detector) gives None, the tracker's default. Imports the adapter's module only: no
     model is loaded. ValueError for an unknown type.
     """
-    target = PERSON_DETECTORS.get(type_)
-    if target is None:
-        known = ", ".join(sorted(PERSON_DETECTORS))
-        raise ValueError(f"unknown person detector type {type_!r}; expected one of: {known}")
-    module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = _adapter_class("person detector", PERSON_DETECTORS, type_)
     value = getattr(cls, "tracker_high_confidence", None)
     return None if value is None else float(value)
 
